@@ -1,0 +1,141 @@
+"""The `hoot` command. Results go to stdout; diagnostics to stderr."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from hoot.errors import HootError
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def cmd_render(a: argparse.Namespace) -> int:
+    from hoot.render import render
+    from hoot.session import Session
+
+    blocksize = a.blocksize if a.blocksize != "random" else "random"
+    if isinstance(blocksize, str) and blocksize.isdigit():
+        blocksize = int(blocksize)
+    audio = render(
+        a.script, a.bars, a.output, samplerate=a.samplerate, blocksize=blocksize,
+        session=Session(a.session),
+    )
+    seconds = len(audio) / a.samplerate
+    print(f"wrote {a.output}: {a.bars} bars, {seconds:.2f} s at {a.samplerate} Hz")
+    return 0
+
+
+def cmd_play(a: argparse.Namespace) -> int:
+    """Play a script live through the engine process; with no audio device, render it."""
+    import runpy
+
+    from hoot.console.namespace import make_namespace
+    from hoot.engine.client import EngineClient
+    from hoot.performance import Performance
+    from hoot.session import Session
+
+    session = Session(a.session)
+    client = EngineClient.attach(session.dir, backend=a.backend, device=a.device,
+                                 idle_timeout=a.idle_timeout)
+    for message in client.call("messages"):
+        _say(message)
+    if client.info["backend"] != "sounddevice":
+        client.shutdown()
+        out = Path(a.output or session.dir / f"{Path(a.script).stem}.wav")
+        _say(f"no audio device to play on, so hoot renders {a.bars} bars to {out} instead")
+        a.output = out
+        return cmd_render(a)
+    _say(f"playing {a.script} on {client.info['device']} (Ctrl-C stops)")
+    perf = Performance(client, session)
+    try:
+        runpy.run_path(str(a.script), init_globals=make_namespace(perf), run_name="__hoot__")
+        perf.wait(bars=a.bars)
+    except KeyboardInterrupt:
+        _say("stopping")
+    finally:
+        perf.panic()
+        client.shutdown()
+    return 0
+
+
+def cmd_engine(a: argparse.Namespace) -> int:
+    from hoot.engine.server import main as engine_main
+
+    argv = ["--session", str(a.session_dir), "--backend", a.backend,
+            "--idle-timeout", str(a.idle_timeout)]
+    if a.device:
+        argv += ["--device", a.device]
+    return engine_main(argv)
+
+
+def cmd_devices(a: argparse.Namespace) -> int:
+    from hoot.engine.devices import list_devices
+
+    print(list_devices())
+    return 0
+
+
+def cmd_doctor(a: argparse.Namespace) -> int:
+    from hoot.engine.devices import doctor
+
+    ok, report = doctor()
+    print(report)
+    return 0 if ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="hoot", description="a live-coding instrument")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("render", help="render N bars of a live-coding script to a WAV file")
+    r.add_argument("script", type=Path)
+    r.add_argument("--bars", type=int, required=True)
+    r.add_argument("-o", "--output", type=Path, required=True)
+    r.add_argument("--blocksize", default="256", help="frames per block, or 'random'")
+    r.add_argument("--samplerate", type=int, default=48000)
+    r.add_argument("--session", default="render", help="session name or folder for stems")
+    r.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("play", help="play a script live on the audio device")
+    p.add_argument("script", type=Path)
+    p.add_argument("--bars", type=int, default=16, help="how long to keep playing after it")
+    p.add_argument("--session", default="demo")
+    p.add_argument("--backend", default="auto", choices=("auto", "sounddevice", "null"))
+    p.add_argument("--device", default=None)
+    p.add_argument("--idle-timeout", type=float, default=30.0)
+    p.add_argument("-o", "--output", type=Path, default=None,
+                   help="where to render when there is no audio device")
+    p.add_argument("--blocksize", default="256")
+    p.add_argument("--samplerate", type=int, default=48000)
+    p.set_defaults(func=cmd_play)
+
+    e = sub.add_parser("engine", help="run the sound server in the foreground")
+    e.add_argument("session_dir", type=Path)
+    e.add_argument("--backend", default="auto", choices=("auto", "sounddevice", "null"))
+    e.add_argument("--device", default=None)
+    e.add_argument("--idle-timeout", type=float, default=600.0)
+    e.set_defaults(func=cmd_engine)
+
+    sub.add_parser("devices", help="list audio host APIs and devices").set_defaults(
+        func=cmd_devices)
+    sub.add_parser("doctor", help="check PortAudio, JACK and MIDI").set_defaults(func=cmd_doctor)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
+    try:
+        return a.func(a)
+    except HootError as e:
+        _say(f"hoot: {e}")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

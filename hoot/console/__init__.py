@@ -1,0 +1,1 @@
+"""The live-coding console: the namespace performers type into, evaluation, completion."""

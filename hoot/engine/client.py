@@ -1,0 +1,265 @@
+"""The language side's handle on the sound server: start it, attach to it, command it.
+
+`EngineClient.attach(session_dir)` finds the engine already serving that
+session or starts one (a detached process that outlives this one). Commands go
+over the Unix socket; `status()` reads the shared-memory status without asking
+the engine anything.
+
+`LocalEngine` offers the same `call`/`status` interface with the engine in this
+process, driven offline: it is what `hoot render`, the tests and the benchmarks
+use, and time advances only when asked (`advance`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hoot import errors
+from hoot.engine import status as st
+from hoot.errors import EngineError
+
+
+def _raise(reply: dict) -> None:
+    cls = getattr(errors, reply.get("kind", ""), None)
+    if not (isinstance(cls, type) and issubclass(cls, errors.HootError)):
+        cls = EngineError
+    raise cls(reply.get("error", "the engine refused that"))
+
+
+class EngineClient:
+    """A connection to a running engine process."""
+
+    def __init__(self, session_dir: Path, timeout: float = 10.0) -> None:
+        self.session_dir = Path(session_dir).resolve()
+        self.socket_path, self.status_path = st.addresses(self.session_dir)
+        self.timeout = timeout
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.settimeout(timeout)
+        try:
+            self._sock.connect(str(self.socket_path))
+        except OSError as e:
+            self._sock.close()
+            raise EngineError(f"no engine is serving {self.session_dir} ({e})")
+        self._reader = self._sock.makefile("rb")
+        self.info = self.call("hello")
+        self.tracks: tuple[str, ...] = tuple(self.info["tracks"])
+        self.samplerate: int = self.info["samplerate"]
+        self._status = st.StatusReader(Path(self.info["status"]))
+
+    # ---- finding and starting engines ---------------------------------------------
+
+    @classmethod
+    def attach(cls, session_dir: Path, spawn: bool = True, **engine_args: Any) -> EngineClient:
+        """Reattach to the engine serving `session_dir`, or start one if none is running."""
+        try:
+            return cls(session_dir)
+        except EngineError:
+            if not spawn:
+                raise
+        return cls.spawn(session_dir, **engine_args)
+
+    @classmethod
+    def spawn(
+        cls,
+        session_dir: Path,
+        backend: str = "auto",
+        device: str | None = None,
+        samplerate: int = 48000,
+        blocksize: int = 0,
+        idle_timeout: float = 600.0,
+        bpm: float = 120.0,
+        wait: float = 20.0,
+        log: Path | None = None,
+    ) -> EngineClient:
+        """Start a detached engine process for `session_dir` and connect to it."""
+        session_dir = Path(session_dir).resolve()
+        session_dir.mkdir(parents=True, exist_ok=True)
+        log = log or session_dir / "engine.log"
+        argv = [
+            sys.executable,
+            "-m",
+            "hoot.engine.server",
+            "--session",
+            str(session_dir),
+            "--backend",
+            backend,
+            "--samplerate",
+            str(samplerate),
+            "--blocksize",
+            str(blocksize),
+            "--idle-timeout",
+            str(idle_timeout),
+            "--bpm",
+            str(bpm),
+        ]
+        if device:
+            argv += ["--device", device]
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
+            )
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                tail = log.read_text(errors="replace")[-800:]
+                raise EngineError(
+                    f"the engine process exited at start ({proc.returncode}):\n{tail}"
+                )
+            try:
+                client = cls(session_dir)
+                client.process = proc
+                return client
+            except EngineError:
+                time.sleep(0.05)
+        proc.kill()
+        raise EngineError(f"the engine did not start within {wait:g} s; see {log}")
+
+    # ---- talking -------------------------------------------------------------------------
+
+    def call(self, cmd: str, **args: Any) -> Any:
+        """Send one command and return its result; raises the engine's error as a HootError."""
+        rid = next(self._ids)
+        data = json.dumps({"id": rid, "cmd": cmd, "args": args}).encode() + b"\n"
+        with self._lock:
+            try:
+                self._sock.sendall(data)
+                line = self._reader.readline()
+            except OSError as e:
+                raise EngineError(
+                    f"lost the engine connection ({e}); run the command again to reattach"
+                ) from e
+        if not line:
+            raise EngineError("the engine closed the connection; it may have stopped")
+        reply = json.loads(line)
+        if not reply.get("ok"):
+            _raise(reply)
+        return reply.get("result")
+
+    def status(self) -> st.EngineStatus:
+        return self._status.read()
+
+    def alive(self, within: float = 1.0) -> bool:
+        """True when the engine's status was updated in the last `within` seconds."""
+        return time.time() - self.status().heartbeat < within
+
+    def close(self) -> None:
+        try:
+            self._reader.close()
+            self._sock.close()
+        except OSError:
+            pass
+
+    def shutdown(self) -> None:
+        """Ask the engine to stop (finalising any recording) and wait for it to go."""
+        pid = self.info.get("pid")
+        try:
+            self.call("shutdown")
+        except EngineError:
+            pass
+        self.close()
+        deadline = time.monotonic() + 10
+        while pid and time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            proc = getattr(self, "process", None)
+            if proc is not None and proc.poll() is not None:
+                return
+            time.sleep(0.05)
+
+
+class LocalEngine:
+    """An engine in this process, rendered offline. Same `call`/`status` as EngineClient."""
+
+    def __init__(
+        self,
+        samplerate: int = 48000,
+        tracks: tuple[str, ...] | None = None,
+        blocksize: int | str | list[int] = 256,
+        bpm: float = 120.0,
+        session_dir: Path | None = None,
+        seed: int = 0,
+    ) -> None:
+        from hoot.engine.backends import OfflineDriver
+        from hoot.engine.control import EngineControl
+        from hoot.engine.core import Engine
+        from hoot.engine.recorder import Recorder
+        from hoot.music import ROLES
+        from hoot.music.time import TempoMap
+
+        self.tracks = tuple(tracks or ROLES)
+        self.samplerate = samplerate
+        self.engine = Engine(samplerate, self.tracks, tempo_map=TempoMap(samplerate, bpm))
+        self.recorder = Recorder(samplerate, len(self.tracks), list(self.tracks))
+        self.engine.recorder = self.recorder
+        recordings = Path(session_dir) / "recordings" if session_dir else None
+        # offline, a command arrives exactly when the script says: no safety margin needed
+        self.control = EngineControl(self.engine, self.recorder, recordings, margin=0)
+        self.driver = OfflineDriver(self._render, samplerate, blocksize, seed=seed)
+        self.info = {
+            "backend": "offline",
+            "device": "none",
+            "tracks": list(self.tracks),
+            "samplerate": samplerate,
+            "pid": os.getpid(),
+            "latency": 0.0,
+        }
+        self.chunks: list[np.ndarray] | None = None
+
+    def _render(self, out: np.ndarray) -> None:
+        self.engine.forward(out)
+        if self.recorder.recording:
+            self.recorder.drain()
+
+    def call(self, cmd: str, **args: Any) -> Any:
+        return self.control.dispatch(cmd, args)
+
+    def advance(self, frames: int, keep: bool = True) -> np.ndarray | None:
+        """Render the next `frames` frames; return them when `keep`."""
+        out = np.zeros((frames, 2), np.float32) if keep else None
+        self.driver.run(frames, out)
+        self.engine.graveyard.clear()
+        return out
+
+    @property
+    def position(self) -> int:
+        return self.engine.position
+
+    def status(self) -> st.EngineStatus:
+        e = self.engine
+        return st.EngineStatus(
+            samplerate=e.samplerate,
+            position=e.position,
+            blocks=e.blocks,
+            xruns=0,
+            faults=e.faults + self.recorder.faults,
+            cpu=self.driver.cpu_load,
+            cpu_peak=self.driver.cpu_load,
+            state_version=e.state_version,
+            heartbeat=time.time(),
+            pid=os.getpid(),
+            latency=0.0,
+            limiter_db=e.limiter.reduction_db,
+            recording=self.recorder.recording,
+            dropped=self.recorder.dropped_frames,
+            blocksize=0,
+            meters=e.meters.copy(),
+        )
+
+    def close(self) -> None:
+        self.recorder.close()
+        self.control.close()

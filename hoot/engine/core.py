@@ -1,0 +1,473 @@
+"""The sound server's heart: `Engine.forward`, one pass of musical time per audio block.
+
+REAL-TIME CODE. `forward` runs on the audio callback thread:
+- every buffer is preallocated in `__init__`; numpy calls write through `out=`;
+- no logging, no locks, no file access; commands arrive on a deque and are
+  applied here, so no other thread ever mutates playing state;
+- nothing raises out of `forward`: a fault silences the block (or the track
+  that caused it) and bumps `faults`, which the client can read;
+- no large array is ever freed here: retired stems go to `graveyard`, which the
+  control thread empties.
+
+Everything outside this module (validation, loading, resolving "the next
+phrase" to a sample) happens on other threads, in `control.py`.
+
+Time: `position` is the absolute sample index of the next frame to render.
+Every scheduled thing carries an absolute sample; a player starts at offset
+`start - s0` inside the block that contains it. Output is identical to the bit
+whatever the block size, because every sample's value depends only on absolute
+sample indices (see the limiter and the synth for how).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from hoot.engine.limiter import Limiter
+from hoot.engine.synth import VoicePool
+from hoot.music.time import TempoMap
+
+FADE = 256  # frames of de-click fade when a player stops (5.3 ms at 48 kHz)
+GAIN_RAMP = 480  # frames over which gain, pan, mute and solo glide (10 ms at 48 kHz)
+TRACK_CLAMP = 64.0  # +36 dBFS: a track louder than this is broken, not loud
+NEVER = 1 << 62
+
+
+@dataclass(eq=False)
+class LoadedStem:
+    """A stem in engine memory, ready to play. Built by the loader thread, never by the callback.
+
+    Audio stems hold `audio` (frames x 2 float32, finite, loop-seam fades applied).
+    MIDI stems hold note events in beats and play through the synth voices.
+    """
+
+    id: str
+    audio: np.ndarray | None = None
+    on_beats: np.ndarray | None = None  # sorted
+    on_pitch: np.ndarray | None = None
+    on_velocity: np.ndarray | None = None
+    off_beats: np.ndarray | None = None  # sorted
+    off_pitch: np.ndarray | None = None
+    length_beats: float = 0.0
+    timbre: int = 0
+    name: str = ""
+
+    @property
+    def frames(self) -> int:
+        return 0 if self.audio is None else len(self.audio)
+
+    @property
+    def is_midi(self) -> bool:
+        return self.audio is None
+
+
+class Player:
+    """One stem playing (or queued) on one track. A fixed pool of these lives in the Engine."""
+
+    __slots__ = (
+        "index",
+        "active",
+        "track",
+        "stem",
+        "start",
+        "start_beat",
+        "stop",
+        "stop_beat",
+        "quantum",
+        "sounding",
+    )
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.active = False
+        self.track = 0
+        self.stem: LoadedStem | None = None
+        self.start = 0
+        self.start_beat = math.nan  # musical anchor of `start`, NaN when given as a bare sample
+        self.stop = NEVER  # first silent sample; the fade covers [stop - FADE, stop)
+        self.stop_beat = math.nan
+        self.quantum = ""
+        self.sounding = np.zeros(128, np.bool_)  # MIDI pitches this player holds down
+
+
+@dataclass(frozen=True)
+class Start:
+    """Start `stem` on `track` at `sample` (on musical `beat` of boundary `quantum`, if any),
+    replacing what plays or is queued there at that moment."""
+
+    track: int
+    stem: LoadedStem
+    sample: int
+    beat: float = math.nan
+    quantum: str = ""
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Stop `track` so that it is silent from `sample` on (fade before it)."""
+
+    track: int
+    sample: int
+    beat: float = math.nan
+    quantum: str = ""
+
+
+@dataclass(frozen=True)
+class Mix:
+    """Set a track's linear gains (left, right) target; glides over GAIN_RAMP frames."""
+
+    track: int
+    left: float
+    right: float
+
+
+@dataclass(frozen=True)
+class NewMap:
+    """Adopt a new tempo map whose changes all lie in the future."""
+
+    tempo_map: TempoMap
+
+
+@dataclass(frozen=True)
+class Panic:
+    """Stop everything at once with a short fade, and forget what was queued."""
+
+
+class Engine:
+    """Mixes stems and synth voices on tracks into a limited stereo master, one block at a time."""
+
+    def __init__(
+        self,
+        samplerate: int = 48000,
+        tracks: tuple[str, ...] = ("drums", "bass", "chords", "lead", "pad", "perc"),
+        max_block: int = 4096,
+        max_players: int = 64,
+        max_voices: int = 32,
+        tempo_map: TempoMap | None = None,
+    ) -> None:
+        self.samplerate = samplerate
+        self.tracks = tuple(tracks)
+        self.max_block = max_block
+        T = len(self.tracks)
+        self.tempo_map = tempo_map or TempoMap(samplerate)
+        self.position = 0
+        self.inbox: deque = deque()  # commands from the control thread
+        self.graveyard: deque = deque()  # stems the callback let go of; emptied elsewhere
+        self.faults = 0
+        self.blocks = 0
+        self.state_version = 0  # bumped whenever what plays or is queued changes
+        self.players = [Player(i) for i in range(max_players)]
+        self.voices = VoicePool(samplerate, T, max_voices=max_voices, max_block=max_block)
+        self.limiter = Limiter(samplerate, max_block)
+        self.recorder = None  # set by the server: has tap(master, tracks, frames)
+        # mixing buffers
+        self.track_buf = np.zeros((T, max_block, 2), np.float32)
+        self.master = np.zeros((max_block, 2), np.float32)
+        self.scratch = np.zeros((max_block, 2), np.float32)
+        self._abs = np.zeros((T, max_block), np.float32)
+        fade = 0.5 * (1 + np.cos(np.linspace(0, np.pi, FADE + 1)[1:]))
+        self.fade_out = fade.astype(np.float32)[:, None]
+        # gains: per track and channel, value(s) = old + (new - old) * clip((s - since) / RAMP)
+        self.gain_old = np.ones((T, 2), np.float64)
+        self.gain_new = np.ones((T, 2), np.float64)
+        self.gain_since = np.full(T, -float(GAIN_RAMP), np.float64)
+        self._ramp = np.arange(max_block, dtype=np.float64)
+        self._t = np.zeros(max_block, np.float64)
+        self._tt = np.zeros((T, max_block), np.float64)
+        self._g = np.zeros((T, max_block, 2), np.float32)
+        # meters: rows = tracks then master; columns = peak L, peak R, rms L, rms R
+        self.meters = np.zeros((T + 1, 4), np.float32)
+        self._sq = np.zeros((T, max_block, 2), np.float32)
+        self._sum = np.zeros((T, 2), np.float32)
+        self._finite = np.ones((T, 2), np.bool_)
+
+    # ---- the audio thread ------------------------------------------------------
+
+    def forward(self, out: np.ndarray) -> None:
+        """Render the next `len(out)` frames of the performance into `out` (frames x 2 float32)."""
+        n = len(out)
+        s0 = self.position
+        try:
+            if n > self.max_block:  # never expected; the backend caps blocks
+                out.fill(0)
+                self.faults += 1
+            else:
+                self._forward(out, s0, n)
+        except BaseException:  # noqa: BLE001 - the callback must never die
+            out.fill(0)
+            self.faults += 1
+        self.position = s0 + n
+        self.blocks += 1
+
+    def _forward(self, out: np.ndarray, s0: int, n: int) -> None:
+        inbox = self.inbox
+        while inbox:
+            self._apply(inbox.popleft(), s0)
+        tb = self.track_buf[:, :n]
+        tb.fill(0)
+        for p in self.players:
+            if p.active:
+                try:
+                    if p.stem.audio is not None:
+                        self._play_audio(p, s0, n)
+                    else:
+                        self._play_midi(p, s0, n)
+                except Exception:  # noqa: BLE001 - one broken player must not stop the rest
+                    p.active = False
+                    self.faults += 1
+                    self.state_version += 1
+        self.voices.render(s0, n, self.track_buf)
+        self._guard_tracks(n)
+        self._apply_gains(s0, n)
+        np.sum(tb, axis=0, out=self.master[:n])
+        self.limiter.process(self.master, out, s0, n)
+        self._meter(out, n)
+        if self.recorder is not None:
+            self.recorder.tap(out, self.track_buf, n)
+
+    def _play_audio(self, p: Player, s0: int, n: int) -> None:
+        end = s0 + n
+        if p.stop <= s0:
+            self._retire(p)
+            return
+        a = max(p.start, s0)
+        b = min(end, p.stop)
+        if a >= b:
+            return
+        audio = p.stem.audio
+        length = len(audio)
+        fade_from = p.stop - FADE
+        dst = self.track_buf[p.track]
+        o = a - s0
+        pos = (a - p.start) % length
+        remaining = b - a
+        while remaining > 0:
+            m = min(remaining, length - pos)
+            seg = audio[pos : pos + m]
+            if a + m > fade_from:  # part of this segment lies in the stop fade
+                k = max(0, fade_from - a)
+                np.add(dst[o : o + k], seg[:k], out=dst[o : o + k])
+                f0 = a + k - fade_from
+                tmp = self.scratch[: m - k]
+                np.multiply(seg[k:], self.fade_out[f0 : f0 + m - k], out=tmp)
+                np.add(dst[o + k : o + m], tmp, out=dst[o + k : o + m])
+            else:
+                np.add(dst[o : o + m], seg, out=dst[o : o + m])
+            a += m
+            o += m
+            remaining -= m
+            pos = 0
+        if b >= p.stop:
+            self._retire(p)
+
+    def _play_midi(self, p: Player, s0: int, n: int) -> None:
+        end = s0 + n
+        stem = p.stem
+        tm = self.tempo_map
+        voices = self.voices
+        key0 = p.index * 128
+        if p.start < end and p.start_beat != p.start_beat:  # started at a bare sample
+            p.start_beat = tm.beat_at(p.start)
+        lo = max(s0, p.start)
+        cut = p.stop - FADE  # MIDI notes release where an audio stem starts fading
+        hi = min(end, cut)
+        if lo < hi:
+            # beats relative to the clip start, with slack: the sample test below decides
+            b_lo = tm.beat_at(lo) - p.start_beat - 1e-6
+            b_hi = tm.beat_at(hi) - p.start_beat + 1e-6
+            length = stem.length_beats
+            for loop in range(max(0, int(b_lo // length) - 1), int(b_hi // length) + 1):
+                base = p.start_beat + loop * length
+                off_lo, off_hi = b_lo - loop * length, b_hi - loop * length
+                # note-offs first, so a repeated pitch on the same sample retriggers
+                i0 = int(np.searchsorted(stem.off_beats, off_lo))
+                i1 = int(np.searchsorted(stem.off_beats, off_hi))
+                for i in range(i0, i1):
+                    s = tm.sample_at(base + stem.off_beats[i])
+                    pitch = int(stem.off_pitch[i])
+                    if lo <= s < hi and p.sounding[pitch]:
+                        voices.note_off(s, key0 + pitch)
+                        p.sounding[pitch] = False
+                i0 = int(np.searchsorted(stem.on_beats, off_lo))
+                i1 = int(np.searchsorted(stem.on_beats, off_hi))
+                for i in range(i0, i1):
+                    s = tm.sample_at(base + stem.on_beats[i])
+                    if lo <= s < hi and s >= p.start:
+                        pitch = int(stem.on_pitch[i])
+                        voices.note_on(
+                            s, p.track, pitch, int(stem.on_velocity[i]), stem.timbre, key0 + pitch
+                        )
+                        p.sounding[pitch] = True
+        if cut < end:
+            for pitch in np.flatnonzero(p.sounding):
+                voices.note_off(max(cut, s0), key0 + int(pitch))
+            p.sounding.fill(False)
+            self._retire(p)
+
+    def _retire(self, p: Player) -> None:
+        p.active = False
+        self.graveyard.append(p.stem)
+        p.stem = None
+        self.state_version += 1
+
+    def _guard_tracks(self, n: int) -> None:
+        """Silence any track holding NaN or inf; clamp absurd levels. Counts faults."""
+        tb = self.track_buf[:, :n]
+        np.clip(tb, -TRACK_CLAMP, TRACK_CLAMP, out=tb)  # inf becomes finite here
+        np.sum(tb, axis=1, out=self._sum)  # NaN survives a sum and a clip
+        np.isfinite(self._sum, out=self._finite)
+        if not self._finite.all():
+            for t in range(len(self.tracks)):
+                if not self._finite[t].all():
+                    tb[t].fill(0)
+                    self.faults += 1
+
+    def _apply_gains(self, s0: int, n: int) -> None:
+        t = self._t[:n]
+        np.add(self._ramp[:n], s0, out=t)
+        tt = self._tt[:, :n]
+        np.subtract(t, self.gain_since[:, None], out=tt)
+        np.multiply(tt, 1.0 / GAIN_RAMP, out=tt)
+        np.clip(tt, 0.0, 1.0, out=tt)
+        g = self._g[:, :n]
+        for c in (0, 1):
+            gc = g[:, :, c]
+            delta = self.gain_new[:, c] - self.gain_old[:, c]  # T values
+            np.multiply(tt, delta[:, None], out=gc, casting="unsafe")
+            np.add(gc, self.gain_old[:, c, None], out=gc, casting="unsafe")
+        tb = self.track_buf[:, :n]
+        np.multiply(tb, g, out=tb)
+
+    def _meter(self, out: np.ndarray, n: int) -> None:
+        T = len(self.tracks)
+        tb = self.track_buf[:, :n]
+        a = self._sq[:, :n]
+        np.abs(tb, out=a)
+        np.max(a, axis=1, out=self.meters[:T, 0:2])
+        np.square(tb, out=a)
+        np.mean(a, axis=1, out=self.meters[:T, 2:4])
+        np.sqrt(self.meters[:T, 2:4], out=self.meters[:T, 2:4])
+        m = a[0]  # reuse as scratch for the master
+        np.abs(out[:n], out=m)
+        np.max(m, axis=0, out=self.meters[T, 0:2])
+        np.square(out[:n], out=m)
+        np.mean(m, axis=0, out=self.meters[T, 2:4])
+        np.sqrt(self.meters[T, 2:4], out=self.meters[T, 2:4])
+
+    # ---- commands, applied at the start of a block -----------------------------------
+
+    def _apply(self, cmd: object, s0: int) -> None:
+        try:
+            if isinstance(cmd, Start):
+                self._start(cmd, s0)
+            elif isinstance(cmd, Stop):
+                self._stop(cmd, s0)
+            elif isinstance(cmd, Mix):
+                self._mix(cmd, s0)
+            elif isinstance(cmd, NewMap):
+                self._new_map(cmd.tempo_map)
+            elif isinstance(cmd, Panic):
+                self._panic(s0)
+            self.state_version += 1
+        except Exception:  # noqa: BLE001
+            self.faults += 1
+
+    def _on_time(
+        self, track: int, sample: int, beat: float, quantum: str, s0: int
+    ) -> tuple[int, float]:
+        """A scheduled moment, moved to the following boundary if it is already too late.
+
+        Too late means past, or, when something sounds on the track, so close that its
+        stop fade would already have begun: nothing ever starts or stops part-way.
+        """
+        lead = FADE if self._sounding(track, sample, s0) else 0
+        if sample - lead >= s0:
+            return sample, beat
+        if not quantum:
+            return s0 + lead, math.nan  # an immediate command: as soon as it can be
+        b = self.tempo_map.next_boundary_beat(s0 + lead, quantum)
+        return self.tempo_map.sample_at(b), b
+
+    def _sounding(self, track: int, sample: int, s0: int) -> bool:
+        for p in self.players:
+            if p.active and p.track == track and p.start < sample and p.stop > s0:
+                return True
+        return False
+
+    def _start(self, cmd: Start, s0: int) -> None:
+        sample, beat = self._on_time(cmd.track, cmd.sample, cmd.beat, cmd.quantum, s0)
+        for p in self.players:  # clip launcher: this replaces the track's playing and queued stems
+            if p.active and p.track == cmd.track:
+                if p.start >= sample:
+                    self._retire(p)  # queued for later than this: superseded
+                elif p.stop > sample:
+                    p.stop, p.stop_beat = sample, beat
+        for p in self.players:
+            if not p.active:
+                p.active = True
+                p.track = cmd.track
+                p.stem = cmd.stem
+                p.start, p.start_beat, p.quantum = sample, beat, cmd.quantum
+                p.stop, p.stop_beat = NEVER, math.nan
+                p.sounding.fill(False)
+                return
+        self.faults += 1  # no free player: the pool size is a setting
+
+    def _stop(self, cmd: Stop, s0: int) -> None:
+        sample, beat = self._on_time(cmd.track, cmd.sample, cmd.beat, cmd.quantum, s0)
+        for p in self.players:
+            if p.active and p.track == cmd.track:
+                if p.start >= sample:
+                    self._retire(p)
+                elif p.stop > sample:
+                    p.stop, p.stop_beat = sample, beat
+
+    def _mix(self, cmd: Mix, s0: int) -> None:
+        t = cmd.track
+        frac = min(max((s0 - self.gain_since[t]) / GAIN_RAMP, 0.0), 1.0)
+        current = self.gain_old[t] + (self.gain_new[t] - self.gain_old[t]) * frac
+        self.gain_old[t] = current
+        self.gain_new[t] = (cmd.left, cmd.right)
+        self.gain_since[t] = s0
+
+    def _new_map(self, tempo_map: TempoMap) -> None:
+        self.tempo_map = tempo_map
+        # every later boundary follows the new tempo: re-place what is anchored to beats
+        for p in self.players:
+            if p.active:
+                if p.start_beat == p.start_beat and p.start > self.position:
+                    p.start = tempo_map.sample_at(p.start_beat)
+                if p.stop_beat == p.stop_beat and p.stop > self.position:
+                    p.stop = tempo_map.sample_at(p.stop_beat)
+
+    def _panic(self, s0: int) -> None:
+        for p in self.players:
+            if p.active:
+                if p.start >= s0:
+                    self._retire(p)
+                elif p.stop > s0 + FADE:
+                    p.stop, p.stop_beat = s0 + FADE, math.nan
+        self.voices.silence(s0)
+
+    # ---- reading state (any thread; values may be one block old) ---------------------
+
+    def snapshot(self) -> list[dict]:
+        """What plays and what is queued, per player, for status reports."""
+        rows = []
+        for p in list(self.players):
+            stem = p.stem
+            if p.active and stem is not None:
+                rows.append(
+                    {
+                        "track": self.tracks[p.track],
+                        "stem": stem.id,
+                        "start": p.start,
+                        "stop": None if p.stop >= NEVER else p.stop,
+                        "state": "queued" if p.start > self.position else "playing",
+                    }
+                )
+        return rows

@@ -1,0 +1,262 @@
+"""What the machine offers for sound and MIDI: `hoot devices` and `hoot doctor`.
+
+Both only look; neither opens a stream. Everything PortAudio reports here is as of the last
+Pa_Initialize (sounddevice does one at import): a JACK server started after that shows up only
+in a new process, or after `hoot.engine.backends.reinitialize_portaudio()`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from hoot.engine.backends import (
+    JACK_HOSTAPI_MARK,
+    OutputUnavailable,
+    choose_output_device,
+    import_sounddevice,
+)
+
+INSTALL_PORTAUDIO = "sudo apt-get install libportaudio2"
+INSTALL_JACK = "sudo apt-get install jackd2"
+INSTALL_SNDFILE = "sudo apt-get install libsndfile1"
+START_JACK = "jackd -d alsa -r 48000"
+JACK_PROBE_SECONDS = 5.0  # jack_wait gives up long before this unless the machine is stuck
+
+
+def _pip_install(package: str) -> str:
+    """Return the command that installs `package` into the Python running hoot."""
+    return f"{sys.executable} -m pip install {package}"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def list_devices() -> str:
+    """Describe PortAudio's host APIs and output devices, the defaults marked.
+
+    Returns one sentence instead when the PortAudio library cannot be loaded.
+    """
+    try:
+        sounddevice = import_sounddevice()
+    except OutputUnavailable as error:
+        return str(error)
+    hostapis = sounddevice.query_hostapis()
+    devices = sounddevice.query_devices()
+    outputs = [info for info in devices if info["max_output_channels"] > 0]
+    default_output = _default_output(sounddevice)
+    portaudio_version = sounddevice.get_portaudio_version()[1]
+    lines = [f"PortAudio: {portaudio_version} (sounddevice {sounddevice.__version__})"]
+
+    lines.append("Host APIs:")
+    width = max(len(api["name"]) for api in hostapis) if hostapis else 0
+    for api in hostapis:
+        playable = [index for index in api["devices"] if devices[index]["max_output_channels"]]
+        entry = f"  {api['name']:<{width}}  {_plural(len(playable), 'output device')}"
+        if api["default_output_device"] >= 0:
+            entry += f", default: {devices[api['default_output_device']]['name']}"
+        lines.append(entry)
+    if not any(JACK_HOSTAPI_MARK in api["name"] for api in hostapis):
+        lines.append(
+            "  (no JACK host API: PortAudio found no JACK server running when it started; "
+            f"start one with `{START_JACK}`)"
+        )
+
+    if not outputs:
+        lines.append(
+            "Output devices: none; PortAudio sees nothing that can play, "
+            "so hoot will play silently on the null backend."
+        )
+        return "\n".join(lines)
+    lines.append("Output devices (* = PortAudio's default output):")
+    for info in outputs:
+        mark = "*" if info["index"] == default_output else " "
+        lines.append(
+            f"  {mark} [{info['index']}] {info['name']} - "
+            f"{hostapis[info['hostapi']]['name']}, "
+            f"{_plural(info['max_output_channels'], 'channel')} out, "
+            f"{info['default_samplerate']:.0f} Hz default"
+        )
+    try:
+        chosen = sounddevice.query_devices(choose_output_device(sounddevice, None))
+        lines.append(f"hoot plays on: [{chosen['index']}] {chosen['name']} (with no --device)")
+    except OutputUnavailable as error:
+        lines.append(f"hoot cannot pick a device: {error}")
+    return "\n".join(lines)
+
+
+def _default_output(sounddevice: Any) -> int:
+    """Return PortAudio's default output device index, or -1 when it has none."""
+    try:
+        return int(sounddevice.query_devices(kind="output")["index"])
+    except (sounddevice.PortAudioError, ValueError):
+        return -1
+
+
+@dataclass
+class Check:
+    """One line of the doctor's report."""
+
+    ok: bool
+    what: str
+    fix: str = ""  # the command (or step) that repairs it; shown only when not ok
+    essential: bool = True
+
+    def line(self) -> str:
+        status = "ok" if self.ok else "missing"
+        text = f"{status:<8}{self.what}"
+        if not self.essential:
+            text += " (optional)"
+        if not self.ok and self.fix:
+            text += f" - fix: {self.fix}"
+        return text
+
+
+def _check_portaudio() -> tuple[list[Check], Any]:
+    """Check that PortAudio loads and can play somewhere; return the checks and the module."""
+    try:
+        sounddevice = import_sounddevice()
+    except OutputUnavailable as error:
+        return [
+            Check(False, f"PortAudio library ({error.problem})", f"`{INSTALL_PORTAUDIO}`"),
+            Check(False, "audio output device (cannot look without PortAudio)", ""),
+        ], None
+    version = sounddevice.get_portaudio_version()[1]
+    checks = [Check(True, f"PortAudio library: {version} (sounddevice {sounddevice.__version__})")]
+    outputs = [info for info in sounddevice.query_devices() if info["max_output_channels"] > 0]
+    if outputs:
+        names = ", ".join(
+            f"{info['name']} ({sounddevice.query_hostapis(info['hostapi'])['name']})"
+            for info in outputs[:4]
+        )
+        more = f" and {len(outputs) - 4} more" if len(outputs) > 4 else ""
+        checks.append(Check(True, f"audio output device: {names}{more}"))
+    else:
+        checks.append(
+            Check(
+                False,
+                "audio output device (PortAudio sees none; hoot would play silently)",
+                "connect or enable a sound card and check the kernel sees it with `aplay -l` "
+                f"(from `sudo apt-get install alsa-utils`), or start JACK with `{START_JACK}`",
+            )
+        )
+    return checks, sounddevice
+
+
+def _jack_server_state(sounddevice: Any) -> tuple[bool, str]:
+    """Return whether a JACK server answers, and how that was found out."""
+    server = os.environ.get("JACK_DEFAULT_SERVER", "default")
+    if sounddevice is not None:
+        for api in sounddevice.query_hostapis():
+            if JACK_HOSTAPI_MARK in api["name"] and api["default_output_device"] >= 0:
+                device = sounddevice.query_devices(api["default_output_device"])
+                rate = device["default_samplerate"]
+                return True, f"JACK server '{server}' is running ({rate:.0f} Hz, seen by PortAudio)"
+    jack_wait = shutil.which("jack_wait")
+    if jack_wait is not None:
+        # PortAudio only looked when it started; jack_wait looks now, without starting one.
+        try:
+            probe = subprocess.run(
+                [jack_wait, "--server", server, "--check"],
+                check=False,  # the answer is in stdout: jack_wait exits 0 either way
+                capture_output=True,
+                text=True,
+                timeout=JACK_PROBE_SECONDS,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            probe = None
+        if probe is not None and probe.stdout.strip() == "running":
+            return True, (
+                f"JACK server '{server}' is running (PortAudio started before it, "
+                "so restart hoot to use it)"
+            )
+    return False, f"JACK server '{server}' (not running)"
+
+
+def _check_jack(sounddevice: Any) -> list[Check]:
+    jackd = shutil.which("jackd")
+    checks = [
+        Check(
+            jackd is not None,
+            f"JACK server program: {jackd}" if jackd else "JACK server program (jackd)",
+            f"`{INSTALL_JACK}`",
+            essential=False,
+        )
+    ]
+    running, what = _jack_server_state(sounddevice)
+    checks.append(Check(running, what, f"`{START_JACK}`", essential=False))
+    return checks
+
+
+def _check_midi() -> list[Check]:
+    try:
+        import rtmidi
+    except ImportError as error:
+        return [
+            Check(
+                False,
+                f"MIDI: python-rtmidi ({error})",
+                f"`{_pip_install('python-rtmidi')}`",
+            )
+        ]
+    apis = [rtmidi.get_api_display_name(api) for api in rtmidi.get_compiled_api()]
+    checks = [
+        Check(
+            True,
+            f"MIDI: python-rtmidi {rtmidi.version.version} with APIs: {', '.join(apis) or 'none'}",
+        )
+    ]
+    seq_present = os.path.exists("/dev/snd/seq")
+    checks.append(
+        Check(
+            seq_present,
+            "MIDI: ALSA sequencer /dev/snd/seq"
+            + ("" if seq_present else " (absent: no ALSA MIDI ports; JACK MIDI still works)"),
+            "`sudo modprobe snd-seq`",
+            essential=False,
+        )
+    )
+    return checks
+
+
+def _check_soundfile() -> list[Check]:
+    try:
+        import soundfile
+    except OSError as error:  # the package is there but libsndfile is not
+        return [Check(False, f"libsndfile for soundfile ({error})", f"`{INSTALL_SNDFILE}`")]
+    except ImportError as error:
+        return [Check(False, f"soundfile ({error})", f"`{_pip_install('soundfile')}`")]
+    return [
+        Check(
+            True,
+            f"soundfile {soundfile.__version__} with libsndfile {soundfile.__libsndfile_version__}",
+        )
+    ]
+
+
+def doctor() -> tuple[bool, str]:
+    """Check what hoot needs for sound, JACK, MIDI and audio files.
+
+    Each report line starts with "ok" or "missing", says what was checked and, for a
+    problem, the command that fixes it. Returns (every essential check passed, report).
+    """
+    portaudio_checks, sounddevice = _check_portaudio()
+    checks = [
+        *portaudio_checks,
+        *_check_jack(sounddevice),
+        *_check_midi(),
+        *_check_soundfile(),
+    ]
+    healthy = all(check.ok for check in checks if check.essential)
+    lines = [check.line() for check in checks]
+    if healthy:
+        lines.append("All essential checks passed.")
+    else:
+        failed = sum(1 for check in checks if check.essential and not check.ok)
+        lines.append(f"{_plural(failed, 'essential check')} failed; see the fixes above.")
+    return healthy, "\n".join(lines)

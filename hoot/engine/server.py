@@ -1,0 +1,283 @@
+"""The sound server process: `python -m hoot.engine.server --session DIR`.
+
+It owns the Engine, the audio backend, the recorder and the stem loader, and
+serves commands on a Unix socket (newline-delimited JSON, one request and one
+reply per line) in a private 0700 folder. Status goes to a shared-memory file
+(see status.py). It never imports Textual or torch.
+
+The server outlives its clients: a client that dies or hangs only loses its
+connection, and a new client reattaches to the same music. With no client for
+`--idle-timeout` seconds it shuts down cleanly, finalising any recording.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+from hoot.engine import status as st
+from hoot.engine.control import EngineControl
+from hoot.engine.core import Engine
+from hoot.engine.recorder import Recorder, repair_folder
+from hoot.errors import HootError
+from hoot.music import ROLES
+from hoot.music.time import TempoMap
+
+PROTOCOL = 1
+
+
+class EngineServer:
+    def __init__(
+        self,
+        session_dir: Path,
+        backend: str = "auto",
+        device: str | None = None,
+        samplerate: int = 48000,
+        blocksize: int = 0,
+        idle_timeout: float = 600.0,
+        tracks: tuple[str, ...] = ROLES,
+        bpm: float = 120.0,
+        log=None,
+    ) -> None:
+        self.session_dir = Path(session_dir).resolve()
+        self.recordings = self.session_dir / "recordings"
+        self.idle_timeout = idle_timeout
+        self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        self.socket_path, self.status_path = st.addresses(self.session_dir)
+        self.engine = Engine(samplerate, tracks, tempo_map=TempoMap(samplerate, bpm))
+        self.recorder = Recorder(samplerate, len(tracks), list(tracks))
+        self.engine.recorder = self.recorder
+        self.control = EngineControl(self.engine, self.recorder, self.recordings)
+        self.backend_kind, self.device, self.blocksize = backend, device, blocksize
+        self.supervisor = None
+        self.clients = 0
+        self.last_client = time.monotonic()
+        self.stopping = threading.Event()
+        self.messages: list[str] = []  # device trouble etc., for clients to show
+        self._sock: socket.socket | None = None
+
+    # ---- lifecycle -----------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.recordings.is_dir():
+            for path in repair_folder(self.recordings):
+                self.say(f"repaired recording {path.name} left by a crash")
+        self.status = st.create_status(self.status_path, len(self.engine.tracks))
+        self.status[st.F_SAMPLERATE] = self.engine.samplerate
+        self.status[st.F_PID] = os.getpid()
+        self._open_backend()
+        self.recorder.start_writer()
+        self._listen()
+        for target in (self._status_loop, self._watchdog):
+            threading.Thread(target=target, daemon=True, name=target.__name__).start()
+        gc.collect()
+        gc.freeze()  # what exists now is never scanned again: shorter GC pauses later
+
+    def _open_backend(self) -> None:
+        from hoot.engine.backends import Supervisor
+
+        self.supervisor = Supervisor(
+            self.engine.forward,
+            kind=self.backend_kind,
+            samplerate=self.engine.samplerate,
+            blocksize=self.blocksize,
+            device=self.device,
+            on_message=self.say,
+        )
+        self.supervisor.start()
+
+    @property
+    def backend(self):
+        """The audio backend playing now (it changes if the device is lost)."""
+        return self.supervisor.backend if self.supervisor is not None else None
+
+    def say(self, message: str) -> None:
+        self.messages.append(message)
+        del self.messages[:-20]
+        self.log(f"hoot engine: {message}")
+
+    def serve_forever(self) -> None:
+        self.start()
+        self.log(f"hoot engine: serving {self.session_dir} on {self.socket_path}")
+        try:
+            while not self.stopping.is_set():
+                self._accept_once()
+        finally:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        self.stopping.set()
+        try:
+            self.recorder.close()
+        finally:
+            if self.supervisor is not None:
+                self.supervisor.stop()
+            self.control.close()
+            for p in (self.socket_path,):
+                try:
+                    p.unlink()
+                except FileNotFoundError:
+                    pass
+            if self._sock is not None:
+                self._sock.close()
+
+    # ---- socket ------------------------------------------------------------------------
+
+    def _listen(self) -> None:
+        if self.socket_path.exists():
+            self.socket_path.unlink()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)
+        try:
+            sock.bind(str(self.socket_path))
+        finally:
+            os.umask(old)
+        os.chmod(self.socket_path, 0o600)
+        sock.listen(8)
+        sock.settimeout(0.5)
+        self._sock = sock
+
+    def _accept_once(self) -> None:
+        try:
+            conn, _ = self._sock.accept()
+        except (TimeoutError, socket.timeout):
+            return
+        except OSError:
+            if not self.stopping.is_set():
+                raise
+            return
+        threading.Thread(target=self._serve_client, args=(conn,), daemon=True).start()
+
+    def _serve_client(self, conn: socket.socket) -> None:
+        self.clients += 1
+        self.last_client = time.monotonic()
+        try:
+            reader = conn.makefile("rb")
+            for line in reader:
+                reply = self._handle(line)
+                conn.sendall(json.dumps(reply).encode() + b"\n")
+                if reply.get("result") == "bye":
+                    break
+        except OSError:
+            pass  # the client went away; the music does not care
+        finally:
+            self.clients -= 1
+            self.last_client = time.monotonic()
+            conn.close()
+
+    def _handle(self, line: bytes) -> dict:
+        rid = None
+        try:
+            req = json.loads(line)
+            rid = req.get("id")
+            cmd, args = req["cmd"], req.get("args") or {}
+            if cmd == "hello":
+                result = self.hello()
+            elif cmd == "messages":
+                result, self.messages = self.messages, []
+            elif cmd == "shutdown":
+                self.stopping.set()
+                result = "bye"
+            else:
+                result = self.control.dispatch(cmd, args)
+            return {"id": rid, "ok": True, "result": result}
+        except HootError as e:
+            return {"id": rid, "ok": False, "kind": type(e).__name__, "error": str(e)}
+        except Exception as e:  # noqa: BLE001 - a bad request must not take the server down
+            return {
+                "id": rid,
+                "ok": False,
+                "kind": "EngineError",
+                "error": f"the engine could not do that ({type(e).__name__}: {e})",
+            }
+
+    def hello(self) -> dict:
+        b = self.backend
+        return {
+            "protocol": PROTOCOL,
+            "pid": os.getpid(),
+            "session": str(self.session_dir),
+            "tracks": list(self.engine.tracks),
+            "samplerate": self.engine.samplerate,
+            "status": str(self.status_path),
+            "backend": b.name if b else "none",
+            "device": b.device if b else "none",
+            "latency": b.latency if b else 0.0,
+        }
+
+    # ---- background ------------------------------------------------------------------
+
+    def _status_loop(self) -> None:
+        e, s = self.engine, self.status
+        T = len(e.tracks)
+        while not self.stopping.is_set():
+            b = self.backend
+            s[st.F_POSITION] = e.position
+            s[st.F_BLOCKS] = e.blocks
+            s[st.F_FAULTS] = e.faults + self.recorder.faults
+            s[st.F_STATE_VERSION] = e.state_version
+            s[st.F_HEARTBEAT] = time.time()
+            s[st.F_LIMITER_DB] = e.limiter.reduction_db
+            s[st.F_RECORDING] = 1.0 if self.recorder.recording else 0.0
+            s[st.F_DROPPED] = self.recorder.dropped_frames
+            if b is not None:
+                s[st.F_XRUNS] = b.xruns
+                s[st.F_CPU] = b.cpu_load
+                s[st.F_CPU_PEAK] = getattr(b, "cpu_peak", b.cpu_load)
+                s[st.F_LATENCY] = b.latency
+                s[st.F_BLOCKSIZE] = b.blocksize
+            s[st.HEADER : st.HEADER + (T + 1) * 4] = e.meters.reshape(-1)
+            e.graveyard.clear()  # let go of retired stems here, off the audio thread
+            time.sleep(1 / 120)
+
+    def _watchdog(self) -> None:
+        while not self.stopping.is_set():
+            time.sleep(0.25)
+            idle = time.monotonic() - self.last_client
+            if self.clients == 0 and idle > self.idle_timeout:
+                self.log(f"hoot engine: no client for {self.idle_timeout:g} s; shutting down")
+                self.stopping.set()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="hoot-engine", description=__doc__.splitlines()[0])
+    ap.add_argument("--session", required=True, type=Path, help="session folder")
+    ap.add_argument("--backend", default="auto", choices=("auto", "sounddevice", "null"))
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--samplerate", type=int, default=48000)
+    ap.add_argument("--blocksize", type=int, default=0)
+    ap.add_argument("--idle-timeout", type=float, default=600.0)
+    ap.add_argument("--bpm", type=float, default=120.0)
+    ap.add_argument("--tracks", default=",".join(ROLES))
+    a = ap.parse_args(argv)
+    a.session.mkdir(parents=True, exist_ok=True)
+    server = EngineServer(
+        a.session,
+        a.backend,
+        a.device,
+        a.samplerate,
+        a.blocksize,
+        a.idle_timeout,
+        tuple(t for t in a.tracks.split(",") if t),
+        a.bpm,
+    )
+
+    def _terminate(signum, frame):  # finish the recording on a polite kill
+        server.stopping.set()
+
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the performer's terminal is not ours
+    server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""The engine's live status, in a small shared-memory file any local client can read.
+
+The server writes it ~120 times a second from its status thread; clients map it
+read-only and poll it (the UI at 30 Hz) without ever asking the engine for
+anything, so a busy or hung client costs the engine nothing. Structured state
+(what plays, the tempo map) travels over the socket on request, and
+`state_version` here says when it has changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+MAGIC = 0x686F6F74  # "hoot"
+LAYOUT = 1
+HEADER = 24  # float64 slots before the meters
+# header slots
+F_MAGIC, F_LAYOUT, F_SAMPLERATE, F_POSITION, F_BLOCKS, F_XRUNS, F_FAULTS, F_CPU = range(8)
+F_STATE_VERSION, F_HEARTBEAT, F_TRACKS, F_PID, F_LATENCY, F_LIMITER_DB, F_RECORDING = range(8, 15)
+F_DROPPED, F_BLOCKSIZE, F_CPU_PEAK = range(15, 18)
+
+
+def runtime_dir() -> Path:
+    """A private folder for sockets and status files (Unix socket paths must stay short)."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    d = Path(base) / f"hoot-{os.getuid()}"
+    d.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(d, 0o700)
+    return d
+
+
+def addresses(session_dir: Path) -> tuple[Path, Path]:
+    """(socket path, status path) of the engine serving `session_dir`."""
+    key = hashlib.sha1(str(Path(session_dir).resolve()).encode()).hexdigest()[:16]
+    d = runtime_dir()
+    return d / f"{key}.sock", d / f"{key}.status"
+
+
+def status_size(n_tracks: int) -> int:
+    return HEADER + (n_tracks + 1) * 4
+
+
+def create_status(path: Path, n_tracks: int) -> np.ndarray:
+    """Create (or reset) the status file and map it read-write."""
+    n = status_size(n_tracks)
+    with open(path, "wb") as f:
+        f.write(b"\0" * (8 * n))
+    os.chmod(path, 0o600)
+    mm = np.memmap(path, dtype=np.float64, mode="r+", shape=(n,))
+    mm[F_MAGIC] = MAGIC
+    mm[F_LAYOUT] = LAYOUT
+    mm[F_TRACKS] = n_tracks
+    return mm
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    """One reading of the engine's status. Meters rows: tracks then master;
+    columns: peak L, peak R, rms L, rms R (linear)."""
+
+    samplerate: int
+    position: int
+    blocks: int
+    xruns: int
+    faults: int
+    cpu: float
+    cpu_peak: float
+    state_version: int
+    heartbeat: float
+    pid: int
+    latency: float
+    limiter_db: float
+    recording: bool
+    dropped: int
+    blocksize: int
+    meters: np.ndarray
+
+
+class StatusReader:
+    """Read-only view of an engine's status file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        raw = np.memmap(self.path, dtype=np.float64, mode="r")
+        if len(raw) < HEADER or raw[F_MAGIC] != MAGIC or raw[F_LAYOUT] != LAYOUT:
+            raise ValueError(f"{path} is not a hoot engine status file")
+        self._mm = raw
+        self.n_tracks = int(raw[F_TRACKS])
+
+    def read(self) -> EngineStatus:
+        mm = np.array(self._mm)  # one copy, so the fields agree with each other
+        t = self.n_tracks
+        return EngineStatus(
+            samplerate=int(mm[F_SAMPLERATE]),
+            position=int(mm[F_POSITION]),
+            blocks=int(mm[F_BLOCKS]),
+            xruns=int(mm[F_XRUNS]),
+            faults=int(mm[F_FAULTS]),
+            cpu=float(mm[F_CPU]),
+            cpu_peak=float(mm[F_CPU_PEAK]),
+            state_version=int(mm[F_STATE_VERSION]),
+            heartbeat=float(mm[F_HEARTBEAT]),
+            pid=int(mm[F_PID]),
+            latency=float(mm[F_LATENCY]),
+            limiter_db=float(mm[F_LIMITER_DB]),
+            recording=bool(mm[F_RECORDING]),
+            dropped=int(mm[F_DROPPED]),
+            blocksize=int(mm[F_BLOCKSIZE]),
+            meters=mm[HEADER : HEADER + (t + 1) * 4].reshape(t + 1, 4).copy(),
+        )

@@ -1,0 +1,163 @@
+"""Reading stem files into engine memory, on the loader thread (never the audio thread).
+
+A stem on disk is up to three files sharing a name in a session's `stems/`
+folder: `NAME.wav` (audio), `NAME.mid` (notes) and `NAME.json` (metadata:
+role, bars, tempo, key, generator, seed, parameters...). Audio plays when there
+is a WAV; a MIDI-only stem plays through the engine's synth voices.
+
+Everything the audio thread will touch is made safe here: float32, C-contiguous,
+stereo, the engine's sample rate, finite, within +-4.0, with short fades at the
+loop seam so a stem that does not loop cleanly still does not click.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from hoot.engine.core import LoadedStem
+from hoot.engine.synth import TIMBRES
+from hoot.errors import StemError
+
+SEAM_FADE = 64  # frames faded in and out at the loop seam (1.3 ms at 48 kHz)
+MAX_SECONDS = 600  # a stem longer than ten minutes is a mistake, not a loop
+TIMBRE_FOR_ROLE = {"drums": "drums", "perc": "drums", "bass": "bass", "pad": "pad", "lead": "saw"}
+
+
+def stem_files(path: str | Path) -> tuple[Path | None, Path | None, Path | None]:
+    """The (wav, mid, json) files of the stem at `path` (any one of them, or the bare name)."""
+    p = Path(path).expanduser()
+    base = p.with_suffix("") if p.suffix.lower() in (".wav", ".mid", ".midi", ".json") else p
+    found = []
+    for suffixes in ((".wav", ".WAV"), (".mid", ".midi", ".MID"), (".json",)):
+        found.append(
+            next((base.with_suffix(s) for s in suffixes if base.with_suffix(s).is_file()), None)
+        )
+    wav, mid, meta = found
+    if p.suffix.lower() == ".wav" and p.is_file():
+        wav = p
+    return wav, mid, meta
+
+
+def read_metadata(path: Path | None) -> dict:
+    if path is None:
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise StemError(f"stem metadata {path} is not readable JSON ({e}); fix or delete it")
+    if not isinstance(data, dict):
+        raise StemError(f"stem metadata {path} must hold a JSON object")
+    return data
+
+
+def load_stem(
+    path: str | Path,
+    samplerate: int,
+    stem_id: str | None = None,
+    beats_per_bar: int = 4,
+    role: str | None = None,
+) -> LoadedStem:
+    """Read the stem at `path` for an engine running at `samplerate`. Raises StemError."""
+    wav, mid, meta_path = stem_files(path)
+    if wav is None and mid is None:
+        raise StemError(
+            f"no stem at {path}: expected a .wav or .mid file there; check the path or "
+            "list the session's stems with perf.stems"
+        )
+    meta = read_metadata(meta_path)
+    sid = stem_id or Path(path).stem
+    name = str(meta.get("name", Path(path).stem))
+    if wav is not None and meta.get("play", "audio") != "midi":
+        audio = read_audio(wav, samplerate)
+        return LoadedStem(id=sid, audio=audio, name=name)
+    return _midi_stem(mid, meta, sid, name, beats_per_bar, role or meta.get("role"))
+
+
+def read_audio(path: Path, samplerate: int) -> np.ndarray:
+    """A WAV (or any libsndfile format) as engine-ready stereo float32 at `samplerate`."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+        if info.frames <= 0:
+            raise StemError(f"stem {path} holds no audio; re-render or delete it")
+        if info.frames / info.samplerate > MAX_SECONDS:
+            raise StemError(
+                f"stem {path} is {info.frames / info.samplerate:.0f} s long; stems loop, "
+                f"so hoot takes at most {MAX_SECONDS} s: cut it shorter"
+            )
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except StemError:
+        raise
+    except Exception as e:  # libsndfile's errors are many and specific; one sentence suffices
+        raise StemError(f"stem {path} is not a readable audio file ({e}); re-render or replace it")
+    if data.shape[1] == 1:
+        data = np.repeat(data, 2, axis=1)
+    elif data.shape[1] > 2:
+        data = data[:, :2]
+    if sr != samplerate:
+        data = resample_loop(data, sr, samplerate)
+    data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
+    np.clip(data, -4.0, 4.0, out=data)
+    apply_seam_fades(data)
+    return np.ascontiguousarray(data, dtype=np.float32)
+
+
+def resample_loop(data: np.ndarray, sr_from: int, sr_to: int) -> np.ndarray:
+    """Resample a loop by its spectrum: a loop is periodic, so this is exact band-limiting."""
+    n_to = max(1, round(len(data) * sr_to / sr_from))
+    spectrum = np.fft.rfft(data.astype(np.float64), axis=0)
+    bins = n_to // 2 + 1
+    out = np.zeros((bins, data.shape[1]), np.complex128)
+    k = min(bins, len(spectrum))
+    out[:k] = spectrum[:k]
+    return (np.fft.irfft(out, n=n_to, axis=0) * (n_to / len(data))).astype(np.float32)
+
+
+def apply_seam_fades(data: np.ndarray, frames: int = SEAM_FADE) -> None:
+    """Fade the first and last `frames` frames in place (raised cosine)."""
+    k = min(frames, len(data) // 2)
+    if k == 0:
+        return
+    ramp = (0.5 - 0.5 * np.cos(np.linspace(0, np.pi, k + 2)[1:-1])).astype(np.float32)[:, None]
+    data[:k] *= ramp
+    data[len(data) - k :] *= ramp[::-1]
+
+
+def _midi_stem(
+    mid: Path | None, meta: dict, sid: str, name: str, beats_per_bar: int, role: str | None
+) -> LoadedStem:
+    from hoot.music.clip import NoteClip
+
+    if mid is None:
+        raise StemError(f"stem {sid} asks to play its MIDI but has no .mid file beside it")
+    length = None
+    if meta.get("bars"):
+        length = float(meta["bars"]) * float(meta.get("beats_per_bar", beats_per_bar))
+    try:
+        clip = NoteClip.read_midi(mid, length=length)
+    except (OSError, ValueError) as e:
+        raise StemError(f"stem {mid} is not a readable MIDI file ({e}); re-render or replace it")
+    if len(clip) == 0:
+        raise StemError(f"stem {mid} holds no notes")
+    on, off, pitch, velocity = clip.events()
+    off_order = np.argsort(off, kind="stable")
+    timbre_name = str(meta.get("timbre") or TIMBRE_FOR_ROLE.get(role or "", "pluck"))
+    if timbre_name not in TIMBRES:
+        raise StemError(
+            f"stem {sid} asks for timbre {timbre_name!r}; the synth has {', '.join(TIMBRES)}"
+        )
+    return LoadedStem(
+        id=sid,
+        on_beats=np.ascontiguousarray(on, np.float64),
+        on_pitch=np.ascontiguousarray(pitch, np.int16),
+        on_velocity=np.ascontiguousarray(velocity, np.int16),
+        off_beats=np.ascontiguousarray(off[off_order], np.float64),
+        off_pitch=np.ascontiguousarray(pitch[off_order], np.int16),
+        length_beats=float(clip.length),
+        timbre=TIMBRES.index(timbre_name),
+        name=name,
+    )

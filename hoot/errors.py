@@ -1,0 +1,17 @@
+"""Errors a performer can cause. Each message says what to do next."""
+
+
+class HootError(Exception):
+    """Base of every error hoot raises on purpose; the console shows it in one line."""
+
+
+class EngineError(HootError):
+    """The sound server refused a command, or cannot be reached."""
+
+
+class StemError(HootError):
+    """A stem file is missing, corrupt or unusable."""
+
+
+class DeviceError(HootError):
+    """An audio device (or PortAudio itself) is not usable."""

@@ -1,0 +1,318 @@
+"""`perf`: the one object a performer live-codes against.
+
+    perf.tempo = 124
+    perf.meter = "4/4"
+    perf.phrase = 4                      # bars per phrase
+    kick = perf.load("stems/kick.wav", role="drums")
+    kick.queue()                         # starts on the first sample of the next phrase
+    perf.tracks.drums.gain = -6          # dB
+    perf.tracks["bass"].mute = True
+    perf.record()
+    perf.wait(bars=4)                    # in a script: later lines happen 4 bars later
+
+The Performance talks to the sound server through an engine link: an
+EngineClient (a live engine process) or a LocalEngine (offline, for `hoot
+render` and tests). It keeps no audio itself.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import math
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+from hoot.errors import HootError
+from hoot.music import ROLES
+from hoot.music.time import Meter, Position, TempoMap
+from hoot.session import Session
+
+
+
+class Stem:
+    """A stem loaded into the engine. `queue()` it to play it on its role's track."""
+
+    def __init__(self, perf: Performance, stem_id: str, path: Path, role: str, info: dict) -> None:
+        self._perf = perf
+        self.id = stem_id
+        self.path = path
+        self.role = role
+        self.frames: int = info.get("frames", 0)
+        self.midi: bool = info.get("midi", False)
+
+    def queue(self, at: str | int = "phrase", track: str | None = None) -> int:
+        """Start this stem on its role's track at the next phrase boundary (clip-launcher style:
+        it replaces what plays there at that moment). Returns the start sample.
+
+        at: "phrase" (default), "bar", "beat", "now", or an absolute sample number.
+        track: play it on another track than its role's.
+        """
+        result = self._perf._call("queue", track=track or self.role, stem=self.id, at=at)
+        self._perf.session.log("queue", stem=self.id, track=track or self.role, **result)
+        return result["sample"]
+
+    def __repr__(self) -> str:
+        kind = "MIDI" if self.midi else f"{self.frames} frames"
+        return f"<Stem {self.id!r} on {self.role}: {kind}>"
+
+
+class Track:
+    """One mixer channel: `gain` (dB), `pan` (-1 left .. 1 right), `mute`, `solo`, `stop()`."""
+
+    def __init__(self, perf: Performance, name: str) -> None:
+        self._perf = perf
+        self.name = name
+
+    def _settings(self) -> dict:
+        return self._perf._call("state")["tracks"][self.name]
+
+    def _set(self, **kw: Any) -> None:
+        self._perf._call("mix", track=self.name, **kw)
+        self._perf.session.log("mix", track=self.name, **kw)
+
+    @property
+    def gain(self) -> float:
+        """Fader level in dB (0 is unity; -120 or less is silence; at most +24)."""
+        return self._settings()["gain"]
+
+    @gain.setter
+    def gain(self, db: float) -> None:
+        self._set(gain=db)
+
+    @property
+    def pan(self) -> float:
+        """Balance from -1 (left) through 0 (centre, unity both sides) to 1 (right)."""
+        return self._settings()["pan"]
+
+    @pan.setter
+    def pan(self, value: float) -> None:
+        self._set(pan=value)
+
+    @property
+    def mute(self) -> bool:
+        return self._settings()["mute"]
+
+    @mute.setter
+    def mute(self, value: bool) -> None:
+        self._set(mute=bool(value))
+
+    @property
+    def solo(self) -> bool:
+        """When any track is soloed, only soloed tracks are heard."""
+        return self._settings()["solo"]
+
+    @solo.setter
+    def solo(self, value: bool) -> None:
+        self._set(solo=bool(value))
+
+    def stop(self, at: str | int = "phrase") -> int:
+        """Stop this track at the next phrase boundary (or "bar", "beat", "now": at once, with a
+        short fade). Returns the sample from which it is silent."""
+        result = self._perf._call("stop", track=self.name, at=at)
+        self._perf.session.log("stop", track=self.name, **result)
+        return result["sample"]
+
+    @property
+    def playing(self) -> list[dict]:
+        """What plays or is queued on this track."""
+        return [p for p in self._perf._call("state")["players"] if p["track"] == self.name]
+
+    def __repr__(self) -> str:
+        s = self._settings()
+        flags = "".join([" muted" if s["mute"] else "", " solo" if s["solo"] else ""])
+        return f"<Track {self.name}: {s['gain']:+.1f} dB, pan {s['pan']:+.2f}{flags}>"
+
+
+class Tracks:
+    """The mixer's tracks, by name: `perf.tracks.bass` or `perf.tracks["bass"]`."""
+
+    def __init__(self, perf: Performance, names: tuple[str, ...]) -> None:
+        self._perf = perf
+        self._tracks = {n: Track(perf, n) for n in names}
+
+    def __getitem__(self, name: str) -> Track:
+        try:
+            return self._tracks[name]
+        except KeyError:
+            close = difflib.get_close_matches(str(name), list(self._tracks), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise HootError(f"no track {name!r}{hint}; tracks are {', '.join(self._tracks)}")
+
+    def __getattr__(self, name: str) -> Track:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self[name]
+
+    def __iter__(self) -> Iterator[Track]:
+        return iter(self._tracks.values())
+
+    def __len__(self) -> int:
+        return len(self._tracks)
+
+    def __dir__(self) -> list[str]:
+        return list(self._tracks)
+
+    def __repr__(self) -> str:
+        return f"<Tracks {', '.join(self._tracks)}>"
+
+
+class Performance:
+    """The set being played. See the module docstring, or help() on any attribute."""
+
+    def __init__(self, link: Any, session: Session | None = None) -> None:
+        self._link = link
+        self.session = session or Session()
+        self.tracks = Tracks(self, tuple(link.info["tracks"]))
+        self._ids = itertools.count(1)
+        self._lock = threading.RLock()
+        self._map_cache: tuple[int, TempoMap] | None = None
+
+    # ---- plumbing ----------------------------------------------------------------------
+
+    def _call(self, cmd: str, **args: Any) -> Any:
+        with self._lock:
+            return self._link.call(cmd, **args)
+
+    @property
+    def offline(self) -> bool:
+        """True when time moves only through wait() (hoot render, tests)."""
+        return hasattr(self._link, "advance")
+
+    @property
+    def samplerate(self) -> int:
+        return self._link.info["samplerate"]
+
+    def tempo_map(self) -> TempoMap:
+        """The engine's current tempo map (tempo, meter and phrase grid)."""
+        return TempoMap.from_dict(self._call("state")["tempo_map"])
+
+    # ---- time --------------------------------------------------------------------------
+
+    @property
+    def now(self) -> int:
+        """The engine's position: the absolute sample it is about to play."""
+        return self._link.status().position
+
+    @property
+    def position(self) -> Position:
+        """Bar, beat and phrase of now (counted from 0)."""
+        return self.tempo_map().position(self.now)
+
+    @property
+    def tempo(self) -> float:
+        """Beats per minute. Setting it changes tempo on the next beat; every later boundary
+        follows. `perf.set_tempo(bpm, at="bar")` picks another moment."""
+        return self.tempo_map().bpm_at(self.now)
+
+    @tempo.setter
+    def tempo(self, bpm: float) -> None:
+        self.set_tempo(bpm)
+
+    def set_tempo(self, bpm: float, at: str = "beat") -> float:
+        """Change tempo at the next "beat" (default), "bar" or "phrase"; returns that beat."""
+        result = self._call("tempo", bpm=bpm, at=at)
+        self.session.log("tempo", **result)
+        return result["beat"]
+
+    @property
+    def meter(self) -> str:
+        """Time signature, like "4/4" or "7/8". A change takes effect at the next phrase."""
+        return str(self.tempo_map().position(self.now).meter)
+
+    @meter.setter
+    def meter(self, value: str) -> None:
+        Meter.parse(value)  # fail here, in the performer's words, before asking the engine
+        result = self._call("meter", meter=str(value))
+        self.session.log("meter", **result)
+
+    @property
+    def phrase(self) -> int:
+        """Bars per phrase: where queued stems start. A change takes effect at the next phrase."""
+        return self.tempo_map().position(self.now).phrase_bars
+
+    @phrase.setter
+    def phrase(self, bars: int) -> None:
+        result = self._call("phrase", bars=bars)
+        self.session.log("phrase", **result)
+
+    def wait(self, bars: float = 0, beats: float = 0, seconds: float = 0) -> int:
+        """Let time pass: `perf.wait(bars=4)`. Offline (hoot render) this renders the music up
+        to that point, so later lines of a script happen later. Live, it sleeps until then.
+        Returns the sample reached."""
+        tm = self.tempo_map()
+        start = self.now
+        beat = tm.beat_at(start)
+        if bars:
+            beats += bars * tm.grid_at_beat(beat).beats_per_bar
+        target = tm.sample_at(beat + beats) if beats else start
+        target += round(seconds * self.samplerate)
+        if target < start:
+            raise HootError("wait() takes a positive amount of time")
+        if self.offline:
+            self._link.advance(target - start)
+        else:
+            while self.now < target:
+                time.sleep(min(0.01, (target - self.now) / self.samplerate))
+        return target
+
+    # ---- stems -------------------------------------------------------------------------
+
+    def load(self, path: str | Path, role: str | None = None, name: str | None = None) -> Stem:
+        """Load a stem file (WAV, or MIDI played by the synth) for `role` ("drums", "bass",
+        "chords", "lead", "pad", "perc"). Relative paths are looked up in the session's stems/
+        folder, then from the current folder. Returns a Stem to `queue()`."""
+        p = Path(path).expanduser()
+        if not p.is_absolute():
+            in_session = self.session.stems / p
+            p = in_session if (in_session.exists() or in_session.with_suffix(".wav").exists()
+                               or in_session.with_suffix(".mid").exists()) else p.resolve()
+        role = role or _guess_role(p.stem)
+        if role not in self.tracks._tracks:
+            self.tracks[role]  # raises the helpful error
+        stem_id = f"{name or p.stem}-{next(self._ids)}"
+        info = self._call("load", stem_id=stem_id, path=str(p), role=role)
+        self.session.log("load", stem=stem_id, path=str(p), role=role)
+        return Stem(self, stem_id, p, role, info)
+
+    # ---- recording and safety ----------------------------------------------------------
+
+    def record(self, tracks: bool = False, name: str | None = None) -> list[Path]:
+        """Record the master (and each track when `tracks=True`) to the session's recordings/
+        folder as WAV. Headers are kept current every second, so a crash loses at most about
+        a second. Returns the files being written."""
+        paths = [Path(p) for p in self._call("record", tracks=tracks, name=name)["paths"]]
+        self.session.log("record", paths=[str(p) for p in paths])
+        return paths
+
+    def stop_recording(self) -> list[Path]:
+        """Finish the recording; returns the finished files."""
+        paths = [Path(p) for p in self._call("stop_recording")["paths"]]
+        self.session.log("stop_recording", paths=[str(p) for p in paths])
+        return paths
+
+    def panic(self) -> None:
+        """Everything stops at once, with a short fade; anything queued is forgotten."""
+        self._call("panic")
+        self.session.log("panic")
+
+    def __repr__(self) -> str:
+        try:
+            pos = self.position
+            return (f"<Performance {self.session.name}: {pos.bpm:g} BPM {pos.meter}, "
+                    f"bar {pos.bar + 1} beat {math.floor(pos.beat_in_bar) + 1}>")
+        except HootError:
+            return f"<Performance {self.session.name}>"
+
+
+def _guess_role(name: str) -> str:
+    for role in ROLES:
+        if re.search(role, name, re.IGNORECASE):
+            return role
+    raise HootError(
+        f"which track should {name!r} play on? say so: perf.load(..., role=\"bass\"); "
+        f"roles are {', '.join(ROLES)}"
+    )

@@ -1,0 +1,70 @@
+"""Offline rendering: run a live-coding script against an engine whose time moves only
+when the script waits, and write N bars of the result.
+
+The master's output is aligned to musical time: the limiter's lookahead delay
+is taken off, so a stem queued at sample S is heard from sample S of the file.
+"""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from hoot.console.namespace import make_namespace
+from hoot.engine.client import LocalEngine
+from hoot.errors import HootError
+from hoot.performance import Performance
+from hoot.session import Session
+
+
+def render(
+    script: str | Path | Callable[[Performance], object],
+    bars: int,
+    out_path: str | Path | None = None,
+    samplerate: int = 48000,
+    blocksize: int | str | list[int] = 256,
+    session: Session | None = None,
+    seed: int = 0,
+) -> np.ndarray:
+    """Render `bars` bars of `script` (a .py path or a function taking perf); return the audio
+    (frames x 2 float32) and, with `out_path`, write it as a float WAV."""
+    if bars <= 0:
+        raise HootError("render at least one bar: --bars 8")
+    session = session or Session("render")
+    link = LocalEngine(samplerate, blocksize=blocksize, session_dir=session.dir, seed=seed)
+    chunks: list[np.ndarray] = []
+    original = link.advance
+
+    def advance(frames: int, keep: bool = True):
+        block = original(frames, keep=True)
+        chunks.append(block)
+        return block
+
+    link.advance = advance  # the script's waits feed the output
+    perf = Performance(link, session)
+    try:
+        if callable(script):
+            script(perf)
+        else:
+            path = Path(script)
+            if not path.is_file():
+                raise HootError(f"no script at {path}")
+            runpy.run_path(str(path), init_globals=make_namespace(perf), run_name="__hoot__")
+        tm = perf.tempo_map()
+        end = tm.sample_at(tm.bar_beat(bars))
+        latency = link.engine.limiter.latency
+        if link.position < end + latency:
+            advance(end + latency - link.position)
+        if perf.session and link.recorder.recording:
+            perf.stop_recording()
+    finally:
+        link.close()
+    audio = np.concatenate(chunks)[latency : latency + end]
+    if out_path is not None:
+        import soundfile as sf
+
+        sf.write(str(out_path), audio, samplerate, subtype="FLOAT")
+    return audio

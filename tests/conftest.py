@@ -1,0 +1,26 @@
+"""Fixtures shared by every test directory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.jack_server import JackServer, start_jack_server_or_fail, use_jack_server
+
+
+@pytest.fixture(scope="session")
+def jack_server() -> Iterator[JackServer]:
+    """A JACK server on the dummy driver (48 kHz, 256-frame period) for the whole session.
+
+    JACK_DEFAULT_SERVER names it for the rest of the session, and PortAudio is initialised
+    again so its JACK host API reaches it. A missing jackd fails the test (never skips):
+    CI installs jackd2.
+    """
+    server = start_jack_server_or_fail(f"hoot-test-{os.getpid()}", samplerate=48000, period=256)
+    try:
+        with use_jack_server(server):
+            yield server
+    finally:
+        server.stop()

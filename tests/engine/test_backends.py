@@ -1,0 +1,332 @@
+"""The three drivers of the render function, device fallback, and losing JACK mid-stream."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hoot.engine.backends import (
+    HISTORY,
+    NullBackend,
+    OfflineDriver,
+    SoundDeviceBackend,
+    Supervisor,
+    open_backend,
+)
+from tests.jack_server import JackServer, start_jack_server_or_fail
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SAMPLERATE = 48000
+
+
+class SineSource:
+    """A test render function: a quiet 440 Hz sine that records every block size it is given."""
+
+    def __init__(self, samplerate: int = SAMPLERATE, frequency: float = 440.0) -> None:
+        self.step = 2.0 * math.pi * frequency / samplerate
+        self.frames = 0
+        self.sizes: list[int] = []
+
+    def render(self, out: np.ndarray) -> None:
+        frames = out.shape[0]
+        phases = (self.frames + np.arange(frames)) * self.step
+        out[:] = (0.1 * np.sin(phases))[:, None]
+        self.frames += frames
+        self.sizes.append(frames)
+
+
+class RampSource:
+    """Writes each frame's absolute index, so a misplaced or repeated block shows."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.sizes: list[int] = []
+
+    def render(self, out: np.ndarray) -> None:
+        assert out.dtype == np.float32 and out.flags.c_contiguous and out.shape[1] == 2
+        frames = out.shape[0]
+        out[:] = np.arange(self.frames, self.frames + frames, dtype=np.float32)[:, None]
+        self.frames += frames
+        self.sizes.append(frames)
+
+
+# --- OfflineDriver ------------------------------------------------------------------------
+
+
+def test_offline_fixed_blocks_cut_the_last_block_short() -> None:
+    source = RampSource()
+    driver = OfflineDriver(source.render, SAMPLERATE, blocksize=256)
+    out = np.zeros((1000, 2), dtype=np.float32)
+    driver.run(1000, out)
+    assert source.sizes == [256, 256, 256, 232]
+    assert driver.position == 1000
+    assert driver.render_calls == 4
+    np.testing.assert_array_equal(out[:, 0], np.arange(1000, dtype=np.float32))
+    np.testing.assert_array_equal(out[:, 1], out[:, 0])
+
+
+def test_offline_cycled_blocks_carry_on_across_runs() -> None:
+    source = RampSource()
+    driver = OfflineDriver(source.render, SAMPLERATE, blocksize=[3, 5, 7])
+    driver.run(20)
+    assert source.sizes == [3, 5, 7, 3, 2]
+    driver.run(12)
+    # The cut-short 5 used its turn; the cycle goes on with 7.
+    assert source.sizes[5:] == [7, 3, 2]
+    assert driver.position == 32 == sum(source.sizes)
+
+
+def test_offline_random_blocks_are_seeded_and_exact() -> None:
+    sizes_by_run = []
+    for _ in range(2):
+        source = RampSource()
+        driver = OfflineDriver(source.render, SAMPLERATE, blocksize="random", seed=7, max_block=64)
+        out = np.zeros((10_000, 2), dtype=np.float32)
+        driver.run(10_000, out)
+        assert driver.position == 10_000 == sum(source.sizes)
+        assert min(source.sizes) >= 1 and max(source.sizes) <= 64
+        assert len(set(source.sizes)) > 10
+        np.testing.assert_array_equal(out[:, 0], np.arange(10_000, dtype=np.float32))
+        sizes_by_run.append(source.sizes)
+    assert sizes_by_run[0] == sizes_by_run[1]
+
+
+def test_offline_records_render_times() -> None:
+    source = RampSource()
+    driver = OfflineDriver(source.render, SAMPLERATE, blocksize=100)
+    driver.run(HISTORY * 100 + 500)
+    times = driver.recent_callback_times()
+    assert len(times) == HISTORY
+    assert np.all(times > 0.0)
+    assert driver.cpu_load > 0.0
+
+
+def test_a_failing_render_plays_silence_and_is_counted() -> None:
+    def render(out: np.ndarray) -> None:
+        out.fill(1.0)
+        raise RuntimeError("broken patch")
+
+    driver = OfflineDriver(render, SAMPLERATE, blocksize=64)
+    out = np.ones((256, 2), dtype=np.float32)
+    driver.run(256, out)
+    assert driver.faults == 4
+    assert not out.any()
+
+
+def test_offline_rejects_an_output_of_the_wrong_shape() -> None:
+    driver = OfflineDriver(RampSource().render, SAMPLERATE)
+    with pytest.raises(ValueError, match="shape"):
+        driver.run(100, np.zeros((99, 2), dtype=np.float32))
+
+
+# --- NullBackend --------------------------------------------------------------------------
+
+
+def test_null_backend_paces_in_real_time() -> None:
+    source = SineSource()
+    backend = NullBackend(source.render, SAMPLERATE, blocksize=256)
+    began = time.perf_counter()
+    backend.start()
+    try:
+        while source.frames < SAMPLERATE and time.perf_counter() - began < 3.0:
+            time.sleep(0.002)
+        elapsed = time.perf_counter() - began
+    finally:
+        backend.stop()
+    print(f"\nnull backend: 1 s of audio in {elapsed:.3f} s, xruns {backend.xruns}")
+    assert 0.8 <= elapsed <= 1.2
+    assert set(source.sizes) == {256}
+    assert backend.render_calls == len(source.sizes)
+    assert backend.frames_rendered == source.frames
+    assert not backend.running
+    calls = backend.render_calls
+    time.sleep(0.05)
+    assert backend.render_calls == calls, "the thread must not render after stop()"
+
+
+# --- open_backend -------------------------------------------------------------------------
+
+
+def test_auto_falls_back_to_null_with_one_message() -> None:
+    messages: list[str] = []
+    source = SineSource()
+    missing = f"hoot-no-such-device-{uuid.uuid4().hex}"
+    backend = open_backend(
+        "auto", source.render, SAMPLERATE, device=missing, on_message=messages.append
+    )
+    assert isinstance(backend, NullBackend)
+    assert len(messages) == 1
+    message = messages[0]
+    print(f"\nfallback message: {message}")
+    assert "null backend" in message and "\n" not in message and message.endswith(".")
+    backend.start()
+    try:
+        time.sleep(0.05)
+    finally:
+        backend.stop()
+    assert source.frames > 0
+
+
+def test_missing_portaudio_falls_back_with_the_install_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A None entry in sys.modules makes `import sounddevice` fail, as a missing library does.
+    monkeypatch.setitem(sys.modules, "sounddevice", None)
+    messages: list[str] = []
+    backend = open_backend("sounddevice", SineSource().render, on_message=messages.append)
+    assert isinstance(backend, NullBackend)
+    assert len(messages) == 1 and "apt-get install libportaudio2" in messages[0]
+
+
+def test_open_backend_null_and_unknown_kinds() -> None:
+    assert isinstance(open_backend("null", SineSource().render), NullBackend)
+    with pytest.raises(ValueError, match="kind"):
+        open_backend("pulse", SineSource().render)
+
+
+def test_importing_backends_does_not_load_portaudio() -> None:
+    code = "import sys, hoot.engine.backends; print('sounddevice' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, check=True
+    )
+    assert result.stdout.strip() == "False"
+
+
+def test_supervisor_switch_keeps_the_same_render_function() -> None:
+    source = SineSource()
+    messages: list[str] = []
+    supervisor = Supervisor(source.render, kind="null", on_message=messages.append)
+    first = supervisor.start()
+    try:
+        time.sleep(0.05)
+        supervisor._device_lost("a test pulled the plug")
+        second = supervisor.backend
+        assert second is not first and isinstance(second, NullBackend)
+        assert not first.running and second.running
+        frames = source.frames
+        time.sleep(0.1)
+        assert source.frames > frames
+    finally:
+        supervisor.stop()
+    assert supervisor.fell_back.is_set()
+    assert len(messages) == 1 and "a test pulled the plug" in messages[0]
+
+
+# --- PortAudio on a JACK dummy server -----------------------------------------------------
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+def test_sounddevice_on_jack_plays_ten_seconds(jack_server: JackServer) -> None:
+    source = SineSource(jack_server.samplerate)
+    backend = SoundDeviceBackend(source.render, jack_server.samplerate, device="jack")
+    assert "JACK" in backend.device
+    began = time.perf_counter()
+    backend.start()
+    try:
+        time.sleep(10.0)
+    finally:
+        backend.close()
+    elapsed = time.perf_counter() - began
+    times = backend.recent_callback_times()
+    print(
+        f"\nJACK dummy, {elapsed:.2f} s: {source.frames} frames in {backend.render_calls} calls, "
+        f"xruns {backend.xruns}, faults {backend.faults}, latency {backend.latency * 1e3:.1f} ms, "
+        f"cpu_load {backend.cpu_load:.4f}, render p50 {np.median(times) * 1e6:.0f} us, "
+        f"p99 {np.percentile(times, 99) * 1e6:.0f} us, max {times.max() * 1e6:.0f} us"
+    )
+    expected = 10.0 * jack_server.samplerate
+    assert abs(source.frames - expected) <= 0.1 * expected
+    # blocksize 0 lets PortAudio hand over JACK's period unchanged.
+    assert set(source.sizes) == {jack_server.period}
+    assert backend.frames_rendered == source.frames
+    assert backend.faults == 0
+
+
+def run_supervised_child() -> None:
+    """The child side of the crash test: play on JACK, report, survive the server's death.
+
+    Runs in its own process because PortAudio's JACK host API cannot close a stream whose
+    server died without blocking for minutes; this process must also exit promptly.
+    """
+    source = SineSource()
+    messages: list[str] = []
+    supervisor = Supervisor(
+        source.render, "sounddevice", SAMPLERATE, device="jack", on_message=messages.append
+    )
+    first = supervisor.start()
+    time.sleep(1.0)
+    report: dict[str, object] = {
+        "first_backend": first.name,
+        "first_device": first.device,
+        "frames_before_kill": source.frames,
+    }
+    print("playing", flush=True)
+    waited_from = time.perf_counter()
+    report["fell_back"] = supervisor.fell_back.wait(15.0)
+    report["switch_seconds"] = time.perf_counter() - waited_from
+    report["frames_at_switch"] = source.frames
+    time.sleep(1.0)
+    report["frames_after_one_second"] = source.frames
+    backend = supervisor.backend
+    report["backend"] = backend.name if backend is not None else None
+    report["messages"] = messages
+    supervisor.stop()
+    print(json.dumps(report), flush=True)
+
+
+@pytest.fixture
+def crashable_jack_server() -> Iterator[JackServer]:
+    """A JACK server of this test's own, since the test kills it."""
+    server = start_jack_server_or_fail(f"hoot-test-{os.getpid()}-crash")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.jack
+def test_killing_jack_switches_to_null_and_the_music_goes_on(
+    crashable_jack_server: JackServer,
+) -> None:
+    code = "from tests.engine.test_backends import run_supervised_child; run_supervised_child()"
+    child = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env=crashable_jack_server.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline().strip()
+        if line != "playing":
+            child.kill()
+            pytest.fail(f"the child did not start playing: {line!r}\n{child.communicate()[1]}")
+        crashable_jack_server.kill()
+        stdout, stderr = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 0, f"child failed or hung at exit:\n{stderr}"
+    report = json.loads(stdout.strip().splitlines()[-1])
+    print(f"\ncrash test: {report}")
+    assert report["first_backend"] == "sounddevice" and "JACK" in report["first_device"]
+    assert report["frames_before_kill"] > 0.5 * SAMPLERATE
+    assert report["fell_back"] and report["backend"] == "null"
+    assert report["switch_seconds"] < 5.0
+    gained = report["frames_after_one_second"] - report["frames_at_switch"]
+    assert 0.5 * SAMPLERATE <= gained <= 1.5 * SAMPLERATE, "the null backend must keep rendering"
+    assert len(report["messages"]) == 1 and "null backend" in report["messages"][0]
