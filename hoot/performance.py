@@ -225,7 +225,10 @@ class Performance:
 
     @meter.setter
     def meter(self, value: str) -> None:
-        Meter.parse(value)  # fail here, in the performer's words, before asking the engine
+        try:
+            Meter.parse(value)  # fail here, in the performer's words, before asking the engine
+        except ValueError as e:
+            raise HootError(str(e)) from None
         result = self._call("meter", meter=str(value))
         self.session.log("meter", **result)
 

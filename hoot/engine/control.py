@@ -167,7 +167,8 @@ class EngineControl:
         t = self.track_index(track)
         sample, beat, quantum = self.when(at)
         self.engine.inbox.append(Stop(t, sample, beat, quantum))
-        return {"sample": sample, "beat": None if math.isnan(beat) else beat}
+        silent = sample if quantum else sample + FADE  # at once means: after a short fade
+        return {"sample": silent, "beat": None if math.isnan(beat) else beat}
 
     def panic(self) -> dict:
         self.engine.inbox.append(Panic())

@@ -164,11 +164,12 @@ class Engine:
         self.voices = VoicePool(samplerate, T, max_voices=max_voices, max_block=max_block)
         self.limiter = Limiter(samplerate, max_block)
         self.recorder = None  # set by the server: has tap(master, tracks, frames)
-        # mixing buffers
-        self.track_buf = np.zeros((T, max_block, 2), np.float32)
+        # mixing buffers: flat, so that each block's (tracks x n x 2) view is contiguous and
+        # numpy reduces over it without buffering (which would allocate on this thread)
+        self._track_flat = np.zeros(T * max_block * 2, np.float32)
+        self.track_buf = self._track_flat[: T * max_block * 2].reshape(T, max_block, 2)
         self.master = np.zeros((max_block, 2), np.float32)
         self.scratch = np.zeros((max_block, 2), np.float32)
-        self._abs = np.zeros((T, max_block), np.float32)
         fade = 0.5 * (1 + np.cos(np.linspace(0, np.pi, FADE + 1)[1:]))
         self.fade_out = fade.astype(np.float32)[:, None]
         # gains: per track and channel, value(s) = old + (new - old) * clip((s - since) / RAMP)
@@ -177,11 +178,13 @@ class Engine:
         self.gain_since = np.full(T, -float(GAIN_RAMP), np.float64)
         self._ramp = np.arange(max_block, dtype=np.float64)
         self._t = np.zeros(max_block, np.float64)
-        self._tt = np.zeros((T, max_block), np.float64)
-        self._g = np.zeros((T, max_block, 2), np.float32)
+        self._tt = np.zeros(T * max_block, np.float64)
+        self._g = np.zeros(T * max_block * 2, np.float32)
+        self._g_final = np.ones((T, 1, 2), np.float32)  # gains once every glide has ended
+        self._glides_end = 0  # first sample at which every glide has ended
         # meters: rows = tracks then master; columns = peak L, peak R, rms L, rms R
         self.meters = np.zeros((T + 1, 4), np.float32)
-        self._sq = np.zeros((T, max_block, 2), np.float32)
+        self._sq = np.zeros(T * max_block * 2, np.float32)
         self._sum = np.zeros((T, 2), np.float32)
         self._finite = np.ones((T, 2), np.bool_)
 
@@ -189,25 +192,28 @@ class Engine:
 
     def forward(self, out: np.ndarray) -> None:
         """Render the next `len(out)` frames of the performance into `out` (frames x 2 float32)."""
-        n = len(out)
-        s0 = self.position
-        try:
-            if n > self.max_block:  # never expected; the backend caps blocks
-                out.fill(0)
+        total = len(out)
+        done = 0
+        while done < total:  # a host block larger than our buffers is rendered in parts
+            n = min(total - done, self.max_block)
+            part = out[done : done + n]
+            s0 = self.position
+            try:
+                self._forward(part, s0, n)
+            except BaseException:  # noqa: BLE001 - the callback must never die
+                part.fill(0)
                 self.faults += 1
-            else:
-                self._forward(out, s0, n)
-        except BaseException:  # noqa: BLE001 - the callback must never die
-            out.fill(0)
-            self.faults += 1
-        self.position = s0 + n
+            self.position = s0 + n
+            done += n
         self.blocks += 1
 
     def _forward(self, out: np.ndarray, s0: int, n: int) -> None:
         inbox = self.inbox
         while inbox:
             self._apply(inbox.popleft(), s0)
-        tb = self.track_buf[:, :n]
+        T = len(self.tracks)
+        tb = self._track_flat[: T * n * 2].reshape(T, n, 2)
+        self.track_buf = tb
         tb.fill(0)
         for p in self.players:
             if p.active:
@@ -220,14 +226,14 @@ class Engine:
                     p.active = False
                     self.faults += 1
                     self.state_version += 1
-        self.voices.render(s0, n, self.track_buf)
-        self._guard_tracks(n)
-        self._apply_gains(s0, n)
-        np.sum(tb, axis=0, out=self.master[:n])
+        self.voices.render(s0, n, tb)
+        self._guard_tracks(tb)
+        self._apply_gains(tb, s0, n)
+        np.add.reduce(tb, axis=0, out=self.master[:n])
         self.limiter.process(self.master, out, s0, n)
-        self._meter(out, n)
+        self._meter(tb, out, n)
         if self.recorder is not None:
-            self.recorder.tap(out, self.track_buf, n)
+            self.recorder.tap(out, tb, n)
 
     def _play_audio(self, p: Player, s0: int, n: int) -> None:
         end = s0 + n
@@ -314,11 +320,11 @@ class Engine:
         p.stem = None
         self.state_version += 1
 
-    def _guard_tracks(self, n: int) -> None:
+    def _guard_tracks(self, tb: np.ndarray) -> None:
         """Silence any track holding NaN or inf; clamp absurd levels. Counts faults."""
-        tb = self.track_buf[:, :n]
-        np.clip(tb, -TRACK_CLAMP, TRACK_CLAMP, out=tb)  # inf becomes finite here
-        np.sum(tb, axis=1, out=self._sum)  # NaN survives a sum and a clip
+        np.minimum(tb, TRACK_CLAMP, out=tb)  # inf becomes finite here
+        np.maximum(tb, -TRACK_CLAMP, out=tb)
+        np.add.reduce(tb, axis=1, out=self._sum)  # NaN survives the clamp and the sum
         np.isfinite(self._sum, out=self._finite)
         if not self._finite.all():
             for t in range(len(self.tracks)):
@@ -326,37 +332,49 @@ class Engine:
                     tb[t].fill(0)
                     self.faults += 1
 
-    def _apply_gains(self, s0: int, n: int) -> None:
+    def _apply_gains(self, tb: np.ndarray, s0: int, n: int) -> None:
+        if s0 >= self._glides_end:  # steady state: one multiply
+            np.multiply(tb, self._g_final, out=tb)
+            return
+        T = len(self.tracks)
         t = self._t[:n]
         np.add(self._ramp[:n], s0, out=t)
-        tt = self._tt[:, :n]
+        tt = self._tt[: T * n].reshape(T, n)
         np.subtract(t, self.gain_since[:, None], out=tt)
+        g = self._g[: T * n * 2].reshape(T, n, 2)
+        self._glide_gains(tt, g)
+        np.multiply(tb, g, out=tb)
+
+    def _glide_gains(self, tt: np.ndarray, g: np.ndarray) -> None:
+        """Gains at frames `tt` into each track's glide (T x n), written to g (T x n x 2).
+
+        The steady-state gains are computed by this same function, so a frame's gain is
+        the same to the bit whether or not its block lies inside a glide."""
         np.multiply(tt, 1.0 / GAIN_RAMP, out=tt)
-        np.clip(tt, 0.0, 1.0, out=tt)
-        g = self._g[:, :n]
+        np.minimum(tt, 1.0, out=tt)
+        np.maximum(tt, 0.0, out=tt)
         for c in (0, 1):
             gc = g[:, :, c]
             delta = self.gain_new[:, c] - self.gain_old[:, c]  # T values
             np.multiply(tt, delta[:, None], out=gc, casting="unsafe")
             np.add(gc, self.gain_old[:, c, None], out=gc, casting="unsafe")
-        tb = self.track_buf[:, :n]
-        np.multiply(tb, g, out=tb)
 
-    def _meter(self, out: np.ndarray, n: int) -> None:
+    def _meter(self, tb: np.ndarray, out: np.ndarray, n: int) -> None:
         T = len(self.tracks)
-        tb = self.track_buf[:, :n]
-        a = self._sq[:, :n]
+        a = self._sq[: T * n * 2].reshape(T, n, 2)
         np.abs(tb, out=a)
-        np.max(a, axis=1, out=self.meters[:T, 0:2])
-        np.square(tb, out=a)
-        np.mean(a, axis=1, out=self.meters[:T, 2:4])
-        np.sqrt(self.meters[:T, 2:4], out=self.meters[:T, 2:4])
+        np.maximum.reduce(a, axis=1, out=self.meters[:T, 0:2])
+        np.multiply(tb, tb, out=a)
+        np.add.reduce(a, axis=1, out=self._sum)
+        np.multiply(self._sum, 1.0 / n, out=self._sum)
+        np.sqrt(self._sum, out=self.meters[:T, 2:4])
         m = a[0]  # reuse as scratch for the master
         np.abs(out[:n], out=m)
-        np.max(m, axis=0, out=self.meters[T, 0:2])
-        np.square(out[:n], out=m)
-        np.mean(m, axis=0, out=self.meters[T, 2:4])
-        np.sqrt(self.meters[T, 2:4], out=self.meters[T, 2:4])
+        np.maximum.reduce(m, axis=0, out=self.meters[T, 0:2])
+        np.multiply(out[:n], out[:n], out=m)
+        np.add.reduce(m, axis=0, out=self._sum[0])
+        np.multiply(self._sum[0], 1.0 / n, out=self._sum[0])
+        np.sqrt(self._sum[0], out=self.meters[T, 2:4])
 
     # ---- commands, applied at the start of a block -----------------------------------
 
@@ -433,6 +451,9 @@ class Engine:
         self.gain_old[t] = current
         self.gain_new[t] = (cmd.left, cmd.right)
         self.gain_since[t] = s0
+        # past since + RAMP the glide clips to exactly 1.0 (at RAMP itself it may round below)
+        self._glides_end = max(self._glides_end, s0 + GAIN_RAMP + 1)
+        self._glide_gains(np.full((len(self.tracks), 1), 2.0 * GAIN_RAMP), self._g_final)
 
     def _new_map(self, tempo_map: TempoMap) -> None:
         self.tempo_map = tempo_map

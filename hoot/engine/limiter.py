@@ -23,7 +23,6 @@ sample m, so reduce[m] is at least need(m): the ceiling holds before the clip.
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 CEILING_DB = -0.3
 UNITS = 1 << 16  # integer units per doubling of gain reduction
@@ -59,6 +58,12 @@ class Limiter:
         self._sum = np.zeros(n, np.int64)
         self._gain = np.zeros((n, 1), np.float64)
         self._carry = np.int64(-(1 << 62))  # running max of need[j] + d*j
+        if L & (L - 1):
+            raise ValueError("the lookahead must be a power of two")
+        self._steps = [1 << i for i in range(L.bit_length() - 1)]  # window doublings
+        self._ping = np.zeros(h + n, np.float32)
+        self._pong = np.zeros(h + n, np.float32)
+        self._prefix = np.zeros(h + n + 1, np.int64)
         self.reduction_db = 0.0  # latest gain reduction, for the meters
 
     @property
@@ -74,7 +79,7 @@ class Limiter:
         np.abs(x[h : h + n], out=block[:n])
         np.maximum(block[:n, 0], block[:n, 1], out=mag[h : h + n])
         # peak over the L-sample window ending at each new frame
-        np.max(sliding_window_view(mag[: h + n], self.lookahead), axis=1, out=self._peak[:n])
+        self._window_max(h + n)
         # needed reduction in integer log2 units
         np.maximum(self._peak[:n], 1e-12, out=self._peak[:n])
         np.divide(self._peak[:n], self.target, out=self._logs[:n])
@@ -95,18 +100,33 @@ class Limiter:
         np.subtract(need, idx, out=hold[h : h + n])
         np.maximum(hold[h : h + n], 0, out=hold[h : h + n])
         # smooth attack: mean of hold over the window starting at each output frame
-        np.sum(sliding_window_view(hold[: h + n], self.lookahead), axis=1, out=self._sum[:n])
+        # exact integer window sums from a prefix sum (its offset cancels out)
+        prefix = self._prefix[: h + n + 1]
+        np.cumsum(hold[: h + n], out=prefix[1:])
+        np.subtract(prefix[self.lookahead : self.lookahead + n], prefix[:n], out=self._sum[:n])
         g = self._gain[:n, 0]
         np.multiply(self._sum[:n], -1.0 / (UNITS * self.lookahead), out=g)
         np.exp2(g, out=g)
-        self.reduction_db = float(-20 * np.log10(g[n - 1])) if g[n - 1] > 0 else 0.0
+        self.reduction_db = 6.0206 * float(self._sum[n - 1]) / (UNITS * self.lookahead)
         # delayed output: the frames that entered h samples ago
         np.multiply(x[:n], self._gain[:n], out=out[:n], casting="unsafe")
-        np.clip(out[:n], -self.ceiling, self.ceiling, out=out[:n])
+        np.minimum(out[:n], self.ceiling, out=out[:n])
+        np.maximum(out[:n], -self.ceiling, out=out[:n])
         # keep the last h frames for the next block
         x[:h] = x[n : n + h]
         mag[:h] = mag[n : n + h]
         hold[:h] = hold[n : n + h]
+
+    def _window_max(self, m: int) -> None:
+        """peak[j] = max(mag[j : j + L]) for the m - L + 1 windows, by doubling the width."""
+        src, a, b = self._mag, self._ping, self._pong
+        width = 1
+        for k in self._steps:  # after each step, a[j] = max over a window of 2k
+            np.maximum(src[: m - width - k + 1], src[k : m - width + 1], out=a[: m - width - k + 1])
+            width += k
+            src, a, b = a, b, a
+        n = m - self.lookahead + 1
+        self._peak[:n] = src[:n]
 
     def reset(self) -> None:
         self._x.fill(0)

@@ -118,13 +118,24 @@ def resample_loop(data: np.ndarray, sr_from: int, sr_to: int) -> np.ndarray:
 
 
 def apply_seam_fades(data: np.ndarray, frames: int = SEAM_FADE) -> None:
-    """Fade the first and last `frames` frames in place (raised cosine)."""
+    """De-click a loop in place, touching only what would click.
+
+    A stem's own first sample is the composer's transient (a kick, an impulse) and plays
+    untouched at its boundary, unless the stem begins mid-waveform (a large first value
+    that continues smoothly: a cut pad), which gets a short fade-in. A loop whose end does
+    not meet its start gets a short fade-out, so the seam clicks no more than the start.
+    """
     k = min(frames, len(data) // 2)
-    if k == 0:
+    if k < 2:
         return
     ramp = (0.5 - 0.5 * np.cos(np.linspace(0, np.pi, k + 2)[1:-1])).astype(np.float32)[:, None]
-    data[:k] *= ramp
-    data[len(data) - k :] *= ramp[::-1]
+    first, second = np.abs(data[0]).max(), np.abs(data[1] - data[0]).max()
+    if first > 0.05 and second < 0.25 * first:
+        data[:k] *= ramp
+    steps = np.abs(np.diff(data[:: max(1, len(data) // 100_000)], axis=0))
+    typical = float(np.percentile(steps, 99)) if len(steps) else 0.0
+    if np.abs(data[-1] - data[0]).max() > max(0.05, 4 * typical):
+        data[len(data) - k :] *= ramp[::-1]
 
 
 def _midi_stem(

@@ -16,11 +16,14 @@ audio callback, and follows these rules:
 * Output is bit-identical whatever the block size. Every sample of a voice is a
   pure function of its absolute sample index, measured from the voice's note-on,
   note-off and silence samples, and of parameters fixed when the note started.
-  Nothing is accumulated from block to block. Oscillators and drums are read
-  from precomputed tables with linear interpolation (only +, *, floor and
-  integer masks), because SIMD and scalar builds of sin/exp may round
-  differently at array tails. Envelopes are piecewise polynomials of exact
-  integer sample counts.
+  The only value carried from block to block is each voice's count of samples
+  since note-on, an exact integer in float64, so carrying it is exact.
+  Oscillators and drums are read from precomputed tables with linear
+  interpolation (only +, *, floor and integer masks), because SIMD and scalar
+  builds of sin/exp may round differently at array tails; envelopes use only
+  +, *, / and min/max on exact sample counts. Each track's voices are summed in
+  note-on order from +0.0, so voices that have ended but are not yet freed
+  (which depends on where blocks split) add exact zeros and change nothing.
 
 Calling convention, from the engine's `forward()`: for the block of absolute
 samples `[s0, s0 + frames)`, first give the block's events (`note_on`,
@@ -74,8 +77,9 @@ _BASE, _MASK, _ATTACK, _RELEASE, _NATURAL, _ONE_SHOT = range(7, 13)
 _INT_ROWS = 13
 # Row of the float64 table: table samples advanced per output sample.
 _INC = 0
-# Rows of the float32 table: envelope rates (1 / length in samples) and the gain.
-_ATTACK_RATE, _DECAY_RATE, _SUSTAIN, _DECAY_DEPTH, _DARKEN_RATE, _RELEASE_RATE, _GAIN = range(7)
+# Rows of the float32 table: envelope rates (1 / length in samples), the darkening time
+# in samples (infinite for a steady tone) and the gain.
+_ATTACK_RATE, _DECAY_RATE, _SUSTAIN, _DECAY_DEPTH, _DARKEN_TIME, _RELEASE_RATE, _GAIN = range(7)
 _FLOAT_ROWS = 7
 
 
@@ -225,7 +229,7 @@ class _Sounds:
     def __init__(self, samplerate: int, max_block: int) -> None:
         self._build_tables(samplerate, max_block)
         self._build_patches(samplerate)
-        for array in (self.table, self.slope, self.dark_table, self.dark_slope):
+        for array in (self.table, self.slope, self.darker, self.darker_slope):
             array.setflags(write=False)  # shared by every pool at this rate
 
     def _build_tables(self, sr: int, max_block: int) -> None:
@@ -274,8 +278,10 @@ class _Sounds:
         # Drums are read at whole samples (fraction exactly 0), so their slope is never
         # used: the slope tables stop at the wavetables and take(mode="clip") stays inside.
         self.slope = slopes(tonal).astype(np.float32)
-        self.dark_table = dark_tonal.astype(np.float32)
-        self.dark_slope = slopes(dark_tonal).astype(np.float32)
+        # Darkening adds w * (dark - bright), so keep the difference and its slope.
+        darker = dark_tonal - tonal
+        self.darker = darker.astype(np.float32)
+        self.darker_slope = slopes(darker).astype(np.float32)
 
     def _build_patches(self, sr: int) -> None:
         """Every voice parameter for each (timbre, pitch), so note_on only copies a column."""
@@ -283,6 +289,7 @@ class _Sounds:
         self.patch_int = np.zeros((n_timbres, 128, _INT_ROWS), dtype=np.int64)
         self.patch_f64 = np.zeros((n_timbres, 128, 1), dtype=np.float64)
         self.patch_f32 = np.zeros((n_timbres, 128, _FLOAT_ROWS), dtype=np.float32)
+        self.patch_f32[:, :, _DARKEN_TIME] = np.inf  # a steady tone unless a patch darkens
         for timbre in range(n_timbres):
             for pitch in range(128):
                 self._fill_patch(timbre, pitch, sr)
@@ -324,7 +331,7 @@ class _Sounds:
                 # The decay reaches exact zero one sample after its length: the note is over.
                 ints[_NATURAL] = decay + 1
         if patch.darken > 0:
-            floats[_DARKEN_RATE] = 1.0 / (patch.darken * sr)
+            floats[_DARKEN_TIME] = patch.darken * sr
         if timbre == DRUMS:
             ints[_ONE_SHOT] = 1
 
@@ -339,7 +346,12 @@ class VoicePool:
 
     `max_voices` notes sound at once; a note beyond that steals the oldest one
     (preferring notes already released), which fades out in SILENCE_SECONDS.
-    Fading voices use spare slots, so the pool holds up to `2 * max_voices`.
+    Fading voices use spare slots, so the pool holds up to `2 * max_voices`. If more
+    than that many voices start and end within one block, the voice ending first is
+    overwritten: the only case in which output depends on the block size.
+
+    Not thread-safe by design (no locks): call every method from the audio thread.
+    Buffers are sized for `max_block` frames; a longer render is done in pieces.
     """
 
     def __init__(
@@ -364,7 +376,7 @@ class VoicePool:
         self._kill_rate = np.float32(1.0 / self._kill_len)
         sounds = _sounds(self.samplerate, self.max_block)
         self._table, self._slope = sounds.table, sounds.slope
-        self._dark_table, self._dark_slope = sounds.dark_table, sounds.dark_slope
+        self._darker, self._darker_slope = sounds.darker, sounds.darker_slope
         self._patch_int, self._patch_f64 = sounds.patch_int, sounds.patch_f64
         self._patch_f32, self._velocity_gain = sounds.patch_f32, sounds.velocity_gain
 
@@ -382,9 +394,9 @@ class VoicePool:
         self._hit = np.zeros(cap, dtype=bool)
         self._hit2 = np.zeros(cap, dtype=bool)
         self._scratch = np.zeros(cap, dtype=np.int64)
-        self._offsets = np.zeros((2, cap), dtype=np.int64)
-        self._offsets32 = np.zeros((2, cap), dtype=np.float32)
-        self._since_on0 = np.zeros(cap, dtype=np.float64)
+        self._offsets = np.zeros(2 * cap, dtype=np.int64)
+        self._offsets32 = np.zeros(2 * cap, dtype=np.float32)
+        self._block_since = np.zeros(cap, dtype=np.float64)
         # Bumped whenever a slot changes hands; caches below are valid for one version.
         self._version = 0
 
@@ -408,8 +420,6 @@ class VoicePool:
         self._starts = np.zeros(self.n_tracks, dtype=np.intp)
 
         size = cap * self.max_block
-        self._ramp1_64 = np.arange(1, self.max_block + 1, dtype=np.float64)
-        self._ramp32 = np.arange(self.max_block, dtype=np.float32)
         # Samples since each voice's note-on, (voices x frames). Exact integers in float64,
         # so moving them on by a block is exact: render adds `frames` while the voices
         # and block size stay the same, and recomputes them otherwise.
@@ -422,9 +432,10 @@ class VoicePool:
             "mask": np.zeros(size, dtype=np.intp),
             "base": np.zeros(size, dtype=np.intp),
         }
-        for name in ("attack", "decay", "sustain", "depth", "darken", "gain"):
+        for name in ("attack", "decay", "sustain", "depth", "darken", "release", "gain", "count"):
             self._spreads[name] = np.zeros(size, dtype=np.float32)
-        self._spread_sources = {
+        self._spreads["count from 1"] = np.zeros(size, dtype=np.float64)
+        self._spread_sources: dict[str, tuple[np.ndarray, int | None]] = {
             "inc": (self._f64, _INC),
             "mask": (self._int, _MASK),
             "base": (self._int, _BASE),
@@ -432,8 +443,12 @@ class VoicePool:
             "decay": (self._f32, _DECAY_RATE),
             "sustain": (self._f32, _SUSTAIN),
             "depth": (self._f32, _DECAY_DEPTH),
-            "darken": (self._f32, _DARKEN_RATE),
+            "darken": (self._f32, _DARKEN_TIME),
+            "release": (self._f32, _RELEASE_RATE),
             "gain": (self._f32, _GAIN),
+            # Not per-voice: the block's sample counts, the same on every voice's row.
+            "count": (np.arange(self.max_block, dtype=np.float32), None),
+            "count from 1": (np.arange(1, self.max_block + 1, dtype=np.float64), None),
         }
         self._block_key = (-1, -1)
         self._block: _BlockViews | None = None
@@ -449,6 +464,8 @@ class VoicePool:
         self._voices = np.zeros(size + self.max_block, dtype=np.float32)  # + the zero row
         self._sorted = np.zeros(self._mix_rows * self.max_block, dtype=np.float32)
         self._mix = np.zeros(self.n_tracks * self.max_block, dtype=np.float32)
+        self._stereo = np.zeros(self.n_tracks * self.max_block * 2, dtype=np.float32)
+        self._sounding_tracks: list[int] = []
 
     # Events ---------------------------------------------------------------------------
 
@@ -498,7 +515,7 @@ class VoicePool:
             floats = self._f32[:, slot]
             self._any_decay |= bool(floats[_DECAY_RATE] > 0)
             self._any_sustain_level |= bool(0 < floats[_SUSTAIN] < 1)
-            self._any_darken |= bool(floats[_DARKEN_RATE] > 0)
+            self._any_darken |= bool(floats[_DARKEN_TIME] < np.inf)
             self._version += 1
         except Exception as exc:  # noqa: BLE001 (nothing may escape to the audio thread)
             self._fault(f"note_on failed: {exc!r}")
@@ -690,10 +707,10 @@ class VoicePool:
         self._first_kill = int(ints[_KILL, :n].min())
         self._any_decay = bool(floats[_DECAY_RATE, :n].max() > 0)
         # depth * sustain > 0 exactly when 0 < sustain < 1, as depth = 1 - sustain.
-        partial = self._offsets32[0, :n]
+        partial = self._offsets32[:n]
         np.multiply(floats[_DECAY_DEPTH, :n], floats[_SUSTAIN, :n], out=partial)
         self._any_sustain_level = bool(partial.max() > 0)
-        self._any_darken = bool(floats[_DARKEN_RATE, :n].max() > 0)
+        self._any_darken = bool(floats[_DARKEN_TIME, :n].min() < np.inf)
 
     def _route(self) -> None:
         """Lay out the rows that mixing gathers, so every track's voices are summed in
@@ -713,6 +730,7 @@ class VoicePool:
         for voice in sorted(range(n), key=serials.__getitem__):
             by_track[tracks[voice]].append(voice)
         ranks = max(1, max(len(voices) for voices in by_track))
+        self._sounding_tracks = [track for track, voices in enumerate(by_track) if voices]
         rowmap = self._rowmap
         zero_row = n  # render keeps a row of zeros after the last voice
         if ranks * self.n_tracks <= self._mix_rows:
@@ -787,10 +805,13 @@ class VoicePool:
         if self._since_key == (self._version, frames, s0):
             np.add(since, frames, out=since)
         else:
-            since0 = self._since_on0[:n]
+            # Broadcasting ufuncs make numpy allocate iteration buffers, so broadcast
+            # with copyto (which does not) and then add elementwise.
+            since0 = self._block_since[:n]
             np.subtract(s0, self._int[_ON, :n], out=self._scratch[:n])
             np.copyto(since0, self._scratch[:n])
-            np.add(self._ramp1_64[:frames], since0[:, None], out=since)
+            np.copyto(since, since0[:, None])
+            np.add(since, spread("count from 1"), out=since)
         self._since_key = (self._version, frames, end)
 
         # Oscillator: the table position is `since` * increment, one rounding from exact
@@ -819,17 +840,16 @@ class VoicePool:
                 np.maximum(since_on, 0, out=since_on)
 
         if self._any_darken:
-            # Crossfade towards the dark table by w = x / (1 + x), x = time * rate.
-            # Voices with no darkening have w == 0 exactly and keep the bright wave.
+            # Crossfade towards the dark table by w = t / (t + darken time): add w times
+            # (dark - bright). Voices that do not darken (an infinite time) have w == 0
+            # exactly and keep the bright wave (drums read the clipped end of the table).
             dark, weight = views.dark, views.weight
-            np.take(self._dark_table, index, out=dark, mode="clip")
-            np.take(self._dark_slope, index, out=work, mode="clip")
+            np.take(self._darker, index, out=dark, mode="clip")
+            np.take(self._darker_slope, index, out=work, mode="clip")
             np.multiply(work, frac, out=work)
             np.add(dark, work, out=dark)
-            np.subtract(dark, wave, out=dark)
-            np.multiply(since_on, spread("darken"), out=weight)
-            np.add(weight, 1, out=work)
-            np.divide(weight, work, out=weight)
+            np.add(since_on, spread("darken"), out=weight)
+            np.divide(since_on, weight, out=weight)
             np.multiply(dark, weight, out=dark)
             np.add(wave, dark, out=wave)
 
@@ -860,20 +880,21 @@ class VoicePool:
         if releasing or killing:
             # Samples since note-off and kill at the block's first sample: exact integers,
             # clamped so float32 holds them (long after every fade has ended).
-            offsets = self._offsets[:, :n]
+            offsets = self._offsets[: 2 * n].reshape(2, n)
             np.subtract(s0, self._int[_OFF : _KILL + 1, :n], out=offsets)
             np.maximum(offsets, -_TIME_LIMIT, out=offsets)
             np.minimum(offsets, _TIME_LIMIT, out=offsets)
-            offsets32 = self._offsets32[:, :n]
+            offsets32 = self._offsets32[: 2 * n].reshape(2, n)
             np.copyto(offsets32, offsets)
             if releasing:
-                rate = self._f32[_RELEASE_RATE, :n, None]
-                self._ramp_down(offsets32[0], rate, work if shaped else env, frames)
+                stage = work if shaped else env
+                self._ramp_down(offsets32[0], spread("release"), spread("count"), stage)
                 if shaped:
                     np.multiply(env, work, out=env)
                 shaped = True
             if killing:
-                self._ramp_down(offsets32[1], self._kill_rate, work if shaped else env, frames)
+                stage = work if shaped else env
+                self._ramp_down(offsets32[1], self._kill_rate, spread("count"), stage)
                 if shaped:
                     np.multiply(env, work, out=env)
                 shaped = True
@@ -884,23 +905,34 @@ class VoicePool:
         else:
             np.multiply(wave, gain, out=wave)
 
-        # Mix: sum each track's voices in a fixed order, then add to both channels.
+        # Mix: sum each track's voices in a fixed order, copy the sums to both channels,
+        # and add the stereo block to `out`.
         views.zero_row[:] = 0
-        ordered, mix = views.ordered, views.mix
+        ordered, mix, stereo = views.ordered, views.mix, views.stereo
         np.take(views.voices, self._rowmap[: self._rows], axis=0, out=ordered, mode="clip")
         if self._ranks:
             np.add.reduce(views.by_rank, axis=0, out=mix, initial=0.0)
         else:
             np.add.reduceat(ordered, self._starts, axis=0, out=mix)
-        tracks = out[: self.n_tracks, offset : offset + frames]
-        np.add(tracks[:, :, 0], mix, out=tracks[:, :, 0])
-        np.add(tracks[:, :, 1], mix, out=tracks[:, :, 1])
+        np.copyto(stereo[:, :, 0], mix)
+        np.copyto(stereo[:, :, 1], mix)
+        block = out[: self.n_tracks, offset : offset + frames]
+        if block.flags.c_contiguous:
+            np.add(block, stereo, out=block)
+        else:
+            # Track by track each block is contiguous: an elementwise add needs no
+            # buffers. Tracks without voices would only add zeros.
+            for track in self._sounding_tracks:
+                np.add(block[track], stereo[track], out=block[track])
 
+    @staticmethod
     def _ramp_down(
-        self, offsets: np.ndarray, rate: np.ndarray | np.float32, work: np.ndarray, frames: int
+        offsets: np.ndarray, rate: np.ndarray | np.float32, count: np.ndarray, work: np.ndarray
     ) -> None:
-        """work = clip(1 - (samples since the ramp began) * rate, 0, 1)."""
-        np.add(self._ramp32[:frames], offsets[:, None], out=work)
+        """work = clip(1 - (samples since the ramp began) * rate, 0, 1), from each voice's
+        `offsets` at the block's first sample and `count` = 0, 1, 2... along the block."""
+        np.copyto(work, offsets[:, None])
+        np.add(work, count, out=work)
         np.multiply(work, rate, out=work)
         np.subtract(1, work, out=work)
         np.minimum(work, 1, out=work)
@@ -944,6 +976,7 @@ class _BlockViews:
         self.ordered = pool._sorted[: rows * frames].reshape(rows, frames)
         self.by_rank = self.ordered.reshape(max(pool._ranks, 1), -1, frames)
         self.mix = pool._mix[: pool.n_tracks * frames].reshape(pool.n_tracks, frames)
+        self.stereo = pool._stereo[: pool.n_tracks * frames * 2].reshape(pool.n_tracks, frames, 2)
 
     def spread(self, name: str) -> np.ndarray:
         """A per-voice parameter repeated across the frames (filled on first use)."""
@@ -951,7 +984,10 @@ class _BlockViews:
         if view is None:
             pool = self._pool
             view = pool._spreads[name][: self._n * self._frames].reshape(self._n, self._frames)
-            table, row = pool._spread_sources[name]
-            np.copyto(view, table[row, : self._n, None])
+            source, row = pool._spread_sources[name]
+            if row is None:
+                np.copyto(view, source[None, : self._frames])
+            else:
+                np.copyto(view, source[row, : self._n, None])
             self._spread[name] = view
         return view
