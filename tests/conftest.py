@@ -24,3 +24,25 @@ def jack_server() -> Iterator[JackServer]:
             yield server
     finally:
         server.stop()
+
+
+_REPORTS = pytest.StashKey[list]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_REPORTS] = []
+
+
+@pytest.fixture
+def report(request: pytest.FixtureRequest):
+    """Call report("...") to print a measured figure in the summary at the end of the run."""
+    lines = request.config.stash[_REPORTS]
+    return lambda line: lines.append(f"{request.node.name}: {line}")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    lines = config.stash.get(_REPORTS, [])
+    if lines:
+        terminalreporter.section("hoot measurements")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -243,7 +243,7 @@ class EngineServer:
                 s[st.F_CPU] = b.cpu_load
                 s[st.F_CPU_PEAK] = getattr(b, "cpu_peak", b.cpu_load)
                 s[st.F_LATENCY] = b.latency
-                s[st.F_BLOCKSIZE] = b.blocksize
+                s[st.F_BLOCKSIZE] = getattr(b, "last_block", 0) or b.blocksize
             s[st.HEADER : st.HEADER + (T + 1) * 4] = e.meters.reshape(-1)
             e.graveyard.clear()  # let go of retired stems here, off the audio thread
             time.sleep(1 / 120)

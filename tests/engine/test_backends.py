@@ -227,7 +227,7 @@ def test_supervisor_switch_keeps_the_same_render_function() -> None:
 
 @pytest.mark.jack
 @pytest.mark.slow
-def test_sounddevice_on_jack_plays_ten_seconds(jack_server: JackServer) -> None:
+def test_sounddevice_on_jack_plays_ten_seconds(jack_server: JackServer, report) -> None:
     source = SineSource(jack_server.samplerate)
     backend = SoundDeviceBackend(source.render, jack_server.samplerate, device="jack")
     assert "JACK" in backend.device
@@ -239,8 +239,8 @@ def test_sounddevice_on_jack_plays_ten_seconds(jack_server: JackServer) -> None:
         backend.close()
     elapsed = time.perf_counter() - began
     times = backend.recent_callback_times()
-    print(
-        f"\nJACK dummy, {elapsed:.2f} s: {source.frames} frames in {backend.render_calls} calls, "
+    report(
+        f"JACK dummy, {elapsed:.2f} s: {source.frames} frames in {backend.render_calls} calls, "
         f"xruns {backend.xruns}, faults {backend.faults}, latency {backend.latency * 1e3:.1f} ms, "
         f"cpu_load {backend.cpu_load:.4f}, render p50 {np.median(times) * 1e6:.0f} us, "
         f"p99 {np.percentile(times, 99) * 1e6:.0f} us, max {times.max() * 1e6:.0f} us"

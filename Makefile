@@ -1,0 +1,28 @@
+# The two commands of the README: `make run` plays the instrument, `make test` runs the tests.
+# Each sets the machine up first (scripts/setup), so both work on a fresh Debian machine.
+
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup run test bench lint clean
+
+setup:
+	@scripts/setup
+
+run: setup
+	$(BIN)/hoot play sessions/demo.py
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python benchmarks/forward_cost.py
+	$(BIN)/python benchmarks/memory.py
+	$(BIN)/python benchmarks/soak.py
+
+lint: setup
+	$(BIN)/python -m pip install -q ruff
+	$(BIN)/ruff check hoot tests benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info

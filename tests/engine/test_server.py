@@ -1,0 +1,212 @@
+"""The engine as its own process: it outlives its clients, survives their death and hangs,
+records through its own death, and plays a set on a real audio server (JACK, dummy driver)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from hoot.engine.client import EngineClient
+from hoot.engine.recorder import repair
+from hoot.errors import EngineError, StemError
+from hoot.performance import Performance
+from hoot.session import Session
+from tests import stemfiles
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def wait_until(predicate, timeout: float = 10.0, step: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout} s waiting for {predicate}")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie child counts as gone
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def session(tmp_path):
+    return Session(tmp_path / "live")
+
+
+@pytest.fixture
+def engine(session):
+    client = EngineClient.spawn(session.dir, backend="null", idle_timeout=30)
+    yield client
+    client.shutdown()
+
+
+def test_killing_the_client_leaves_the_engine_playing_and_a_new_client_reattaches(tmp_path,
+                                                                                  session):
+    stem = stemfiles.tone(tmp_path / "bass.wav", level=0.4)
+    script = textwrap.dedent(f"""
+        import sys, time
+        from hoot.engine.client import EngineClient
+        from hoot.performance import Performance
+        from hoot.session import Session
+        session = Session({str(session.dir)!r})
+        client = EngineClient.attach(session.dir, backend="null", idle_timeout=30)
+        perf = Performance(client, session)
+        perf.load({str(stem)!r}, role="bass").queue(at="beat")
+        perf.tempo = 97
+        print(client.info["pid"], flush=True)
+        time.sleep(600)
+    """)
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, cwd=REPO)
+    engine_pid = int(child.stdout.readline())
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    try:
+        time.sleep(0.5)
+        assert pid_alive(engine_pid)
+        client = EngineClient.attach(session.dir, spawn=False)
+        assert client.info["pid"] == engine_pid
+        first = client.status().position
+        time.sleep(0.5)
+        status = client.status()
+        assert status.position - first > 0.3 * 48000, "the engine kept playing"
+        bass = client.tracks.index("bass")
+        assert status.meters[bass, 0] > 0.3, "the bass is still sounding"
+        perf = Performance(client, session)
+        assert [p["state"] for p in perf.tracks.bass.playing] == ["playing"]
+        wait_until(lambda: perf.tempo == 97, timeout=3)
+    finally:
+        EngineClient(session.dir).shutdown()
+    wait_until(lambda: not pid_alive(engine_pid))
+
+
+def test_a_hung_client_does_not_hold_up_the_music(engine, session, tmp_path):
+    perf = Performance(engine, session)
+    perf.load(stemfiles.tone(tmp_path / "pad.wav", level=0.3), role="pad").queue(at="now")
+    hung = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    hung.connect(str(engine.socket_path))
+    request = json.dumps({"id": 1, "cmd": "state"}).encode() + b"\n"
+    hung.setblocking(False)
+    sent = 0
+    try:  # flood requests and never read a reply, until the socket buffers are full
+        while sent < 20000:
+            hung.send(request)
+            sent += 1
+    except BlockingIOError:
+        pass
+    start = engine.status().position
+    time.sleep(1.0)
+    assert engine.status().position - start > 0.8 * 48000
+    assert engine.call("ping")["position"] > start, "other clients are still served"
+    hung.close()
+
+
+def test_errors_travel_back_as_the_same_hoot_errors(engine, session, tmp_path):
+    perf = Performance(engine, session)
+    with pytest.raises(EngineError, match="did you mean 'bass'"):
+        engine.call("queue", track="bas", stem="x")
+    corrupt = tmp_path / "bad.wav"
+    corrupt.write_bytes(b"not audio at all" * 10)
+    with pytest.raises(StemError, match="not a readable audio file"):
+        perf.load(corrupt, role="bass")
+    with pytest.raises(EngineError, match="out of range"):
+        perf.tempo = 0
+    with pytest.raises(EngineError, match="no command"):
+        engine.call("format_disk")
+    assert engine.alive()
+
+
+def test_killing_the_engine_leaves_a_readable_recording_short_by_at_most_a_second(
+        session, tmp_path):
+    client = EngineClient.spawn(session.dir, backend="null", idle_timeout=30)
+    perf = Performance(client, session)
+    perf.load(stemfiles.tone(tmp_path / "t.wav", level=0.3, freq=220), role="lead").queue("now")
+    [master] = perf.record(name="crash")
+    started = client.status().position
+    time.sleep(3.0)
+    recorded = (client.status().position - started) / 48000
+    os.kill(client.info["pid"], signal.SIGKILL)
+    wait_until(lambda: not pid_alive(client.info["pid"]))
+    client.close()
+    readable = sf.info(str(master)).duration  # without any repair
+    assert readable >= recorded - 1.2, f"recorded {recorded:.2f} s, readable {readable:.2f} s"
+    audio, _ = sf.read(str(master))
+    assert np.abs(audio[48000:]).max() > 0.25, "it is the music, not silence"
+    # the next engine for this session repairs what the crash left
+    again = EngineClient.spawn(session.dir, backend="null", idle_timeout=30)
+    try:
+        assert sf.info(str(master)).duration >= readable
+        assert repair(master) is False, "already repaired at start"
+    finally:
+        again.shutdown()
+
+
+def test_an_engine_left_alone_shuts_down_and_finalises_its_recording(session, tmp_path):
+    client = EngineClient.spawn(session.dir, backend="null", idle_timeout=1.0)
+    pid = client.info["pid"]
+    perf = Performance(client, session)
+    perf.load(stemfiles.tone(tmp_path / "t.wav", level=0.3), role="pad").queue(at="now")
+    [master] = perf.record(name="alone")
+    time.sleep(0.5)
+    client.close()
+    wait_until(lambda: not pid_alive(pid), timeout=15)
+    assert repair(master) is False, "finalised: the header already matches the data"
+    assert sf.info(str(master)).duration > 1.0
+
+
+def test_the_engine_side_never_imports_textual_or_torch():
+    code = textwrap.dedent("""
+        import sys, pkgutil, importlib, hoot.engine
+        for m in pkgutil.iter_modules(hoot.engine.__path__):
+            importlib.import_module("hoot.engine." + m.name)
+        import hoot.music.time, hoot.music.clip
+        bad = sorted(n for n in sys.modules if n.split(".")[0] in ("textual", "torch"))
+        print(bad)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=REPO, check=True).stdout.strip()
+    assert out == "[]", f"the engine imported {out}"
+
+
+@pytest.mark.jack
+def test_the_engine_plays_a_set_on_jack_for_ten_seconds(jack_server, session, tmp_path, report):
+    client = EngineClient.spawn(session.dir, backend="sounddevice", idle_timeout=30)
+    try:
+        assert client.info["backend"] == "sounddevice", client.call("messages")
+        assert "JACK" in client.info["device"] or "jack" in client.info["device"].lower()
+        perf = Performance(client, session)
+        perf.load(stemfiles.noise(tmp_path / "drums.wav", seconds=0.5), role="drums").queue()
+        perf.load(stemfiles.tone(tmp_path / "bass.wav", freq=55), role="bass").queue("bar")
+        perf.load(stemfiles.midi(tmp_path / "keys.mid", [(0, 1, 60, 100), (2, 1, 67, 100)],
+                                 length=4), role="chords").queue("beat")
+        start = client.status()
+        time.sleep(10.5)
+        end = client.status()
+        played = (end.position - start.position) / 48000
+        report(f"JACK dummy, 10 s set: played {played:.2f} s, xruns {end.xruns - start.xruns}, "
+              f"faults {end.faults}, callback CPU {end.cpu:.1%}, block {end.blocksize}")
+        assert played > 9.0
+        assert end.faults == 0
+        assert end.meters[-1, 0] > 0.05, "the master is sounding"
+    finally:
+        client.shutdown()
