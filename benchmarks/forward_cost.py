@@ -91,8 +91,14 @@ def floor(blocksize: int, seconds: float) -> dict:
             np.add(a, a, out=a)
 
     share = timed(trivial, blocksize, seconds, paced=True)
-    return {"p50": float(np.percentile(share, 50)), "p99.9": float(np.percentile(share, 99.9)),
-            "max": float(share.max()), "voices": 0, "faults": 0, "dropped": 0}
+    return {
+        "p50": float(np.percentile(share, 50)),
+        "p99.9": float(np.percentile(share, 99.9)),
+        "max": float(share.max()),
+        "voices": 0,
+        "faults": 0,
+        "dropped": 0,
+    }
 
 
 def main() -> None:
@@ -102,17 +108,23 @@ def main() -> None:
     interval = set_switch_interval()  # as the engine process does
     print(f"GIL switch interval {interval * 1000:g} ms (as in the engine process)")
     print("forward() cost: 16 stems, 32 voices, 8 tracks, meters and recorder on")
-    print(f"{'block':>6} {'period':>9} {'mode':>13} {'p50':>7} {'p99.9':>7} {'max':>7}  "
-          "voices faults dropped")
+    print(
+        f"{'block':>6} {'period':>9} {'mode':>13} {'p50':>7} {'p99.9':>7} {'max':>7}  "
+        "voices faults dropped"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for bs in (64, 128, 256):
-            rows = [("back-to-back", measure(bs, a.seconds, Path(tmp), paced=False)),
-                    ("paced", measure(bs, a.seconds, Path(tmp), paced=True)),
-                    ("floor", floor(bs, a.seconds))]
+            rows = [
+                ("back-to-back", measure(bs, a.seconds, Path(tmp), paced=False)),
+                ("paced", measure(bs, a.seconds, Path(tmp), paced=True)),
+                ("floor", floor(bs, a.seconds)),
+            ]
             for mode, r in rows:
-                print(f"{bs:>6} {bs / SR * 1000:>7.2f}ms {mode:>13} {r['p50']:>6.1f}% "
-                      f"{r['p99.9']:>6.1f}% {r['max']:>6.1f}%  {r['voices']:>6} {r['faults']:>6} "
-                      f"{r['dropped']:>7}")
+                print(
+                    f"{bs:>6} {bs / SR * 1000:>7.2f}ms {mode:>13} {r['p50']:>6.1f}% "
+                    f"{r['p99.9']:>6.1f}% {r['max']:>6.1f}%  {r['voices']:>6} {r['faults']:>6} "
+                    f"{r['dropped']:>7}"
+                )
 
 
 if __name__ == "__main__":

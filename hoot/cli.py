@@ -21,7 +21,11 @@ def cmd_render(a: argparse.Namespace) -> int:
     if isinstance(blocksize, str) and blocksize.isdigit():
         blocksize = int(blocksize)
     audio = render(
-        a.script, a.bars, a.output, samplerate=a.samplerate, blocksize=blocksize,
+        a.script,
+        a.bars,
+        a.output,
+        samplerate=a.samplerate,
+        blocksize=blocksize,
         session=Session(a.session),
     )
     seconds = len(audio) / a.samplerate
@@ -39,8 +43,9 @@ def cmd_play(a: argparse.Namespace) -> int:
     from hoot.session import Session
 
     session = Session(a.session)
-    client = EngineClient.attach(session.dir, backend=a.backend, device=a.device,
-                                 idle_timeout=a.idle_timeout)
+    client = EngineClient.attach(
+        session.dir, backend=a.backend, device=a.device, idle_timeout=a.idle_timeout
+    )
     for message in client.call("messages"):
         _say(message)
     if client.info["backend"] != "sounddevice":
@@ -65,8 +70,14 @@ def cmd_play(a: argparse.Namespace) -> int:
 def cmd_engine(a: argparse.Namespace) -> int:
     from hoot.engine.server import main as engine_main
 
-    argv = ["--session", str(a.session_dir), "--backend", a.backend,
-            "--idle-timeout", str(a.idle_timeout)]
+    argv = [
+        "--session",
+        str(a.session_dir),
+        "--backend",
+        a.backend,
+        "--idle-timeout",
+        str(a.idle_timeout),
+    ]
     if a.device:
         argv += ["--device", a.device]
     return engine_main(argv)
@@ -107,8 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="auto", choices=("auto", "sounddevice", "null"))
     p.add_argument("--device", default=None)
     p.add_argument("--idle-timeout", type=float, default=30.0)
-    p.add_argument("-o", "--output", type=Path, default=None,
-                   help="where to render when there is no audio device")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        help="where to render when there is no audio device",
+    )
     p.add_argument("--blocksize", default="256")
     p.add_argument("--samplerate", type=int, default=48000)
     p.set_defaults(func=cmd_play)
@@ -121,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_engine)
 
     sub.add_parser("devices", help="list audio host APIs and devices").set_defaults(
-        func=cmd_devices)
+        func=cmd_devices
+    )
     sub.add_parser("doctor", help="check PortAudio, JACK and MIDI").set_defaults(func=cmd_doctor)
     return ap
 

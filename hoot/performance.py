@@ -23,14 +23,14 @@ import math
 import re
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from hoot.errors import HootError
 from hoot.music import ROLES
 from hoot.music.time import Meter, Position, TempoMap
 from hoot.session import Session
-
 
 
 class Stem:
@@ -140,7 +140,9 @@ class Tracks:
         except KeyError:
             close = difflib.get_close_matches(str(name), list(self._tracks), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise HootError(f"no track {name!r}{hint}; tracks are {', '.join(self._tracks)}")
+            raise HootError(
+                f"no track {name!r}{hint}; tracks are {', '.join(self._tracks)}"
+            ) from None
 
     def __getattr__(self, name: str) -> Track:
         if name.startswith("_"):
@@ -271,8 +273,15 @@ class Performance:
         p = Path(path).expanduser()
         if not p.is_absolute():
             in_session = self.session.stems / p
-            p = in_session if (in_session.exists() or in_session.with_suffix(".wav").exists()
-                               or in_session.with_suffix(".mid").exists()) else p.resolve()
+            p = (
+                in_session
+                if (
+                    in_session.exists()
+                    or in_session.with_suffix(".wav").exists()
+                    or in_session.with_suffix(".mid").exists()
+                )
+                else p.resolve()
+            )
         role = role or _guess_role(p.stem)
         if role not in self.tracks._tracks:
             self.tracks[role]  # raises the helpful error
@@ -305,8 +314,10 @@ class Performance:
     def __repr__(self) -> str:
         try:
             pos = self.position
-            return (f"<Performance {self.session.name}: {pos.bpm:g} BPM {pos.meter}, "
-                    f"bar {pos.bar + 1} beat {math.floor(pos.beat_in_bar) + 1}>")
+            return (
+                f"<Performance {self.session.name}: {pos.bpm:g} BPM {pos.meter}, "
+                f"bar {pos.bar + 1} beat {math.floor(pos.beat_in_bar) + 1}>"
+            )
         except HootError:
             return f"<Performance {self.session.name}>"
 
@@ -316,6 +327,6 @@ def _guess_role(name: str) -> str:
         if re.search(role, name, re.IGNORECASE):
             return role
     raise HootError(
-        f"which track should {name!r} play on? say so: perf.load(..., role=\"bass\"); "
+        f'which track should {name!r} play on? say so: perf.load(..., role="bass"); '
         f"roles are {', '.join(ROLES)}"
     )

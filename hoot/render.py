@@ -8,8 +8,8 @@ is taken off, so a stem queued at sample S is heard from sample S of the file.
 from __future__ import annotations
 
 import runpy
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

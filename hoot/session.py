@@ -1,10 +1,10 @@
 """A session folder: where a set keeps its stems, recordings and event log.
 
-    sessions/<name>/
-        session.toml     settings worth keeping (tempo, meter, phrase)
-        stems/           NAME.wav, NAME.mid, NAME.json
-        recordings/      master and track recordings
-        log.jsonl        one line per thing that happened, for replay and forensics
+sessions/<name>/
+    session.toml     settings worth keeping (tempo, meter, phrase)
+    stems/           NAME.wav, NAME.mid, NAME.json
+    recordings/      master and track recordings
+    log.jsonl        one line per thing that happened, for replay and forensics
 """
 
 from __future__ import annotations
@@ -66,8 +66,11 @@ class Session:
             return {}
 
     def write_settings(self, settings: dict) -> None:
-        lines = [f"{k} = {json.dumps(v)}" for k, v in sorted(settings.items())
-                 if isinstance(v, (int, float, str, bool))]
+        lines = [
+            f"{k} = {json.dumps(v)}"
+            for k, v in sorted(settings.items())
+            if isinstance(v, (int, float, str, bool))
+        ]
         atomic_write(self.settings_path, "\n".join(lines) + "\n")
 
 

@@ -149,8 +149,24 @@ def start_jack_server(
     jackd is missing, exits, or does not answer within `timeout` seconds.
     """
     jackd = jackd_path()
-    name = name or f"hoot-test-{os.getpid()}"
+    name = name or "hoot-test"
     remove_leftovers(name)
+    try:
+        return _start(jackd, name, samplerate, period, timeout)
+    except JackUnavailable as error:
+        # jack2 keeps 8 server slots in /dev/shm/jack-shm-registry and frees a killed
+        # server's slot only when a server of the same name starts again. With no jackd
+        # running, every slot is stale, and the registry can go.
+        if (
+            "Too many servers" not in str(error)
+            or subprocess.run(["pgrep", "-x", "jackd"], capture_output=True).returncode == 0
+        ):
+            raise
+        (SHM_DIR / "jack-shm-registry").unlink(missing_ok=True)
+        return _start(jackd, name, samplerate, period, timeout)
+
+
+def _start(jackd: str, name: str, samplerate: int, period: int, timeout: float) -> JackServer:
     command = [
         jackd,
         "--no-realtime",

@@ -52,7 +52,7 @@ class EngineClient:
             self._sock.connect(str(self.socket_path))
         except OSError as e:
             self._sock.close()
-            raise EngineError(f"no engine is serving {self.session_dir} ({e})")
+            raise EngineError(f"no engine is serving {self.session_dir} ({e})") from None
         self._reader = self._sock.makefile("rb")
         self.info = self.call("hello")
         self.tracks: tuple[str, ...] = tuple(self.info["tracks"])

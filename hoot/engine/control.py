@@ -98,9 +98,9 @@ class EngineControl:
             try:
                 return getattr(self, cmd)(**(args or {}))
             except TypeError as e:
-                raise EngineError(f"bad arguments for {cmd}: {e}")
+                raise EngineError(f"bad arguments for {cmd}: {e}") from None
             except TimeError as e:
-                raise EngineError(str(e))
+                raise EngineError(str(e)) from None
 
     @property
     def now(self) -> int:
@@ -114,7 +114,7 @@ class EngineControl:
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise EngineError(
                 f"no track {track!r}{hint}; tracks are {', '.join(self.engine.tracks)}"
-            )
+            ) from None
 
     def when(self, at: str | int | float) -> tuple[int, float, str]:
         """(sample, beat, quantum) for `at`: a boundary name, "now", or an absolute sample."""
@@ -184,7 +184,7 @@ class EngineControl:
         mute: bool | None = None,
         solo: bool | None = None,
     ) -> dict:
-        t = self.track_index(track)
+        self.track_index(track)  # an unknown name raises the helpful error
         s = self.settings[track]
         if gain is not None:
             g = _number(gain, "gain")
@@ -254,7 +254,7 @@ class EngineControl:
         except HootError:
             raise
         except OSError as e:
-            raise EngineError(f"cannot record to {self.recordings}: {e}")
+            raise EngineError(f"cannot record to {self.recordings}: {e}") from None
         return {"paths": [str(p) for p in paths]}
 
     def stop_recording(self) -> dict:

@@ -158,7 +158,7 @@ class EngineServer:
     def _accept_once(self) -> None:
         try:
             conn, _ = self._sock.accept()
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             return
         except OSError:
             if not self.stopping.is_set():

@@ -47,7 +47,9 @@ def read_metadata(path: Path | None) -> dict:
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as e:
-        raise StemError(f"stem metadata {path} is not readable JSON ({e}); fix or delete it")
+        raise StemError(
+            f"stem metadata {path} is not readable JSON ({e}); fix or delete it"
+        ) from None
     if not isinstance(data, dict):
         raise StemError(f"stem metadata {path} must hold a JSON object")
     return data
@@ -92,8 +94,10 @@ def read_audio(path: Path, samplerate: int) -> np.ndarray:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except StemError:
         raise
-    except Exception as e:  # libsndfile's errors are many and specific; one sentence suffices
-        raise StemError(f"stem {path} is not a readable audio file ({e}); re-render or replace it")
+    except Exception as e:  # noqa: BLE001 - libsndfile's errors are many; one sentence suffices
+        raise StemError(
+            f"stem {path} is not a readable audio file ({e}); re-render or replace it"
+        ) from None
     if data.shape[1] == 1:
         data = np.repeat(data, 2, axis=1)
     elif data.shape[1] > 2:
@@ -151,7 +155,9 @@ def _midi_stem(
     try:
         clip = NoteClip.read_midi(mid, length=length)
     except (OSError, ValueError) as e:
-        raise StemError(f"stem {mid} is not a readable MIDI file ({e}); re-render or replace it")
+        raise StemError(
+            f"stem {mid} is not a readable MIDI file ({e}); re-render or replace it"
+        ) from None
     if len(clip) == 0:
         raise StemError(f"stem {mid} holds no notes")
     on, off, pitch, velocity = clip.events()

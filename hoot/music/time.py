@@ -48,7 +48,9 @@ class Meter:
             top, bottom = str(text).split("/")
             meter = cls(int(top), int(bottom))
         except ValueError:
-            raise TimeError(f"meter {text!r} is not a time signature; write it like '4/4' or '7/8'")
+            raise TimeError(
+                f"meter {text!r} is not a time signature; write it like '4/4' or '7/8'"
+            ) from None
         if not 1 <= meter.beats <= 32 or meter.unit not in (1, 2, 4, 8, 16, 32):
             raise TimeError(
                 f"meter {text!r} is out of range: 1 to 32 beats of a 1, 2, 4, 8, 16 or 32 note"
@@ -64,7 +66,7 @@ def check_bpm(bpm: float) -> float:
     try:
         value = float(bpm)
     except (TypeError, ValueError):
-        raise TimeError(f"tempo {bpm!r} is not a number; set it like perf.tempo = 124")
+        raise TimeError(f"tempo {bpm!r} is not a number; set it like perf.tempo = 124") from None
     if not (MIN_BPM <= value <= MAX_BPM) or math.isnan(value):
         raise TimeError(
             f"tempo {bpm!r} is out of range; hoot plays from {MIN_BPM:g} to {MAX_BPM:g} BPM"
@@ -277,9 +279,7 @@ class TempoMap:
         return {
             "samplerate": self.samplerate,
             "tempi": [[t.beat, t.sample, t.bpm] for t in self.tempi],
-            "grids": [
-                [g.beat, g.bar, g.phrase_index, str(g.meter), g.phrase] for g in self.grids
-            ],
+            "grids": [[g.beat, g.bar, g.phrase_index, str(g.meter), g.phrase] for g in self.grids],
         }
 
     @classmethod

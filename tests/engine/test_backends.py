@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 import time
@@ -288,7 +287,7 @@ def run_supervised_child() -> None:
 @pytest.fixture
 def crashable_jack_server() -> Iterator[JackServer]:
     """A JACK server of this test's own, since the test kills it."""
-    server = start_jack_server_or_fail(f"hoot-test-{os.getpid()}-crash")
+    server = start_jack_server_or_fail("hoot-test-crash")
     try:
         yield server
     finally:

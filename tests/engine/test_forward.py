@@ -85,7 +85,7 @@ def test_an_impulse_starts_on_the_first_sample_of_the_next_boundary(tmp_path, qu
     for trial in range(4):
         expected = {}
 
-        def script(perf):
+        def script(perf, trial=trial, expected=expected):
             click = perf.load(stem, role="perc")
             perf.wait(seconds=float(rng.uniform(0.01, 3.0)))
             if trial % 2:  # a tempo change before the boundary moves the boundary

@@ -61,8 +61,9 @@ def engine(session):
     client.shutdown()
 
 
-def test_killing_the_client_leaves_the_engine_playing_and_a_new_client_reattaches(tmp_path,
-                                                                                  session):
+def test_killing_the_client_leaves_the_engine_playing_and_a_new_client_reattaches(
+    tmp_path, session
+):
     stem = stemfiles.tone(tmp_path / "bass.wav", level=0.4)
     script = textwrap.dedent(f"""
         import sys, time
@@ -137,7 +138,8 @@ def test_errors_travel_back_as_the_same_hoot_errors(engine, session, tmp_path):
 
 
 def test_killing_the_engine_leaves_a_readable_recording_short_by_at_most_a_second(
-        session, tmp_path):
+    session, tmp_path
+):
     client = EngineClient.spawn(session.dir, backend="null", idle_timeout=30)
     perf = Performance(client, session)
     perf.load(stemfiles.tone(tmp_path / "t.wav", level=0.3, freq=220), role="lead").queue("now")
@@ -183,8 +185,9 @@ def test_the_engine_side_never_imports_textual_or_torch():
         bad = sorted(n for n in sys.modules if n.split(".")[0] in ("textual", "torch"))
         print(bad)
     """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=REPO, check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    ).stdout.strip()
     assert out == "[]", f"the engine imported {out}"
 
 
@@ -197,14 +200,18 @@ def test_the_engine_plays_a_set_on_jack_for_ten_seconds(jack_server, session, tm
         perf = Performance(client, session)
         perf.load(stemfiles.noise(tmp_path / "drums.wav", seconds=0.5), role="drums").queue()
         perf.load(stemfiles.tone(tmp_path / "bass.wav", freq=55), role="bass").queue("bar")
-        perf.load(stemfiles.midi(tmp_path / "keys.mid", [(0, 1, 60, 100), (2, 1, 67, 100)],
-                                 length=4), role="chords").queue("beat")
+        perf.load(
+            stemfiles.midi(tmp_path / "keys.mid", [(0, 1, 60, 100), (2, 1, 67, 100)], length=4),
+            role="chords",
+        ).queue("beat")
         start = client.status()
         time.sleep(10.5)
         end = client.status()
         played = (end.position - start.position) / 48000
-        report(f"JACK dummy, 10 s set: played {played:.2f} s, xruns {end.xruns - start.xruns}, "
-              f"faults {end.faults}, callback CPU {end.cpu:.1%}, block {end.blocksize}")
+        report(
+            f"JACK dummy, 10 s set: played {played:.2f} s, xruns {end.xruns - start.xruns}, "
+            f"faults {end.faults}, callback CPU {end.cpu:.1%}, block {end.blocksize}"
+        )
         assert played > 9.0
         assert end.faults == 0
         assert end.meters[-1, 0] > 0.05, "the master is sounding"
