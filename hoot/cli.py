@@ -29,40 +29,47 @@ def cmd_render(a: argparse.Namespace) -> int:
         session=Session(a.session),
     )
     seconds = len(audio) / a.samplerate
-    print(f"wrote {a.output}: {a.bars} bars, {seconds:.2f} s at {a.samplerate} Hz")
+    bars = "bar" if a.bars == 1 else "bars"
+    print(f"wrote {a.output}: {a.bars} {bars}, {seconds:.2f} s at {a.samplerate} Hz")
     return 0
 
 
 def cmd_play(a: argparse.Namespace) -> int:
     """Play a script live through the engine process; with no audio device, render it."""
-    import runpy
-
     from hoot.console.namespace import make_namespace
     from hoot.engine.client import EngineClient
     from hoot.performance import Performance
+    from hoot.render import run_script
     from hoot.session import Session
 
+    if not a.script.is_file():
+        raise HootError(f"no script at {a.script}")
     session = Session(a.session)
     client = EngineClient.attach(
         session.dir, backend=a.backend, device=a.device, idle_timeout=a.idle_timeout
     )
-    for message in client.call("messages"):
-        _say(message)
+    messages = client.call("messages")
     if client.info["backend"] != "sounddevice":
         client.shutdown()
-        out = Path(a.output or session.dir / f"{Path(a.script).stem}.wav")
-        _say(f"no audio device to play on, so hoot renders {a.bars} bars to {out} instead")
+        out = Path(a.output or session.dir / f"{a.script.stem}.wav")
+        _say(
+            f"no audio device to play on, so hoot renders to {out} instead "
+            "(`hoot devices` shows what PortAudio sees)"
+        )
         a.output = out
         return cmd_render(a)
+    for message in messages:
+        _say(message)
     _say(f"playing {a.script} on {client.info['device']} (Ctrl-C stops)")
     perf = Performance(client, session)
     try:
-        runpy.run_path(str(a.script), init_globals=make_namespace(perf), run_name="__hoot__")
+        run_script(a.script, make_namespace(perf))
         perf.wait(bars=a.bars)
     except KeyboardInterrupt:
         _say("stopping")
     finally:
         perf.panic()
+        perf.close()
         client.shutdown()
     return 0
 
@@ -148,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return a.func(a)
     except HootError as e:
+        trace = getattr(e, "trace", "")
+        if trace:
+            sys.stderr.write(trace)
         _say(f"hoot: {e}")
         return 2
     except KeyboardInterrupt:

@@ -9,6 +9,11 @@
     perf.tracks["bass"].mute = True
     perf.record()
     perf.wait(bars=4)                    # in a script: later lines happen 4 bars later
+    perf.key = "D minor"
+    perf.chords = "i VI III VII"         # one chord a bar, shared by every generator
+    b = perf.generate("bass", n=6)       # returns at once; six candidates render meanwhile
+    b[2].queue()                         # or perf.pick(2): at the next phrase
+    perf.vibe("darker, more tension")
 
 The Performance talks to the sound server through an engine link: an
 EngineClient (a live engine process) or a LocalEngine (offline, for `hoot
@@ -20,15 +25,21 @@ from __future__ import annotations
 import difflib
 import itertools
 import math
+import random
 import re
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from hoot.errors import HootError
+from hoot.generate.base import Request, known_generators, model_backends
+from hoot.generate.vibe import apply_words, check_vibe, default_vibe
 from hoot.music import ROLES
+from hoot.music.harmony import Key, default_progression, parse_progression
 from hoot.music.time import Meter, Position, TempoMap
 from hoot.session import Session
 
@@ -171,7 +182,20 @@ class Performance:
         self.tracks = Tracks(self, tuple(link.info["tracks"]))
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
-        self._map_cache: tuple[int, TempoMap] | None = None
+        settings = self.session.read_settings()
+        self._key = str(settings.get("key", "C minor"))
+        self._chords: list[str] = list(settings.get("chords", []))
+        self._chord_text: str | list[str] = self._chords
+        self._vibe: dict = default_vibe(str(settings.get("style", "house")))
+        if "groove" not in settings:  # one kick grid a session: drums and bass lock
+            settings["groove"] = random.randrange(1 << 31)
+            self.session.write_settings(settings)
+        self._vibe["groove"] = int(settings["groove"])
+        self._vibe_until: tuple[int, dict] | None = None
+        self._picker = None
+        self._loaded: set[str] = set()
+        self.messages: deque[str] = deque(maxlen=200)
+        self.on_message: Callable[[str], None] = lambda m: print(m, file=sys.stderr)
 
     # ---- plumbing ----------------------------------------------------------------------
 
@@ -248,13 +272,8 @@ class Performance:
         """Let time pass: `perf.wait(bars=4)`. Offline (hoot render) this renders the music up
         to that point, so later lines of a script happen later. Live, it sleeps until then.
         Returns the sample reached."""
-        tm = self.tempo_map()
         start = self.now
-        beat = tm.beat_at(start)
-        if bars:
-            beats += bars * tm.grid_at_beat(beat).beats_per_bar
-        target = tm.sample_at(beat + beats) if beats else start
-        target += round(seconds * self.samplerate)
+        target = self.wait_target(bars, beats, seconds)
         if target < start:
             raise HootError("wait() takes a positive amount of time")
         if self.offline:
@@ -289,6 +308,231 @@ class Performance:
         info = self._call("load", stem_id=stem_id, path=str(p), role=role)
         self.session.log("load", stem=stem_id, path=str(p), role=role)
         return Stem(self, stem_id, p, role, info)
+
+    # ---- harmony and vibe --------------------------------------------------------------
+
+    @property
+    def key(self) -> str:
+        """The key every generator plays in: "D minor", "F# dorian", "Bb"..."""
+        return self._key
+
+    @key.setter
+    def key(self, text: str) -> None:
+        try:
+            key = Key.parse(text)
+        except ValueError as e:
+            raise HootError(str(e)) from None
+        self._key = str(key)
+        if self._chords:  # keep Roman numerals meaning the same degrees in the new key
+            self._chords = [c.name for c in parse_progression(self._chord_text, key)]
+        self._remember(key=self._key)
+
+    @property
+    def chords(self) -> list[str]:
+        """The chord progression all generators share, one chord a bar, repeating. Set it in
+        Roman numerals relative to the key ("i VI III VII") or chord names ("Dm Bb F C")."""
+        if self._chords:
+            return list(self._chords)
+        return [c.name for c in default_progression(Key.parse(self._key))]
+
+    @chords.setter
+    def chords(self, text: str | list[str]) -> None:
+        try:
+            progression = parse_progression(text, Key.parse(self._key))
+        except ValueError as e:
+            raise HootError(str(e)) from None
+        if not progression:
+            raise HootError('a progression needs at least one chord, like "i VI III VII"')
+        self._chord_text = text
+        self._chords = [c.name for c in progression]
+        self._remember(chords=self._chords)
+
+    def vibe(self, text: str | None = None, bars: float | None = None, **params: Any) -> dict:
+        """The vibe generators follow: numbers from 0 to 1 for density, energy, brightness,
+        swing, complexity and register, and a style (house, techno, dnb, hiphop, ambient, jazz).
+        Words move it: perf.vibe("darker, more tension"); numbers set it:
+        perf.vibe(density=0.8, style="techno"). With `bars`, it lasts that long, then the
+        previous vibe returns. With no arguments, returns the vibe of the moment."""
+        current = self.current_vibe()
+        if text is None and not params:
+            return current
+        params = check_vibe(params)
+        new = dict(current)
+        if text:
+            new, unknown = apply_words(new, text)
+        style = params.get("style", new.get("style"))
+        if style != current.get("style"):  # a new style starts from that style's feel
+            fresh = {**default_vibe(style), "groove": current.get("groove", 0)}
+            new, unknown = apply_words(fresh, text) if text else (fresh, [])
+        if text:
+            if new == current and not params:
+                raise HootError(
+                    f"no vibe words in {text!r}; try darker, brighter, sparse, busy, harder, "
+                    "calm, swung, straight, complex, simple, higher, lower, or a style"
+                )
+            if unknown:
+                self.say(f"vibe: ignored {', '.join(repr(w) for w in unknown)}")
+        new.update(params)
+        if bars:
+            self._vibe_until = (self.wait_target(bars=bars), current)
+        else:
+            self._vibe_until = None
+            self._remember(style=new.get("style", "house"))
+        self._vibe = new
+        self.session.log("vibe", **new)
+        return dict(new)
+
+    def current_vibe(self) -> dict:
+        if self._vibe_until is not None and self.now >= self._vibe_until[0]:
+            self._vibe, self._vibe_until = self._vibe_until[1], None
+        return dict(self._vibe)
+
+    def _remember(self, **settings: Any) -> None:
+        saved = self.session.read_settings()
+        saved.update(settings)
+        self.session.write_settings(saved)
+
+    # ---- generation ----------------------------------------------------------------------
+
+    @property
+    def picker(self):
+        """The latest batch for each role: perf.picker["bass"][2].queue()."""
+        if self._picker is None:
+            from hoot.generate.batch import Picker
+
+            self._picker = Picker(
+                self.session.stems,
+                self.session.dir / "batches",
+                self._load_candidate,
+                self._start_candidate,
+                self.say,
+            )
+        return self._picker
+
+    @property
+    def generators(self) -> dict[str, str]:
+        """Which generators are here, and why any is not available."""
+        found = {name: "available" for name in known_generators()}
+        found["default"] = "available (embedded: no downloads, runs on the CPU)"
+        for name, (_, why) in model_backends().items():
+            found[name] = why
+        return found
+
+    def generate(
+        self,
+        role: str,
+        n: int = 6,
+        bars: int | None = None,
+        seed: int | None = None,
+        vibe: str | dict | None = None,
+        using: str | None = None,
+        by: str | None = None,
+    ):
+        """Ask a generator for `n` variations for `role` in the current tempo, key, chords and
+        vibe. Returns a Batch at once; candidates render in the background and appear in
+        perf.picker. `bars` defaults to the phrase length; `seed` makes it repeatable;
+        `vibe` (words or a dict) applies to this batch only; `using` names a generator
+        (perf.generators lists them) or points at your own class as "module:Class".
+        With by="phrase", you are told which candidates will not be ready by the next phrase
+        boundary (a pick plays only once fully made)."""
+        self.tracks[role]  # unknown roles fail here, with a suggestion
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 16:
+            raise HootError(f"n={n!r}: ask for 1 to 16 candidates")
+        bars = self.phrase if bars is None else bars
+        if isinstance(bars, bool) or not isinstance(bars, int) or not 1 <= bars <= 64:
+            raise HootError(f"bars={bars!r}: a whole number of bars from 1 to 64")
+        using = using or "default"
+        if using not in known_generators() and ":" not in using:
+            why = model_backends().get(using, (False, "not installed"))[1]
+            raise HootError(
+                f"generator {using!r} is not available ({why}); "
+                f"available: {', '.join(known_generators())}"
+            )
+        if by not in (None, "phrase"):
+            raise HootError("by= takes 'phrase' (or nothing)")
+        the_vibe = self.current_vibe()
+        if isinstance(vibe, str):
+            the_vibe, _ = apply_words(the_vibe, vibe)
+        elif isinstance(vibe, dict):
+            the_vibe.update(check_vibe(vibe))
+        tm = self.tempo_map()
+        pos = tm.position(self.now)
+        request = Request(
+            role=role,
+            n=n,
+            bars=bars,
+            bpm=pos.bpm,
+            meter=str(pos.meter),
+            key=self._key,
+            chords=tuple(self.chords),
+            vibe=the_vibe,
+            seed=random.randrange(1 << 31) if seed is None else int(seed),
+            samplerate=self.samplerate,
+        )
+        batch = self.picker.new_batch(request, using)
+        self.session.log("generate", batch=batch.id, **request.to_dict())
+        if by == "phrase":
+            batch.deadline = tm.next_boundary(self.now + round(0.1 * self.samplerate), "phrase")
+            threading.Thread(target=self._watch_deadline, args=(batch,), daemon=True).start()
+        return batch
+
+    def pick(self, role_or_index: str | int, index: int | None = None, at: str = "phrase"):
+        """Queue a candidate of the latest batch: perf.pick(2) (the newest batch) or
+        perf.pick("bass", 2). Returns the candidate."""
+        if isinstance(role_or_index, str):
+            if index is None:
+                raise HootError('which candidate? perf.pick("bass", 2)')
+            batch = self.picker[role_or_index]
+        else:
+            batch, index = self.picker.newest, role_or_index
+        candidate = batch[index]
+        candidate.queue(at)
+        return candidate
+
+    def say(self, message: str) -> None:
+        """Tell the performer something (the console shows it)."""
+        self.messages.append(message)
+        try:
+            self.on_message(message)
+        except Exception:  # noqa: BLE001 - a broken display must not stop the set
+            pass
+
+    def _load_candidate(self, c) -> None:
+        with self._lock:  # the preload thread and a pick may race for the same candidate
+            if c.name not in self._loaded:
+                self._call("load", stem_id=c.name, path=str(c.wav), role=c.role)
+                self._loaded.add(c.name)
+
+    def _start_candidate(self, c, at: str | int) -> int:
+        self._load_candidate(c)
+        result = self._call("queue", track=c.role, stem=c.name, at=at)
+        self.session.log("queue", stem=c.name, track=c.role, **result)
+        return result["sample"]
+
+    def _watch_deadline(self, batch) -> None:
+        while self.now < batch.deadline and not batch.settled:
+            time.sleep(0.01)
+        late = [c for c in batch if c.status.value not in ("ready", "failed")]
+        if late:
+            bar = self.tempo_map().position(batch.deadline).bar + 1
+            self.say(
+                f"{batch.role}: {', '.join('#' + str(c.index + 1) for c in late)} will not "
+                f"be ready for the phrase at bar {bar}; picked, they start a phrase later"
+            )
+
+    def wait_target(self, bars: float = 0, beats: float = 0, seconds: float = 0) -> int:
+        """The sample `bars`/`beats`/`seconds` from now."""
+        tm = self.tempo_map()
+        beat = tm.beat_at(self.now)
+        if bars:
+            beats += bars * tm.grid_at_beat(beat).beats_per_bar
+        target = tm.sample_at(beat + beats) if beats else self.now
+        return target + round(seconds * self.samplerate)
+
+    def close(self) -> None:
+        """Stop the generation workers (the engine plays on)."""
+        if self._picker is not None:
+            self._picker.close()
 
     # ---- recording and safety ----------------------------------------------------------
 

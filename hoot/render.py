@@ -20,6 +20,45 @@ from hoot.performance import Performance
 from hoot.session import Session
 
 
+class ScriptError(HootError):
+    """A performer's script raised. `trace` holds the script's own frames (not hoot's)."""
+
+    def __init__(self, message: str, trace: str = "") -> None:
+        super().__init__(message)
+        self.trace = trace
+
+
+def run_script(path: Path, namespace: dict) -> None:
+    """Run a set script; if it raises, report the script's own frames, not hoot's."""
+    import traceback
+
+    try:
+        runpy.run_path(str(path), init_globals=namespace, run_name="__hoot__")
+    except HootError as e:
+        raise type(e)(f"{path.name}{_script_line(e, path)}: {e}") from None
+    except Exception as e:  # noqa: BLE001 - any error in the performer's code
+        frames = [
+            f
+            for f in traceback.extract_tb(e.__traceback__)
+            if Path(f.filename).resolve() == path.resolve()
+        ]
+        raise ScriptError(
+            f"{path.name}{_script_line(e, path)}: {type(e).__name__}: {e}",
+            "".join(traceback.format_list(frames)),
+        ) from None
+
+
+def _script_line(error: BaseException, path: Path) -> str:
+    import traceback
+
+    lines = [
+        f.lineno
+        for f in traceback.extract_tb(error.__traceback__)
+        if Path(f.filename).resolve() == path.resolve()
+    ]
+    return f", line {lines[-1]}" if lines else ""
+
+
 def render(
     script: str | Path | Callable[[Performance], object],
     bars: int,
@@ -52,7 +91,7 @@ def render(
             path = Path(script)
             if not path.is_file():
                 raise HootError(f"no script at {path}")
-            runpy.run_path(str(path), init_globals=make_namespace(perf), run_name="__hoot__")
+            run_script(path, make_namespace(perf))
         tm = perf.tempo_map()
         end = tm.sample_at(tm.bar_beat(bars))
         latency = link.engine.limiter.latency
@@ -61,6 +100,7 @@ def render(
         if perf.session and link.recorder.recording:
             perf.stop_recording()
     finally:
+        perf.close()
         link.close()
     audio = np.concatenate(chunks)[latency : latency + end]
     if out_path is not None:

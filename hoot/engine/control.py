@@ -159,16 +159,22 @@ class EngineControl:
         loaded = self.stems.get(stem)
         if loaded is None:
             raise StemError(f"stem {stem!r} is not loaded in the engine; load it first")
-        sample, beat, quantum = self.when(at)
+        sample, beat, quantum = self._on_time(t, *self.when(at))
         self.engine.inbox.append(Start(t, loaded, sample, beat, quantum))
         return {"sample": sample, "beat": None if math.isnan(beat) else beat}
 
+    def _on_time(self, track: int, sample: int, beat: float, quantum: str):
+        """Apply the audio thread's lateness rule now, so the reply names the real moment.
+
+        The audio thread checks again when the command arrives (it may be later still)."""
+        s, b = self.engine._on_time(track, sample, beat, quantum, self.now)
+        return s, b, quantum
+
     def stop(self, track: str, at: str | int = "phrase") -> dict:
         t = self.track_index(track)
-        sample, beat, quantum = self.when(at)
+        sample, beat, quantum = self._on_time(t, *self.when(at))
         self.engine.inbox.append(Stop(t, sample, beat, quantum))
-        silent = sample if quantum else sample + FADE  # at once means: after a short fade
-        return {"sample": silent, "beat": None if math.isnan(beat) else beat}
+        return {"sample": sample, "beat": None if math.isnan(beat) else beat}
 
     def panic(self) -> dict:
         self.engine.inbox.append(Panic())

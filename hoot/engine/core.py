@@ -491,4 +491,15 @@ class Engine:
                         "state": "queued" if p.start > self.position else "playing",
                     }
                 )
+        for cmd in list(self.inbox):  # sent, not yet taken in by the audio thread
+            if isinstance(cmd, Start):
+                rows.append(
+                    {
+                        "track": self.tracks[cmd.track],
+                        "stem": cmd.stem.id,
+                        "start": cmd.sample,
+                        "stop": None,
+                        "state": "queued",
+                    }
+                )
         return rows

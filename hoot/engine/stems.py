@@ -66,8 +66,8 @@ def load_stem(
     wav, mid, meta_path = stem_files(path)
     if wav is None and mid is None:
         raise StemError(
-            f"no stem at {path}: expected a .wav or .mid file there; check the path or "
-            "list the session's stems with perf.stems"
+            f"no stem at {path}: expected a .wav or .mid file there; check the path (relative "
+            "paths are looked up in the session's stems/ folder, then the current folder)"
         )
     meta = read_metadata(meta_path)
     sid = stem_id or Path(path).stem

@@ -1,0 +1,77 @@
+"""perf.generate(role, n=6) at 120 BPM, 8 bars: time to the first ready candidate and to
+all six, and the worker pool's memory, with the embedded default generator.
+
+    python benchmarks/generate_latency.py [--repeats 3]
+
+The pool is warmed first (as `hoot tui` does at start), so the figures are what a
+performer waits for mid-set. Targets: first within 300 ms, all six within 1.5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from hoot.engine.client import LocalEngine
+from hoot.generate.batch import Status
+from hoot.performance import Performance
+from hoot.session import Session
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def timed_batch(perf: Performance, role: str, seed: int) -> tuple[float, float]:
+    started = time.perf_counter()
+    batch = perf.generate(role, n=6, bars=8, seed=seed)
+    first = None
+    while not batch.settled:
+        if first is None and any(c.status is Status.READY for c in batch):
+            first = time.perf_counter() - started
+        time.sleep(0.001)
+    total = time.perf_counter() - started
+    failed = [c.reason for c in batch if c.status is Status.FAILED]
+    if failed:
+        raise SystemExit(f"{role}: candidates failed: {failed}")
+    return (first if first is not None else total), total
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        session = Session(Path(tmp) / "bench")
+        perf = Performance(LocalEngine(48000, session_dir=session.dir), session)
+        perf.on_message = lambda m: None
+        perf.tempo = 120
+        perf.key = "D minor"
+        pool = perf.picker.pool
+        pool.start()
+        pool.ready.wait(60)
+        perf.generate("bass", n=2, bars=2, seed=0).wait(60)  # first-use costs, once
+        print(
+            f"perf.generate(role, n=6) at 120 BPM, 8 bars; {pool.size} workers "
+            f"on {len(pool.pids)} processes"
+        )
+        print(f"{'role':>7} {'first ready':>12} {'all six':>9}   (median of {a.repeats})")
+        for role in ("bass", "drums", "chords"):
+            runs = [timed_batch(perf, role, seed) for seed in range(1, a.repeats + 1)]
+            first = statistics.median(r[0] for r in runs)
+            total = statistics.median(r[1] for r in runs)
+            print(f"{role:>7} {first * 1000:>10.0f}ms {total * 1000:>7.0f}ms")
+        memory = sum(rss_mb(pid) for pid in pool.pids)
+        print(f"worker pool memory: {memory:.0f} MB resident over {len(pool.pids)} workers")
+        print("targets: first <= 300 ms, all six <= 1500 ms")
+        perf.close()
+
+
+if __name__ == "__main__":
+    main()

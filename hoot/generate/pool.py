@@ -1,0 +1,303 @@
+"""The worker pool: generation and rendering in separate processes, off the critical path.
+
+Workers are started with `spawn` (a clean interpreter: no inherited threads, locks or
+audio streams) and warmed up by importing the generators once. Each worker has its own
+task queue, so when one dies (a crash, a kill, a model that segfaults), the pool knows
+exactly which candidate it was making: that candidate fails with the reason, a new
+worker takes its place, and every other candidate and the music go on.
+
+Events reach the owner through `on_event(kind, task_id, *details)` from the pool's
+dispatcher thread: "started", "progress" (fraction, stage), "done" (metadata),
+"failed" (reason).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import queue
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+EventFn = Callable[..., None]
+
+
+def default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class _Worker:
+    def __init__(self, ctx, results) -> None:
+        self.tasks = ctx.Queue()
+        self.process = ctx.Process(
+            target=worker_main, args=(self.tasks, results), daemon=True, name="hoot-generate"
+        )
+        self.process.start()
+        self.current: str | None = None
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=2)
+        self.tasks.close()
+
+
+class WorkerPool:
+    """`workers` processes making candidates; `submit` tasks, get events back."""
+
+    def __init__(self, workers: int | None = None, on_event: EventFn | None = None) -> None:
+        self.size = workers or default_workers()
+        self.on_event = on_event or (lambda *a: None)
+        self._ctx = mp.get_context("spawn")
+        self._results = self._ctx.Queue()
+        self._workers: list[_Worker] = []
+        self._pending: deque[dict] = deque()
+        self._cancelled: set[str] = set()
+        self._lock = threading.Lock()
+        self._running = False
+        self._thread: threading.Thread | None = None
+        self.ready = threading.Event()  # set once every worker has warmed up
+        self._warm = 0
+
+    def start(self) -> None:
+        with self._lock:
+            if self._running:
+                return
+            self._running = True
+            self._workers = [_Worker(self._ctx, self._results) for _ in range(self.size)]
+        self._thread = threading.Thread(target=self._dispatch, daemon=True, name="hoot-pool")
+        self._thread.start()
+
+    def submit(self, task: dict) -> None:
+        """Queue a task: {"id", "generator", "request" (dict), "folder", "name"}."""
+        self.start()
+        with self._lock:
+            self._pending.append(task)
+
+    def cancel(self, task_id: str) -> None:
+        """Cancel a task: dropped if waiting; its worker is replaced if it is running."""
+        with self._lock:
+            self._cancelled.add(task_id)
+
+    @property
+    def pids(self) -> list[int]:
+        return [w.process.pid for w in self._workers]
+
+    def close(self) -> None:
+        with self._lock:
+            self._running = False
+        if self._thread is not None:
+            self._thread.join(timeout=3)
+        for w in self._workers:
+            try:
+                w.tasks.put(None)
+            except (OSError, ValueError):
+                pass
+        for w in self._workers:
+            w.stop()
+        self._workers = []
+
+    # ---- the dispatcher thread ---------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        while self._running:
+            self._assign()
+            try:
+                message = self._results.get(timeout=0.02)
+            except queue.Empty:
+                message = None
+            except (OSError, EOFError):
+                return
+            if message is not None:
+                self._handle(message)
+            self._check_workers()
+
+    def _assign(self) -> None:
+        with self._lock:
+            for w in self._workers:
+                while w.current is None and self._pending:
+                    task = self._pending.popleft()
+                    if task["id"] in self._cancelled:
+                        self._cancelled.discard(task["id"])
+                        self.on_event("failed", task["id"], "cancelled")
+                        continue
+                    w.current = task["id"]
+                    w.tasks.put(task)
+
+    def _handle(self, message: tuple) -> None:
+        kind, task_id, *details = message
+        if kind == "warm":
+            self._warm += 1
+            if self._warm >= self.size:
+                self.ready.set()
+            return
+        if kind in ("done", "failed"):
+            with self._lock:
+                for w in self._workers:
+                    if w.current == task_id:
+                        w.current = None
+            if task_id in self._cancelled:
+                self._cancelled.discard(task_id)
+                kind, details = "failed", ["cancelled"]
+        self.on_event(kind, task_id, *details)
+
+    def _check_workers(self) -> None:
+        with self._lock:
+            for i, w in enumerate(self._workers):
+                busy = w.current
+                if busy is not None and busy in self._cancelled:
+                    w.stop()  # cancelling a running candidate: replace its worker
+                    self._cancelled.discard(busy)
+                    self._workers[i] = _Worker(self._ctx, self._results)
+                    self.on_event("failed", busy, "cancelled")
+                elif not w.process.is_alive():
+                    code = w.process.exitcode
+                    w.stop()
+                    self._workers[i] = _Worker(self._ctx, self._results)
+                    if busy is not None:
+                        how = f"signal {-code}" if code is not None and code < 0 else f"exit {code}"
+                        self.on_event(
+                            "failed", busy, f"the worker process died ({how}) while making it"
+                        )
+
+
+# ---- the worker process ------------------------------------------------------------------
+
+
+def worker_main(tasks, results) -> None:
+    """Runs in each worker process: warm up, then make candidates until told to stop."""
+    try:
+        os.nice(10)  # the audio engine and the UI come first
+    except OSError:
+        pass
+    warm_up()
+    results.put(("warm", None))
+    while True:
+        task = tasks.get()
+        if task is None:
+            return
+        task_id = task["id"]
+        results.put(("started", task_id))
+        try:
+            meta = make_candidate(
+                task,
+                progress=lambda fraction, stage, task_id=task_id: results.put(
+                    ("progress", task_id, fraction, stage)
+                ),
+            )
+            results.put(("done", task_id, meta))
+        except Exception as e:  # noqa: BLE001 - a failing generator fails its candidate only
+            tb = traceback.format_exc(limit=8)
+            results.put(("failed", task_id, f"{type(e).__name__}: {e}", tb))
+
+
+_generators: dict[str, Any] = {}
+
+
+def warm_up(samplerate: int = 48000) -> None:
+    """Import the generators and render one bar per role once, so the first candidate a
+    performer waits for does not pay for imports and the renderer's caches."""
+    from hoot.generate.base import load_generator
+    from hoot.generate.render import render_stem
+    from hoot.music import ROLES
+    from hoot.music.clip import NoteClip
+
+    _generators["default"] = load_generator("default")
+    for role in ROLES:
+        pitches = (36, 38, 42) if role in ("drums", "perc") else (50, 57)
+        clip = NoteClip.from_notes([(i * 0.5, 0.4, p, 100) for i, p in enumerate(pitches)], 4)
+        try:
+            render_stem(clip, 120.0, samplerate, role)
+        except Exception:  # noqa: BLE001 - warming is an optimisation, never a failure
+            pass
+
+
+def make_candidate(task: dict, progress: Callable[[float, str], None]) -> dict:
+    """Generate, render and write one candidate. Returns its metadata (also written as JSON)."""
+    import numpy as np
+    import soundfile as sf
+
+    from hoot.generate.base import GeneratorError, Request, load_generator
+    from hoot.generate.render import render_stem
+
+    started = time.perf_counter()
+    request = Request.from_dict(task["request"])
+    name = task["generator"]
+    if name not in _generators:
+        _generators[name] = load_generator(name)
+    generator = _generators[name]
+    ok, why = generator.available()
+    if not ok:
+        raise GeneratorError(f"generator {name!r} is not available: {why}")
+    progress(0.1, "composing")
+    take = generator.generate(request)
+    if take.notes is None and take.audio is None:
+        raise GeneratorError(f"generator {name!r} returned neither notes nor audio")
+    folder = Path(task["folder"])
+    folder.mkdir(parents=True, exist_ok=True)
+    base = folder / task["name"]
+    meta: dict[str, Any] = {
+        "name": task["name"],
+        "role": request.role,
+        "generator": name,
+        "seed": request.seed,
+        "index": request.index,
+        "bars": request.bars,
+        "beats_per_bar": request.beats_per_bar,
+        "bpm": request.bpm,
+        "key": request.key,
+        "meter": request.meter,
+        "request": request.to_dict(),
+        "params": take.params,
+    }
+    if take.notes is not None:
+        take.notes.write_midi(base.with_suffix(".mid"), bpm=request.bpm)
+        meta["midi"] = base.with_suffix(".mid").name
+        meta["notes"] = len(take.notes)
+    progress(0.4, "rendering")
+    if take.audio is not None:
+        audio = fit_loop(np.asarray(take.audio, np.float32), request.frames)
+        from hoot.generate.loudness import normalize
+
+        audio, gain_db = normalize(audio, request.samplerate)
+        meta["render"] = {"gain_db": gain_db}
+    else:
+        audio, info = render_stem(
+            take.notes,
+            request.bpm,
+            request.samplerate,
+            request.role,
+            timbre=request.vibe.get("timbre"),
+            brightness=float(request.vibe.get("brightness", 0.5)),
+            seed=request.seed + request.index,
+        )
+        meta["render"] = info
+    progress(0.9, "writing")
+    sf.write(str(base.with_suffix(".wav")), audio, request.samplerate, subtype="FLOAT")
+    meta["wav"] = base.with_suffix(".wav").name
+    meta["seconds_to_make"] = round(time.perf_counter() - started, 4)
+    base.with_suffix(".json").write_text(json.dumps(meta, indent=1, default=str))
+    return meta
+
+
+def fit_loop(audio, frames: int):
+    """Make generated audio exactly `frames` long and stereo: a tail is folded onto the start
+    (so a loop rings over its seam), a short take is padded with silence."""
+    import numpy as np
+
+    if audio.ndim == 1:
+        audio = audio[:, None]
+    if audio.shape[1] == 1:
+        audio = np.repeat(audio, 2, axis=1)
+    audio = audio[:, :2]
+    out = np.zeros((frames, 2), np.float32)
+    for start in range(0, len(audio), frames):
+        part = audio[start : start + frames]
+        out[: len(part)] += part
+    return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)

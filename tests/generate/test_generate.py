@@ -1,0 +1,153 @@
+"""perf.generate as a performer uses it: batches, candidates, the worker pool, picking."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from hoot.engine.client import LocalEngine
+from hoot.errors import HootError
+from hoot.generate.batch import Status
+from hoot.performance import Performance
+from hoot.render import render
+from hoot.session import Session
+
+SR = 48000
+FAKES = "tests.generate.fakes"
+
+
+@pytest.fixture
+def session(tmp_path):
+    return Session(tmp_path / "gen")
+
+
+@pytest.fixture
+def perf(session):
+    p = Performance(LocalEngine(SR, session_dir=session.dir), session)
+    p.on_message = lambda m: None
+    yield p
+    p.close()
+
+
+def test_generate_returns_at_once_and_six_candidates_become_ready(perf, session):
+    perf.key = "D minor"
+    perf.chords = "i VI III VII"
+    started = time.perf_counter()
+    batch = perf.generate("bass", n=6, seed=11)
+    assert time.perf_counter() - started < 0.5, "generate() must not wait for the music"
+    assert len(batch) == 6
+    assert {c.status for c in batch} <= {Status.PENDING, Status.RENDERING}
+    batch.wait(timeout=120)
+    assert [c.status for c in batch] == [Status.READY] * 6, [c.reason for c in batch]
+    for c in batch:
+        meta = json.loads(c.wav.with_suffix(".json").read_text())
+        assert (meta["generator"], meta["seed"], meta["index"]) == ("default", 11, c.index)
+        assert meta["key"] == "D minor" and meta["request"]["chords"] == ["Dm", "Bb", "F", "C"]
+        audio, sr = sf.read(str(c.wav))
+        assert sr == SR and len(audio) == round(4 * 4 * 60 / 120 * SR)
+        assert c.notes is not None and len(c.notes) > 0
+    assert perf.picker["bass"] is batch
+
+
+def test_a_generator_that_raises_fails_only_its_candidates(perf):
+    batch = perf.generate("lead", n=6, using=f"{FAKES}:Exploding").wait(timeout=120)
+    assert [c.status for c in batch] == [
+        Status.READY,
+        Status.FAILED,
+        Status.READY,
+        Status.FAILED,
+        Status.READY,
+        Status.READY,
+    ]
+    assert "boom in candidate 1" in batch[1].reason
+
+
+def test_a_killed_worker_fails_only_its_candidate_and_is_replaced(perf):
+    batch = perf.generate("bass", n=5, using=f"{FAKES}:Killer").wait(timeout=120)
+    assert batch[2].status is Status.FAILED
+    assert "worker process died" in batch[2].reason
+    assert [c.status for i, c in enumerate(batch) if i != 2] == [Status.READY] * 4
+    again = perf.generate("bass", n=2, using=f"{FAKES}:Exploding").wait(timeout=120)
+    assert again[0].status is Status.READY, "the pool replaced the dead worker"
+
+
+def test_a_batch_can_be_cancelled(perf):
+    batch = perf.generate("pad", n=3, using=f"{FAKES}:Slow")
+    time.sleep(1.0)
+    batch.cancel()
+    batch.wait(timeout=20)
+    assert [c.status for c in batch] == [Status.FAILED] * 3
+    assert all(c.reason == "cancelled" for c in batch)
+
+
+def test_unavailable_and_unknown_generators_say_why(perf):
+    batch = perf.generate("bass", n=1, using=f"{FAKES}:Unavailable").wait(timeout=60)
+    assert batch[0].status is Status.FAILED
+    assert "no checkpoint in models/" in batch[0].reason
+    with pytest.raises(HootError, match="not available"):
+        perf.generate("bass", using="orpheus")
+    assert "no Orpheus" in perf.generators["orpheus"]
+    with pytest.raises(HootError, match="did you mean 'bass'"):
+        perf.generate("bas")
+    with pytest.raises(HootError, match="1 to 16"):
+        perf.generate("bass", n=0)
+
+
+def test_batches_persist_in_the_session(session):
+    first = Performance(LocalEngine(SR, session_dir=session.dir), session)
+    first.on_message = lambda m: None
+    made = first.generate("chords", n=3, seed=5).wait(timeout=120)
+    first.close()
+    again = Performance(LocalEngine(SR, session_dir=session.dir), session)
+    try:
+        restored = again.picker["chords"]
+        assert restored.id == made.id
+        assert [c.status for c in restored] == [Status.READY] * 3
+        assert [c.seed for c in restored] == [5] * 3
+        assert restored[1].queue(at="now") == again.now
+    finally:
+        again.close()
+
+
+def test_export_writes_the_wav_and_midi(perf, tmp_path):
+    c = perf.generate("lead", n=1, seed=2)[0].wait(timeout=60)
+    files = c.export(tmp_path / "out")
+    assert sorted(p.suffix for p in files) == [".json", ".mid", ".wav"]
+
+
+def test_a_pick_starts_exactly_at_the_phrase_boundary(session):
+    expected = {}
+
+    def script(perf):
+        perf.on_message = lambda m: None
+        batch = perf.generate("bass", n=2, seed=3, bars=2).wait(timeout=120)
+        perf.wait(beats=5.5)
+        expected["at"] = perf.tempo_map().next_boundary(perf.now, "phrase")
+        assert perf.pick("bass", 1) is batch[1]
+        assert batch[1].queued == expected["at"]
+        perf.close()
+
+    audio = render(script, bars=6, session=session)
+    at = expected["at"]
+    assert at == 16 * 24000
+    assert np.abs(audio[:at]).max() == 0.0, "nothing before the boundary"
+    assert np.abs(audio[at]).max() > 0.0, "the stem's first sample is at the boundary"
+    assert np.abs(audio[at : at + 4 * 24000]).max() > 0.05, "and the bass plays in that bar"
+
+
+def test_queue_before_ready_starts_at_the_first_boundary_after(perf):
+    said = []
+    perf.on_message = said.append
+    batch = perf.generate("drums", n=1, seed=4)
+    assert batch[0].queue() is None
+    assert "will start" in said[-1]
+    batch.wait(timeout=60)
+    deadline = time.monotonic() + 5
+    while batch[0].queued is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert batch[0].queued is not None
+    assert [p["stem"] for p in perf.tracks.drums.playing] == [batch[0].name]
