@@ -128,6 +128,19 @@ class Track:
         return result["sample"]
 
     @property
+    def sound(self) -> str | None:
+        """How generated candidates for this track are rendered: a built-in timbre
+        ("sub_bass", "acid_bass", "saw_lead", "pulse_lead", "pad", "keys", "pluck", "kit",
+        "perc_kit"), or a SoundFont: "soundfont" (General MIDI program for the role),
+        "soundfont:48" (program 48), "soundfont:/path/to/font.sf2:48". None: the role's
+        default timbre."""
+        return self._perf._sounds.get(self.name)
+
+    @sound.setter
+    def sound(self, value: str | None) -> None:
+        self._perf._set_sound(self.name, value)
+
+    @property
     def playing(self) -> list[dict]:
         """What plays or is queued on this track."""
         return [p for p in self._perf._call("state")["players"] if p["track"] == self.name]
@@ -191,6 +204,7 @@ class Performance:
             settings["groove"] = random.randrange(1 << 31)
             self.session.write_settings(settings)
         self._vibe["groove"] = int(settings["groove"])
+        self._sounds: dict[str, str] = dict(settings.get("sounds", {}))
         self._vibe_until: tuple[int, dict] | None = None
         self._picker = None
         self._loaded: set[str] = set()
@@ -387,6 +401,31 @@ class Performance:
             self._vibe, self._vibe_until = self._vibe_until[1], None
         return dict(self._vibe)
 
+    def _set_sound(self, track: str, value: str | None) -> None:
+        if value is None:
+            self._sounds.pop(track, None)
+        else:
+            from hoot.generate.render import TIMBRES
+            from hoot.generate.soundfont import parse_sound, soundfont_available
+
+            value = str(value)
+            if value.startswith("soundfont"):
+                try:
+                    parse_sound(value)
+                except ValueError as e:
+                    raise HootError(str(e)) from None
+                ok, why = soundfont_available()
+                if not ok and ":" not in value.removeprefix("soundfont:"):
+                    raise HootError(f"SoundFont rendering is not available: {why}")
+            elif value not in TIMBRES:
+                close = difflib.get_close_matches(value, TIMBRES, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise HootError(
+                    f"no sound {value!r}{hint}; built-in: {', '.join(TIMBRES)}, or 'soundfont'"
+                )
+            self._sounds[track] = value
+        self._remember(sounds=self._sounds)
+
     def _remember(self, **settings: Any) -> None:
         saved = self.session.read_settings()
         saved.update(settings)
@@ -455,6 +494,8 @@ class Performance:
             the_vibe, _ = apply_words(the_vibe, vibe)
         elif isinstance(vibe, dict):
             the_vibe.update(check_vibe(vibe))
+        if role in self._sounds and "timbre" not in the_vibe:
+            the_vibe["timbre"] = self._sounds[role]
         tm = self.tempo_map()
         pos = tm.position(self.now)
         request = Request(

@@ -267,6 +267,14 @@ def make_candidate(task: dict, progress: Callable[[float, str], None]) -> dict:
 
         audio, gain_db = normalize(audio, request.samplerate)
         meta["render"] = {"gain_db": gain_db}
+    elif str(request.vibe.get("timbre", "")).startswith("soundfont"):
+        from hoot.generate.loudness import normalize
+        from hoot.generate.soundfont import render_sound
+
+        sound = str(request.vibe["timbre"])
+        raw = render_sound(take.notes, request.bpm, request.samplerate, request.role, sound)
+        audio, gain_db = normalize(raw, request.samplerate)
+        meta["render"] = {"timbre": sound, "gain_db": gain_db}
     else:
         audio, info = render_stem(
             take.notes,

@@ -197,10 +197,49 @@ def _loop(audio: np.ndarray, frames: int) -> np.ndarray:
     """Exactly `frames` of stereo: everything past the end folded back onto the start."""
     if audio.shape[1] == 1:
         audio = np.repeat(audio, 2, axis=1)
-    loop = np.zeros((frames, 2), np.float32)
-    for start in range(0, audio.shape[0], frames):
-        chunk = audio[start : start + frames, :2]
-        loop[: chunk.shape[0]] += chunk
+    laps = max(1, -(-audio.shape[0] // frames))
+    padded = np.zeros((laps * frames, 2), np.float32)
+    padded[: audio.shape[0]] = audio[:, :2]
+    loop = padded.reshape(laps, frames, 2).sum(axis=0)
     if not np.isfinite(loop).all():
         loop = np.nan_to_num(loop, nan=0.0, posinf=0.0, neginf=0.0)
     return loop
+
+
+GM_PROGRAM_FOR_ROLE = {"bass": 33, "chords": 0, "lead": 80, "pad": 89}
+
+
+def parse_sound(sound: str) -> tuple[Path | None, int | None]:
+    """ "soundfont", "soundfont:48" or "soundfont:/path/font.sf2:48" -> (font or None, program
+    or None). Raises ValueError naming the accepted forms."""
+    parts = sound.split(":")
+    if parts[0] != "soundfont" or len(parts) > 3:
+        raise ValueError(
+            f"sound {sound!r}: write 'soundfont', 'soundfont:48' or 'soundfont:/path/font.sf2:48'"
+        )
+    font = None
+    program = None
+    for part in parts[1:]:
+        if part.isdigit():
+            program = int(part)
+            if program > 127:
+                raise ValueError(f"sound {sound!r}: a General MIDI program is 0 to 127")
+        elif part:
+            font = Path(part).expanduser()
+            if not font.is_file():
+                raise ValueError(f"sound {sound!r}: no SoundFont at {font}")
+    return font, program
+
+
+def render_sound(clip: NoteClip, bpm: float, samplerate: int, role: str, sound: str) -> np.ndarray:
+    """Render `clip` for `role` with a "soundfont..." sound (see parse_sound)."""
+    font, program = parse_sound(sound)
+    if font is None:
+        fonts = find_soundfonts()
+        if not fonts:
+            raise HootError(soundfont_available()[1])
+        font = fonts[0]
+    drums = role in ("drums", "perc")
+    if program is None:
+        program = 0 if drums else GM_PROGRAM_FOR_ROLE.get(role, 0)
+    return render_with_soundfont(clip, bpm, samplerate, font, program=program, drums=drums)

@@ -151,3 +151,46 @@ def test_queue_before_ready_starts_at_the_first_boundary_after(perf):
         time.sleep(0.01)
     assert batch[0].queued is not None
     assert [p["stem"] for p in perf.tracks.drums.playing] == [batch[0].name]
+
+
+def test_fixed_seeds_give_identical_audio_for_every_role(perf):
+    from hoot.generate.loudness import integrated_loudness
+    from hoot.music import ROLES
+
+    for role in ROLES:
+        a = perf.generate(role, n=1, seed=21, bars=2)[0].wait(timeout=60)
+        b = perf.generate(role, n=1, seed=21, bars=2)[0].wait(timeout=60)
+        assert a.status is Status.READY and b.status is Status.READY, (a.reason, b.reason)
+        assert np.array_equal(a.audio, b.audio), f"{role}: same seed, same sound"
+        assert a.notes == b.notes
+        lufs = integrated_loudness(a.audio, SR)
+        assert abs(lufs - -14.0) <= 1.0, f"{role}: {lufs:.2f} LUFS"
+
+
+def test_a_track_can_sound_through_a_soundfont(perf):
+    from hoot.generate.loudness import integrated_loudness
+
+    perf.tracks.chords.sound = "soundfont:48"  # General MIDI strings
+    c = perf.generate("chords", n=1, seed=8, bars=2)[0].wait(timeout=120)
+    assert c.status is Status.READY, c.reason
+    assert c.meta["render"]["timbre"] == "soundfont:48"
+    assert abs(integrated_loudness(c.audio, SR) - -14.0) <= 1.0
+    with pytest.raises(HootError, match="did you mean 'saw_lead'"):
+        perf.tracks.lead.sound = "saw_led"
+    with pytest.raises(HootError, match="0 to 127"):
+        perf.tracks.lead.sound = "soundfont:300"
+    perf.tracks.chords.sound = None
+    assert perf.tracks.chords.sound is None
+
+
+def test_by_phrase_tells_the_performer_what_will_be_late(perf):
+    said = []
+    perf.on_message = said.append
+    batch = perf.generate("pad", n=2, using=f"{FAKES}:Slow", by="phrase")
+    assert batch.deadline == perf.tempo_map().next_boundary(perf.now + 4800, "phrase")
+    perf.wait(bars=5)  # offline time passes the boundary while the candidates still render
+    deadline = time.monotonic() + 5
+    while not said and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert said and "#1, #2 will not be ready for the phrase at bar" in said[0]
+    batch.cancel()
