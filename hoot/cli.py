@@ -90,6 +90,22 @@ def cmd_engine(a: argparse.Namespace) -> int:
     return engine_main(argv)
 
 
+def cmd_tui(a: argparse.Namespace) -> int:
+    from hoot.tui.app import run_tui
+
+    args = {"backend": a.backend, "idle_timeout": a.idle_timeout}
+    if a.device:
+        args["device"] = a.device
+    return run_tui(a.session, **args)
+
+
+def cmd_repl(a: argparse.Namespace) -> int:
+    from hoot.console.repl_client import run_repl
+    from hoot.session import Session
+
+    return run_repl(Session(a.session).dir) or 0
+
+
 def cmd_devices(a: argparse.Namespace) -> int:
     from hoot.engine.devices import list_devices
 
@@ -108,6 +124,18 @@ def cmd_doctor(a: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="hoot", description="a live-coding instrument")
     sub = ap.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("tui", help="the instrument: meters, grid, picker, queue and console")
+    t.add_argument("--session", default="default", help="session name or folder")
+    t.add_argument("--backend", default="auto", choices=("auto", "sounddevice", "null"))
+    t.add_argument("--device", default=None)
+    t.add_argument("--idle-timeout", type=float, default=600.0,
+                   help="seconds the engine plays on with no hoot tui attached")
+    t.set_defaults(func=cmd_tui)
+
+    rp = sub.add_parser("repl", help="a ptpython prompt in the running hoot tui's namespace")
+    rp.add_argument("--session", default="default")
+    rp.set_defaults(func=cmd_repl)
 
     r = sub.add_parser("render", help="render N bars of a live-coding script to a WAV file")
     r.add_argument("script", type=Path)
