@@ -265,7 +265,7 @@ def make_candidate(task: dict, progress: Callable[[float, str], None]) -> dict:
         audio = fit_loop(np.asarray(take.audio, np.float32), request.frames)
         from hoot.generate.loudness import normalize
 
-        audio, gain_db = normalize(audio, request.samplerate)
+        audio, gain_db = normalize(audio, request.samplerate, loop=True)
         meta["render"] = {"gain_db": gain_db}
     elif str(request.vibe.get("timbre", "")).startswith("soundfont"):
         from hoot.generate.loudness import normalize
@@ -273,7 +273,7 @@ def make_candidate(task: dict, progress: Callable[[float, str], None]) -> dict:
 
         sound = str(request.vibe["timbre"])
         raw = render_sound(take.notes, request.bpm, request.samplerate, request.role, sound)
-        audio, gain_db = normalize(raw, request.samplerate)
+        audio, gain_db = normalize(raw, request.samplerate, loop=True)
         meta["render"] = {"timbre": sound, "gain_db": gain_db}
     else:
         audio, info = render_stem(

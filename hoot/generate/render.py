@@ -290,7 +290,7 @@ def _release_curve(length: int, samplerate: int) -> np.ndarray:
     """From 1 down to exactly 0 over `length` samples, exponential-looking (no click at 0)."""
     if length <= 0:
         return np.zeros(0, np.float32)
-    x = _seconds(length, samplerate) * np.float32(samplerate / length)
+    x = _seconds(length, samplerate) * np.float32(samplerate / max(length - 1, 1))
     return ((np.exp(-4.0 * x) - math.exp(-4.0)) / (1.0 - math.exp(-4.0))).astype(np.float32)
 
 
@@ -728,10 +728,11 @@ _CYMBAL_FREQS = (263.0, 400.0, 421.0, 474.0, 587.0, 845.0, 1141.0, 1293.0)
 
 
 def _kick(v: float, b: float, rng: np.random.Generator, sr: int, deep: bool = False) -> np.ndarray:
-    t = _time(0.6 if deep else 0.5, sr)
+    ring = 0.16 if deep else 0.12  # about 300 ms to -25 dB (a little longer for 35)
+    t = _time(7.0 * ring, sr)
     floor = 41.0 if deep else 45.0
     body = _sweep_sine(t, 150.0 + 40.0 * v, floor, 0.035)
-    body *= 0.75 * _decay(t, 0.26 if deep else 0.22) + 0.25 * _decay(t, 0.05)
+    body *= 0.75 * _decay(t, ring) + 0.25 * _decay(t, 0.03)
     body = np.tanh(1.8 * body) / math.tanh(1.8)
     click = _band_pass(_noise(rng, t.size), 1500.0, 6000.0 + 6000.0 * b, sr)
     click *= _decay(t, 0.0015) * (0.15 + 0.35 * b) * (0.4 + 0.6 * v)
@@ -741,7 +742,7 @@ def _kick(v: float, b: float, rng: np.random.Generator, sr: int, deep: bool = Fa
 def _snare(
     v: float, b: float, rng: np.random.Generator, sr: int, tight: bool = False
 ) -> np.ndarray:
-    t = _time(0.45, sr)
+    t = _time(0.7, sr)
     tone = _sweep_sine(t, 215.0, 185.0, 0.02) * _decay(t, 0.07)
     tone += 0.5 * _sweep_sine(t, 360.0, 330.0, 0.015) * _decay(t, 0.04)
     rattle = _band_pass(_noise(rng, t.size), 1500.0, 7000.0 + 6000.0 * b, sr)
@@ -751,7 +752,7 @@ def _snare(
 
 
 def _clap(v: float, b: float, rng: np.random.Generator, sr: int) -> np.ndarray:
-    t = _time(0.4, sr)
+    t = _time(0.8, sr)
     hits = np.zeros(t.size)
     for k in range(4):
         at = 0.0095 * k + rng.uniform(-0.0015, 0.0015) if k else 0.0
@@ -762,7 +763,7 @@ def _clap(v: float, b: float, rng: np.random.Generator, sr: int) -> np.ndarray:
 
 
 def _hat(v: float, b: float, rng: np.random.Generator, sr: int, hold: float) -> np.ndarray:
-    t = _time(max(0.12, hold * 4.0), sr)
+    t = _time(max(0.15, hold * 7.0), sr)
     source = 0.6 * _metal(t, _HAT_FREQS, rng) + 0.8 * _noise(rng, t.size)
     source = _high_pass(source, 6500.0 if hold < 0.05 else 5500.0, sr, order=4)
     source = _low_pass(source, 10000.0 + 7000.0 * b + 2000.0 * v, sr)
@@ -770,7 +771,7 @@ def _hat(v: float, b: float, rng: np.random.Generator, sr: int, hold: float) -> 
 
 
 def _cymbal(v: float, b: float, rng: np.random.Generator, sr: int, hold: float) -> np.ndarray:
-    t = _time(hold * 4.0, sr)
+    t = _time(hold * 7.0, sr)
     source = _metal(t, _CYMBAL_FREQS, rng) + 1.2 * _noise(rng, t.size)
     source = _band_pass(source, 3500.0, 12000.0 + 6000.0 * b, sr)
     shimmer = _high_pass(_noise(rng, t.size), 9000.0, sr) * _decay(t, hold * 0.4)
@@ -778,14 +779,14 @@ def _cymbal(v: float, b: float, rng: np.random.Generator, sr: int, hold: float) 
 
 
 def _ride(v: float, b: float, rng: np.random.Generator, sr: int, bell: bool = False) -> np.ndarray:
-    t = _time(1.6, sr)
+    t = _time(3.5, sr)
     partials = (760.0, 1530.0, 2840.0, 4300.0) if bell else (530.0, 1480.0, 2680.0, 3870.0)
     ping = sum(
         np.sin(2.0 * np.pi * f * t + rng.random() * 6.28) / (k + 1) for k, f in enumerate(partials)
     )
     ping *= _decay(t, 0.6 if bell else 0.35) * (1.0 if bell else 0.6)
     wash = _high_pass(_metal(t, _CYMBAL_FREQS, rng) + _noise(rng, t.size), 5000.0, sr)
-    wash = _low_pass(wash, 11000.0 + 6000.0 * b, sr) * _decay(t, 0.8) * (0.2 if bell else 0.35)
+    wash = _low_pass(wash, 11000.0 + 6000.0 * b, sr) * _decay(t, 0.5) * (0.2 if bell else 0.35)
     return ping + wash
 
 
@@ -798,10 +799,9 @@ def _membrane(
     ring: float,
     slap: float = 0.2,
     bend: float = 1.08,
-    length: float = 0.5,
 ) -> np.ndarray:
     """A struck drum head: falling fundamental, an inharmonic overtone, a slap of noise."""
-    t = _time(length, sr)
+    t = _time(max(0.1, 7.0 * ring), sr)
     head = _sweep_sine(t, freq * bend, freq, 0.02) * _decay(t, ring)
     head += 0.3 * _sweep_sine(t, freq * 1.59 * bend, freq * 1.59, 0.015) * _decay(t, ring * 0.5)
     hit = _band_pass(_noise(rng, t.size), 1500.0, 5000.0 + 4000.0 * b, sr) * _decay(t, 0.004)
@@ -809,8 +809,9 @@ def _membrane(
 
 
 def _tom(v: float, b: float, rng: np.random.Generator, sr: int, freq: float) -> np.ndarray:
-    t = _time(0.7, sr)
-    head = _sweep_sine(t, freq * 1.6, freq, 0.05) * _decay(t, 0.18 + 0.1 * min(1.0, 82.0 / freq))
+    ring = 0.18 + 0.1 * min(1.0, 82.0 / freq)
+    t = _time(7.0 * ring, sr)
+    head = _sweep_sine(t, freq * 1.6, freq, 0.05) * _decay(t, ring)
     thud = _low_pass(_noise(rng, t.size), 2500.0 + 2500.0 * b, sr) * _decay(t, 0.01)
     return head + 0.25 * thud / max(np.abs(thud).max(), 1e-9)
 
@@ -833,11 +834,11 @@ def _struck(
     v: float, b: float, rng: np.random.Generator, sr: int, partials: tuple[float, ...], ring: float
 ) -> np.ndarray:
     """Wood, metal and bells: a few inharmonic partials, higher ones dying sooner."""
-    return _bell(_time(min(4.0 * ring + 0.05, 3.0), sr), partials, ring, rng)
+    return _bell(_time(min(7.0 * ring + 0.05, 5.0), sr), partials, ring, rng)
 
 
 def _cowbell(v: float, b: float, rng: np.random.Generator, sr: int) -> np.ndarray:
-    t = _time(0.4, sr)
+    t = _time(0.85, sr)
     tone = _band_pass(_metal(t, (540.0, 800.0), rng), 600.0, 2500.0 + 1500.0 * b, sr)
     return tone * (0.6 * _decay(t, 0.012) + 0.4 * _decay(t, 0.12))
 
@@ -845,14 +846,14 @@ def _cowbell(v: float, b: float, rng: np.random.Generator, sr: int) -> np.ndarra
 def _shaker(
     v: float, b: float, rng: np.random.Generator, sr: int, low: float, length: float
 ) -> np.ndarray:
-    t = _time(length, sr)
+    t = _time(length * 1.75 + 0.008, sr)
     grains = _band_pass(_noise(rng, t.size), low, low * 2.2 + 3000.0 * b, sr)
     swell = np.minimum(t / 0.008, 1.0) * _decay(np.maximum(t - 0.008, 0.0), length / 4.0)
     return grains * swell
 
 
 def _tambourine(v: float, b: float, rng: np.random.Generator, sr: int) -> np.ndarray:
-    t = _time(0.35, sr)
+    t = _time(0.65, sr)
     jingles = _bell(t, (5200.0, 6500.0, 7800.0, 9100.0, 11000.0), 0.09, rng)
     hiss = _high_pass(_noise(rng, t.size), 6000.0 + 2000.0 * b, sr) * _decay(t, 0.05)
     return 0.5 * jingles + hiss
@@ -893,7 +894,7 @@ def _cuica(v: float, b: float, rng: np.random.Generator, sr: int, open_: bool) -
 
 def _perc_kick(v: float, b: float, rng: np.random.Generator, sr: int) -> np.ndarray:
     """Hand-drum bass tone (djembe/surdo-like): a low head with a soft thump."""
-    t = _time(0.5, sr)
+    t = _time(1.4, sr)
     head = _sweep_sine(t, 120.0, 88.0, 0.03) * _decay(t, 0.2)
     thump = _low_pass(_noise(rng, t.size), 500.0, sr) * _decay(t, 0.01)
     return head + 0.4 * thump / max(np.abs(thump).max(), 1e-9)
@@ -919,49 +920,47 @@ def _sound(make, level, pan=0.0, send=0.0, choke=None, **params) -> _DrumSound:
 _SOUNDS: dict[str, _DrumSound] = {
     "kick": _sound(_kick, 1.0),
     "kick_deep": _sound(_kick, 1.0, deep=True),
-    "snare": _sound(_snare, 0.72, send=0.12),
-    "snare_tight": _sound(_snare, 0.72, send=0.12, tight=True),
-    "clap": _sound(_clap, 0.62, send=0.2),
-    "rim": _sound(
-        _membrane, 0.5, -0.1, 0.1, freq=1700.0, ring=0.007, slap=0.6, bend=1.0, length=0.1
-    ),
-    "hat_closed": _sound(_hat, 0.3, 0.28, 0.03, "hat", hold=0.02),
-    "hat_pedal": _sound(_hat, 0.22, 0.28, 0.03, "hat", hold=0.013),
-    "hat_open": _sound(_hat, 0.28, 0.3, 0.05, "hat", hold=0.16),
+    "snare": _sound(_snare, 1.1, send=0.12),
+    "snare_tight": _sound(_snare, 1.1, send=0.12, tight=True),
+    "clap": _sound(_clap, 0.95, send=0.2),
+    "rim": _sound(_membrane, 0.7, -0.1, 0.1, freq=1700.0, ring=0.007, slap=0.6, bend=1.0),
+    "hat_closed": _sound(_hat, 0.42, 0.28, 0.03, "hat", hold=0.02),
+    "hat_pedal": _sound(_hat, 0.31, 0.28, 0.03, "hat", hold=0.013),
+    "hat_open": _sound(_hat, 0.33, 0.3, 0.05, "hat", hold=0.16),
     "crash": _sound(_cymbal, 0.36, -0.35, 0.08, hold=0.55),
     "china": _sound(_cymbal, 0.34, -0.45, 0.08, hold=0.4),
     "splash": _sound(_cymbal, 0.32, 0.4, 0.08, hold=0.2),
     "ride": _sound(_ride, 0.3, 0.35, 0.06),
-    "ride_bell": _sound(_ride, 0.3, 0.35, 0.06, bell=True),
-    "tambourine": _sound(_tambourine, 0.3, 0.45, 0.1),
-    "cowbell": _sound(_cowbell, 0.35, -0.25, 0.1),
+    "ride_bell": _sound(_ride, 0.24, 0.35, 0.06, bell=True),
+    "tambourine": _sound(_tambourine, 0.38, 0.45, 0.1),
+    "cowbell": _sound(_cowbell, 0.5, -0.25, 0.1),
     "vibraslap": _sound(_scrape, 0.3, -0.3, 0.12, length=1.0, rate=28.0),
     "bongo_high": _sound(_membrane, 0.5, 0.35, 0.12, freq=420.0, ring=0.08, slap=0.3),
     "bongo_low": _sound(_membrane, 0.5, 0.2, 0.12, freq=310.0, ring=0.11, slap=0.3),
-    "conga_mute": _sound(_membrane, 0.5, -0.2, 0.12, freq=300.0, ring=0.05, slap=0.5),
-    "conga_open": _sound(_membrane, 0.55, -0.25, 0.12, freq=300.0, ring=0.22, slap=0.2),
-    "conga_low": _sound(_membrane, 0.55, -0.35, 0.12, freq=210.0, ring=0.28, slap=0.2),
+    "conga_mute": _sound(_membrane, 0.7, -0.2, 0.12, freq=300.0, ring=0.05, slap=0.5),
+    "conga_open": _sound(_membrane, 0.38, -0.25, 0.12, freq=300.0, ring=0.22, slap=0.2),
+    "conga_low": _sound(_membrane, 0.38, -0.35, 0.12, freq=210.0, ring=0.28, slap=0.2),
     "conga_slap": _sound(_membrane, 0.55, 0.0, 0.14, freq=330.0, ring=0.06, slap=0.9),
-    "timbale_high": _sound(_membrane, 0.45, 0.25, 0.14, freq=410.0, ring=0.25, slap=0.4, bend=1.02),
-    "timbale_low": _sound(_membrane, 0.45, 0.15, 0.14, freq=280.0, ring=0.25, slap=0.4, bend=1.02),
+    "timbale_high": _sound(_membrane, 0.36, 0.25, 0.14, freq=410.0, ring=0.25, slap=0.4, bend=1.02),
+    "timbale_low": _sound(_membrane, 0.36, 0.15, 0.14, freq=280.0, ring=0.25, slap=0.4, bend=1.02),
     "agogo_high": _sound(_struck, 0.3, -0.3, 0.12, partials=(920.0, 2540.0, 4970.0), ring=0.3),
     "agogo_low": _sound(_struck, 0.3, -0.15, 0.12, partials=(690.0, 1900.0, 3730.0), ring=0.3),
-    "cabasa": _sound(_shaker, 0.3, 0.5, 0.08, low=3000.0, length=0.15),
-    "maracas": _sound(_shaker, 0.3, 0.4, 0.08, low=4500.0, length=0.11),
-    "whistle_short": _sound(_whistle, 0.2, 0.1, 0.15, length=0.1),
-    "whistle_long": _sound(_whistle, 0.2, 0.1, 0.15, length=0.45),
-    "guiro_short": _sound(_scrape, 0.3, -0.4, 0.1, length=0.18, rate=90.0),
-    "guiro_long": _sound(_scrape, 0.3, -0.4, 0.1, length=0.45, rate=70.0),
+    "cabasa": _sound(_shaker, 0.42, 0.5, 0.08, low=3000.0, length=0.15),
+    "maracas": _sound(_shaker, 0.42, 0.4, 0.08, low=4500.0, length=0.11),
+    "whistle_short": _sound(_whistle, 0.13, 0.1, 0.15, length=0.1),
+    "whistle_long": _sound(_whistle, 0.13, 0.1, 0.15, length=0.45),
+    "guiro_short": _sound(_scrape, 0.38, -0.4, 0.1, length=0.18, rate=90.0),
+    "guiro_long": _sound(_scrape, 0.38, -0.4, 0.1, length=0.45, rate=70.0),
     "claves": _sound(_struck, 0.35, 0.3, 0.12, partials=(2500.0, 6800.0), ring=0.03),
     "block_high": _sound(_struck, 0.35, -0.3, 0.1, partials=(1000.0, 2900.0), ring=0.035),
     "block_low": _sound(_struck, 0.35, -0.2, 0.1, partials=(760.0, 2200.0), ring=0.04),
-    "cuica_mute": _sound(_cuica, 0.25, 0.2, 0.12, "cuica", open_=False),
-    "cuica_open": _sound(_cuica, 0.25, 0.2, 0.12, "cuica", open_=True),
+    "cuica_mute": _sound(_cuica, 0.14, 0.2, 0.12, "cuica", open_=False),
+    "cuica_open": _sound(_cuica, 0.14, 0.2, 0.12, "cuica", open_=True),
     "triangle_mute": _sound(
-        _struck, 0.25, 0.5, 0.1, "triangle", partials=_TRIANGLE_PARTIALS, ring=0.04
+        _struck, 0.15, 0.5, 0.1, "triangle", partials=_TRIANGLE_PARTIALS, ring=0.04
     ),
     "triangle_open": _sound(
-        _struck, 0.25, 0.5, 0.1, "triangle", partials=_TRIANGLE_PARTIALS, ring=0.7
+        _struck, 0.15, 0.5, 0.1, "triangle", partials=_TRIANGLE_PARTIALS, ring=0.7
     ),
     "perc_kick": _sound(_perc_kick, 0.9),
 }
@@ -1020,10 +1019,15 @@ def _shot(name: str, tuning: float, bucket: int, bright: int, variant: int, sr: 
     else:
         audio = _SOUNDS[name].make(velocity, brightness, rng, sr)
     audio = np.asarray(audio, dtype=np.float64)
+    # Sounds are made long enough to ring out; what is 60 dB down is cut (with a fade),
+    # so the mix does not spend time adding silence.
+    audible = np.flatnonzero(np.abs(audio) > np.abs(audio).max() * 1e-3)
+    fade_out = max(1, round(0.005 * sr))
+    audio = audio[: min(audio.size, int(audible[-1]) + 1 + fade_out)]
     audio -= np.linspace(0.0, audio[-1], audio.size)  # end exactly at zero
     fade_in = max(1, round(0.0003 * sr))
     audio[:fade_in] *= np.linspace(0.0, 1.0, fade_in, endpoint=False)
-    fade_out = min(audio.size, max(1, round(0.005 * sr)))
+    fade_out = min(audio.size, fade_out)
     audio[-fade_out:] *= np.linspace(1.0, 0.0, fade_out)
     audio /= max(float(np.abs(audio).max()), 1e-9)
     shot = audio.astype(np.float32)
@@ -1047,7 +1051,7 @@ def _render_drums(notes: _Notes, setting: _Setting, timbre: str) -> tuple[np.nda
         sound = _SOUNDS.get(name)
         if sound is None:  # a tom: level, pan and send follow its pitch
             pan = float(np.clip((tuning - 120.0) / 200.0, -0.35, 0.35))
-            sound = _DrumSound(_tom, 0.6, pan, 0.12)
+            sound = _DrumSound(_tom, 0.3, pan, 0.12)
         hits.append((on, shot, sound, velocity))
 
     # Choke groups: a hit cuts the ringing hits of its group, also across the seam.
@@ -1086,11 +1090,19 @@ def _fold(buffer: np.ndarray, frames: int) -> np.ndarray:
 
     Works on the last axis (time), channels-first; returns a new float32 array.
     """
-    loop = np.array(buffer[..., :frames], dtype=np.float32)
-    for start in range(frames, buffer.shape[-1], frames):
-        chunk = buffer[..., start : start + frames]
-        loop[..., : chunk.shape[-1]] += chunk
-    return loop
+    total = buffer.shape[-1]
+    if total <= frames:
+        loop = np.zeros(buffer.shape[:-1] + (frames,), np.float32)
+        loop[..., :total] = buffer
+        return loop
+    if total <= 2 * frames:
+        loop = np.array(buffer[..., :frames], dtype=np.float32)
+        loop[..., : total - frames] += buffer[..., frames:]
+        return loop
+    laps = -(-total // frames)
+    padded = np.zeros(buffer.shape[:-1] + (laps * frames,), np.float32)
+    padded[..., :total] = buffer
+    return padded.reshape(buffer.shape[:-1] + (laps, frames)).sum(axis=-2)
 
 
 def _loop_filter(sos: np.ndarray, loop: np.ndarray, samplerate: int) -> np.ndarray:
@@ -1120,10 +1132,23 @@ def _cycles(rate_hz: float, frames: int, samplerate: int) -> int:
 
 
 def _lfo(cycles: int, frames: int, offset: float = 0.0) -> np.ndarray:
-    """`cycles` sine cycles over the loop, float32 (the phase is reduced before the sine)."""
-    turns = np.arange(frames, dtype=np.float64) * (cycles / frames)
+    """`cycles` sine cycles over the loop, float32.
+
+    In float32 a frame count is exact below 2^24 and the phase error stays under a
+    millionth of a cycle, far below anything audible in a slow modulation.
+    """
+    turns = _counts(frames).astype(np.float32)
+    turns *= np.float32(cycles / frames)
     turns -= np.floor(turns)  # np.floor is vectorised; a float modulo is not
-    return np.sin(turns.astype(np.float32) * np.float32(2.0 * np.pi) + np.float32(offset))
+    turns *= np.float32(2.0 * np.pi)
+    if offset:
+        turns += np.float32(offset)
+    return np.sin(turns)
+
+
+_CHUNK = 1 << 15
+"""Frames per chunk in the bus effects that make several passes: the temporaries of a
+chunk stay in the processor's cache, which here is worth more than the extra calls."""
 
 
 def _chorus(loop: np.ndarray, samplerate: int, mix: float) -> np.ndarray:
@@ -1135,17 +1160,24 @@ def _chorus(loop: np.ndarray, samplerate: int, mix: float) -> np.ndarray:
     reach = int(base + depth) + 2
     # The mid signal with the loop's end before its start, so delayed reads need no wrap.
     history = np.concatenate([mid.take(np.arange(-reach, 0) % frames), mid])
-    now = _counts(frames).astype(np.intp) + reach
     cycles = _cycles(0.35, frames, samplerate)
     out = loop.copy()
     for channel, offset in ((0, 0.0), (1, 0.5 * np.pi)):
-        delay = base + depth * _lfo(cycles, frames, offset)
-        whole = delay.astype(np.intp)
-        fraction = delay - whole.astype(np.float32)
-        index = now - whole
-        newer = history.take(index)
-        older = history.take(index - 1)
-        out[channel] += mix * (newer + fraction * (older - newer))
+        swing = _lfo(cycles, frames, offset)
+        for first in range(0, frames, _CHUNK):
+            last = min(frames, first + _CHUNK)
+            delay = swing[first:last] * np.float32(depth) + np.float32(base)
+            whole = delay.astype(np.intp)
+            fraction = delay - whole.astype(np.float32)
+            index = _counts(last - first).astype(np.intp) + (first + reach)
+            index -= whole
+            newer = history.take(index)
+            older = history.take(index - 1)
+            older -= newer
+            older *= fraction
+            newer += older
+            newer *= np.float32(mix)
+            out[channel, first:last] += newer
     return out
 
 
@@ -1190,7 +1222,7 @@ def _room_impulse(samplerate: int, size: str) -> np.ndarray:
     return impulse.astype(np.float32)
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=4)
 def _room_spectrum(samplerate: int, size: str, length: int) -> np.ndarray:
     return fft.rfft(_room_impulse(samplerate, size), n=length, axis=-1)
 
@@ -1225,7 +1257,9 @@ def _mid_side(loop: np.ndarray, samplerate: int, width: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Timbre:
-    """A timbre's voice and its bus: stereo width, reverb send and room."""
+    """A timbre's bus: stereo width (of what is above 120 Hz), reverb send and room.
+
+    The kits send each drum sound to the room at its own level (`_DrumSound.send`)."""
 
     width: float
     reverb: float = 0.0
@@ -1237,11 +1271,11 @@ _TIMBRE_BUS: dict[str, _Timbre] = {
     "acid_bass": _Timbre(width=0.3, reverb=0.05),
     "saw_lead": _Timbre(width=0.7, reverb=0.2, room="hall"),
     "pulse_lead": _Timbre(width=0.7, reverb=0.18, room="hall"),
-    "pad": _Timbre(width=1.0, reverb=0.35, room="hall"),
+    "pad": _Timbre(width=0.65, reverb=0.35, room="hall"),
     "keys": _Timbre(width=0.8, reverb=0.22, room="hall"),
     "pluck": _Timbre(width=0.8, reverb=0.22, room="hall"),
-    "kit": _Timbre(width=1.0, reverb=1.0, room="room"),
-    "perc_kit": _Timbre(width=1.0, reverb=1.0, room="room"),
+    "kit": _Timbre(width=1.0, room="room"),
+    "perc_kit": _Timbre(width=1.0, room="room"),
 }
 
 
@@ -1353,7 +1387,8 @@ def render_clip(
     if chosen in DRUM_TIMBRES:
         dry, send = _render_drums(notes, setting, chosen)
         loop = _fold(dry, frames)
-        loop += _reverb(_fold(send, frames), samplerate, bus.room)
+        if send.any():
+            loop += _reverb(_fold(send, frames), samplerate, bus.room)
     else:
         loop = _bus(_fold(_voice_buffer(notes, setting, chosen), frames), setting, chosen)
         if bus.reverb:
