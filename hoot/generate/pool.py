@@ -17,6 +17,7 @@ import json
 import multiprocessing as mp
 import os
 import queue
+import sys
 import threading
 import time
 import traceback
@@ -26,6 +27,25 @@ from pathlib import Path
 from typing import Any
 
 EventFn = Callable[..., None]
+
+
+def _start_resource_tracker() -> None:
+    """multiprocessing starts its resource tracker passing sys.stderr's file descriptor;
+    under a TUI (or the console's routing stream) stderr is a capture object without one.
+    Start it with the real stderr."""
+    from multiprocessing import resource_tracker
+
+    saved = sys.stderr
+    try:
+        try:
+            ok = saved.fileno() >= 0
+        except (AttributeError, OSError, ValueError):
+            ok = False
+        if not ok:
+            sys.stderr = sys.__stderr__
+        resource_tracker.ensure_running()
+    finally:
+        sys.stderr = saved
 
 
 def default_workers() -> int:
@@ -55,6 +75,7 @@ class WorkerPool:
         self.size = workers or default_workers()
         self.on_event = on_event or (lambda *a: None)
         self._ctx = mp.get_context("spawn")
+        _start_resource_tracker()
         self._results = self._ctx.Queue()
         self._workers: list[_Worker] = []
         self._pending: deque[dict] = deque()

@@ -1,0 +1,109 @@
+"""What a performer can do without typing, in one place for every controller.
+
+The TUI's keys call these; a Launchpad (or any controller) will call the same ones.
+They act on `perf` and on a selection (which role's batch, which candidate) that the
+screen shows. None of them blocks on generation, and none raises for a harmless miss
+(nothing to pick yet): they return a sentence for the performer instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hoot.errors import HootError
+from hoot.music import ROLES
+
+
+@dataclass
+class Selection:
+    role: str | None = None
+    index: int = 0
+
+
+class SetActions:
+    """Selection, pick, stop, panic: the non-typing controls of a set."""
+
+    def __init__(self, perf) -> None:
+        self.perf = perf
+        self.selection = Selection()
+
+    # ---- where the selection is ---------------------------------------------------------
+
+    def roles_with_batches(self) -> list[str]:
+        latest = self.perf.picker.latest
+        return [r for r in ROLES if r in latest]
+
+    def _ensure_selection(self) -> bool:
+        roles = self.roles_with_batches()
+        if not roles:
+            return False
+        if self.selection.role not in roles:
+            newest = self.perf.picker.newest.role
+            self.selection.role = newest if newest in roles else roles[0]
+        batch = self.perf.picker.latest[self.selection.role]
+        self.selection.index = max(0, min(self.selection.index, len(batch) - 1))
+        return True
+
+    def follow_newest(self) -> None:
+        """Select the newest batch (after perf.generate), first candidate."""
+        if self.perf.picker.history:
+            self.selection = Selection(self.perf.picker.history[-1].role, 0)
+
+    def next_role(self, step: int = 1) -> str:
+        roles = self.roles_with_batches()
+        if not roles:
+            return "nothing generated yet: perf.generate('bass') makes a batch"
+        if self.selection.role in roles:
+            i = (roles.index(self.selection.role) + step) % len(roles)
+        else:
+            i = 0
+        self.selection = Selection(roles[i], self.selection.index)
+        self._ensure_selection()
+        return f"picker: {self.selection.role}"
+
+    def next_candidate(self, step: int = 1) -> str:
+        if not self._ensure_selection():
+            return "nothing generated yet: perf.generate('bass') makes a batch"
+        batch = self.perf.picker.latest[self.selection.role]
+        self.selection.index = (self.selection.index + step) % len(batch)
+        return f"picker: {self.selection.role} #{self.selection.index + 1}"
+
+    # ---- doing ----------------------------------------------------------------------------
+
+    def pick(self, index: int | None = None) -> str:
+        """Queue the selected candidate (or candidate `index`, 0-based, of the selected role)
+        for the next phrase boundary."""
+        if not self._ensure_selection():
+            return "nothing to pick yet: perf.generate('bass') makes a batch"
+        if index is not None:
+            self.selection.index = index
+        batch = self.perf.picker.latest[self.selection.role]
+        try:
+            candidate = batch[self.selection.index]
+            start = candidate.queue()
+        except HootError as e:
+            return str(e)
+        if start is None:
+            return f"{candidate.label} will start once it is ready"
+        bar = self.perf.tempo_map().position(start).bar + 1
+        return f"{candidate.label} starts at bar {bar}"
+
+    def stop_selected(self) -> str:
+        """Stop the selected role's track at the next phrase boundary."""
+        role = self.selection.role or (self.roles_with_batches() or [None])[-1]
+        if role is None:
+            return "select a role first (nothing generated yet)"
+        try:
+            silent = self.perf.tracks[role].stop()
+        except HootError as e:
+            return str(e)
+        bar = self.perf.tempo_map().position(silent).bar + 1
+        return f"{role} stops at bar {bar}"
+
+    def panic(self) -> str:
+        """Everything stops at once, with a short fade."""
+        try:
+            self.perf.panic()
+        except HootError as e:
+            return str(e)
+        return "panic: everything stopped"

@@ -1,0 +1,360 @@
+"""`hoot tui`: the set on one screen, with the music never waiting for it.
+
+The app attaches to (or starts) the session's engine on a worker thread, then runs
+three things beside the UI: the console's evaluation thread (user code), the watcher
+(engine status -> SetView, ~30 Hz) and the `hoot repl` server. The UI thread only
+draws what they post. Keys that act on the set use function keys and Alt/Ctrl
+chords, so they never collide with typing code; they call hoot.actions, the same
+actions any controller uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.command import Hit, Hits, Provider
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Static
+
+from hoot.tui.view import EMPTY, SetView
+from hoot.tui.widgets.beat_grid import BeatGrid
+from hoot.tui.widgets.console import CodeInput, Console
+from hoot.tui.widgets.meters import Meters
+from hoot.tui.widgets.picker import StemPicker
+from hoot.tui.widgets.queue import QueueView
+from hoot.tui.widgets.status_line import StatusLine
+
+KEYS = [
+    ("f1", "help", "Help: every key"),
+    ("f2", "traceback", "Full traceback of the last error"),
+    ("f3", "role(-1)", "Picker: previous role"),
+    ("f4", "role(1)", "Picker: next role"),
+    ("alt+left", "candidate(-1)", "Picker: previous candidate"),
+    ("alt+right", "candidate(1)", "Picker: next candidate"),
+    ("f8", "pick", "Queue the selected candidate at the next phrase"),
+    ("f9", "stop_track", "Stop the selected role's track at the next phrase"),
+    ("f12", "panic", "Panic: everything stops now, with a short fade"),
+    ("ctrl+c", "interrupt", "Stop the running statement"),
+    ("ctrl+q", "quit_set", "Quit hoot tui (asks; the engine plays on)"),
+]
+
+
+@dataclass
+class ViewUpdated(Message):
+    view: SetView
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ViewUpdated)
+
+
+@dataclass
+class ConsoleOutput(Message):
+    kind: str
+    text: str
+    traceback: str = ""
+
+
+class ExitRequested(Message):
+    pass
+
+
+@dataclass
+class Ready(Message):
+    error: str | None = None
+
+
+class HelpScreen(ModalScreen):
+    BINDINGS = [Binding("escape,f1,q", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        rows = [f"{key:>10}  {text}" for key, _, text in KEYS]
+        rows += [
+            "",
+            "     enter  run a complete statement (else a new line)",
+            " alt+enter  run the whole buffer (also ctrl+e)",
+            "       tab  complete from the live namespace",
+            "   up/down  history (first/last line)",
+            "    ctrl+p  command palette",
+            "",
+            "escape closes this",
+        ]
+        with VerticalScroll(id="help"):
+            yield Static("\n".join(rows))
+
+
+class TextScreen(ModalScreen):
+    BINDINGS = [Binding("escape,f2,q", "dismiss", "Close")]
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="traceback"):
+            yield Static(self.text or "no error yet", markup=False)
+
+
+class ConfirmQuit(ModalScreen[bool]):
+    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm"):
+            yield Label("Leave hoot tui? The engine keeps playing; `hoot tui` reattaches. (y/n)")
+            with Horizontal():
+                yield Button("Leave", id="yes", variant="error")
+                yield Button("Stay", id="no", variant="primary")
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+    @on(Button.Pressed)
+    def pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+
+class SetCommands(Provider):
+    """The command palette's actions: the same ones as the keys."""
+
+    async def search(self, query: str) -> Hits:
+        app = self.app
+        matcher = self.matcher(query)
+        for _, action, text in KEYS:
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), lambda a=action: app.run_action(a))
+        for text, code in (
+            ("Record the set", "perf.record()"),
+            ("Stop recording", "perf.stop_recording()"),
+        ):
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), lambda c=code: app.run_code(c))
+
+
+class HootApp(App):
+    """The set. `link` injects an engine link (tests); otherwise the session's engine is
+    attached to, or started with `engine_args`."""
+
+    CSS_PATH = "hoot.tcss"
+    TITLE = "hoot"
+    COMMANDS = App.COMMANDS | {SetCommands}
+    BINDINGS = [Binding(k, a, t, priority=True, show=False) for k, a, t in KEYS]
+
+    def __init__(self, session: str | Path = "default", link=None, **engine_args) -> None:
+        super().__init__()
+        from hoot.session import Session
+
+        self.session = Session(session)
+        self.link = link
+        self.engine_args = engine_args
+        self.perf = None
+        self.executor = None
+        self.actions = None
+        self.watcher = None
+        self.repl = None
+        self.view = EMPTY
+        self.frames = 0  # views drawn, for tests and the benchmark
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="top"):
+            with Vertical(id="left"):
+                yield BeatGrid(id="grid")
+                yield Meters(id="meters")
+            with Vertical(id="right"):
+                yield StemPicker(id="picker")
+                yield QueueView(id="queue")
+        yield Console(_Pending(), _NoHistory(), id="console")
+        yield StatusLine(id="status")
+
+    def on_mount(self) -> None:
+        self.query_one(CodeInput).focus()
+        self.write("info", f"hoot: starting the engine for session {self.session.name!r}…")
+        self.attach()
+
+    # ---- start-up, off the UI thread ----------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="attach")
+    def attach(self) -> None:
+        from hoot.actions import SetActions
+        from hoot.console.executor import Executor
+        from hoot.console.history import History
+        from hoot.console.namespace import make_namespace
+        from hoot.engine.client import EngineClient
+        from hoot.errors import HootError
+        from hoot.performance import Performance
+        from hoot.tui.watcher import SetWatcher
+
+        try:
+            link = self.link or EngineClient.attach(self.session.dir, **self.engine_args)
+        except HootError as e:
+            self.post_message(Ready(str(e)))
+            return
+        self.link = link
+        perf = Performance(link, self.session)
+        perf.on_message = lambda m: self.post_message(ConsoleOutput("info", m))
+        self.actions = SetActions(perf)
+        namespace = make_namespace(perf, actions=self.actions)
+        history = History(self.session.dir / "history.jsonl")
+        self.executor = Executor(
+            namespace,
+            on_output=lambda o: self.post_message(ConsoleOutput(o.kind, o.text, o.traceback)),
+            history=history,
+            on_exit_request=lambda: self.post_message(ExitRequested()),
+        )
+        self.perf = perf
+        self.history = history
+        perf.picker.pool.start()  # warm the workers now, so the first generate is quick
+        self.watcher = SetWatcher(
+            perf, link, self.actions, post=lambda v: self.post_message(ViewUpdated(v))
+        )
+        self.watcher.start()
+        try:
+            from hoot.console.repl_server import ReplServer, repl_socket_path
+
+            self.repl = ReplServer(self.executor, repl_socket_path(self.session.dir))
+            self.repl.start()
+            self.repl.write_pointer(self.session.dir)
+        except Exception as e:  # noqa: BLE001 - the repl is an extra; the set goes on
+            self.post_message(ConsoleOutput("info", f"hoot repl is not available: {e}"))
+            self.repl = None
+        self.post_message(Ready())
+
+    @on(Ready)
+    def ready(self, message: Ready) -> None:
+        if message.error:
+            self.write("error", f"hoot: {message.error}")
+            return
+        console = self.query_one(Console)
+        code = self.query_one(CodeInput)
+        console.executor = code.executor = self.executor
+        console.past = code.past = self.history
+        info = self.link.info
+        self.write(
+            "info",
+            f"engine: {info.get('backend')} on {info.get('device')}; "
+            "perf is ready (F1: keys, help(perf) for the manual)",
+        )
+
+    # ---- drawing ------------------------------------------------------------------------------
+
+    @on(ViewUpdated)
+    def draw(self, message: ViewUpdated) -> None:
+        self.view = message.view
+        for widget in (
+            self.query_one(BeatGrid),
+            self.query_one(Meters),
+            self.query_one(StemPicker),
+            self.query_one(QueueView),
+            self.query_one(StatusLine),
+        ):
+            widget.update(message.view)
+        self.frames += 1
+
+    def write(self, kind: str, text: str, traceback: str = "") -> None:
+        self.query_one(Console).write(kind, text, traceback)
+
+    @on(ConsoleOutput)
+    def console_output(self, message: ConsoleOutput) -> None:
+        self.write(message.kind, message.text, message.traceback)
+
+    # ---- the console ---------------------------------------------------------------------------
+
+    @on(CodeInput.Run)
+    def run_input(self, message: CodeInput.Run) -> None:
+        self.run_code(message.source)
+
+    def run_code(self, source: str) -> None:
+        if self.executor is None:
+            self.write("info", "the engine is still starting; try again in a moment")
+            return
+        self.executor.submit(source)
+        if "generate(" in source and self.actions is not None:
+            self.set_timer(0.2, self.actions.follow_newest)
+
+    @on(ExitRequested)
+    def exit_requested(self) -> None:
+        self.action_quit_set()
+
+    # ---- actions (keys and palette) ------------------------------------------------------------
+
+    def _act(self, name: str, *args) -> None:
+        if self.actions is None:
+            self.write("info", "the engine is still starting")
+            return
+        self.write("info", getattr(self.actions, name)(*args))
+
+    def action_role(self, step: int) -> None:
+        self._act("next_role", step)
+
+    def action_candidate(self, step: int) -> None:
+        self._act("next_candidate", step)
+
+    def action_pick(self) -> None:
+        self._act("pick")
+
+    def action_stop_track(self) -> None:
+        self._act("stop_selected")
+
+    def action_panic(self) -> None:
+        self._act("panic")
+
+    def action_interrupt(self) -> None:
+        if self.executor is not None and self.executor.interrupt():
+            self.write("info", "interrupting…")
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_traceback(self) -> None:
+        self.push_screen(TextScreen(self.query_one(Console).last_traceback))
+
+    def action_quit_set(self) -> None:
+        def leave(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(ConfirmQuit(), leave)
+
+    def on_unmount(self) -> None:
+        for part in (self.watcher, self.repl, self.executor, self.perf):
+            try:
+                if part is not None:
+                    (part.stop if hasattr(part, "stop") else part.close)()
+            except Exception:  # noqa: BLE001 - leaving must not fail
+                pass
+        if self.link is not None and hasattr(self.link, "close"):
+            self.link.close()  # only our connection: the engine plays on
+
+
+class _Pending:
+    """Stands in for the Executor until the engine is attached."""
+
+    history = None
+
+    def is_complete(self, source: str) -> bool:
+        return True
+
+    def complete(self, source: str, cursor: int) -> list[str]:
+        return []
+
+
+class _NoHistory:
+    def append(self, source: str) -> None:
+        pass
+
+    def previous(self, prefix: str) -> None:
+        return None
+
+    def next(self, prefix: str) -> None:
+        return None
+
+
+def run_tui(session: str = "default", **engine_args) -> int:
+    HootApp(session, **engine_args).run()
+    return 0

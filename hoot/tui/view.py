@@ -1,0 +1,138 @@
+"""What the stage screen shows: one plain, immutable snapshot of the set.
+
+The app builds a `SetView` from the engine's status (~30 times a second) and the
+language side's state, and hands it to every widget's `update(view)`. Nothing here
+imports Textual, so views are cheap to build and easy to make in tests.
+
+Counting: `bar`, `bar_in_phrase`, `phrase` and candidate indices count from 0, as
+everywhere in hoot; the screen shows bars, phrases and candidates from 1.
+`QueueItem.bar` is already the 1-based bar the screen shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CANDIDATE_STATUSES = ("pending", "rendering", "ready", "failed", "queued", "playing")
+
+
+@dataclass(frozen=True)
+class TrackLevel:
+    """One track's meters: linear (left, right) peak and RMS, 1.0 = 0 dBFS."""
+
+    name: str
+    peak: tuple[float, float]
+    rms: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class CandidateView:
+    """One candidate of a batch. `status` is one of `CANDIDATE_STATUSES`; `progress`
+    0..1 while rendering; `reason` why it failed; `label` e.g. its archetype, or ""."""
+
+    index: int
+    status: str
+    progress: float
+    reason: str | None
+    key: str
+    bars: int
+    seed: int
+    label: str
+
+
+@dataclass(frozen=True)
+class BatchView:
+    """The latest batch for `role`."""
+
+    role: str
+    batch_id: str
+    generator: str
+    candidates: tuple[CandidateView, ...]
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """A stem on a track: "queued" to start at sample `start_sample` (1-based `bar`), or
+    "playing" since then."""
+
+    track: str
+    stem: str
+    start_sample: int
+    bar: int
+    state: str
+
+
+@dataclass(frozen=True)
+class SetView:
+    """Everything the stage screen shows at one moment."""
+
+    # the engine
+    session: str
+    backend: str
+    device: str
+    latency_ms: float
+    xruns: int
+    cpu: float  # 0..1
+    faults: int
+    # musical time
+    samplerate: int
+    position: int  # sample
+    bpm: float
+    meter: str
+    key: str
+    chords: tuple[str, ...]  # one a bar, repeating
+    bar: int
+    beat_in_bar: float
+    beats_per_bar: int
+    phrase: int
+    bar_in_phrase: int
+    phrase_bars: int
+    samples_to_boundary: int  # to the next phrase boundary
+    sync: str
+    # the mix
+    tracks: tuple[TrackLevel, ...]
+    master: TrackLevel
+    limiter_db: float  # gain reduction, 0 or below
+    recording: bool
+    # generation and what plays
+    batches: tuple[BatchView, ...]
+    selected_role: str | None
+    selected_index: int
+    queue: tuple[QueueItem, ...]
+    engine_alive: bool
+
+
+SILENT = (0.0, 0.0)
+
+EMPTY = SetView(
+    session="",
+    backend="",
+    device="",
+    latency_ms=0.0,
+    xruns=0,
+    cpu=0.0,
+    faults=0,
+    samplerate=48000,
+    position=0,
+    bpm=120.0,
+    meter="4/4",
+    key="",
+    chords=(),
+    bar=0,
+    beat_in_bar=0.0,
+    beats_per_bar=4,
+    phrase=0,
+    bar_in_phrase=0,
+    phrase_bars=4,
+    samples_to_boundary=384000,  # 16 beats at 120 BPM, 48 kHz
+    sync="internal",
+    tracks=(),
+    master=TrackLevel("master", SILENT, SILENT),
+    limiter_db=0.0,
+    recording=False,
+    batches=(),
+    selected_role=None,
+    selected_index=0,
+    queue=(),
+    engine_alive=True,
+)

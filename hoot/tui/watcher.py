@@ -1,0 +1,144 @@
+"""The set, watched from a background thread: engine status, what plays, the picker.
+
+It reads the engine's shared-memory status ~30 times a second (costing the engine
+nothing), asks for the structured state only when it changed, builds one `SetView`
+and hands it to the UI through `post` (Textual's thread-safe `post_message`). The UI
+thread never waits on the engine: if the engine hangs or dies, the view says so.
+No Textual here.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from hoot.errors import HootError
+from hoot.music.time import TempoMap
+from hoot.tui.view import BatchView, CandidateView, QueueItem, SetView, TrackLevel
+
+
+class SetWatcher:
+    """Builds SetViews for `perf` (attached through `client`) at `hz`."""
+
+    def __init__(
+        self, perf, client, actions, post: Callable[[SetView], None], hz: float = 30.0
+    ) -> None:
+        self.perf, self.client, self.actions, self.post = perf, client, actions, post
+        self.period = 1.0 / hz
+        self._state: dict | None = None
+        self._version = -1
+        self._state_at = 0.0
+        self._map: TempoMap | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="hoot-watcher")
+        self.views = 0  # how many views were built: the UI's frame source, for benchmarks
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+    def _run(self) -> None:
+        next_tick = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                self.post(self.build())
+                self.views += 1
+            except Exception:  # noqa: BLE001 - the watcher must outlive any one bad reading
+                pass
+            next_tick += self.period
+            delay = next_tick - time.monotonic()
+            if delay < 0:  # fell behind (a slow state call): skip, do not queue up
+                next_tick = time.monotonic()
+                delay = 0
+            self._stop.wait(delay)
+
+    def _fresh_state(self, version: int) -> dict | None:
+        now = time.monotonic()
+        if self._state is None or version != self._version or now - self._state_at > 0.5:
+            try:
+                self._state = self.client.call("state")
+                self._version = version
+                self._state_at = now
+                self._map = TempoMap.from_dict(self._state["tempo_map"])
+            except (HootError, OSError, ValueError):
+                return self._state
+        return self._state
+
+    def build(self) -> SetView:
+        st = self.client.status()
+        alive = time.time() - st.heartbeat < 1.5
+        state = self._fresh_state(st.state_version) if alive else self._state
+        tm = self._map or TempoMap(st.samplerate or 48000)
+        pos = tm.position(st.position)
+        boundary = tm.next_boundary(st.position + 1, "phrase")
+        names = list(self.client.tracks)
+        tracks = tuple(
+            TrackLevel(name, (float(m[0]), float(m[1])), (float(m[2]), float(m[3])))
+            for name, m in zip(names, st.meters[: len(names)])
+        )
+        m = st.meters[len(names)]
+        master = TrackLevel("master", (float(m[0]), float(m[1])), (float(m[2]), float(m[3])))
+        players = state["players"] if state else []
+        sounding = {p["stem"]: p["state"] for p in players}
+        batches = []
+        for batch in list(self.perf.picker.latest.values()):
+            cells = []
+            for c in batch.candidates:
+                status = sounding.get(c.name, c.status.value)
+                cells.append(
+                    CandidateView(
+                        index=c.index,
+                        status=status,
+                        progress=c.progress,
+                        reason=c.reason,
+                        key=c.request.key,
+                        bars=c.request.bars,
+                        seed=c.seed,
+                        label=str(c.meta.get("params", {}).get("archetype", "")),
+                    )
+                )
+            batches.append(BatchView(batch.role, batch.id, batch.generator, tuple(cells)))
+        queue = tuple(
+            QueueItem(
+                p["track"], p["stem"], p["start"], tm.position(p["start"]).bar + 1, p["state"]
+            )
+            for p in sorted(players, key=lambda p: p["start"])
+        )
+        sel = self.actions.selection
+        backend = self.client.info
+        return SetView(
+            session=self.perf.session.name,
+            backend=str(backend.get("backend", "?")),
+            device=str(backend.get("device", "?")),
+            latency_ms=st.latency * 1000,
+            xruns=st.xruns,
+            cpu=st.cpu,
+            faults=st.faults,
+            samplerate=st.samplerate,
+            position=st.position,
+            bpm=pos.bpm,
+            meter=str(pos.meter),
+            key=self.perf.key,
+            chords=tuple(self.perf.chords),
+            bar=pos.bar,
+            beat_in_bar=pos.beat_in_bar,
+            beats_per_bar=pos.meter.beats,
+            phrase=pos.phrase,
+            bar_in_phrase=pos.bar_in_phrase,
+            phrase_bars=pos.phrase_bars,
+            samples_to_boundary=max(0, boundary - st.position),
+            sync="internal",
+            tracks=tracks,
+            master=master,
+            limiter_db=st.limiter_db,
+            recording=st.recording,
+            batches=tuple(batches),
+            selected_role=sel.role,
+            selected_index=sel.index,
+            queue=queue,
+            engine_alive=alive,
+        )

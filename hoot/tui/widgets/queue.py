@@ -1,0 +1,84 @@
+"""What starts at the next boundary on which track, and what plays now.
+
+    next  bass   ← bass-20260101-120000-3-2  at bar 17
+    now   drums  ▶ drums-20260101-115900-1-1  since bar 1
+          bass   ▶ bass-20260101-115500-1-4  since bar 9
+
+Long stem names lose their middle ("bass-2026…-3-2"); when the lines do not fit, the
+last one says how many more there are.
+"""
+
+from __future__ import annotations
+
+from textual.geometry import Size
+
+from hoot.tui.view import QueueItem
+from hoot.tui.widgets import LineWidget, Piece
+
+TRACK_MAX = 10
+GROUP_W = 6  # "next  " / "now   "
+
+
+def middle(text: str, width: int) -> str:
+    """`text` in at most `width` cells, its middle replaced by "…" when too long."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    head = (width - 1) - (width - 1) // 2
+    tail = width - 1 - head
+    return text[:head] + "…" + (text[-tail:] if tail else "")
+
+
+class QueueView(LineWidget):
+    """Queued stems (earliest first), then what plays on each track."""
+
+    COMPONENT_CLASSES = {
+        "queue--group",
+        "queue--track",
+        "queue--queued",
+        "queue--playing",
+        "queue--when",
+        "queue--more",
+        "queue--empty",
+    }
+
+    def _items(self) -> list[QueueItem]:
+        queued = sorted(
+            (q for q in self.view.queue if q.state == "queued"), key=lambda q: q.start_sample
+        )
+        return queued + [q for q in self.view.queue if q.state != "queued"]
+
+    def natural_height(self, width: int) -> int:
+        return max(len(self.view.queue), 1)
+
+    def lay_out(self, size: Size) -> tuple:
+        items = self._items()
+        if not items:
+            return ((("nothing playing", "queue--empty"),),)
+        track_w = min(TRACK_MAX, max(len(q.track) for q in items))
+        room = max(size.height, 1)
+        shown = items if len(items) <= room else items[: room - 1]
+        lines = []
+        group = ""
+        for q in shown:
+            now = "next" if q.state == "queued" else "now"
+            lines.append(self._line(q, "" if now == group else now, track_w, size.width))
+            group = now
+        if len(shown) < len(items):
+            lines.append(((f"{'':{GROUP_W}}+{len(items) - len(shown)} more", "queue--more"),))
+        return tuple(lines)
+
+    def _line(self, q: QueueItem, group: str, track_w: int, width: int) -> tuple:
+        queued = q.state == "queued"
+        when = f"  at bar {q.bar}" if queued else f"  since bar {q.bar}"
+        track = middle(q.track, track_w)
+        room = width - GROUP_W - track_w - 3 - len(when)
+        pieces: list[Piece] = [
+            (f"{group:<{GROUP_W}}", "queue--group"),
+            (f"{track:<{track_w}} ", "queue--track"),
+            ("← " if queued else "▶ ", "queue--queued" if queued else "queue--playing"),
+            (middle(q.stem, max(room, 8)), "queue--queued" if queued else "queue--playing"),
+            (when, "queue--when"),
+        ]
+        return tuple(pieces)
