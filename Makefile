@@ -1,4 +1,5 @@
-# The two commands of the README: `make run` plays the instrument, `make test` runs the tests.
+# The two commands of the README: `make run` starts the instrument (hoot tui), `make test`
+# runs the tests.
 # Each sets the machine up first (scripts/setup), so both work on a fresh Debian machine.
 
 VENV ?= .venv
@@ -10,7 +11,7 @@ setup:
 	@scripts/setup
 
 run: setup
-	$(BIN)/hoot play sessions/demo.py
+	$(BIN)/hoot tui --session demo
 
 test: setup
 	$(BIN)/python -m pytest -q
@@ -19,6 +20,8 @@ bench: setup
 	$(BIN)/python benchmarks/forward_cost.py
 	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/soak.py
+	$(BIN)/python benchmarks/generate_latency.py
+	$(BIN)/python benchmarks/tui.py
 
 lint: setup
 	$(BIN)/python -m pip install -q ruff

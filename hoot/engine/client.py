@@ -171,15 +171,26 @@ class EngineClient:
             pass
         self.close()
         deadline = time.monotonic() + 10
-        while pid and time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            proc = getattr(self, "process", None)
-            if proc is not None and proc.poll() is not None:
-                return
+        while pid and time.monotonic() < deadline and process_alive(pid):
             time.sleep(0.05)
+
+
+def process_alive(pid: int) -> bool:
+    """True while process `pid` runs; an exited child of ours is reaped, not counted."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child: look it up instead
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
 
 
 class LocalEngine:

@@ -1,0 +1,108 @@
+"""hoot tui driven by Textual's pilot, against a real engine process on the null backend."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from hoot.engine.client import EngineClient
+from hoot.tui.app import HelpScreen, HootApp, TextScreen
+from hoot.tui.widgets.beat_grid import BeatGrid
+from hoot.tui.widgets.console import Console
+from hoot.tui.widgets.picker import StemPicker
+from hoot.tui.widgets.status_line import StatusLine
+
+
+def main_screen(app):
+    return app.screen_stack[0]
+
+
+def screen_text(app) -> str:
+    main = main_screen(app)
+    return "\n".join(
+        w.text() for w in (main.query_one(BeatGrid), main.query_one(StemPicker),
+                           main.query_one(StatusLine))
+    )
+
+
+def console_text(app) -> str:
+    log = main_screen(app).query_one(Console).query_one("#output")
+    return "\n".join(line.text for line in log.lines)
+
+
+async def until(pilot, predicate, timeout: float = 30.0, step: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await pilot.pause(step)
+    raise AssertionError(f"timed out waiting for {predicate}")
+
+
+async def type_line(pilot, code: str) -> None:
+    """Put a line in the console and press Enter (tests/tui/test_e2e.py types key by key)."""
+    from hoot.tui.widgets.console import CodeInput
+
+    main_screen(pilot.app).query_one(CodeInput).insert(code)
+    await pilot.press("enter")
+
+
+@pytest.fixture
+def session_dir(tmp_path):
+    yield tmp_path / "set"
+    try:
+        EngineClient(tmp_path / "set").shutdown()
+    except Exception:  # noqa: BLE001 - already gone is fine
+        pass
+
+
+@pytest.mark.asyncio
+async def test_the_screen_shows_the_set_and_the_console_runs_code(session_dir):
+    app = HootApp(session_dir, backend="null", idle_timeout=20)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await until(pilot, lambda: app.executor is not None and app.frames > 3)
+        assert "null" in main_screen(app).query_one(StatusLine).text()
+        assert "120.0 BPM" in screen_text(app)
+        await type_line(pilot, "perf.tempo = 133")
+        await until(pilot, lambda: "133.0 BPM" in screen_text(app), timeout=5)
+        await type_line(pilot, "6 * 7")
+        await until(pilot, lambda: "42" in console_text(app), timeout=5)
+        await type_line(pilot, "perf.tracks.bas.gain = -3")
+        await until(pilot, lambda: "did you mean 'bass'" in console_text(app), timeout=5)
+        await pilot.press("f2")
+        await until(pilot, lambda: isinstance(app.screen, TextScreen), timeout=5)
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, TextScreen), timeout=5)
+        await type_line(pilot, "help(perf.generate)")
+        await until(pilot, lambda: "Ask a generator" in console_text(app), timeout=5)
+        await pilot.press("f1")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), timeout=5)
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, HelpScreen), timeout=5)
+
+
+@pytest.mark.asyncio
+async def test_generate_pick_with_a_key_and_the_meters_keep_moving(session_dir, report):
+    app = HootApp(session_dir, backend="null", idle_timeout=20)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await until(pilot, lambda: app.executor is not None and app.frames > 3)
+        await type_line(pilot, "perf.phrase = 1")
+        frames, started = app.frames, time.monotonic()
+        await type_line(pilot, 'b = perf.generate("bass", n=6)')
+        await until(pilot, lambda: app.perf.picker.latest.get("bass") is not None
+                    and app.perf.picker["bass"].settled, timeout=60)
+        rate = (app.frames - frames) / (time.monotonic() - started)
+        report(f"screen updates during perf.generate(n=6): {rate:.0f} per second")
+        assert rate >= 25, "the meters kept moving while six candidates rendered"
+        await until(pilot, lambda: app.view.batches and all(
+            c.status == "ready" for c in app.view.batches[0].candidates), timeout=5)
+        await pilot.press("alt+right")
+        await pilot.press("f8")
+        await until(pilot, lambda: any(q.track == "bass" for q in app.view.queue), timeout=5)
+        picked = app.perf.picker["bass"][1]
+        assert picked.queued is not None
+        await until(pilot, lambda: any(
+            q.stem == picked.name and q.state == "playing" for q in app.view.queue), timeout=15)
+        await pilot.press("f12")
+        await until(pilot, lambda: not app.view.queue, timeout=5)
