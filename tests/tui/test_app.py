@@ -106,3 +106,20 @@ async def test_generate_pick_with_a_key_and_the_meters_keep_moving(session_dir, 
             q.stem == picked.name and q.state == "playing" for q in app.view.queue), timeout=15)
         await pilot.press("f12")
         await until(pilot, lambda: not app.view.queue, timeout=5)
+
+
+def test_the_ui_process_never_imports_torch():
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import sys
+        import hoot.tui.app, hoot.performance, hoot.actions, hoot.tui.watcher
+        import hoot.generate.batch, hoot.generate.pool, hoot.generate.base
+        import hoot.console.executor, hoot.console.repl_server, hoot.cli
+        print(sorted(n for n in sys.modules if n.split(".")[0] == "torch"))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]", f"the UI process imported {out}"
