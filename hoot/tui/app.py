@@ -10,7 +10,6 @@ actions any controller uses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from textual import on, work
@@ -18,11 +17,11 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
-from hoot.tui.view import EMPTY, SetView
+from hoot.tui.messages import CandidateChosen, ConsoleOutput, ExitRequested, Ready, ViewUpdated
+from hoot.tui.view import EMPTY
 from hoot.tui.widgets.beat_grid import BeatGrid
 from hoot.tui.widgets.console import CodeInput, Console
 from hoot.tui.widgets.meters import Meters
@@ -43,30 +42,6 @@ KEYS = [
     ("ctrl+c", "interrupt", "Stop the running statement"),
     ("ctrl+q", "quit_set", "Quit hoot tui (asks; the engine plays on)"),
 ]
-
-
-@dataclass
-class ViewUpdated(Message):
-    view: SetView
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, ViewUpdated)
-
-
-@dataclass
-class ConsoleOutput(Message):
-    kind: str
-    text: str
-    traceback: str = ""
-
-
-class ExitRequested(Message):
-    pass
-
-
-@dataclass
-class Ready(Message):
-    error: str | None = None
 
 
 class HelpScreen(ModalScreen):
@@ -276,6 +251,12 @@ class HootApp(App):
         self.executor.submit(source)
         if "generate(" in source and self.actions is not None:
             self.set_timer(0.2, self.actions.follow_newest)
+
+    @on(CandidateChosen)
+    def candidate_chosen(self, message: CandidateChosen) -> None:
+        if self.actions is not None:
+            self.actions.selection.role = message.role
+            self.actions.selection.index = message.index
 
     @on(ExitRequested)
     def exit_requested(self) -> None:

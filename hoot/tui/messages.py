@@ -26,3 +26,23 @@ class CandidateChosen(Message):
 
     role: str
     index: int
+
+
+@dataclass
+class ConsoleOutput(Message):
+    """Output of the console's evaluation thread (or a note for the performer)."""
+
+    kind: str
+    text: str
+    traceback: str = ""
+
+
+class ExitRequested(Message):
+    """`exit()` was typed: ask before leaving the set."""
+
+
+@dataclass
+class Ready(Message):
+    """The engine is attached and perf is ready (or `error` says why not)."""
+
+    error: str | None = None
