@@ -36,12 +36,12 @@ import os
 import selectors
 import socket
 import stat
-import struct
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+from hoot.engine.status import peer_uid
 from hoot.errors import HootError
 from hoot.session import atomic_write
 
@@ -52,7 +52,6 @@ POINTER_NAME = "repl.json"
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
 # How much a refused peer may send before it is cut off regardless.
 _REFUSED_DRAIN_BYTES = 1024 * 1024
-_UCRED = struct.Struct("3i")  # struct ucred {pid_t pid; uid_t uid; gid_t gid;} on Linux
 
 
 class ExecutorLike(Protocol):
@@ -76,17 +75,6 @@ def repl_socket_path(session_dir: Path) -> Path:
 
     engine_socket, _status = addresses(session_dir)
     return engine_socket.with_suffix(".repl.sock")
-
-
-def peer_uid(conn: socket.socket) -> int | None:
-    """The uid of the process at the other end of a Unix socket, as the kernel saw it when it
-    connected; None where the platform cannot say (then the caller must refuse)."""
-    option = getattr(socket, "SO_PEERCRED", None)
-    if option is None:
-        return None
-    raw = conn.getsockopt(socket.SOL_SOCKET, option, _UCRED.size)
-    _pid, uid, _gid = _UCRED.unpack(raw)
-    return uid
 
 
 def output_to_json(output: Any) -> dict[str, Any]:

@@ -167,6 +167,14 @@ class EngineServer:
         threading.Thread(target=self._serve_client, args=(conn,), daemon=True).start()
 
     def _serve_client(self, conn: socket.socket) -> None:
+        if st.peer_uid(conn) != os.getuid():  # file modes guard the socket; this checks anyway
+            try:
+                conn.sendall(json.dumps({"ok": False, "kind": "EngineError",
+                                         "error": "refused: this engine belongs to another "
+                                         "user"}).encode() + b"\n")
+            finally:
+                conn.close()
+            return
         self.clients += 1
         self.last_client = time.monotonic()
         try:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
+import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,19 @@ def runtime_dir() -> Path:
     d.mkdir(mode=0o700, exist_ok=True)
     os.chmod(d, 0o700)
     return d
+
+
+_UCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
+
+
+def peer_uid(conn: socket.socket) -> int | None:
+    """The uid of the process at the other end of a Unix socket, as the kernel saw it when
+    it connected; None where the platform cannot say (then the caller must refuse)."""
+    option = getattr(socket, "SO_PEERCRED", None)
+    if option is None:
+        return None
+    _pid, uid, _gid = _UCRED.unpack(conn.getsockopt(socket.SOL_SOCKET, option, _UCRED.size))
+    return uid
 
 
 def addresses(session_dir: Path) -> tuple[Path, Path]:
