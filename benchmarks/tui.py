@@ -1,26 +1,28 @@
 """`hoot tui` as a performer meets it: start-up time, the UI's CPU cost, and whether a busy
 UI costs the engine xruns. The real program runs in a private tmux server (120x40) and is
-read back from the screen; nothing is imported into this process but the engine client.
+read back from the screen; this process only reads the engine's status and counts CPU time.
 
-    python benchmarks/tui.py [--seconds 30] [--cpu-seconds 20] [--repeats 3]
+    python benchmarks/tui.py [--seconds 30] [--cpu-seconds 20] [--repeats 3] [--type-pause 0.1]
 
 1. Start to first frame: from launching `hoot tui --backend null` until the screen shows
    the first paint (the beat grid's "BPM"), the first frame with engine data (the status
    line names the backend) and "perf is ready" in the console. Cold (the TUI starts the
    engine) and warm (it reattaches to the engine left playing); median of --repeats.
    Target: ready within 2 s.
-2. CPU while idle with the meters running (a drums loop queued through the console): the
-   TUI process's utime+stime over --cpu-seconds, from /proc, as % of one core, with the
-   engine, the TUI's generator workers and the tmux server (the terminal) beside it.
-   Target: the TUI at most 15 % of one core.
+2. CPU while idle, over --cpu-seconds with nothing playing, then as long with the meters
+   running (a drums loop queued through the console): the TUI process's utime+stime from
+   /proc as % of one core, split into its UI thread and the rest, with the engine, the
+   TUI's generator workers, the tmux server (the terminal) and the whole machine beside it.
+   Target: the TUI at most 15 % of one core with the loop playing.
 3. Engine xruns on a JACK dummy server (48 kHz, 256-frame periods, `--backend
-   sounddevice`) over --seconds with the UI idle, then over --seconds while code is typed
-   into the console without pause and `perf.generate("bass", n=6)` runs again each time
-   the last batch is done. The screen is captured at 10 Hz in both phases to show it kept
-   updating. Target: no more xruns busy than idle.
+   sounddevice`) over --seconds with the UI idle, then over --seconds while a line of code
+   is typed into the console every --type-pause seconds and `perf.generate("bass", n=6)`
+   runs again each time the last batch is done. The screen is captured at 10 Hz in both
+   phases to show it kept updating. Target: no more xruns busy than idle.
 
-Needs tmux and jackd (scripts/setup installs both). The capturing and typing are tmux
-client processes; their cost lands on the tmux server, which is reported, not on the TUI.
+Needs tmux and jackd (scripts/setup installs both). Capturing and typing are tmux commands:
+their work falls on the tmux server, not on the TUI. Other load on the machine skews every
+figure (xruns most), so the load average and the machine's busy share are printed too.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +74,6 @@ CODE_LINES = (
     "len(perf.picker.latest)",
 )
 GENERATE = 'perf.generate("bass", n=6)'
-TYPE_PAUSE = 0.1  # seconds between typed lines: ~400 characters a second, far past any hand
 SETTLED, UNSETTLED = "●✗◆▶", "·◌▁▂▃▄▅▆▇"
 BASS_CELLS = re.compile(r"\bbass +((?:\d+[" + SETTLED + UNSETTLED + r"]\S*\s*)+)")
 CELL = re.compile(r"\d+([" + SETTLED + UNSETTLED + "])")
@@ -88,6 +89,8 @@ class Tmux:
         if shutil.which("tmux") is None:
             sys.exit("tmux is not installed (scripts/setup installs it)")
         self.socket = f"hoot-bench-tui-{os.getpid()}"
+        folder = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}"
+        self.socket_path = folder / self.socket
         self.run("start-server", ";", "set-option", "-g", "exit-empty", "off")
 
     def run(self, *args: str, check: bool = True) -> str:
@@ -129,7 +132,9 @@ class Tmux:
         )
 
     def close(self) -> None:
+        """Stop the server and its sessions, and remove the socket file it leaves."""
         self.run("kill-server", check=False)
+        self.socket_path.unlink(missing_ok=True)
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.01) -> bool:
@@ -188,15 +193,27 @@ def type_and_check(tmux: Tmux, name: str, line: str) -> None:
 # ---- processes --------------------------------------------------------------------------------
 
 
-def _stat(pid: int) -> list[str]:
-    """/proc/PID/stat from field 3 (state) on: the command name may hold spaces."""
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def _fields(stat: Path) -> list[str]:
+    """A /proc stat file from field 3 (state) on: the command name may hold spaces."""
+    return stat.read_text().rsplit(")", 1)[1].split()
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of `pid`, in seconds."""
-    fields = _stat(pid)
+def proc(pid: int, thread: int | None = None) -> Path:
+    """The stat file of a process (all its threads) or of one of its threads."""
+    return Path(f"/proc/{pid}/task/{thread}/stat" if thread else f"/proc/{pid}/stat")
+
+
+def cpu_seconds(stat: Path) -> float:
+    """utime + stime, in seconds."""
+    fields = _fields(stat)
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def machine_jiffies() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores together, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
 
 
 def descendants(pid: int) -> set[int]:
@@ -204,7 +221,7 @@ def descendants(pid: int) -> set[int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                parents[int(entry.name)] = int(_stat(int(entry.name))[1])
+                parents[int(entry.name)] = int(_fields(entry / "stat")[1])
             except (OSError, IndexError, ValueError):
                 continue
     found: set[int] = set()
@@ -233,34 +250,56 @@ def tui_pid(tmux: Tmux, name: str) -> int:
     raise RuntimeError(f"no `hoot tui` process under the pane (pid {pane})")
 
 
-@dataclass
 class CpuWindow:
-    """CPU time of groups of processes over a stretch of wall time."""
+    """CPU time of groups of processes or threads (their /proc stat files) over a stretch of
+    wall time, as % of one core, and how busy the whole machine was meanwhile. A process
+    that ends within the window counts for the time it was seen in both readings."""
 
-    groups: dict[str, set[int]]
-    started: float = 0.0
-    before: dict[str, float] = field(default_factory=dict)
+    def __init__(self, groups: dict[str, set[Path]]) -> None:
+        self.groups = groups
+        self.started = 0.0
+        self.before: dict[Path, float] = {}
+        self.machine = (0, 0)
 
-    def _sample(self) -> dict[str, float]:
+    def _sample(self) -> dict[Path, float]:
         out = {}
-        for label, pids in self.groups.items():
-            total = 0.0
-            for pid in pids:
-                try:
-                    total += cpu_seconds(pid)
-                except OSError:  # gone: its time goes with it; the figure says so below
-                    pass
-            out[label] = total
+        for stat in set().union(*self.groups.values()):
+            try:
+                out[stat] = cpu_seconds(stat)
+            except OSError:
+                pass
         return out
 
     def start(self) -> None:
         self.before = self._sample()
+        self.machine = machine_jiffies()
         self.started = time.monotonic()
 
     def percent(self) -> dict[str, float]:
+        """Each group's %, and "machine": the % of all cores busy, for any reason."""
         after = self._sample()
         wall = time.monotonic() - self.started
-        return {k: 100.0 * (after[k] - self.before[k]) / wall for k in self.groups}
+        busy, total = machine_jiffies()
+        out = {
+            label: 100.0
+            * sum(after[p] - self.before[p] for p in stats if p in after and p in self.before)
+            / wall
+            for label, stats in self.groups.items()
+        }
+        out["machine"] = 100.0 * (busy - self.machine[0]) / max(total - self.machine[1], 1)
+        return out
+
+
+def tui_groups(tui: int, engine: int) -> dict[str, set[Path]]:
+    """The TUI (all threads), its UI thread (the main one: Textual's event loop), the engine
+    and the TUI's other children (the generator pool)."""
+    workers = descendants(tui) - {engine} - descendants(engine)
+    return {
+        "tui": {proc(tui)},
+        "ui": {proc(tui, tui)},
+        "engine": {proc(engine)},
+        "workers": {proc(pid) for pid in workers},
+    }
 
 
 # ---- what plays -------------------------------------------------------------------------------
@@ -361,10 +400,10 @@ def startup(tmux: Tmux, tmp: Path, repeats: int) -> dict[str, list[Start]]:
 # ---- 2. CPU ----------------------------------------------------------------------------------
 
 
-def settle(pids: set[int], quiet: float = 2.0, timeout: float = 30.0) -> None:
-    """Wait until `pids` (the generator workers, warming up at start) use under `quiet` %
+def settle(stats: set[Path], quiet: float = 2.0, timeout: float = 30.0) -> None:
+    """Wait until `stats` (the generator workers, warming up at start) use under `quiet` %
     of a core over a second, so their start-up is not counted as the idle cost."""
-    window = CpuWindow({"all": pids})
+    window = CpuWindow({"all": stats})
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         window.start()
@@ -373,33 +412,29 @@ def settle(pids: set[int], quiet: float = 2.0, timeout: float = 30.0) -> None:
             return
 
 
-def idle_cpu(tmux: Tmux, tmp: Path, seconds: float) -> tuple[dict[str, float], int]:
+def idle_cpu(tmux: Tmux, tmp: Path, seconds: float) -> tuple[dict, dict, int]:
+    """CPU over `seconds` with nothing playing, then with a drums loop (meters moving)."""
     session, name = tmp / "idle", "idle"
     try:
         tmux.launch(name, tui_argv(session, "null", 30))
         wait_ready(tmux, name, session)
         client = EngineClient(session)
-        play(tmux, name, session, client, pad=False)
-        tui = tui_pid(tmux, name)
-        engine = int(client.info["pid"])
-        workers = descendants(tui) - {engine} - descendants(engine)
-        settle(workers)
-        window = CpuWindow(
-            {
-                "tui": {tui},
-                "engine": {engine},
-                "workers": workers,
-                "tmux": {tmux.server_pid()},
-            }
-        )
+        groups = tui_groups(tui_pid(tmux, name), int(client.info["pid"]))
+        groups["tmux"] = {proc(tmux.server_pid())}
+        settle(groups["workers"])
+        window = CpuWindow(groups)
         window.start()
         time.sleep(seconds)
-        cpu = window.percent()
+        silent = window.percent()
+        play(tmux, name, session, client, pad=False)
+        window.start()
+        time.sleep(seconds)
+        playing = window.percent()
         quit_tui(tmux, name)
         client.shutdown()
     finally:
         stop_engine(session)
-    return cpu, len(workers)
+    return silent, playing, len(groups["workers"])
 
 
 # ---- 3. xruns on JACK -----------------------------------------------------------------------
@@ -481,8 +516,7 @@ class Phase:
     xruns: int
     faults: int
     played: float
-    tui_cpu: float
-    engine_cpu: float
+    cpu: dict[str, float]
     screen: str
     typed: int = 0
     batches: int = 0
@@ -515,8 +549,7 @@ def measure(
         xruns=end.xruns - start.xruns,
         faults=end.faults - start.faults,
         played=(end.position - start.position) / client.samplerate,
-        tui_cpu=use["tui"],
-        engine_cpu=use["engine"],
+        cpu=use,
         screen=watch.summary(),
         typed=typed,
         batches=batches,
@@ -525,8 +558,11 @@ def measure(
     )
 
 
-def keep_busy(tmux: Tmux, name: str, session: Path) -> Callable[[ScreenWatch, float], tuple]:
-    """Type code without pause; start a bass batch, and another each time one is done."""
+def keep_busy(
+    tmux: Tmux, name: str, session: Path, pause: float
+) -> Callable[[ScreenWatch, float], tuple]:
+    """Type a line of code every `pause` seconds; start a bass batch, and another each time
+    one is done."""
 
     def run(watch: ScreenWatch, end_at: float) -> tuple[int, int, int]:
         typed = batches = finished = 0
@@ -546,13 +582,13 @@ def keep_busy(tmux: Tmux, name: str, session: Path) -> Callable[[ScreenWatch, fl
                 # a capture taken a few watcher frames after the call shows the new batch
                 if began is not None and seen_at > began + 0.2 and bass_settled(screen):
                     waiting, finished = False, finished + 1
-            time.sleep(TYPE_PAUSE)
+            time.sleep(pause)
         return typed, batches, finished
 
     return run
 
 
-def jack_xruns(tmux: Tmux, tmp: Path, seconds: float) -> tuple[Phase, Phase, str]:
+def jack_xruns(tmux: Tmux, tmp: Path, seconds: float, pause: float) -> tuple[Phase, Phase, str]:
     session, name = tmp / "jack", "jack"
     jack = start_jack_server(JACK_NAME, SAMPLERATE, JACK_PERIOD)
     try:
@@ -564,9 +600,11 @@ def jack_xruns(tmux: Tmux, tmp: Path, seconds: float) -> tuple[Phase, Phase, str
         if info.get("backend") != "sounddevice":
             raise RuntimeError(f"the engine did not reach JACK: {info}")
         play(tmux, name, session, client, pad=True)
-        cpu = CpuWindow({"tui": {tui_pid(tmux, name)}, "engine": {int(info["pid"])}})
+        groups = tui_groups(tui_pid(tmux, name), int(info["pid"]))
+        settle(groups["workers"])
+        cpu = CpuWindow(groups)
         idle = measure(tmux, name, client, cpu, seconds)
-        busy = measure(tmux, name, client, cpu, seconds, keep_busy(tmux, name, session))
+        busy = measure(tmux, name, client, cpu, seconds, keep_busy(tmux, name, session, pause))
         quit_tui(tmux, name)
         client.shutdown()
     finally:
@@ -608,30 +646,40 @@ def print_startup(runs: dict[str, list[Start]]) -> None:
         print(f"   {'':12}[{every}]")
 
 
-def print_cpu(cpu: dict[str, float], workers: int, seconds: float) -> None:
-    print(f"2. CPU over {seconds:g} s, a drums loop playing (meters running), % of one core")
-    print(
-        f"   hoot tui            {cpu['tui']:5.1f} %   "
-        f"target <= {CPU_TARGET:g} %: {verdict(cpu['tui'] <= CPU_TARGET)}"
+def print_cpu(silent: dict, playing: dict, workers: int, seconds: float) -> None:
+    ok = verdict(playing["tui"] <= CPU_TARGET)
+    rows = (
+        ("hoot tui", "tui", f"target (playing) <= {CPU_TARGET:g} %: {ok}"),
+        ("  its UI thread", "ui", "Textual's event loop: compositor, widgets, output"),
+        ("  its other threads", "others", "watcher, console, repl server, terminal I/O"),
+        ("engine (null)", "engine", ""),
+        ("generator workers", "workers", f"{workers} processes, warmed up"),
+        ("tmux server", "tmux", "the terminal drawing the TUI"),
+        ("machine, all cores", "machine", f"busy, for any reason ({os.cpu_count()} cores)"),
     )
-    print(f"   engine (null)       {cpu['engine']:5.1f} %")
-    print(f"   generator workers   {cpu['workers']:5.1f} %   ({workers} processes, warmed up)")
-    print(f"   tmux server         {cpu['tmux']:5.1f} %   (the terminal drawing the TUI)")
+    print(f"2. CPU over {seconds:g} s, % of one core: silent, then a drums loop playing")
+    print(f"   {'':22}{'silent':>8}{'playing':>9}")
+    for label, key, note in rows:
+        cells = [c[key] if key != "others" else c["tui"] - c["ui"] for c in (silent, playing)]
+        print(f"   {label:22}{cells[0]:7.1f}%{cells[1]:8.1f}%   {note}")
 
 
-def print_jack(idle: Phase, busy: Phase, device: str, seconds: float) -> None:
+def print_jack(idle: Phase, busy: Phase, device: str, seconds: float, pause: float) -> None:
     print(
         f"3. engine xruns on a JACK dummy server ({SAMPLERATE} Hz, {JACK_PERIOD}-frame "
         f"periods; {device}), {seconds:g} s a phase"
     )
     for label, p in (("idle", idle), ("busy", busy)):
+        c = p.cpu
+        print(f"   {label}: {p.xruns:4d} xruns, {p.faults} faults, played {p.played:.1f} s")
         print(
-            f"   {label}: {p.xruns:4d} xruns, {p.faults} faults, played {p.played:.1f} s; "
-            f"hoot tui {p.tui_cpu:.1f} %, engine {p.engine_cpu:.1f} % of a core"
+            f"         CPU, % of a core: hoot tui {c['tui']:.1f} (UI thread {c['ui']:.1f}), "
+            f"engine {c['engine']:.1f}, generator workers {c['workers']:.1f}; "
+            f"machine {c['machine']:.0f} % busy"
         )
         print(f"         screen at 10 Hz: {p.screen}")
     print(
-        f"   busy = {busy.typed} code lines typed ({TYPE_PAUSE:g} s apart), "
+        f"   busy = {busy.typed} code lines typed ({pause:g} s apart), "
         f"{busy.batches} perf.generate('bass', n=6) batches started, {busy.finished} seen "
         f"done; {busy.errors} console errors"
     )
@@ -643,6 +691,13 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0, help="per xrun phase (part 3)")
     ap.add_argument("--cpu-seconds", type=float, default=20.0, help="CPU window (part 2)")
     ap.add_argument("--repeats", type=int, default=3, help="start-ups of each kind (part 1)")
+    ap.add_argument(
+        "--type-pause",
+        type=float,
+        default=0.1,
+        help="seconds between lines typed in the busy phase (part 3); 0.1 is ~200 characters "
+        "a second, far past any hand",
+    )
     a = ap.parse_args()
     if not HOOT.exists():
         sys.exit(f"{HOOT} is missing: install hoot into this environment (pip install -e .)")
@@ -654,14 +709,15 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="hoot-bench-tui-") as tmp:
             print_startup(startup(tmux, Path(tmp), a.repeats))
-            cpu, workers = idle_cpu(tmux, Path(tmp), a.cpu_seconds)
-            print_cpu(cpu, workers, a.cpu_seconds)
+            print_cpu(*idle_cpu(tmux, Path(tmp), a.cpu_seconds), a.cpu_seconds)
             try:
-                print_jack(*jack_xruns(tmux, Path(tmp), a.seconds), a.seconds)
+                phases = jack_xruns(tmux, Path(tmp), a.seconds, a.type_pause)
+                print_jack(*phases, a.seconds, a.type_pause)
             except JackUnavailable as e:
                 print(f"3. engine xruns on JACK: not measured, {e}")
     finally:
         tmux.close()
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
 
 if __name__ == "__main__":

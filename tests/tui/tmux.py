@@ -14,6 +14,7 @@ read and asked how it ended.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -36,6 +37,12 @@ class Terminal:
         self.config = Path(folder) / f"{name}.tmux.conf"
         self.config.write_text("set -g remain-on-exit on\n")
         self.windows: list[Window] = []
+        # Passed explicitly: the C environment of a test process can differ from os.environ
+        # (readline exports COLUMNS=80 LINES=24 behind Python's back), and programs that
+        # believe COLUMNS over the terminal would draw at the wrong size.
+        self.environment = {
+            k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "TMUX")
+        }
 
     def tmux(self, *args: str) -> str:
         done = subprocess.run(
@@ -43,6 +50,7 @@ class Terminal:
             capture_output=True,
             text=True,
             timeout=15,
+            env=self.environment,
         )
         if done.returncode:
             raise RuntimeError(f"tmux {' '.join(args)} failed: {done.stderr.strip()}")
