@@ -116,7 +116,7 @@ class HootApp(App):
     """The set. `link` injects an engine link (tests); otherwise the session's engine is
     attached to, or started with `engine_args`."""
 
-    CSS_PATH = "hoot.tcss"
+    CSS_PATH = ["hoot.tcss", "app.tcss"]  # the widgets' styles, then the stage layout
     TITLE = "hoot"
     COMMANDS = App.COMMANDS | {SetCommands}
     BINDINGS = [Binding(k, a, t, priority=True, show=False) for k, a, t in KEYS]
@@ -205,8 +205,8 @@ class HootApp(App):
         if message.error:
             self.write("error", f"hoot: {message.error}")
             return
-        console = self.query_one(Console)
-        code = self.query_one(CodeInput)
+        console = self.screen_stack[0].query_one(Console)
+        code = self.screen_stack[0].query_one(CodeInput)
         console.executor = code.executor = self.executor
         console.past = code.past = self.history
         info = self.link.info
@@ -220,19 +220,22 @@ class HootApp(App):
 
     @on(ViewUpdated)
     def draw(self, message: ViewUpdated) -> None:
+        # The panels live on the main screen; a modal (help, traceback) may be on top, so
+        # look them up there, never on the active screen.
+        main = self.screen_stack[0] if self.screen_stack else None
+        if main is None or not main.is_attached:
+            return
         self.view = message.view
-        for widget in (
-            self.query_one(BeatGrid),
-            self.query_one(Meters),
-            self.query_one(StemPicker),
-            self.query_one(QueueView),
-            self.query_one(StatusLine),
-        ):
-            widget.update(message.view)
+        for kind in (BeatGrid, Meters, StemPicker, QueueView, StatusLine):
+            for widget in main.query(kind):
+                widget.update(message.view)
         self.frames += 1
 
     def write(self, kind: str, text: str, traceback: str = "") -> None:
-        self.query_one(Console).write(kind, text, traceback)
+        main = self.screen_stack[0] if self.screen_stack else None
+        if main is not None:
+            for console in main.query(Console):
+                console.write(kind, text, traceback)
 
     @on(ConsoleOutput)
     def console_output(self, message: ConsoleOutput) -> None:
@@ -293,7 +296,7 @@ class HootApp(App):
         self.push_screen(HelpScreen())
 
     def action_traceback(self) -> None:
-        self.push_screen(TextScreen(self.query_one(Console).last_traceback))
+        self.push_screen(TextScreen(self.screen_stack[0].query_one(Console).last_traceback))
 
     def action_quit_set(self) -> None:
         def leave(yes: bool | None) -> None:

@@ -78,6 +78,9 @@ async def test_the_screen_shows_the_set_and_the_console_runs_code(session_dir):
         await until(pilot, lambda: "Ask a generator" in console_text(app), timeout=5)
         await pilot.press("f1")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen), timeout=5)
+        frames = app.frames
+        await pilot.pause(0.5)  # views keep arriving under the help screen
+        assert app.frames > frames and app.is_running
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, HelpScreen), timeout=5)
 
