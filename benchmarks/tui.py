@@ -55,14 +55,15 @@ from tests.jack_server import JackUnavailable, start_jack_server  # noqa: E402
 
 HOOT = Path(sys.executable).parent / "hoot"  # the console script next to this interpreter
 WIDTH, HEIGHT = 120, 40
-LEFT = WIDTH // 2  # the top row splits in halves: grid and meters left, picker and queue right
+LEFT = WIDTH // 2  # the top row halves: grid and meters left, picker and queue right
 SAMPLERATE = 48000
 JACK_NAME, JACK_PERIOD = "hoot-bench-tui", 256
 START_TARGET_S = 2.0
 CPU_TARGET = 15.0  # % of one core
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-PAINTED = "BPM"
+PAINTED = "BPM"  # in the beat grid's info line, from the first paint on
+ENGINE = "null · "  # the status line names backend and device once a view comes from the engine
 READY = "perf is ready"
 ERROR_MARK = "(F2: traceback)"
 CODE_LINES = (
@@ -168,6 +169,14 @@ def quit_tui(tmux: Tmux, name: str) -> None:
         tmux.keys(name, "y")
     if not wait_for(lambda: not tmux.alive(name), 10, 0.05):
         tmux.run("kill-session", "-t", name, check=False)
+
+
+def stop_engine(session: Path) -> None:
+    """Shut down the engine serving `session`, if one still does."""
+    try:
+        EngineClient(session, timeout=5).shutdown()
+    except (EngineError, OSError):
+        pass
 
 
 def wait_ready(tmux: Tmux, name: str, session: Path, timeout: float = 30) -> None:
@@ -358,7 +367,7 @@ def timed_start(tmux: Tmux, name: str, session: Path) -> Start:
     marks: dict[str, float] = {}
     wanted = {
         "painted": lambda s: PAINTED in s,
-        "engine": lambda s: "null · " in (s.rstrip().splitlines() or [""])[-1],
+        "engine": lambda s: ENGINE in (s.rstrip().splitlines() or [""])[-1],
         "ready": lambda s: READY in s,
     }
     started = time.perf_counter()
@@ -614,14 +623,6 @@ def jack_xruns(tmux: Tmux, tmp: Path, seconds: float, pause: float) -> tuple[Pha
 
 
 # ---- the report -------------------------------------------------------------------------------
-
-
-def stop_engine(session: Path) -> None:
-    """Shut down the engine serving `session`, if one still does."""
-    try:
-        EngineClient(session, timeout=5).shutdown()
-    except (EngineError, OSError):
-        pass
 
 
 def verdict(ok: bool) -> str:

@@ -135,6 +135,7 @@ class HootApp(App):
         self.repl = None
         self.view = EMPTY
         self.frames = 0  # views drawn, for tests and the benchmark
+        self._panels: list | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="top"):
@@ -221,14 +222,16 @@ class HootApp(App):
     @on(ViewUpdated)
     def draw(self, message: ViewUpdated) -> None:
         # The panels live on the main screen; a modal (help, traceback) may be on top, so
-        # look them up there, never on the active screen.
-        main = self.screen_stack[0] if self.screen_stack else None
-        if main is None or not main.is_attached:
-            return
+        # they are found there once, never on the active screen.
+        if self._panels is None:
+            main = self.screen_stack[0] if self.screen_stack else None
+            if main is None or not main.is_attached:
+                return
+            kinds = (BeatGrid, Meters, StemPicker, QueueView, StatusLine)
+            self._panels = [w for kind in kinds for w in main.query(kind)]
         self.view = message.view
-        for kind in (BeatGrid, Meters, StemPicker, QueueView, StatusLine):
-            for widget in main.query(kind):
-                widget.update(message.view)
+        for widget in self._panels:
+            widget.update(message.view)
         self.frames += 1
 
     def write(self, kind: str, text: str, traceback: str = "") -> None:

@@ -204,7 +204,7 @@ def answer(tui: Window, code: str, expected: list[str], timeout: float = 10.0) -
 def last_said(screen: str) -> str:
     """The last line of the console log, above the input box."""
     lines = screen.splitlines()
-    box = next(i for i, line in enumerate(lines) if line.startswith("▊"))
+    box = next((i for i, line in enumerate(lines) if line.startswith("▊")), 0)
     return next((line.rstrip() for line in reversed(lines[:box]) if line.strip()), "")
 
 

@@ -322,18 +322,18 @@ async def test_beat_grid_playhead_follows_the_beat_and_counts_down():
         await pilot.pause()
         first = grid.text().splitlines()[0]
         assert first.startswith("1 ■□□□ 2 □□□□ 3 □□□□ 4 □□□□")
-        assert first.endswith("next phrase in 16.0 beats (8.0 s)")
+        assert first.endswith("next phrase in 16 beats (8 s)")
         assert styled(grid, 0, "■", "beat-grid--now")
 
         app.show(at(PLAYING, 6.5, 9.5))  # bar 2, beat 3
         first = grid.text().splitlines()[0]
         assert first.startswith("1 ■■■■ 2 ■■■□ 3 □□□□ 4 □□□□")
-        assert first.endswith("next phrase in 9.5 beats (4.8 s)")
+        assert first.endswith("next phrase in 10 beats (5 s)")
         assert [text for text, classes in grid.lines[0] if classes == "beat-grid--now"] == ["■"]
         assert styled(grid, 0, "2 ", "beat-grid--bar-now")
 
         app.show(at(PLAYING, 12.8, 3.2))
-        assert grid.text().splitlines()[0].endswith("next phrase in 3.2 beats (1.6 s)")
+        assert grid.text().splitlines()[0].endswith("next phrase in 4 beats (2 s)")
 
 
 @pytest.mark.asyncio
@@ -359,7 +359,7 @@ async def test_beat_grid_wraps_in_a_narrow_terminal():
         await pilot.pause()
         assert grid.text().splitlines() == [
             "1 ■■■■ 2 ■■■□ 3 □□□□ 4 □□□□",
-            "next phrase in 9.5 beats (4.8 s)",
+            "next phrase in 10 beats (5 s)",
             "bar 18  phrase 5  120.0 BPM  4/4",
             "C minor   Cm  Ab  Eb  Bb   sync internal",
         ]

@@ -1,6 +1,6 @@
 """The bars and beats of the current phrase, the countdown to the next one, and the harmony.
 
-    1 ■■■■ 2 ■■□□ 3 □□□□ 4 □□□□    next phrase in 9.2 beats (4.6 s)
+    1 ■■■■ 2 ■■□□ 3 □□□□ 4 □□□□    next phrase in 10 beats (5 s)
     bar 18  phrase 5  120.0 BPM  4/4  C minor   Cm  Ab  Eb  Bb   sync internal
 
 Beats already played in the phrase are filled, the playhead is the bright one. Long
@@ -23,13 +23,16 @@ PAST, NOW, AHEAD = "■", "■", "□"
 
 
 def countdown(view: SetView) -> str:
-    """ "next phrase in 3.2 beats (1.6 s)" """
+    """ "next phrase in 4 beats (2 s)" """
     seconds = max(view.samples_to_boundary, 0) / max(view.samplerate, 1)
     return _countdown(seconds * view.bpm / 60.0, seconds)
 
 
 def _countdown(beats: float, seconds: float) -> str:
-    return f"next phrase in {beats:.1f} beats ({seconds:.1f} s)"
+    # Whole beats, like a drummer's count-in: the text changes on the beat, not on every
+    # frame, so a quiet screen is not redrawn 30 times a second.
+    whole = max(1, math.ceil(beats - 1e-6))
+    return f"next phrase in {whole} beat{'s' if whole != 1 else ''} ({math.ceil(seconds):.0f} s)"
 
 
 def _countdown_width(view: SetView) -> int:
