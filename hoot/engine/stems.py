@@ -13,6 +13,7 @@ loop seam so a stem that does not loop cleanly still does not click.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -78,34 +79,50 @@ def load_stem(
     return _midi_stem(mid, meta, sid, name, beats_per_bar, role or meta.get("role"))
 
 
+CHUNK = 16384  # frames read and cleaned at a time (about 0.3 s at 48 kHz)
+
+
 def read_audio(path: Path, samplerate: int) -> np.ndarray:
-    """A WAV (or any libsndfile format) as engine-ready stereo float32 at `samplerate`."""
+    """A WAV (or any libsndfile format) as engine-ready stereo float32 at `samplerate`.
+
+    This runs in the engine process beside the audio callback, so it works in chunks and
+    offers the GIL between them: no single call holds it for more than a fraction of a
+    millisecond on a stem of any length."""
     import soundfile as sf
 
     try:
-        info = sf.info(str(path))
-        if info.frames <= 0:
-            raise StemError(f"stem {path} holds no audio; re-render or delete it")
-        if info.frames / info.samplerate > MAX_SECONDS:
-            raise StemError(
-                f"stem {path} is {info.frames / info.samplerate:.0f} s long; stems loop, "
-                f"so hoot takes at most {MAX_SECONDS} s: cut it shorter"
-            )
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as f:
+            frames, sr, channels = f.frames, f.samplerate, f.channels
+            if frames <= 0:
+                raise StemError(f"stem {path} holds no audio; re-render or delete it")
+            if frames / sr > MAX_SECONDS:
+                raise StemError(
+                    f"stem {path} is {frames / sr:.0f} s long; stems loop, "
+                    f"so hoot takes at most {MAX_SECONDS} s: cut it shorter"
+                )
+            data = np.empty((frames, 2), np.float32)
+            done = 0
+            while done < frames:
+                block = f.read(min(CHUNK, frames - done), dtype="float32", always_2d=True)
+                if len(block) == 0:
+                    break
+                part = data[done : done + len(block)]
+                part[:] = block[:, :2] if channels >= 2 else block[:, :1]
+                np.nan_to_num(part, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+                np.clip(part, -4.0, 4.0, out=part)
+                done += len(block)
+                time.sleep(0)  # let the audio thread have the GIL
+            data = data[:done]
     except StemError:
         raise
     except Exception as e:  # noqa: BLE001 - libsndfile's errors are many; one sentence suffices
         raise StemError(
             f"stem {path} is not a readable audio file ({e}); re-render or replace it"
         ) from None
-    if data.shape[1] == 1:
-        data = np.repeat(data, 2, axis=1)
-    elif data.shape[1] > 2:
-        data = data[:, :2]
+    if len(data) == 0:
+        raise StemError(f"stem {path} holds no audio; re-render or delete it")
     if sr != samplerate:
-        data = resample_loop(data, sr, samplerate)
-    data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
-    np.clip(data, -4.0, 4.0, out=data)
+        data = np.clip(np.nan_to_num(resample_loop(data, sr, samplerate)), -4.0, 4.0)
     apply_seam_fades(data)
     return np.ascontiguousarray(data, dtype=np.float32)
 
