@@ -10,6 +10,7 @@ actions any controller uses.
 
 from __future__ import annotations
 
+from collections import deque
 from pathlib import Path
 
 from textual import on, work
@@ -136,6 +137,7 @@ class HootApp(App):
         self.view = EMPTY
         self.frames = 0  # views drawn, for tests and the benchmark
         self._panels: list | None = None
+        self._outputs: deque = deque()  # console output from other threads, batched
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="top"):
@@ -150,7 +152,8 @@ class HootApp(App):
 
     def on_mount(self) -> None:
         self.query_one(CodeInput).focus()
-        self.write("info", f"hoot: starting the engine for session {self.session.name!r}…")
+        self.write("info", f"hoot: attaching to the engine of session {self.session.name!r}…")
+        self.set_interval(1 / 20, self.flush_output)
         self.attach()
 
     # ---- start-up, off the UI thread ----------------------------------------------------
@@ -179,7 +182,7 @@ class HootApp(App):
         history = History(self.session.dir / "history.jsonl")
         self.executor = Executor(
             namespace,
-            on_output=lambda o: self.post_message(ConsoleOutput(o.kind, o.text, o.traceback)),
+            on_output=self._outputs.append,  # drained by flush_output on the UI thread
             history=history,
             on_exit_request=lambda: self.post_message(ExitRequested()),
         )
@@ -244,6 +247,27 @@ class HootApp(App):
     def console_output(self, message: ConsoleOutput) -> None:
         self.write(message.kind, message.text, message.traceback)
 
+    def flush_output(self, most: int = 400) -> None:
+        """Show what the console produced since the last tick: consecutive lines of one
+        kind become one write, and a flood is spread over ticks, so a print loop never
+        holds up the meters and the beat grid."""
+        merge = ("stdout", "stderr", "result", "info")
+        kind, lines = None, []
+        for _ in range(most):
+            if not self._outputs:
+                break
+            o = self._outputs.popleft()
+            if o.kind in merge and o.kind == kind:
+                lines.append(o.text)
+                continue
+            if lines:
+                self.write(kind, "\n".join(lines))
+            kind, lines = (o.kind, [o.text]) if o.kind in merge else (None, [])
+            if o.kind not in merge:
+                self.write(o.kind, o.text, o.traceback)
+        if lines:
+            self.write(kind, "\n".join(lines))
+
     # ---- the console ---------------------------------------------------------------------------
 
     @on(CodeInput.Run)
@@ -255,8 +279,6 @@ class HootApp(App):
             self.write("info", "the engine is still starting; try again in a moment")
             return
         self.executor.submit(source)
-        if "generate(" in source and self.actions is not None:
-            self.set_timer(0.2, self.actions.follow_newest)
 
     @on(CandidateChosen)
     def candidate_chosen(self, message: CandidateChosen) -> None:

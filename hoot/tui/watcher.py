@@ -33,6 +33,7 @@ class SetWatcher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="hoot-watcher")
         self.views = 0  # how many views were built: the UI's frame source, for benchmarks
+        self._batches_seen = len(perf.picker.history)
 
     def start(self) -> None:
         self._thread.start()
@@ -69,6 +70,9 @@ class SetWatcher:
         return self._state
 
     def build(self) -> SetView:
+        if len(self.perf.picker.history) != self._batches_seen:  # a new batch: select it
+            self._batches_seen = len(self.perf.picker.history)
+            self.actions.follow_newest()
         st = self.client.status()
         alive = time.time() - st.heartbeat < 1.5
         state = self._fresh_state(st.state_version) if alive else self._state

@@ -69,10 +69,18 @@ class Terminal:
         return window
 
     def close(self) -> None:
-        """End every program in it (they get SIGHUP) and the server."""
+        """End every program in it (they get SIGHUP) and the server, and remove its socket."""
+        try:
+            socket = Path(self.tmux("display-message", "-p", "#{socket_path}").strip())
+        except RuntimeError:
+            return  # no server: nothing was opened, or it is gone already
         subprocess.run(
-            ["tmux", "-L", self.name, "kill-server"], capture_output=True, text=True, timeout=15
+            ["tmux", "-L", self.name, "kill-server"],
+            capture_output=True,
+            timeout=15,
+            env=self.environment,
         )
+        socket.unlink(missing_ok=True)
 
 
 class Window:
