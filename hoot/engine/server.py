@@ -265,6 +265,17 @@ class EngineServer:
                 self.stopping.set()
 
 
+def raise_priority() -> int:
+    """Ask the OS to run the engine before ordinary processes (generation workers, the UI,
+    a browser): nice -10 where allowed (root, or CAP_SYS_NICE), HOOT_ENGINE_NICE to change
+    it. Returns the niceness in force."""
+    wanted = int(os.environ.get("HOOT_ENGINE_NICE", "-10"))
+    try:
+        return os.nice(wanted - os.nice(0))
+    except OSError:
+        return os.nice(0)  # not allowed: play at normal priority
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="hoot-engine", description=__doc__.splitlines()[0])
     ap.add_argument("--session", required=True, type=Path, help="session folder")
@@ -277,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tracks", default=",".join(ROLES))
     a = ap.parse_args(argv)
     set_switch_interval()
+    raise_priority()
     a.session.mkdir(parents=True, exist_ok=True)
     server = EngineServer(
         a.session,
