@@ -175,6 +175,12 @@ class HootApp(App):
             self.post_message(Ready(str(e)))
             return
         self.link = link
+        if hasattr(link, "socket_path"):  # a live engine: say what it had to say (devices)
+            try:
+                for note in link.call("messages"):
+                    self.post_message(ConsoleOutput("info", f"engine: {note}"))
+            except HootError:
+                pass
         perf = Performance(link, self.session)
         perf.on_message = lambda m: self.post_message(ConsoleOutput("info", m))
         self.actions = SetActions(perf)
