@@ -64,8 +64,9 @@ async def test_the_screen_shows_the_set_and_the_console_runs_code(session_dir):
     async with app.run_test(size=(100, 32)) as pilot:
         await until(pilot, lambda: app.executor is not None and app.frames > 3)
         assert "null" in main_screen(app).query_one(StatusLine).text()
-        await until(pilot, lambda: "no-such-device-4711" in " ".join(console_text(app).split())
-                    and "null backend" in " ".join(console_text(app).split()), timeout=5)
+        # one sentence (it may wrap in the log), whatever PortAudio sees on this machine
+        await until(pilot, lambda: "silently on the null backend" in " ".join(
+            console_text(app).split()), timeout=5)
         assert "120.0 BPM" in screen_text(app)
         await type_line(pilot, "perf.tempo = 133")
         await until(pilot, lambda: "133.0 BPM" in screen_text(app), timeout=5)
