@@ -176,6 +176,7 @@ class Engine:
         self.gain_old = np.ones((T, 2), np.float64)
         self.gain_new = np.ones((T, 2), np.float64)
         self.gain_since = np.full(T, -float(GAIN_RAMP), np.float64)
+        self._gain_delta = np.zeros((T, 2), np.float64)  # gain_new - gain_old, set per command
         self._ramp = np.arange(max_block, dtype=np.float64)
         self._t = np.zeros(max_block, np.float64)
         self._tt = np.zeros(T * max_block, np.float64)
@@ -355,8 +356,7 @@ class Engine:
         np.maximum(tt, 0.0, out=tt)
         for c in (0, 1):
             gc = g[:, :, c]
-            delta = self.gain_new[:, c] - self.gain_old[:, c]  # T values
-            np.multiply(tt, delta[:, None], out=gc, casting="unsafe")
+            np.multiply(tt, self._gain_delta[:, c, None], out=gc, casting="unsafe")
             np.add(gc, self.gain_old[:, c, None], out=gc, casting="unsafe")
 
     def _meter(self, tb: np.ndarray, out: np.ndarray, n: int) -> None:
@@ -451,6 +451,7 @@ class Engine:
         self.gain_old[t] = current
         self.gain_new[t] = (cmd.left, cmd.right)
         self.gain_since[t] = s0
+        np.subtract(self.gain_new, self.gain_old, out=self._gain_delta)
         # past since + RAMP the glide clips to exactly 1.0 (at RAMP itself it may round below)
         self._glides_end = max(self._glides_end, s0 + GAIN_RAMP + 1)
         self._glide_gains(np.full((len(self.tracks), 1), 2.0 * GAIN_RAMP), self._g_final)

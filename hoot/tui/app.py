@@ -302,7 +302,13 @@ class HootApp(App):
         if self.actions is None:
             self.write("info", "the engine is still starting")
             return
-        self.write("info", getattr(self.actions, name)(*args))
+        self._run_action(name, args)
+
+    @work(thread=True, group="actions")
+    def _run_action(self, name: str, args: tuple) -> None:
+        # Picking, stopping and panic talk to the engine: never on the UI thread, so a
+        # hung engine cannot freeze the screen.
+        self.post_message(ConsoleOutput("info", getattr(self.actions, name)(*args)))
 
     def action_role(self, step: int) -> None:
         self._act("next_role", step)

@@ -7,12 +7,13 @@ import itertools
 import json
 import statistics
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pytest
 
+from hoot.generate.base import Request
 from hoot.generate.default import (
     STYLE_TEMPO,
     STYLES,
@@ -34,21 +35,12 @@ HATS = {42, 44, 46, 51, 53, 54, 70, 69}
 METERS = ("4/4", "3/4", "7/8", "5/4", "6/8")
 
 
-@dataclass(frozen=True)
-class Ask:
-    """A request as the generator sees it: any object with these attributes will do."""
+# The test's moment; the pool passes the same Request type to the generator.
+TEST_MOMENT = {"n": 6, "bars": 8, "bpm": 124.0, "key": "D minor"}
 
-    role: str
-    n: int = 6
-    index: int = 0
-    bars: int = 8
-    bpm: float = 124.0
-    meter: str = "4/4"
-    key: str = "D minor"
-    chords: tuple[str, ...] = ()
-    vibe: dict[str, Any] = field(default_factory=dict)
-    seed: int = 0
-    samplerate: int = 48000
+
+def Ask(**fields: Any) -> Request:  # noqa: N802 - reads like the constructor it wraps
+    return Request(**{**TEST_MOMENT, **fields})
 
 
 def ask(role: str, style: str = "house", **fields: Any) -> Ask:
