@@ -24,6 +24,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from hoot.engine import realtime  # noqa: E402
 from hoot.engine.client import EngineClient  # noqa: E402
 from hoot.music.clip import NoteClip  # noqa: E402
 from hoot.performance import Performance  # noqa: E402
@@ -84,15 +85,19 @@ def main() -> None:
     a = ap.parse_args()
     seconds = a.minutes * 60
     torch_ok = has_torch()
-    jack = start_jack_server("hoot-soak", 48000, a.period)
+    jack_rt = realtime.allowed()  # as on a stage machine, where the system allows it
+    jack = start_jack_server("hoot-soak", 48000, a.period, realtime=jack_rt)
     os.environ.update(jack.env())
-    # A stage machine runs jackd realtime; here (--no-realtime) give it the engine's nice
-    # level where allowed, so the comparison is about hoot, not about jackd being starved.
-    try:
-        os.setpriority(os.PRIO_PROCESS, jack.pid, int(os.environ.get("HOOT_ENGINE_NICE", "-10")))
-        jack_nice = os.getpriority(os.PRIO_PROCESS, jack.pid)
-    except OSError:
-        jack_nice = 0
+    if not jack_rt:
+        # No real-time scheduling here: give jackd the engine's nice level where allowed,
+        # so the comparison is about hoot, not about jackd being starved.
+        try:
+            os.setpriority(
+                os.PRIO_PROCESS, jack.pid, int(os.environ.get("HOOT_ENGINE_NICE", "-10"))
+            )
+        except OSError:
+            pass
+    jack_sched = "realtime" if jack_rt else f"nice {os.getpriority(os.PRIO_PROCESS, jack.pid)}"
     loads: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory() as tmp:
         session = Session(Path(tmp) / "soak")
@@ -102,6 +107,7 @@ def main() -> None:
                 sys.exit(f"the engine did not reach JACK: {client.call('messages')}")
             a_set(Performance(client, session), Path(tmp))
             time.sleep(1)
+            audio_thread = realtime.describe(client.status().realtime)
             idle = phase(client, seconds)
             loads = [
                 subprocess.Popen([sys.executable, "-c", PYTHON_LOOP]),
@@ -115,8 +121,8 @@ def main() -> None:
             client.shutdown()
             jack.stop()
     second = "torch inference loop" if torch_ok else "numpy loop (torch is not installed)"
-    print(f"soak on JACK dummy, {a.period}-frame periods, {a.minutes:g} min per phase "
-          f"(jackd and engine at nice {jack_nice})")
+    print(f"soak on JACK dummy, {a.period}-frame periods, {a.minutes:g} min per phase")
+    print(f"  jackd {jack_sched}; the engine's audio thread: {audio_thread}")
     print(f"  idle:  {idle[0]:5d} xruns, {idle[1]} faults, played {idle[2]:.1f} s")
     print(
         f"  busy:  {busy[0]:5d} xruns, {busy[1]} faults, played {busy[2]:.1f} s "

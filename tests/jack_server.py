@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from hoot.engine import realtime as rt
 from hoot.engine.backends import reinitialize_portaudio
 
 READY_TIMEOUT = 10.0  # seconds for jackd to answer clients
@@ -141,18 +142,23 @@ def start_jack_server(
     samplerate: int = 48000,
     period: int = 256,
     timeout: float = READY_TIMEOUT,
+    realtime: bool | None = None,
 ) -> JackServer:
-    """Start `jackd --no-realtime -n NAME -d dummy -r RATE -p PERIOD` and wait until it answers.
+    """Start `jackd -n NAME -d dummy -r RATE -p PERIOD` and wait until it answers.
 
-    --no-realtime because test machines rarely grant real-time scheduling to the user, and
-    the dummy driver keeps time without it. Raises JackUnavailable (with jackd's output) if
-    jackd is missing, exits, or does not answer within `timeout` seconds.
+    jackd runs realtime (its default, and what a stage machine does) when this process may
+    use real-time scheduling, `--no-realtime` otherwise (`realtime` forces either): the
+    dummy driver keeps time without it, only less steadily under load. Raises
+    JackUnavailable (with jackd's output) if jackd is missing, exits, or does not answer
+    within `timeout` seconds.
     """
+    if realtime is None:
+        realtime = rt.allowed()
     jackd = jackd_path()
     name = name or "hoot-test"
     remove_leftovers(name)
     try:
-        return _start(jackd, name, samplerate, period, timeout)
+        return _start(jackd, name, samplerate, period, timeout, realtime)
     except JackUnavailable as error:
         # jack2 keeps 8 server slots in /dev/shm/jack-shm-registry and frees a killed
         # server's slot only when a server of the same name starts again. With no jackd
@@ -163,13 +169,15 @@ def start_jack_server(
         ):
             raise
         (SHM_DIR / "jack-shm-registry").unlink(missing_ok=True)
-        return _start(jackd, name, samplerate, period, timeout)
+        return _start(jackd, name, samplerate, period, timeout, realtime)
 
 
-def _start(jackd: str, name: str, samplerate: int, period: int, timeout: float) -> JackServer:
+def _start(
+    jackd: str, name: str, samplerate: int, period: int, timeout: float, realtime: bool
+) -> JackServer:
     command = [
         jackd,
-        "--no-realtime",
+        "--realtime" if realtime else "--no-realtime",
         "-n",
         name,
         "-d",

@@ -32,6 +32,7 @@ from typing import Any, Self
 
 import numpy as np
 
+from hoot.engine import realtime
 from hoot.errors import DeviceError
 
 RenderFn = Callable[[np.ndarray], None]
@@ -95,6 +96,9 @@ class Backend:
         self.last_block = 0  # frames in the most recent block
         self.faults = 0  # render calls that raised (the block was played as silence)
         self.running = False
+        # SCHED_FIFO priority of the thread that renders: -1 until its first block, 0 when
+        # it runs under the normal scheduler (see realtime.py)
+        self.realtime_priority = -1
 
     def start(self) -> None:
         """Begin calling the render function."""
@@ -304,6 +308,8 @@ class SoundDeviceBackend(Backend):
         # CallbackFlags is falsy when no flag is set, which skips the property lookup per block.
         if status and status.output_underflow:
             self.xruns += 1
+        if self.realtime_priority < 0:  # once: PortAudio's thread may be new after a restart
+            self.realtime_priority = realtime.raise_this_thread()
         self._render_block(outdata, frames)
 
     def start(self) -> None:
@@ -462,6 +468,7 @@ class NullBackend(Backend):
         period = frames / self.samplerate
         buffer = self._buffer
         halt = self._halt
+        self.realtime_priority = realtime.raise_this_thread()
         deadline = perf_counter()
         while not halt.is_set():
             self._render_block(buffer, frames)

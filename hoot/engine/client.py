@@ -268,6 +268,7 @@ class LocalEngine:
             recording=self.recorder.recording,
             dropped=self.recorder.dropped_frames,
             blocksize=0,
+            realtime=0,
             meters=e.meters.copy(),
         )
 

@@ -239,6 +239,21 @@ def _check_soundfile() -> list[Check]:
     ]
 
 
+def _check_realtime() -> list[Check]:
+    from hoot.engine import realtime
+
+    ok = realtime.allowed()
+    return [
+        Check(
+            ok,
+            "real-time scheduling for the audio thread"
+            + ("" if ok else " (not allowed: other programs can make the sound drop out)"),
+            realtime.HOW_TO_ALLOW,
+            essential=False,
+        )
+    ]
+
+
 def doctor() -> tuple[bool, str]:
     """Check what hoot needs for sound, JACK, MIDI and audio files.
 
@@ -249,6 +264,7 @@ def doctor() -> tuple[bool, str]:
     checks = [
         *portaudio_checks,
         *_check_jack(sounddevice),
+        *_check_realtime(),
         *_check_midi(),
         *_check_soundfile(),
     ]

@@ -23,6 +23,8 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 from hoot.engine import status as st
 from hoot.engine.control import EngineControl
 from hoot.engine.core import Engine
@@ -199,6 +201,8 @@ class EngineServer:
             cmd, args = req["cmd"], req.get("args") or {}
             if cmd == "hello":
                 result = self.hello()
+            elif cmd == "timing":
+                result = self.timing()
             elif cmd == "messages":
                 result, self.messages = self.messages, []
             elif cmd == "shutdown":
@@ -231,6 +235,22 @@ class EngineServer:
             "latency": b.latency if b else 0.0,
         }
 
+    def timing(self) -> dict:
+        """How long the audio thread's last blocks (up to 4096) took to render, as shares
+        of the block period: the tail shows what the status line's average hides."""
+        b = self.backend
+        times = b.recent_callback_times() if b is not None else []
+        if not len(times) or not b.last_block:
+            return {"blocks": 0}
+        share = np.asarray(times) * (b.samplerate / b.last_block)
+        return {
+            "blocks": len(share),
+            "p50": float(np.percentile(share, 50)),
+            "p99": float(np.percentile(share, 99)),
+            "p99.9": float(np.percentile(share, 99.9)),
+            "max": float(share.max()),
+        }
+
     # ---- background ------------------------------------------------------------------
 
     def _status_loop(self) -> None:
@@ -252,6 +272,7 @@ class EngineServer:
                 s[st.F_CPU_PEAK] = getattr(b, "cpu_peak", b.cpu_load)
                 s[st.F_LATENCY] = b.latency
                 s[st.F_BLOCKSIZE] = getattr(b, "last_block", 0) or b.blocksize
+                s[st.F_REALTIME] = b.realtime_priority
             s[st.HEADER : st.HEADER + (T + 1) * 4] = e.meters.reshape(-1)
             e.graveyard.clear()  # let go of retired stems here, off the audio thread
             time.sleep(1 / 120)

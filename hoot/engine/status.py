@@ -25,7 +25,7 @@ HEADER = 24  # float64 slots before the meters
 # header slots
 F_MAGIC, F_LAYOUT, F_SAMPLERATE, F_POSITION, F_BLOCKS, F_XRUNS, F_FAULTS, F_CPU = range(8)
 F_STATE_VERSION, F_HEARTBEAT, F_TRACKS, F_PID, F_LATENCY, F_LIMITER_DB, F_RECORDING = range(8, 15)
-F_DROPPED, F_BLOCKSIZE, F_CPU_PEAK = range(15, 18)
+F_DROPPED, F_BLOCKSIZE, F_CPU_PEAK, F_REALTIME = range(15, 19)
 
 
 def runtime_dir() -> Path:
@@ -94,6 +94,7 @@ class EngineStatus:
     recording: bool
     dropped: int
     blocksize: int
+    realtime: int  # the audio thread's SCHED_FIFO priority; 0 normal, -1 not yet known
     meters: np.ndarray
 
 
@@ -127,5 +128,6 @@ class StatusReader:
             recording=bool(mm[F_RECORDING]),
             dropped=int(mm[F_DROPPED]),
             blocksize=int(mm[F_BLOCKSIZE]),
+            realtime=int(mm[F_REALTIME]),
             meters=mm[HEADER : HEADER + (t + 1) * 4].reshape(t + 1, 4).copy(),
         )

@@ -73,6 +73,7 @@ class SetView:
     latency_ms: float
     xruns: int
     cpu: float  # 0..1
+    realtime: int  # the audio thread's real-time priority; 0 normal scheduling, -1 unknown
     faults: int
     # musical time
     samplerate: int
@@ -111,6 +112,7 @@ EMPTY = SetView(
     latency_ms=0.0,
     xruns=0,
     cpu=0.0,
+    realtime=-1,
     faults=0,
     samplerate=48000,
     position=0,

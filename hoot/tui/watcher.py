@@ -121,6 +121,7 @@ class SetWatcher:
             latency_ms=st.latency * 1000,
             xruns=st.xruns,
             cpu=st.cpu,
+            realtime=st.realtime,
             faults=st.faults,
             samplerate=st.samplerate,
             position=st.position,

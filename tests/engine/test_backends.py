@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hoot.engine import realtime
 from hoot.engine.backends import (
     HISTORY,
     NullBackend,
@@ -144,6 +145,8 @@ def test_null_backend_paces_in_real_time() -> None:
         backend.stop()
     print(f"\nnull backend: 1 s of audio in {elapsed:.3f} s, xruns {backend.xruns}")
     assert 0.8 <= elapsed <= 1.2
+    # its pacing thread plays the audio thread's part, real-time where allowed
+    assert backend.realtime_priority == (realtime.wanted_priority() if realtime.allowed() else 0)
     assert set(source.sizes) == {256}
     assert backend.render_calls == len(source.sizes)
     assert backend.frames_rendered == source.frames
@@ -242,7 +245,8 @@ def test_sounddevice_on_jack_plays_ten_seconds(jack_server: JackServer, report) 
         f"JACK dummy, {elapsed:.2f} s: {source.frames} frames in {backend.render_calls} calls, "
         f"xruns {backend.xruns}, faults {backend.faults}, latency {backend.latency * 1e3:.1f} ms, "
         f"cpu_load {backend.cpu_load:.4f}, render p50 {np.median(times) * 1e6:.0f} us, "
-        f"p99 {np.percentile(times, 99) * 1e6:.0f} us, max {times.max() * 1e6:.0f} us"
+        f"p99 {np.percentile(times, 99) * 1e6:.0f} us, max {times.max() * 1e6:.0f} us, "
+        f"audio thread {realtime.describe(backend.realtime_priority)}"
     )
     expected = 10.0 * jack_server.samplerate
     assert abs(source.frames - expected) <= 0.1 * expected
@@ -250,6 +254,8 @@ def test_sounddevice_on_jack_plays_ten_seconds(jack_server: JackServer, report) 
     assert set(source.sizes) == {jack_server.period}
     assert backend.frames_rendered == source.frames
     assert backend.faults == 0
+    # jackd runs realtime where allowed (see jack_server.py), and so do its clients' threads
+    assert (backend.realtime_priority > 0) == realtime.allowed()
 
 
 def run_supervised_child() -> None:

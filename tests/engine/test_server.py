@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from hoot.engine import realtime
 from hoot.engine.client import EngineClient
 from hoot.engine.recorder import repair
 from hoot.errors import EngineError, StemError
@@ -210,8 +211,12 @@ def test_the_engine_plays_a_set_on_jack_for_ten_seconds(jack_server, session, tm
         played = (end.position - start.position) / 48000
         report(
             f"JACK dummy, 10 s set: played {played:.2f} s, xruns {end.xruns - start.xruns}, "
-            f"faults {end.faults}, callback CPU {end.cpu:.1%}, block {end.blocksize}"
+            f"faults {end.faults}, callback CPU {end.cpu:.1%}, block {end.blocksize}, "
+            f"audio thread {realtime.describe(end.realtime)}"
         )
+        assert (end.realtime > 0) == realtime.allowed()
+        timing = client.call("timing")
+        assert timing["blocks"] > 1000 and 0 < timing["p50"] <= timing["p99.9"] <= timing["max"]
         assert played > 9.0
         assert end.faults == 0
         assert end.meters[-1, 0] > 0.05, "the master is sounding"

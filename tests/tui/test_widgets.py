@@ -545,8 +545,18 @@ async def test_status_line_shows_the_engine_and_engine_lost():
         assert text.startswith(" ENGINE LOST ")
         assert text.endswith("xruns 3  cpu 93%  lim -2.5 dB  ● REC")
         assert status.has_class("-lost")
+        assert "RT" not in text  # not yet known
         assert styled(status, 0, "ENGINE LOST", "status--lost")
         assert styled(status, 0, "cpu 93%", "status--hot")
+
+        app.show(replace(PLAYING, realtime=0))  # a device, played at normal priority
+        await pilot.pause()
+        assert status.text().endswith("5.3 ms  no RT  xruns 0  cpu 12%")
+        assert styled(status, 0, "no RT", "status--warn")
+        for fine in (replace(PLAYING, realtime=5), replace(PLAYING, realtime=0, backend="null")):
+            app.show(fine)
+            await pilot.pause()
+            assert "RT" not in status.text()
 
     narrow = Stage(LOST)
     async with narrow.run_test(size=(40, 10)) as pilot:

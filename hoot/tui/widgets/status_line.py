@@ -1,9 +1,11 @@
 """One line of engine health: what a performer glances at.
 
-     ENGINE LOST  demo  jack · system          5.3 ms  xruns 2  cpu 12%  lim -1.5 dB  ● REC
+     ENGINE LOST  demo  jack · system    5.3 ms  no RT  xruns 2  cpu 12%  lim -1.5 dB  ● REC
 
-Backend and device, session at the left; latency, xruns, engine CPU, faults (when
-any), limiter gain reduction (when limiting) and REC at the right. When the engine is
+Backend and device, session at the left; latency, "no RT" (when a device plays from an
+audio thread the system would not make real-time: `hoot doctor` says how to allow it),
+xruns, engine CPU, faults (when any), limiter gain reduction (when limiting) and REC at
+the right. When the engine is
 lost, "ENGINE LOST" leads and the widget gets the `-lost` class. Pieces that do not fit
 drop out, least needed first.
 """
@@ -52,6 +54,7 @@ class StatusLine(LineWidget):
             (5, False, v.session, "status--session"),
             (4, False, audio, "status--audio"),
             (6, True, f"{v.latency_ms:.1f} ms", "status--value"),
+            (6, True, "no RT" if v.realtime == 0 and v.backend != "null" else "", "status--warn"),
             (8, True, f"xruns {v.xruns}", "status--warn" if v.xruns else "status--value"),
             (7, True, f"cpu {round(v.cpu * 100)}%", cpu or "status--value"),
             (7, True, f"faults {v.faults}" if v.faults else "", "status--warn"),

@@ -1,0 +1,92 @@
+"""Real-time scheduling for the audio thread, where the system allows it.
+
+Why: on a laptop with two cores, a browser or a model in another process competes
+with the audio callback for the CPU. Under the normal scheduler the callback waits
+its turn and the block comes late (an xrun). A SCHED_FIFO thread runs the moment it
+is woken, ahead of every normal process. JACK gives its clients' process threads
+SCHED_FIFO when jackd itself runs realtime; PortAudio's ALSA thread and hoot's own
+null-backend thread get it from `raise_this_thread`.
+
+Linux only, and only where allowed: root, CAP_SYS_NICE, or an RLIMIT_RTPRIO above 0
+(`@audio - rtprio 95` in /etc/security/limits.d/ for members of the audio group).
+The kernel keeps 5 % of each second for normal threads (sched_rt_runtime_us), so a
+runaway real-time thread slows the machine down but cannot lock it up.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+DEFAULT_PRIORITY = 40
+"""SCHED_FIFO priority for hoot's audio thread when nobody else set one: below the
+kernel's interrupt threads (50), so the sound card's own interrupt is served first, and
+above every normal process."""
+
+PRIORITY_ENV = "HOOT_RT_PRIORITY"
+HOW_TO_ALLOW = (
+    "allow real-time scheduling: add yourself to the audio group "
+    "(`sudo usermod -aG audio $USER`) and give it a real-time limit "
+    "(`echo '@audio - rtprio 95' | sudo tee /etc/security/limits.d/audio.conf`), "
+    "then log in again"
+)
+
+
+def this_thread() -> int:
+    """The calling thread's real-time priority: 1 to 99 under SCHED_FIFO or SCHED_RR,
+    0 under the normal scheduler."""
+    try:
+        if os.sched_getscheduler(0) in (os.SCHED_FIFO, os.SCHED_RR):
+            return os.sched_getparam(0).sched_priority
+    except (AttributeError, OSError):
+        pass
+    return 0
+
+
+def describe(priority: int) -> str:
+    """'realtime (priority 40)' or 'normal scheduling', for people."""
+    return f"realtime (priority {priority})" if priority > 0 else "normal scheduling"
+
+
+def wanted_priority() -> int:
+    """The SCHED_FIFO priority hoot asks for: HOOT_RT_PRIORITY, 0 to never ask."""
+    raw = os.environ.get(PRIORITY_ENV, "")
+    try:
+        return max(0, min(99, int(raw))) if raw.strip() else DEFAULT_PRIORITY
+    except ValueError:
+        return DEFAULT_PRIORITY
+
+
+def raise_this_thread(priority: int | None = None) -> int:
+    """Make the calling thread SCHED_FIFO unless it already runs real-time (a JACK client
+    thread does, at the priority jackd chose). Returns its priority afterwards (0: normal).
+
+    Not for the audio path itself to call on every block: it is a system call. Call it
+    once, from the first callback. Never raises.
+    """
+    current = this_thread()
+    if current:
+        return current
+    priority = wanted_priority() if priority is None else priority
+    if priority <= 0:
+        return current
+    try:
+        # pid 0 is the calling thread on Linux, not the whole process.
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except (AttributeError, OSError):
+        return current
+    return this_thread()
+
+
+def allowed() -> bool:
+    """Whether this process may run threads SCHED_FIFO (tried on a short-lived thread,
+    so that the caller's own scheduling does not change)."""
+    result: list[bool] = []
+
+    def probe() -> None:
+        result.append(raise_this_thread(1) > 0)
+
+    thread = threading.Thread(target=probe, name="hoot-rt-probe", daemon=True)
+    thread.start()
+    thread.join(5.0)
+    return bool(result and result[0])
