@@ -2,7 +2,7 @@
 
 Load: 8 tracks, 16 playing audio stems (two per track: the engine's player pool
 allows layering), 32 sounding synth voices, meters on, the recorder armed with
-master and per-track files (drained by its writer thread, as in the server).
+master and per-track files (written by its writer process, as in the server).
 
     python benchmarks/forward_cost.py [--seconds 20]
 
@@ -26,24 +26,24 @@ from pathlib import Path
 import numpy as np
 
 from hoot.engine.core import Engine, LoadedStem, Start
-from hoot.engine.recorder import Recorder
+from hoot.engine.recorder import RecorderProcess
 from hoot.engine.server import set_switch_interval
 
 SR = 48000
 TRACKS = ("drums", "bass", "chords", "lead", "pad", "perc", "in1", "in2")
 
 
-def loaded_engine(blocksize: int, folder: Path) -> tuple[Engine, Recorder]:
+def loaded_engine(blocksize: int, folder: Path) -> tuple[Engine, RecorderProcess]:
     engine = Engine(SR, TRACKS, max_voices=32)
     rng = np.random.default_rng(1)
     for i in range(16):  # 16 stems of 8 bars at 120 BPM, two per track
         frames = 8 * 4 * 24000 + i * 17
         audio = (0.05 * rng.standard_normal((frames, 2))).astype(np.float32)
         engine.inbox.append(Start(i % len(TRACKS), LoadedStem(f"s{i}", audio=audio), 0))
-    recorder = Recorder(SR, len(TRACKS), list(TRACKS), max_block=4096)
+    recorder = RecorderProcess(SR, len(TRACKS), list(TRACKS), max_block=4096)
     engine.recorder = recorder
-    recorder.start(folder, name=f"bench-{blocksize}", tracks=True)
     recorder.start_writer()
+    recorder.start(folder, name=f"bench-{blocksize}", tracks=True)
     # 32 voices that keep sounding: long notes, spread over the tracks and timbres
     for v in range(32):
         engine.voices.note_on(0, v % len(TRACKS), 36 + v, 100, v % 6, key=v)

@@ -35,10 +35,18 @@ Files, and why they survive `kill -9`:
 
 from __future__ import annotations
 
+import argparse
+import json
 import logging
+import mmap
 import os
 import re
+import select
+import signal
 import struct
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -61,6 +69,8 @@ _SFC_RF64_AUTO_DOWNGRADE = 0x1210
 # How often the writer rewrites the headers and fsyncs: twice as often as the
 # once-a-second promise, so a late wake-up of the writer thread still keeps it.
 _HEADER_PERIOD = 0.5
+
+_RING_OFFSET = 64  # bytes before the ring: the two positions, padded to a cache line
 
 _U32_MAX = 0xFFFFFFFF
 _FRAME_BYTES = 2 * 4  # stereo float32
@@ -95,6 +105,17 @@ def _open_wav(path: Path, samplerate: int) -> sf.SoundFile:
         f.close()
         raise
     return f
+
+
+def ring_capacity(samplerate: int, max_block: int, ring_seconds: float) -> int:
+    """Frames the recorder's ring holds: `ring_seconds` of audio, and at least a couple of
+    the largest blocks, or tap() would drop every block of that size."""
+    return max(int(ring_seconds * samplerate), 2 * int(max_block))
+
+
+def ring_bytes(n_tracks: int, capacity: int) -> int:
+    """Bytes of memory for the positions and a ring of master plus `n_tracks` tracks."""
+    return _RING_OFFSET + (1 + n_tracks) * capacity * _FRAME_BYTES
 
 
 def _file_label(name: str) -> str:
@@ -162,6 +183,7 @@ class Recorder:
         track_names: list[str],
         max_block: int = 4096,
         ring_seconds: float = 8.0,
+        memory: mmap.mmap | None = None,
     ) -> None:
         if len(track_names) != n_tracks:
             raise ValueError(f"{n_tracks} tracks but {len(track_names)} track names")
@@ -169,14 +191,26 @@ class Recorder:
         self.n_tracks = int(n_tracks)
         self.track_names = list(track_names)
         self.max_block = int(max_block)
-        # The ring must hold at least a couple of the largest blocks, whatever
-        # ring_seconds says, or tap() would drop every block of that size.
-        self._capacity = max(int(ring_seconds * samplerate), 2 * self.max_block)
+        self.ring_seconds = float(ring_seconds)
+        self._capacity = ring_capacity(samplerate, max_block, ring_seconds)
+        size = ring_bytes(self.n_tracks, self._capacity)
+        owner = memory is None
+        # The positions and the ring live in one block of memory, which may be shared with
+        # a writer process (see RecorderProcess). Positions are running totals of frames:
+        # [0] frames ever put in the ring (tap publishes it), [1] frames ever taken out
+        # (drain publishes it). Each is one aligned 8-byte store, seen whole by the other side.
+        self._memory = np.zeros(size, np.uint8) if owner else memory
+        self._pos = np.ndarray((2,), np.int64, buffer=self._memory)
         # Row 0 is the master, row 1 + i is track i: each row's frames are
         # contiguous, so drain() hands each file one slice without copying.
-        self._ring = np.zeros((1 + self.n_tracks, self._capacity, 2), np.float32)
-        self._write_pos = 0  # frames ever put in the ring (tap publishes it)
-        self._read_pos = 0  # frames ever taken out (drain publishes it)
+        self._ring = np.ndarray(
+            (1 + self.n_tracks, self._capacity, 2), np.float32, self._memory, _RING_OFFSET
+        )
+        if owner:
+            # Touch every page now: the first write to a fresh page is a page fault, which
+            # on the audio thread cost a 6 ms block (benchmarks/forward_cost.py).
+            self._ring.fill(1.0)
+            self._ring.fill(0.0)
         self._armed = False
         self._tap_tracks = False
         self._in_tap = False  # lets stop() wait for a tap() that is mid-copy
@@ -240,7 +274,7 @@ class Recorder:
         with self._lock:
             self._files = files
             self.paths = paths
-            self._read_pos = self._write_pos = 0
+            self._pos[:] = 0
             self.frames_written = 0
             self.dropped_frames = 0
             self._dirty = False
@@ -296,8 +330,9 @@ class Recorder:
             if not self._armed or frames <= 0:
                 return
             capacity = self._capacity
-            write = self._write_pos
-            if frames > capacity - (write - self._read_pos):
+            pos = self._pos
+            write = int(pos[0])
+            if frames > capacity - (write - int(pos[1])):
                 self.dropped_frames += frames
                 return
             ring = self._ring
@@ -311,7 +346,7 @@ class Recorder:
                 if self._tap_tracks:
                     ring[1:, : frames - first] = tracks[:, first:frames]
             # Published only after the copy, so drain() never reads a half block.
-            self._write_pos = write + frames
+            pos[0] = write + frames
         except Exception:  # noqa: BLE001 - the audio thread must never see an exception
             self.faults += 1
         finally:
@@ -359,20 +394,25 @@ class Recorder:
         interval = min(interval, _HEADER_PERIOD)
         failing = False
         while not self._writer_stop.wait(interval):
-            try:
-                self.drain()
-                failing = False
-            except Exception:
-                # Nobody is there to catch this; keep trying (a full disk may
-                # get space back) but say so only once per run of failures.
-                if not failing:
-                    log.exception("The recorder cannot write to disk; audio is being lost")
-                failing = True
+            failing = self._drain_or_say(failing)
+
+    def _drain_or_say(self, failing: bool) -> bool:
+        """drain() for a writer nobody watches; returns whether it is failing now.
+
+        It keeps trying (a full disk may get space back) but says so only once per run
+        of failures."""
+        try:
+            self.drain()
+        except Exception:  # noqa: BLE001 - logged; the next drain tries again
+            if not failing:
+                log.exception("The recorder cannot write to disk; audio is being lost")
+            return True
+        return False
 
     def _write_out(self) -> int:
         """Move the ring's contents to the files. Caller holds the lock."""
-        write = self._write_pos  # one snapshot: tap() may publish more meanwhile
-        read = self._read_pos
+        write = int(self._pos[0])  # one snapshot: tap() may publish more meanwhile
+        read = int(self._pos[1])
         frames = write - read
         if frames == 0:
             return 0
@@ -385,7 +425,7 @@ class Recorder:
         finally:
             # Even after a failed write the frames are given up: retrying them
             # would duplicate audio in the files that did take them.
-            self._read_pos = write
+            self._pos[1] = write
         self.frames_written += frames
         self._dirty = True
         return frames
@@ -403,6 +443,198 @@ class Recorder:
             f.flush()
         self._dirty = False
         self._last_header = time.monotonic()
+
+
+class RecorderProcess(Recorder):
+    """The engine's recorder: `tap` fills a ring in shared memory, and a child process
+    (`python -m hoot.engine.recorder`) writes it to the files.
+
+    Why a process: a writer thread shares the engine's GIL, and every disk write it made
+    handed the GIL back and forth with the audio callback; forward() at 128 frames went
+    from a p99.9 of 15 % to about 30 % of the block period with the writer running
+    (benchmarks/forward_cost.py). The child also outlives an engine killed with
+    `kill -9`: it sees its input close, writes out what the ring holds and closes the
+    files, so such a recording ends within a block or two of the crash.
+
+    `start` and `stop` ask the child over a pipe (JSON lines) and raise what it answers;
+    the engine arms `tap` only once the files are open.
+    """
+
+    def __init__(
+        self,
+        samplerate: int,
+        n_tracks: int,
+        track_names: list[str],
+        max_block: int = 4096,
+        ring_seconds: float = 8.0,
+    ) -> None:
+        size = ring_bytes(n_tracks, ring_capacity(samplerate, max_block, ring_seconds))
+        folder = "/dev/shm" if os.path.isdir("/dev/shm") else None  # memory, not disk
+        fd, path = tempfile.mkstemp(prefix="hoot-recorder-", dir=folder)
+        os.unlink(path)  # nameless at once: nothing is left behind, whoever dies how
+        try:
+            os.ftruncate(fd, size)
+            shared = mmap.mmap(fd, size)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd  # kept open: each writer process maps it (a new one after a death)
+        self._map = shared
+        super().__init__(samplerate, n_tracks, track_names, max_block, ring_seconds, shared)
+        self._ring.fill(1.0)  # touch every page now, not on the audio thread
+        self._ring.fill(0.0)
+        self._child: subprocess.Popen[str] | None = None
+        self._ask_lock = threading.Lock()
+
+    @property
+    def writer_alive(self) -> bool:
+        return self._child is not None and self._child.poll() is None
+
+    def start_writer(self, interval: float = 0.05) -> None:
+        """Start the child process that drains the ring every `interval` seconds."""
+        if self.writer_alive:
+            return
+        self._child = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "hoot.engine.recorder",
+                "--memory-fd",
+                str(self._fd),
+                "--samplerate",
+                str(self.samplerate),
+                "--max-block",
+                str(self.max_block),
+                "--ring-seconds",
+                repr(self.ring_seconds),
+                "--interval",
+                repr(interval),
+                "--tracks",
+                json.dumps(self.track_names),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            pass_fds=(self._fd,),
+            # the engine's stderr (its log) is the child's too
+        )
+
+    def _ask(self, **request: object) -> dict:
+        with self._ask_lock:
+            child = self._child
+            try:
+                child.stdin.write(json.dumps(request) + "\n")
+                child.stdin.flush()
+                line = child.stdout.readline()
+            except (OSError, ValueError, AttributeError):
+                line = ""
+            if not line:
+                raise HootError(
+                    "The recorder's writer process has stopped (see the engine log); "
+                    "record again to start a new one."
+                )
+            reply = json.loads(line)
+        if "error" in reply:
+            raise HootError(reply["error"])
+        return reply
+
+    def start(self, folder: Path, name: str | None = None, tracks: bool = False) -> list[Path]:
+        """Have the writer open new files in `folder`, then start capturing; see Recorder."""
+        if self._armed:
+            raise HootError(
+                f"Already recording to {self.paths[0].name}; stop that recording first."
+            )
+        if not self.writer_alive:
+            self.start_writer()
+        reply = self._ask(cmd="start", folder=str(folder), name=name, tracks=tracks)
+        self.paths = [Path(p) for p in reply["paths"]]
+        self.frames_written = 0
+        self.dropped_frames = 0
+        self._tap_tracks = tracks and self.n_tracks > 0
+        self._armed = True  # last: the writer has reset the ring for this recording
+        return list(self.paths)
+
+    def stop(self) -> list[Path]:
+        """Stop capturing; the writer writes out what the ring holds and closes the files."""
+        was_armed = self._armed
+        self._armed = False
+        deadline = time.monotonic() + 1.0
+        while self._in_tap and time.monotonic() < deadline:
+            time.sleep(0.0005)
+        if not was_armed:
+            return []
+        paths, self.paths = self.paths, []
+        reply = self._ask(cmd="stop")
+        self.frames_written = int(reply["frames"])
+        return paths
+
+    def drain(self) -> int:
+        """Nothing to do here: the writer process drains the ring."""
+        return 0
+
+    def close(self) -> None:
+        """Finish any recording and let the writer process go."""
+        try:
+            self.stop()
+        finally:
+            child, self._child = self._child, None
+            if child is not None:
+                try:
+                    child.stdin.close()  # end of input: the child finishes and exits
+                    child.wait(10.0)
+                except (OSError, subprocess.TimeoutExpired):
+                    child.kill()
+                    child.wait()
+                child.stdout.close()
+
+
+def serve_writer(argv: list[str] | None = None) -> None:
+    """The writer process: drain the shared ring into the files until input ends.
+
+    Requests, one JSON object a line on stdin: {"cmd": "start", "folder", "name",
+    "tracks"} and {"cmd": "stop"}; each gets one JSON line back on stdout. When stdin
+    closes (the engine stopped, or died) it writes out the ring, closes the files, exits.
+    """
+    ap = argparse.ArgumentParser(prog="python -m hoot.engine.recorder")
+    ap.add_argument("--memory-fd", type=int, required=True, help="the shared ring's file")
+    ap.add_argument("--samplerate", type=int, required=True)
+    ap.add_argument("--max-block", type=int, required=True)
+    ap.add_argument("--ring-seconds", type=float, required=True)
+    ap.add_argument("--interval", type=float, default=0.05)
+    ap.add_argument("--tracks", required=True, help="track names, a JSON list")
+    a = ap.parse_args(argv)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the engine's to handle
+    logging.basicConfig(format="hoot recorder: %(message)s")
+    names = json.loads(a.tracks)
+    size = ring_bytes(len(names), ring_capacity(a.samplerate, a.max_block, a.ring_seconds))
+    shared = mmap.mmap(a.memory_fd, size)
+    os.close(a.memory_fd)
+    recorder = Recorder(a.samplerate, len(names), names, a.max_block, a.ring_seconds, shared)
+    interval = min(a.interval, _HEADER_PERIOD)
+    failing = False
+    while True:
+        readable, _, _ = select.select([sys.stdin], [], [], interval)
+        if not readable:
+            failing = recorder._drain_or_say(failing)
+            continue
+        line = sys.stdin.readline()
+        if not line:
+            break
+        request = json.loads(line)
+        try:
+            if request["cmd"] == "start":
+                paths = recorder.start(Path(request["folder"]), request["name"], request["tracks"])
+                reply: dict = {"paths": [str(p) for p in paths]}
+            else:
+                recorder.stop()
+                reply = {"frames": recorder.frames_written}
+        except HootError as e:
+            reply = {"error": str(e)}
+        print(json.dumps(reply), flush=True)
+    try:
+        recorder.stop()
+    except HootError as e:
+        log.error("%s", e)
 
 
 # -- repair -------------------------------------------------------------------------
@@ -600,3 +832,7 @@ def repair_folder(folder: Path) -> list[Path]:
         except HootError as e:
             log.warning("%s", e)
     return repaired
+
+
+if __name__ == "__main__":
+    serve_writer()

@@ -28,7 +28,7 @@ import numpy as np
 from hoot.engine import status as st
 from hoot.engine.control import EngineControl
 from hoot.engine.core import Engine
-from hoot.engine.recorder import Recorder, repair_folder
+from hoot.engine.recorder import RecorderProcess, repair_folder
 from hoot.errors import HootError
 from hoot.music import ROLES
 from hoot.music.time import TempoMap
@@ -65,7 +65,7 @@ class EngineServer:
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         self.socket_path, self.status_path = st.addresses(self.session_dir)
         self.engine = Engine(samplerate, tracks, tempo_map=TempoMap(samplerate, bpm))
-        self.recorder = Recorder(samplerate, len(tracks), list(tracks))
+        self.recorder = RecorderProcess(samplerate, len(tracks), list(tracks))
         self.engine.recorder = self.recorder
         self.control = EngineControl(self.engine, self.recorder, self.recordings)
         self.backend_kind, self.device, self.blocksize = backend, device, blocksize

@@ -20,7 +20,14 @@ import pytest
 import soundfile as sf
 
 from hoot.engine import recorder
-from hoot.engine.recorder import Recorder, _open_wav, _update_header, repair, repair_folder
+from hoot.engine.recorder import (
+    Recorder,
+    RecorderProcess,
+    _open_wav,
+    _update_header,
+    repair,
+    repair_folder,
+)
 from hoot.errors import HootError
 
 SR = 48000
@@ -457,3 +464,128 @@ def test_repair_converts_a_wav_that_crashed_past_4gib_to_rf64(tmp_path: Path) ->
         assert crashed.stat().st_size == size + 8 * 500
     finally:
         crashed.unlink()
+
+
+# 7. the writer process (the engine's recorder) -------------------------------------------
+
+
+def record_in_real_time(rec: Recorder, sizes: list[int], pause: float = 0.004) -> int:
+    """Tap blocks with pauses between them, as an audio thread would; frames tapped."""
+    master = np.zeros((rec.max_block, 2), np.float32)
+    tracks = np.zeros((rec.n_tracks, rec.max_block, 2), np.float32)
+    done = 0
+    for frames in sizes:
+        fill_block(master, tracks, done, frames)
+        rec.tap(master, tracks, frames)
+        done += frames
+        time.sleep(pause)
+    return done
+
+
+def test_the_writer_process_records_master_and_tracks_exactly(tmp_path: Path) -> None:
+    # a 1 s ring, wrapped about four times over
+    rec = RecorderProcess(SR, 2, ["drums", "bass"], max_block=2048, ring_seconds=1.0)
+    try:
+        rec.start_writer(interval=0.01)
+        paths = rec.start(tmp_path, name="take", tracks=True)
+        assert [p.name for p in paths] == ["take-master.wav", "take-drums.wav", "take-bass.wav"]
+        assert rec.recording
+        total = record_in_real_time(rec, [1, 7, 64, 500, 2048, 333, 1024, 31] * 50)
+        assert rec.stop() == paths
+        assert not rec.recording
+        assert rec.dropped_frames == 0 and rec.faults == 0
+        assert rec.frames_written == total
+        for voice, path in enumerate(paths):
+            data, _ = sf.read(str(path), dtype="float32")
+            assert np.array_equal(data, ramp(0, total, voice)), f"{path.name} differs"
+        assert repair_folder(tmp_path) == []
+        # a second take through the same writer starts from its own first frame
+        [again] = rec.start(tmp_path, name="take")
+        assert again.name == "take-2-master.wav"
+        second = record_in_real_time(rec, [512] * 20)
+        rec.stop()
+        data, _ = sf.read(str(again), dtype="float32")
+        assert np.array_equal(data, ramp(0, second, 0))
+    finally:
+        rec.close()
+    assert not rec.writer_alive
+
+
+def test_the_writer_process_says_what_went_wrong_and_carries_on(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the folder should be")
+    rec = RecorderProcess(SR, 0, [], max_block=64)
+    try:
+        with pytest.raises(HootError, match="Cannot record into"):
+            rec.start(blocker / "takes")  # starts the writer on demand, too
+        assert not rec.recording
+        [path] = rec.start(tmp_path, name="ok")
+        record_in_real_time(rec, [64] * 10, pause=0)
+        # the writer dies mid-take: stopping says so in a sentence...
+        rec._child.kill()
+        rec._child.wait()
+        with pytest.raises(HootError, match="writer process has stopped"):
+            rec.stop()
+        assert not rec.recording
+        # ...and the next take gets a new writer
+        [path] = rec.start(tmp_path, name="after")
+        total = record_in_real_time(rec, [64] * 10, pause=0)
+        rec.stop()
+        assert sf.info(str(path)).frames == total
+    finally:
+        rec.close()
+
+
+ENGINE_CRASH_SCRIPT = """
+import os, signal, sys
+import numpy as np
+from hoot.engine.recorder import RecorderProcess
+from tests.engine.test_recorder import SR, fill_block
+
+block = 256
+rec = RecorderProcess(SR, 1, ["a"], max_block=block)
+rec.start_writer(interval=0.05)
+rec.start(sys.argv[1], name="crash", tracks=True)
+master = np.zeros((block, 2), np.float32)
+tracks = np.zeros((1, block, 2), np.float32)
+done = 0
+while done < 2 * SR:  # 2 s, tapped at once: the writer has not caught up at the kill
+    fill_block(master, tracks, done, block)
+    rec.tap(master, tracks, block)
+    done += block
+print(done, rec._child.pid, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@posix_only
+def test_an_engine_killed_mid_take_leaves_every_tapped_frame_on_disk(tmp_path: Path) -> None:
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", ENGINE_CRASH_SCRIPT, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert out.returncode == -signal.SIGKILL, out.stderr
+    tapped, writer = (int(x) for x in out.stdout.split())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the writer finishes on its own, then exits
+        try:
+            os.kill(writer, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the writer process did not finish after the engine died")
+    for voice, label in enumerate(["master", "a"]):
+        path = tmp_path / f"crash-{label}.wav"
+        assert not repair(path), "closed properly: nothing to repair"
+        data, _ = sf.read(str(path), dtype="float32")
+        assert len(data) == tapped
+        assert np.array_equal(data, ramp(0, tapped, voice))
+    assert not list(Path("/dev/shm").glob("hoot-recorder-*")), "the shared ring has no name"
