@@ -309,7 +309,7 @@ class SoundDeviceBackend(Backend):
         if status and status.output_underflow:
             self.xruns += 1
         if self.realtime_priority < 0:  # once: PortAudio's thread may be new after a restart
-            self.realtime_priority = realtime.raise_this_thread()
+            self.realtime_priority = realtime.raise_this_thread(keep_realtime=self.is_jack)
         self._render_block(outdata, frames)
 
     def start(self) -> None:

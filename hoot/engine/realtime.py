@@ -23,6 +23,9 @@ DEFAULT_PRIORITY = 40
 kernel's interrupt threads (50), so the sound card's own interrupt is served first, and
 above every normal process."""
 
+HELPER_PRIORITY = 1
+"""SCHED_FIFO priority of the engine's other threads (see raise_engine_threads)."""
+
 PRIORITY_ENV = "HOOT_RT_PRIORITY"
 HOW_TO_ALLOW = (
     "allow real-time scheduling: add yourself to the audio group "
@@ -36,7 +39,8 @@ def this_thread() -> int:
     """The calling thread's real-time priority: 1 to 99 under SCHED_FIFO or SCHED_RR,
     0 under the normal scheduler."""
     try:
-        if os.sched_getscheduler(0) in (os.SCHED_FIFO, os.SCHED_RR):
+        policy = os.sched_getscheduler(0) & ~getattr(os, "SCHED_RESET_ON_FORK", 0)
+        if policy in (os.SCHED_FIFO, os.SCHED_RR):
             return os.sched_getparam(0).sched_priority
     except (AttributeError, OSError):
         pass
@@ -57,18 +61,18 @@ def wanted_priority() -> int:
         return DEFAULT_PRIORITY
 
 
-def raise_this_thread(priority: int | None = None) -> int:
-    """Make the calling thread SCHED_FIFO unless it already runs real-time (a JACK client
-    thread does, at the priority jackd chose). Returns its priority afterwards (0: normal).
+def raise_this_thread(priority: int | None = None, keep_realtime: bool = False) -> int:
+    """Make the calling thread SCHED_FIFO at `priority` (default: `wanted_priority()`)
+    unless it already runs at least that high, or, with `keep_realtime`, at any real-time
+    priority (a JACK client thread runs at the priority jackd chose for it). Threads it
+    starts later inherit the policy. Returns the thread's priority afterwards (0: normal).
+    Never raises.
 
-    Not for the audio path itself to call on every block: it is a system call. Call it
-    once, from the first callback. Never raises.
+    It is a system call: the audio thread calls it once, from its first block.
     """
     current = this_thread()
-    if current:
-        return current
     priority = wanted_priority() if priority is None else priority
-    if priority <= 0:
+    if priority <= 0 or current >= priority or (current and keep_realtime):
         return current
     try:
         # pid 0 is the calling thread on Linux, not the whole process.
@@ -76,6 +80,31 @@ def raise_this_thread(priority: int | None = None) -> int:
     except (AttributeError, OSError):
         return current
     return this_thread()
+
+
+def raise_engine_threads() -> int:
+    """Run the calling thread, and every thread it starts later, SCHED_FIFO at priority
+    HELPER_PRIORITY: below the audio thread, above every normal process.
+
+    Why: the audio thread needs the GIL, and the engine's other threads (sockets, loader,
+    status) hold it in turns. Under the normal scheduler a busy machine can preempt one
+    of them while it holds the GIL, and the audio thread waits until it runs again (with
+    stems loading while the UI and generators were busy, the callback waited up to 37 ms).
+    None of these threads spins, so real-time priority costs the rest of the machine
+    little. Processes the engine starts inherit it too and call `lower_this_process`.
+    (SCHED_RESET_ON_FORK would spare them that, but the kernel applies it to new threads
+    as well.) Returns the priority in force (0 where not allowed).
+    """
+    return raise_this_thread(HELPER_PRIORITY)
+
+
+def lower_this_process() -> None:
+    """Back to the normal scheduler, for a process started by a real-time engine thread
+    (the recorder's writer: disk work has no deadline). Always allowed."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    except (AttributeError, OSError):
+        pass
 
 
 def allowed() -> bool:

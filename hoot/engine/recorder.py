@@ -58,6 +58,7 @@ from typing import BinaryIO
 import numpy as np
 import soundfile as sf
 
+from hoot.engine import realtime
 from hoot.errors import HootError
 
 log = logging.getLogger(__name__)
@@ -603,6 +604,7 @@ def serve_writer(argv: list[str] | None = None) -> None:
     ap.add_argument("--interval", type=float, default=0.05)
     ap.add_argument("--tracks", required=True, help="track names, a JSON list")
     a = ap.parse_args(argv)
+    realtime.lower_this_process()  # started from a real-time engine thread
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the engine's to handle
     logging.basicConfig(format="hoot recorder: %(message)s")
     names = json.loads(a.tracks)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hoot.engine import realtime
 from hoot.engine import status as st
 from hoot.engine.control import EngineControl
 from hoot.engine.core import Engine
@@ -310,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     set_switch_interval()
     raise_priority()
+    realtime.raise_engine_threads()  # first: every thread started later inherits it
     a.session.mkdir(parents=True, exist_ok=True)
     server = EngineServer(
         a.session,

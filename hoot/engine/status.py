@@ -29,8 +29,17 @@ F_DROPPED, F_BLOCKSIZE, F_CPU_PEAK, F_REALTIME = range(15, 19)
 
 
 def runtime_dir() -> Path:
-    """A private folder for sockets and status files (Unix socket paths must stay short)."""
-    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    """A private folder for sockets and status files (Unix socket paths must stay short).
+
+    It must be memory, not disk: the status thread writes its mapped file 120 times a
+    second holding the GIL, and on a disk file system a write to a mapped page can wait
+    for the journal while other programs write files (ext4 made the audio callback wait
+    26 ms for the GIL during a generation). XDG_RUNTIME_DIR is memory where it is set
+    (/run/user/UID); otherwise /dev/shm, and the temporary folder only where neither is.
+    """
+    base = os.environ.get("XDG_RUNTIME_DIR") or (
+        "/dev/shm" if os.access("/dev/shm", os.W_OK | os.X_OK) else tempfile.gettempdir()
+    )
     d = Path(base) / f"hoot-{os.getuid()}"
     d.mkdir(mode=0o700, exist_ok=True)
     os.chmod(d, 0o700)

@@ -5,6 +5,8 @@ an rtprio limit exercises the other branch."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -33,16 +35,46 @@ def test_a_normal_thread_is_raised_to_the_default_priority_where_allowed(monkeyp
     assert after == seen == (realtime.DEFAULT_PRIORITY if ALLOWED else 0)
 
 
-def test_a_thread_already_realtime_keeps_the_priority_it_was_given(monkeypatch) -> None:
+def test_a_jack_thread_keeps_its_priority_and_others_are_raised_to_the_setting(
+    monkeypatch,
+) -> None:
     if not ALLOWED:
         pytest.skip("needs SCHED_FIFO (root or an rtprio limit); CI has it")
     monkeypatch.setenv(realtime.PRIORITY_ENV, "60")
 
-    def jack_like_thread() -> int:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(5))  # as libjack does
-        return realtime.raise_this_thread()
+    def at(priority: int, **how) -> int:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))  # as libjack does
+        return realtime.raise_this_thread(**how)
 
-    assert on_a_new_thread(jack_like_thread) == 5
+    assert on_a_new_thread(lambda: at(5, keep_realtime=True)) == 5
+    assert on_a_new_thread(lambda: at(5)) == 60  # an engine helper's 1 became the ALSA thread
+    assert on_a_new_thread(lambda: at(70)) == 70  # never lowered
+
+
+def test_engine_threads_run_below_the_audio_thread_and_can_start_normal_processes() -> None:
+    def engine_thread() -> tuple[int, int, int]:
+        got = realtime.raise_engine_threads()
+        inherited: list[int] = []
+        child = threading.Thread(target=lambda: inherited.append(realtime.this_thread()))
+        child.start()
+        child.join()
+        process = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import os; from hoot.engine import realtime; "
+                "realtime.lower_this_process(); print(os.sched_getscheduler(0))",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return got, inherited[0], int(process.stdout)
+
+    got, thread, process_policy = on_a_new_thread(engine_thread)
+    assert got == thread == (realtime.HELPER_PRIORITY if ALLOWED else 0)
+    assert realtime.HELPER_PRIORITY < realtime.DEFAULT_PRIORITY
+    assert process_policy == os.SCHED_OTHER
 
 
 @pytest.mark.parametrize(("setting", "wanted"), [("0", 0), ("70", 70), ("500", 99), ("x", 40)])

@@ -222,3 +222,15 @@ def test_the_engine_plays_a_set_on_jack_for_ten_seconds(jack_server, session, tm
         assert end.meters[-1, 0] > 0.05, "the master is sounding"
     finally:
         client.shutdown()
+
+
+def test_the_status_file_lives_in_memory_not_on_disk(monkeypatch, tmp_path):
+    # the status thread writes it 120 times a second holding the GIL; on a disk file
+    # system those writes can wait for the journal (see status.runtime_dir)
+    from hoot.engine import status as st
+
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    _, status_path = st.addresses(tmp_path)
+    assert status_path.parent.parent == Path("/dev/shm")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))  # a user's own runtime dir wins
+    assert st.addresses(tmp_path)[1].parent == tmp_path / f"hoot-{os.getuid()}"
