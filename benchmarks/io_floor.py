@@ -13,7 +13,6 @@ tmpfs phase shows whether it is the disk or the work itself.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -23,8 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hoot.engine import realtime  # noqa: E402
-from hoot.engine.backends import reinitialize_portaudio  # noqa: E402
-from tests.jack_server import start_jack_server  # noqa: E402
+from tests.jack_server import start_jack_server, use_jack_server  # noqa: E402
 
 WRITER = """
 import os, sys, time
@@ -49,16 +47,8 @@ def written_bytes(pid: int) -> int:
     return 0
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=30.0, help="per phase")
-    ap.add_argument("--period", type=int, default=256)
-    ap.add_argument("--writers", type=int, default=1)
-    ap.add_argument("--pause", type=float, default=0.15, help="seconds between files")
-    a = ap.parse_args()
-    jack = start_jack_server("hoot-io-floor", 48000, a.period)
-    os.environ.update(jack.env())
-    reinitialize_portaudio()
+def measure(seconds: float, writers: int, pause: float) -> list[tuple]:
+    """(phase, xruns, folder written to, MB/s) for idle, disk and tmpfs phases."""
     import sounddevice as sd
 
     underflows = [0]
@@ -83,25 +73,40 @@ def main() -> None:
             if label != "idle" and where is None:
                 continue
             with tempfile.TemporaryDirectory(dir=where, prefix="hoot-io-floor-") as folder:
-                writers = [
-                    subprocess.Popen([sys.executable, "-c", WRITER, folder, str(a.pause)])
-                    for _ in range(a.writers if where is not None else 0)
+                procs = [
+                    subprocess.Popen([sys.executable, "-c", WRITER, folder, str(pause)])
+                    for _ in range(writers if where is not None else 0)
                 ]
                 try:
                     began = time.monotonic()
-                    time.sleep(2.0 if writers else 0.0)
+                    time.sleep(2.0 if procs else 0.0)
                     before = underflows[0]
-                    time.sleep(a.seconds)
-                    written = sum(written_bytes(w.pid) for w in writers)
+                    time.sleep(seconds)
+                    written = sum(written_bytes(p.pid) for p in procs)
                     rate = written / (time.monotonic() - began) / 1e6
                     rows.append((label, underflows[0] - before, where, rate))
                 finally:
-                    for w in writers:
-                        w.kill()
-                        w.wait()
+                    for p in procs:
+                        p.kill()
+                        p.wait()
     finally:
         stream.stop()
         stream.close()
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=30.0, help="per phase")
+    ap.add_argument("--period", type=int, default=256)
+    ap.add_argument("--writers", type=int, default=1)
+    ap.add_argument("--pause", type=float, default=0.15, help="seconds between files")
+    a = ap.parse_args()
+    jack = start_jack_server("hoot-io-floor", 48000, a.period)
+    try:
+        with use_jack_server(jack):  # PortAudio leaves the server before it stops
+            rows = measure(a.seconds, a.writers, a.pause)
+    finally:
         jack.stop()
     print(
         f"xruns of a JACK client that writes zeros ({a.period}-frame periods, jackd "
