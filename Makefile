@@ -22,6 +22,7 @@ bench: setup
 	$(BIN)/python benchmarks/soak.py
 	$(BIN)/python benchmarks/generate_latency.py
 	$(BIN)/python benchmarks/tui.py
+	$(BIN)/python benchmarks/io_floor.py
 
 lint: setup
 	$(BIN)/python -m pip install -q ruff

@@ -6,15 +6,18 @@ Two halves with different rules:
   the callback thread, so it only copies the block into a preallocated ring
   buffer with numpy slice assignment: no allocation beyond small ints, no locks,
   no logging, no file I/O, and nothing raises out of it.
-* Everything else runs on a control thread, the writer thread or an offline
-  renderer, and is written for clarity. `drain` moves whatever the ring holds
-  into the files.
+* Everything else runs on a control thread, the writer (a thread, or in the
+  engine a child process: see `RecorderProcess`) or an offline renderer, and is
+  written for clarity. `drain` moves whatever the ring holds into the files.
 
 The ring is single-producer (tap) / single-consumer (drain). Both sides keep
 running totals of frames rather than wrapped positions; the producer copies a
 block in and only then publishes its new total, and the consumer writes the
-frames out and only then publishes its own. Under the GIL those plain attribute
-stores are seen in program order, which is all this needs.
+frames out and only then publishes its own. Each total is one aligned 8-byte
+store, which the other side (another thread, or another process sharing the
+memory) sees whole; on x86-64 stores are also seen in program order, which is
+all this needs. (Weaker memory orders, as on ARM, would want a barrier between
+the copy and the publish; numpy offers none.)
 
 Files, and why they survive `kill -9`:
 
