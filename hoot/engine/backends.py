@@ -96,9 +96,10 @@ class Backend:
         self.last_block = 0  # frames in the most recent block
         self.faults = 0  # render calls that raised (the block was played as silence)
         self.running = False
-        # SCHED_FIFO priority of the thread that renders: -1 until its first block, 0 when
-        # it runs under the normal scheduler (see realtime.py)
+        # SCHED_FIFO priority of the thread that renders, set at its first block (see
+        # realtime.py): 0 normal scheduling, -1 not known (yet, or on this platform)
         self.realtime_priority = -1
+        self._scheduled = False  # the render thread has been raised (or tried)
 
     def start(self) -> None:
         """Begin calling the render function."""
@@ -308,7 +309,8 @@ class SoundDeviceBackend(Backend):
         # CallbackFlags is falsy when no flag is set, which skips the property lookup per block.
         if status and status.output_underflow:
             self.xruns += 1
-        if self.realtime_priority < 0:  # once: PortAudio's thread may be new after a restart
+        if not self._scheduled:  # once per start: PortAudio's thread may be new
+            self._scheduled = True
             self.realtime_priority = realtime.raise_this_thread(keep_realtime=self.is_jack)
         self._render_block(outdata, frames)
 
@@ -321,6 +323,7 @@ class SoundDeviceBackend(Backend):
         self._stopping = False
         self._finished.clear()
         self._halt.clear()
+        self._scheduled = False
         self._stream.start()
         self.running = True
         self._watchdog = threading.Thread(

@@ -37,7 +37,10 @@ HOW_TO_ALLOW = (
 
 def this_thread() -> int:
     """The calling thread's real-time priority: 1 to 99 under SCHED_FIFO or SCHED_RR,
-    0 under the normal scheduler."""
+    0 under the normal scheduler, -1 where the platform cannot say (macOS, Windows: there
+    the audio system's own thread is real-time by other means)."""
+    if not hasattr(os, "sched_getscheduler"):
+        return -1
     try:
         policy = os.sched_getscheduler(0) & ~getattr(os, "SCHED_RESET_ON_FORK", 0)
         if policy in (os.SCHED_FIFO, os.SCHED_RR):
@@ -48,7 +51,9 @@ def this_thread() -> int:
 
 
 def describe(priority: int) -> str:
-    """'realtime (priority 40)' or 'normal scheduling', for people."""
+    """'realtime (priority 40)', 'normal scheduling' or 'scheduling unknown', for people."""
+    if priority < 0:
+        return "scheduling unknown"
     return f"realtime (priority {priority})" if priority > 0 else "normal scheduling"
 
 
@@ -72,7 +77,7 @@ def raise_this_thread(priority: int | None = None, keep_realtime: bool = False) 
     """
     current = this_thread()
     priority = wanted_priority() if priority is None else priority
-    if priority <= 0 or current >= priority or (current and keep_realtime):
+    if priority <= 0 or current < 0 or current >= priority or (current and keep_realtime):
         return current
     try:
         # pid 0 is the calling thread on Linux, not the whole process.

@@ -91,6 +91,14 @@ def test_probing_leaves_the_caller_as_it_was() -> None:
     assert realtime.this_thread() == before
 
 
+def test_a_platform_that_cannot_say_is_never_called_normal(monkeypatch) -> None:
+    monkeypatch.delattr(os, "sched_getscheduler")  # as on macOS and Windows
+    assert realtime.this_thread() == -1
+    assert realtime.raise_this_thread() == -1
+    assert not realtime.allowed()
+
+
 def test_describe() -> None:
+    assert realtime.describe(-1) == "scheduling unknown"
     assert realtime.describe(0) == "normal scheduling"
     assert realtime.describe(40) == "realtime (priority 40)"
