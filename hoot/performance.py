@@ -245,7 +245,11 @@ class Performance:
     @property
     def tempo(self) -> float:
         """Beats per minute. Setting it changes tempo on the next beat; every later boundary
-        follows. `perf.set_tempo(bpm, at="bar")` picks another moment."""
+        follows. `perf.set_tempo(bpm, at="bar")` picks another moment.
+
+        Generated stems keep to the grid: each turn of their loop starts on its beat. They
+        are not stretched, so at a faster tempo a turn cuts the stem short and at a slower
+        one a gap follows it; generate again for takes made at the new tempo."""
         return self.tempo_map().bpm_at(self.now)
 
     @tempo.setter

@@ -32,6 +32,7 @@ from hoot.engine.synth import VoicePool
 from hoot.music.time import TempoMap
 
 FADE = 256  # frames of de-click fade when a player stops (5.3 ms at 48 kHz)
+LOCK_SLACK = 8  # frames by which a beat-locked loop may differ from its turn and still wrap
 GAIN_RAMP = 480  # frames over which gain, pan, mute and solo glide (10 ms at 48 kHz)
 TRACK_CLAMP = 64.0  # +36 dBFS: a track louder than this is broken, not loud
 NEVER = 1 << 62
@@ -43,6 +44,9 @@ class LoadedStem:
 
     Audio stems hold `audio` (frames x 2 float32, finite, loop-seam fades applied).
     MIDI stems hold note events in beats and play through the synth voices.
+    `length_beats` is the stem's musical length where known (a generated stem's bars):
+    such an audio stem is beat-locked, each turn of its loop starting on the beat grid
+    whatever the tempo does (see Engine._play_audio).
     """
 
     id: str
@@ -79,6 +83,9 @@ class Player:
         "stop_beat",
         "quantum",
         "sounding",
+        "turn_from",
+        "turn_to",
+        "turn_map",
     )
 
     def __init__(self, index: int) -> None:
@@ -92,6 +99,9 @@ class Player:
         self.stop_beat = math.nan
         self.quantum = ""
         self.sounding = np.zeros(128, np.bool_)  # MIDI pitches this player holds down
+        # a beat-locked loop's current turn [turn_from, turn_to), valid for turn_map
+        self.turn_from = self.turn_to = 0
+        self.turn_map: TempoMap | None = None
 
 
 @dataclass(frozen=True)
@@ -245,31 +255,74 @@ class Engine:
         b = min(end, p.stop)
         if a >= b:
             return
+        if p.stem.length_beats > 0:
+            self._play_locked(p, a, b, s0)
+        else:
+            self._add_looped(p, a, b, s0, p.start, 0)
+        if b >= p.stop:
+            self._retire(p)
+
+    def _add_looped(self, p: Player, a: int, b: int, s0: int, origin: int, cut: int) -> None:
+        """Add samples [a, b) of `p`'s stem looped from `origin` (its first sample plays
+        there), fading out before `p.stop` and, when `cut`, before `cut`."""
         audio = p.stem.audio
         length = len(audio)
-        fade_from = p.stop - FADE
         dst = self.track_buf[p.track]
         o = a - s0
-        pos = (a - p.start) % length
-        remaining = b - a
-        while remaining > 0:
-            m = min(remaining, length - pos)
+        pos = (a - origin) % length
+        while a < b:
+            m = min(b - a, length - pos)
             seg = audio[pos : pos + m]
-            if a + m > fade_from:  # part of this segment lies in the stop fade
-                k = max(0, fade_from - a)
-                np.add(dst[o : o + k], seg[:k], out=dst[o : o + k])
-                f0 = a + k - fade_from
-                tmp = self.scratch[: m - k]
-                np.multiply(seg[k:], self.fade_out[f0 : f0 + m - k], out=tmp)
-                np.add(dst[o + k : o + m], tmp, out=dst[o + k : o + m])
+            if a + m > p.stop - FADE or (cut and a + m > cut - FADE):
+                tmp = self.scratch[:m]
+                np.copyto(tmp, seg)
+                for fade_from in (p.stop - FADE, cut - FADE if cut else NEVER):
+                    if a + m > fade_from:
+                        k = max(0, fade_from - a)
+                        f0 = a + k - fade_from
+                        np.multiply(tmp[k:], self.fade_out[f0 : f0 + m - k], out=tmp[k:])
+                np.add(dst[o : o + m], tmp, out=dst[o : o + m])
             else:
                 np.add(dst[o : o + m], seg, out=dst[o : o + m])
             a += m
             o += m
-            remaining -= m
             pos = 0
-        if b >= p.stop:
-            self._retire(p)
+
+    def _play_locked(self, p: Player, a: int, b: int, s0: int) -> None:
+        """A beat-locked audio loop: each turn starts on the beat it is due, so the loop
+        stays on the grid through tempo changes. A turn as long as the stem (give or take
+        LOCK_SLACK frames of rounding) plays it whole; a shorter turn (a faster tempo)
+        cuts it with a fade; a longer one (slower) leaves silence after it."""
+        if p.start_beat != p.start_beat:  # started at a bare sample
+            p.start_beat = self.tempo_map.beat_at(p.start)
+        length = p.stem.frames
+        while a < b:
+            lo, hi = self._turn(p, a)
+            c = min(b, hi)
+            turn = hi - lo
+            if abs(turn - length) <= LOCK_SLACK:
+                self._add_looped(p, a, c, s0, lo, 0)
+            elif a - lo < length:
+                self._add_looped(p, a, min(c, lo + length), s0, lo, hi if turn < length else 0)
+            a = c
+
+    def _turn(self, p: Player, s: int) -> tuple[int, int]:
+        """The samples [from, to) of the turn of `p`'s loop that sample `s` falls in."""
+        tm = self.tempo_map
+        if p.turn_map is tm and p.turn_from <= s < p.turn_to:
+            return p.turn_from, p.turn_to
+        beats = p.stem.length_beats
+        k = max(0, math.floor((tm.beat_at(s) - p.start_beat) / beats))
+        lo = p.start if k == 0 else tm.sample_at(p.start_beat + k * beats)
+        while k > 0 and lo > s:  # rounding put s a hair before the turn's first sample
+            k -= 1
+            lo = p.start if k == 0 else tm.sample_at(p.start_beat + k * beats)
+        hi = tm.sample_at(p.start_beat + (k + 1) * beats)
+        while hi <= s:
+            lo, k = hi, k + 1
+            hi = tm.sample_at(p.start_beat + (k + 1) * beats)
+        p.turn_from, p.turn_to, p.turn_map = lo, hi, tm
+        return lo, hi
 
     def _play_midi(self, p: Player, s0: int, n: int) -> None:
         end = s0 + n
@@ -432,6 +485,7 @@ class Engine:
                 p.start, p.start_beat, p.quantum = sample, beat, cmd.quantum
                 p.stop, p.stop_beat = NEVER, math.nan
                 p.sounding.fill(False)
+                p.turn_map = None
                 return
         self.faults += 1  # no free player: the pool size is a setting
 

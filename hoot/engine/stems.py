@@ -13,6 +13,7 @@ loop seam so a stem that does not loop cleanly still does not click.
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -75,7 +76,7 @@ def load_stem(
     name = str(meta.get("name", Path(path).stem))
     if wav is not None and meta.get("play", "audio") != "midi":
         audio = read_audio(wav, samplerate)
-        return LoadedStem(id=sid, audio=audio, name=name)
+        return LoadedStem(id=sid, audio=audio, name=name, length_beats=_beats(meta, beats_per_bar))
     return _midi_stem(mid, meta, sid, name, beats_per_bar, role or meta.get("role"))
 
 
@@ -157,6 +158,16 @@ def apply_seam_fades(data: np.ndarray, frames: int = SEAM_FADE) -> None:
     typical = float(np.percentile(steps, 99)) if len(steps) else 0.0
     if np.abs(data[-1] - data[0]).max() > max(0.05, 4 * typical):
         data[len(data) - k :] *= ramp[::-1]
+
+
+def _beats(meta: dict, beats_per_bar: int) -> float:
+    """A stem's musical length in beats from its metadata (bars), 0.0 where it has none."""
+    try:
+        bars = float(meta.get("bars") or 0)
+        beats = bars * float(meta.get("beats_per_bar", beats_per_bar))
+    except (TypeError, ValueError):
+        return 0.0
+    return beats if math.isfinite(beats) and beats > 0 else 0.0
 
 
 def _midi_stem(

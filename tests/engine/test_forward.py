@@ -60,6 +60,9 @@ def a_set(perf: Performance, folder) -> None:
     perf.tracks.lead.solo = True
     perf.tracks.chords.mute = False
     drums.queue(at="bar")
+    loop = np.sin(np.linspace(0, 2 * np.pi * 220, 4 * 24000))[:, None] * [0.2, 0.15]
+    pad = perf.load(stemfiles.write_wav(folder / "pad.wav", loop, bars=1), role="pad")
+    pad.queue(at="bar")  # beat-locked: its turns are cut short (and faded) at 133 BPM
     perf.wait(beats=2.7)
     perf.tracks.lead.solo = False
     perf.tracks.bass.stop(at="now")
@@ -102,6 +105,56 @@ def test_an_impulse_starts_on_the_first_sample_of_the_next_boundary(tmp_path, qu
         )
         assert first_sound(audio) == expected["at"]
         assert audio[expected["at"], 0] == pytest.approx(0.5)
+
+
+def test_a_generated_loop_stays_on_the_beat_grid_whatever_the_tempo_does(tmp_path):
+    # a one-bar stem as a generator writes it (bars in its metadata), made at 120 BPM:
+    # a click on its first frame and a softer one on its last beat
+    audio = np.zeros((4 * 24000, 2), np.float32)
+    audio[0], audio[3 * 24000] = 0.5, 0.25
+    stem = stemfiles.write_wav(tmp_path / "loop.wav", audio, bars=1, beats_per_bar=4)
+    seen = {}
+
+    def script(perf):
+        perf.load(stem, role="perc").queue(at="bar")
+        perf.wait(bars=2)
+        perf.set_tempo(150, at="bar")  # faster: each turn is cut short
+        perf.wait(bars=3)
+        perf.set_tempo(96, at="bar")  # slower: each turn ends in silence
+        perf.wait(bars=1)
+        seen["map"] = perf.tempo_map()
+
+    out = render(script, bars=9, blocksize=333, session=Session(tmp_path / "s"))
+    tm = seen["map"]
+    turns = [tm.sample_at(4.0 * k) for k in range(9)]  # queued at time 0: bar 0 is due
+    clicks = np.flatnonzero(np.abs(out[:, 0]) > 0.4)
+    assert clicks.tolist() == turns, "every turn starts on its bar, at 120, 150 and 96 BPM"
+    for start, end in zip(turns, turns[1:], strict=False):
+        # the click on the last beat sits 72000 samples into the stem: within the 76800
+        # samples of a turn at 150 BPM, so every turn has it, and silence after it
+        assert out[start + 3 * 24000, 0] == pytest.approx(0.25)
+        assert np.abs(out[start + 3 * 24000 + 1 : end]).max() == 0.0
+        assert np.abs(out[start + 1 : start + 3 * 24000]).max() == 0.0
+
+
+def test_a_loop_cut_short_by_a_faster_tempo_fades_out_instead_of_clicking(tmp_path):
+    tone = np.full((4 * 24000, 2), 0.3, np.float32)  # a held level: any cut would click
+    stem = stemfiles.write_wav(tmp_path / "held.wav", tone, bars=1, beats_per_bar=4)
+    seen = {}
+
+    def script(perf):
+        perf.set_tempo(150, at="now")
+        perf.load(stem, role="pad").queue(at="bar")
+        seen["map"] = perf.tempo_map()
+
+    out = render(script, bars=3, blocksize=256, session=Session(tmp_path / "s"))
+    cut = seen["map"].sample_at(seen["map"].next_boundary_beat(1, "bar"))  # the 2nd turn
+    assert cut < len(tone), "the turn is shorter than the stem"
+    assert abs(out[cut - 2 * FADE, 0]) > 0.25, "full level until the fade"
+    assert abs(out[cut - 1, 0]) < 0.01, "faded out by the turn's end"
+    assert abs(out[cut + 100, 0]) > 0.25, (
+        "and the next turn starts at once (after its seam fade-in)"
+    )
 
 
 def test_a_late_command_lands_on_the_following_boundary(tmp_path, session):
