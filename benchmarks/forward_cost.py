@@ -1,7 +1,7 @@
 """Cost of one Engine.forward() pass, as a share of the audio block's period.
 
-Load: 8 tracks, 16 playing audio stems (two per track: the engine's player pool
-allows layering), 32 sounding synth voices, meters on, the recorder armed with
+Load: 8 tracks, 16 playing beat-locked audio stems (two per track: the engine's player
+pool allows layering), 32 sounding synth voices, meters on, the recorder armed with
 master and per-track files (written by its writer process, as in the server).
 
     python benchmarks/forward_cost.py [--seconds 20]
@@ -39,7 +39,10 @@ def loaded_engine(blocksize: int, folder: Path) -> tuple[Engine, RecorderProcess
     for i in range(16):  # 16 stems of 8 bars at 120 BPM, two per track
         frames = 8 * 4 * 24000 + i * 17
         audio = (0.05 * rng.standard_normal((frames, 2))).astype(np.float32)
-        engine.inbox.append(Start(i % len(TRACKS), LoadedStem(f"s{i}", audio=audio), 0))
+        # beat-locked, as generated stems are (8 bars); most are a little longer than their
+        # turn, so the turn's cut and its fade are part of the work
+        stem = LoadedStem(f"s{i}", audio=audio, length_beats=32.0)
+        engine.inbox.append(Start(i % len(TRACKS), stem, 0))
     recorder = RecorderProcess(SR, len(TRACKS), list(TRACKS), max_block=4096)
     engine.recorder = recorder
     recorder.start_writer()
