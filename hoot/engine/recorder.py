@@ -188,6 +188,7 @@ class Recorder:
         max_block: int = 4096,
         ring_seconds: float = 8.0,
         memory: mmap.mmap | None = None,
+        prefault: bool = True,
     ) -> None:
         if len(track_names) != n_tracks:
             raise ValueError(f"{n_tracks} tracks but {len(track_names)} track names")
@@ -198,19 +199,18 @@ class Recorder:
         self.ring_seconds = float(ring_seconds)
         self._capacity = ring_capacity(samplerate, max_block, ring_seconds)
         size = ring_bytes(self.n_tracks, self._capacity)
-        owner = memory is None
         # The positions and the ring live in one block of memory, which may be shared with
         # a writer process (see RecorderProcess). Positions are running totals of frames:
         # [0] frames ever put in the ring (tap publishes it), [1] frames ever taken out
         # (drain publishes it). Each is one aligned 8-byte store, seen whole by the other side.
-        self._memory = np.zeros(size, np.uint8) if owner else memory
+        self._memory = np.zeros(size, np.uint8) if memory is None else memory
         self._pos = np.ndarray((2,), np.int64, buffer=self._memory)
         # Row 0 is the master, row 1 + i is track i: each row's frames are
         # contiguous, so drain() hands each file one slice without copying.
         self._ring = np.ndarray(
             (1 + self.n_tracks, self._capacity, 2), np.float32, self._memory, _RING_OFFSET
         )
-        if owner:
+        if prefault:  # the side that taps; the writer process reads what it has touched
             # Touch every page now: the first write to a fresh page is a page fault, which
             # on the audio thread cost a 6 ms block (benchmarks/forward_cost.py).
             self._ring.fill(1.0)
@@ -485,8 +485,6 @@ class RecorderProcess(Recorder):
         self._fd = fd  # kept open: each writer process maps it (a new one after a death)
         self._map = shared
         super().__init__(samplerate, n_tracks, track_names, max_block, ring_seconds, shared)
-        self._ring.fill(1.0)  # touch every page now, not on the audio thread
-        self._ring.fill(0.0)
         self._child: subprocess.Popen[str] | None = None
         self._ask_lock = threading.Lock()
 
@@ -614,7 +612,9 @@ def serve_writer(argv: list[str] | None = None) -> None:
     size = ring_bytes(len(names), ring_capacity(a.samplerate, a.max_block, a.ring_seconds))
     shared = mmap.mmap(a.memory_fd, size)
     os.close(a.memory_fd)
-    recorder = Recorder(a.samplerate, len(names), names, a.max_block, a.ring_seconds, shared)
+    recorder = Recorder(
+        a.samplerate, len(names), names, a.max_block, a.ring_seconds, shared, prefault=False
+    )
     interval = min(a.interval, _HEADER_PERIOD)
     failing = False
     while True:
