@@ -67,7 +67,7 @@ def main() -> None:
             paths.append(p)
         client = EngineClient.spawn(session.dir, backend="null", idle_timeout=60)
         try:
-            pid = client.info["pid"]
+            pid = client.info.pid
             time.sleep(1.0)
             base = sum(engine_mb(pid))
             perf = Performance(client, session)

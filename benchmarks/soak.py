@@ -103,8 +103,8 @@ def main() -> None:
         session = Session(Path(tmp) / "soak")
         client = EngineClient.spawn(session.dir, backend="sounddevice", idle_timeout=60)
         try:
-            if client.info["backend"] != "sounddevice":
-                sys.exit(f"the engine did not reach JACK: {client.call('messages')}")
+            if client.info.backend != "sounddevice":
+                sys.exit(f"the engine did not reach JACK: {client.messages()}")
             a_set(Performance(client, session), Path(tmp))
             time.sleep(1)
             audio_thread = realtime.describe(client.status().realtime)

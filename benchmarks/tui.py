@@ -393,12 +393,12 @@ def startup(tmux: Tmux, tmp: Path, repeats: int) -> dict[str, list[Start]]:
         session = tmp / f"start{i}"
         try:
             runs["cold"].append(timed_start(tmux, f"cold{i}", session))
-            engine_pid = EngineClient(session).info["pid"]
+            engine_pid = EngineClient(session).info.pid
             quit_tui(tmux, f"cold{i}")
             time.sleep(0.5)
             runs["warm"].append(timed_start(tmux, f"warm{i}", session))
             client = EngineClient(session)
-            if client.info["pid"] != engine_pid:
+            if client.info.pid != engine_pid:
                 raise RuntimeError("the warm start did not reattach: a new engine was started")
             quit_tui(tmux, f"warm{i}")
             client.shutdown()
@@ -430,7 +430,7 @@ def idle_cpu(tmux: Tmux, tmp: Path, seconds: float) -> tuple[dict, dict, int]:
         tmux.launch(name, tui_argv(session, "null", 30))
         wait_ready(tmux, name, session)
         client = EngineClient(session)
-        groups = tui_groups(tui_pid(tmux, name), int(client.info["pid"]))
+        groups = tui_groups(tui_pid(tmux, name), int(client.info.pid))
         groups["tmux"] = {proc(tmux.server_pid())}
         settle(groups["workers"])
         window = CpuWindow(groups)
@@ -613,10 +613,10 @@ def jack_xruns(
         wait_ready(tmux, name, session)
         client = EngineClient(session)
         info = client.info
-        if info.get("backend") != "sounddevice":
+        if info.backend != "sounddevice":
             raise RuntimeError(f"the engine did not reach JACK: {info}")
         play(tmux, name, session, client, pad=True)
-        groups = tui_groups(tui_pid(tmux, name), int(info["pid"]))
+        groups = tui_groups(tui_pid(tmux, name), int(info.pid))
         settle(groups["workers"])
         cpu = CpuWindow(groups)
         idle = measure(tmux, name, client, cpu, seconds)

@@ -36,21 +36,22 @@ def cmd_render(a: argparse.Namespace) -> int:
 
 def cmd_play(a: argparse.Namespace) -> int:
     """Play a script live through the engine process; with no audio device, render it."""
-    from hoot.console.namespace import make_namespace
-    from hoot.engine.client import EngineClient
-    from hoot.performance import Performance
-    from hoot.render import run_script
     from hoot.session import Session
+    from hoot.stage import Stage
 
     if not a.script.is_file():
         raise HootError(f"no script at {a.script}")
     session = Session(a.session)
-    client = EngineClient.attach(
-        session.dir, backend=a.backend, device=a.device, idle_timeout=a.idle_timeout
+    stage = Stage.live(
+        session,
+        on_message=_say,
+        backend=a.backend,
+        device=a.device,
+        idle_timeout=a.idle_timeout,
     )
-    messages = client.call("messages")
-    if client.info["backend"] != "sounddevice":
-        client.shutdown()
+    if stage.link.info.backend != "sounddevice":
+        stage.link.shutdown()
+        stage.perf.close()
         out = Path(a.output or session.dir / f"{a.script.stem}.wav")
         _say(
             f"no audio device to play on, so hoot renders to {out} instead "
@@ -58,19 +59,16 @@ def cmd_play(a: argparse.Namespace) -> int:
         )
         a.output = out
         return cmd_render(a)
-    for message in messages:
-        _say(message)
-    _say(f"playing {a.script} on {client.info['device']} (Ctrl-C stops)")
-    perf = Performance(client, session)
+    _say(f"playing {a.script} on {stage.link.info.device} (Ctrl-C stops)")
     try:
-        run_script(a.script, make_namespace(perf))
-        perf.wait(bars=a.bars)
+        stage.run_script(a.script)
+        stage.perf.wait(bars=a.bars)
     except KeyboardInterrupt:
         _say("stopping")
     finally:
-        perf.panic()
-        perf.close()
-        client.shutdown()
+        stage.perf.panic()
+        stage.perf.close()
+        stage.link.shutdown()
     return 0
 
 
@@ -101,9 +99,9 @@ def cmd_tui(a: argparse.Namespace) -> int:
 
 def cmd_repl(a: argparse.Namespace) -> int:
     from hoot.console.repl_client import run_repl
-    from hoot.session import Session
+    from hoot.session import session_dir
 
-    return run_repl(Session(a.session).dir) or 0
+    return run_repl(session_dir(a.session)) or 0
 
 
 def cmd_devices(a: argparse.Namespace) -> int:

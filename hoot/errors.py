@@ -15,3 +15,8 @@ class StemError(HootError):
 
 class DeviceError(HootError):
     """An audio device (or PortAudio itself) is not usable."""
+
+
+class EngineLost(EngineError):
+    """The connection to the engine broke: its process died or closed the socket. The stage
+    starts a new engine for the session when it sees this."""

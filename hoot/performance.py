@@ -12,17 +12,17 @@
     perf.key = "D minor"
     perf.chords = "i VI III VII"         # one chord a bar, shared by every generator
     b = perf.generate("bass", n=6)       # returns at once; six candidates render meanwhile
-    b[2].queue()                         # or perf.pick(2): at the next phrase
+    b[3].queue()                         # or perf.pick(3), or F8 on the third: next phrase
     perf.vibe("darker, more tension")
 
-The Performance talks to the sound server through an engine link: an
-EngineClient (a live engine process) or a LocalEngine (offline, for `hoot
-render` and tests). It keeps no audio itself.
+The Performance talks to the sound server through an engine link
+(hoot.engine.protocol.EngineLink): a live engine process, or an offline one for
+`hoot render` and tests. It keeps no audio itself. Everything the performer sets is
+saved in the session (session.toml) as it is set, so a crash or tomorrow's set finds it.
 """
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import math
 import random
@@ -35,25 +35,32 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from hoot.engine import protocol as p
+from hoot.engine.protocol import EngineLink
 from hoot.errors import HootError
 from hoot.generate.base import Request, known_generators, model_backends
-from hoot.generate.vibe import apply_words, check_vibe, default_vibe
 from hoot.music import ROLES
 from hoot.music.harmony import Key, default_progression, parse_progression
-from hoot.music.time import Meter, Position, TempoMap
+from hoot.music.sounds import SoundError, check_sound, is_soundfont
+from hoot.music.time import Meter, Position, TempoMap, TimeError
+from hoot.music.vibe import VibeError, apply_words, check_vibe, default_vibe
 from hoot.session import Session
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".aifc", ".caf", ".w64",
+                  ".rf64", ".mp3", ".opus")  # fmt: skip
+MIDI_SUFFIXES = (".mid", ".midi")
 
 
 class Stem:
     """A stem loaded into the engine. `queue()` it to play it on its role's track."""
 
-    def __init__(self, perf: Performance, stem_id: str, path: Path, role: str, info: dict) -> None:
+    def __init__(self, perf: Performance, stem_id: str, path: Path, role: str, info) -> None:
         self._perf = perf
         self.id = stem_id
         self.path = path
         self.role = role
-        self.frames: int = info.get("frames", 0)
-        self.midi: bool = info.get("midi", False)
+        self.frames: int = info.frames
+        self.midi: bool = info.midi
 
     def queue(self, at: str | int = "phrase", track: str | None = None) -> int:
         """Start this stem on its role's track at the next phrase boundary (clip-launcher style:
@@ -62,9 +69,10 @@ class Stem:
         at: "phrase" (default), "bar", "beat", "now", or an absolute sample number.
         track: play it on another track than its role's.
         """
-        result = self._perf._call("queue", track=track or self.role, stem=self.id, at=at)
-        self._perf.session.log("queue", stem=self.id, track=track or self.role, **result)
-        return result["sample"]
+        track = track or self.role
+        result = self._perf._send(p.Queue(track=track, stem=self.id, at=at))
+        self._perf.session.log("queue", stem=self.id, track=track, sample=result.sample)
+        return result.sample
 
     def __repr__(self) -> str:
         kind = "MIDI" if self.midi else f"{self.frames} frames"
@@ -72,23 +80,28 @@ class Stem:
 
 
 class Track:
-    """One mixer channel: `gain` (dB), `pan` (-1 left .. 1 right), `mute`, `solo`, `stop()`."""
+    """One mixer channel: `gain` (dB), `pan` (-1 left .. 1 right), `mute`, `solo`, `sound`,
+    `stop()`."""
 
     def __init__(self, perf: Performance, name: str) -> None:
         self._perf = perf
         self.name = name
 
-    def _settings(self) -> dict:
-        return self._perf._call("state")["tracks"][self.name]
+    def _settings(self) -> p.TrackMix:
+        return self._perf._state().tracks[self.name]
 
     def _set(self, **kw: Any) -> None:
-        self._perf._call("mix", track=self.name, **kw)
+        mix = self._perf._send(p.Mix(track=self.name, **kw))
+        self._perf._remember_track(
+            self.name, gain=mix.gain, pan=mix.pan, mute=mix.mute, solo=mix.solo
+        )
         self._perf.session.log("mix", track=self.name, **kw)
 
     @property
     def gain(self) -> float:
-        """Fader level in dB (0 is unity; -120 or less is silence; at most +24)."""
-        return self._settings()["gain"]
+        """Fader level in dB (0 is unity; -120 or less is silence; at most +24). Tracks start
+        at their role's level (hoot.music.roles.LEVELS), a balanced mix near -14 LUFS."""
+        return self._settings().gain
 
     @gain.setter
     def gain(self, db: float) -> None:
@@ -97,7 +110,7 @@ class Track:
     @property
     def pan(self) -> float:
         """Balance from -1 (left) through 0 (centre, unity both sides) to 1 (right)."""
-        return self._settings()["pan"]
+        return self._settings().pan
 
     @pan.setter
     def pan(self, value: float) -> None:
@@ -105,7 +118,7 @@ class Track:
 
     @property
     def mute(self) -> bool:
-        return self._settings()["mute"]
+        return self._settings().mute
 
     @mute.setter
     def mute(self, value: bool) -> None:
@@ -114,7 +127,7 @@ class Track:
     @property
     def solo(self) -> bool:
         """When any track is soloed, only soloed tracks are heard."""
-        return self._settings()["solo"]
+        return self._settings().solo
 
     @solo.setter
     def solo(self, value: bool) -> None:
@@ -123,17 +136,17 @@ class Track:
     def stop(self, at: str | int = "phrase") -> int:
         """Stop this track at the next phrase boundary (or "bar", "beat", "now": at once, with a
         short fade). Returns the sample from which it is silent."""
-        result = self._perf._call("stop", track=self.name, at=at)
-        self._perf.session.log("stop", track=self.name, **result)
-        return result["sample"]
+        result = self._perf._send(p.Stop(track=self.name, at=at))
+        self._perf.session.log("stop", track=self.name, sample=result.sample)
+        return result.sample
 
     @property
     def sound(self) -> str | None:
-        """How generated candidates for this track are rendered: a built-in timbre
-        ("sub_bass", "acid_bass", "saw_lead", "pulse_lead", "pad", "keys", "pluck", "kit",
-        "perc_kit"), or a SoundFont: "soundfont" (General MIDI program for the role),
-        "soundfont:48" (program 48), "soundfont:/path/to/font.sf2:48". None: the role's
-        default timbre."""
+        """How generated candidates for this track are rendered, and how its MIDI stems play:
+        a built-in sound ("sub_bass", "acid_bass", "saw_lead", "pulse_lead", "pad", "keys",
+        "pluck", "kit", "perc_kit"; hoot.music.sounds), or a SoundFont: "soundfont" (the
+        role's General MIDI program), "soundfont:48" (program 48),
+        "soundfont:/path/to/font.sf2:48". None: the role's default sound."""
         return self._perf._sounds.get(self.name)
 
     @sound.setter
@@ -141,14 +154,18 @@ class Track:
         self._perf._set_sound(self.name, value)
 
     @property
-    def playing(self) -> list[dict]:
+    def playing(self) -> list[p.PlayerState]:
         """What plays or is queued on this track."""
-        return [p for p in self._perf._call("state")["players"] if p["track"] == self.name]
+        return self._perf._state().playing_on(self.name)
 
     def __repr__(self) -> str:
         s = self._settings()
-        flags = "".join([" muted" if s["mute"] else "", " solo" if s["solo"] else ""])
-        return f"<Track {self.name}: {s['gain']:+.1f} dB, pan {s['pan']:+.2f}{flags}>"
+        flags = "".join([" muted" if s.mute else "", " solo" if s.solo else ""])
+        sound = self.sound
+        return (
+            f"<Track {self.name}: {s.gain:+.1f} dB, pan {s.pan:+.2f}{flags}"
+            f"{', sound ' + sound if sound else ''}>"
+        )
 
 
 class Tracks:
@@ -162,10 +179,9 @@ class Tracks:
         try:
             return self._tracks[name]
         except KeyError:
-            close = difflib.get_close_matches(str(name), list(self._tracks), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise HootError(
-                f"no track {name!r}{hint}; tracks are {', '.join(self._tracks)}"
+                f"no track {name!r}{_did_you_mean(name, self._tracks)}; "
+                f"tracks are {', '.join(self._tracks)}"
             ) from None
 
     def __getattr__(self, name: str) -> Track:
@@ -179,6 +195,9 @@ class Tracks:
     def __len__(self) -> int:
         return len(self._tracks)
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._tracks
+
     def __dir__(self) -> list[str]:
         return list(self._tracks)
 
@@ -189,46 +208,59 @@ class Tracks:
 class Performance:
     """The set being played. See the module docstring, or help() on any attribute."""
 
-    def __init__(self, link: Any, session: Session | None = None) -> None:
+    def __init__(self, link: EngineLink, session: Session | None = None) -> None:
         self._link = link
         self.session = session or Session()
-        self.tracks = Tracks(self, tuple(link.info["tracks"]))
+        self.tracks = Tracks(self, tuple(link.info.tracks))
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         settings = self.session.read_settings()
         self._key = str(settings.get("key", "C minor"))
-        self._chords: list[str] = list(settings.get("chords", []))
-        self._chord_text: str | list[str] = self._chords
-        self._vibe: dict = default_vibe(str(settings.get("style", "house")))
+        self._chord_text: str | list[str] = settings.get("chords_text", settings.get("chords", []))
+        self._chords: list[str] = [str(c) for c in settings.get("chords", [])]
+        vibe = settings.get("vibe")
+        if isinstance(vibe, dict):
+            self._vibe = {**default_vibe(str(vibe.get("style", "house"))), **_plain(vibe)}
+        else:
+            self._vibe = default_vibe(str(settings.get("style", "house")))
         if "groove" not in settings:  # one kick grid a session: drums and bass lock
             settings["groove"] = random.randrange(1 << 31)
-            self.session.write_settings(settings)
+            self.session.update_settings(groove=settings["groove"])
         self._vibe["groove"] = int(settings["groove"])
-        self._sounds: dict[str, str] = dict(settings.get("sounds", {}))
-        self._vibe_until: tuple[int, dict] | None = None
+        self._vibe_until: tuple[int, dict] | None = _timed_vibe(vibe, link)
+        tracks = settings.get("tracks", {})
+        self._sounds: dict[str, str] = {
+            name: str(t["sound"])
+            for name, t in tracks.items()
+            if isinstance(t, dict) and t.get("sound")
+        }
         self._picker = None
         self._loaded: set[str] = set()
+        self._recording: bool | None = None  # tracks=..., while a recording runs
         self.messages: deque[str] = deque(maxlen=200)
         self.on_message: Callable[[str], None] = lambda m: print(m, file=sys.stderr)
 
     # ---- plumbing ----------------------------------------------------------------------
 
-    def _call(self, cmd: str, **args: Any) -> Any:
+    def _send(self, command: p.Command) -> Any:
         with self._lock:
-            return self._link.call(cmd, **args)
+            return self._link.send(command)
+
+    def _state(self) -> p.EngineState:
+        return self._send(p.State())
 
     @property
     def offline(self) -> bool:
         """True when time moves only through wait() (hoot render, tests)."""
-        return hasattr(self._link, "advance")
+        return self._link.offline
 
     @property
     def samplerate(self) -> int:
-        return self._link.info["samplerate"]
+        return self._link.info.samplerate
 
     def tempo_map(self) -> TempoMap:
         """The engine's current tempo map (tempo, meter and phrase grid)."""
-        return TempoMap.from_dict(self._call("state")["tempo_map"])
+        return TempoMap.from_dict(self._state().tempo_map)
 
     # ---- time --------------------------------------------------------------------------
 
@@ -247,9 +279,9 @@ class Performance:
         """Beats per minute. Setting it changes tempo on the next beat; every later boundary
         follows. `perf.set_tempo(bpm, at="bar")` picks another moment.
 
-        Generated stems keep to the grid: each turn of their loop starts on its beat. They
-        are not stretched, so at a faster tempo a turn cuts the stem short and at a slower
-        one a gap follows it; generate again for takes made at the new tempo."""
+        Generated stems keep to the grid: each turn of their loop starts on its beat, and
+        the candidates that play or wait in the queue are rendered again at the new tempo in
+        the background and take over at the start of a turn, so every loop stays whole."""
         return self.tempo_map().bpm_at(self.now)
 
     @tempo.setter
@@ -258,9 +290,12 @@ class Performance:
 
     def set_tempo(self, bpm: float, at: str = "beat") -> float:
         """Change tempo at the next "beat" (default), "bar" or "phrase"; returns that beat."""
-        result = self._call("tempo", bpm=bpm, at=at)
-        self.session.log("tempo", **result)
-        return result["beat"]
+        result = self._send(p.Tempo(bpm=bpm, at=at))
+        self.session.update_settings(tempo=result.bpm)
+        self.session.log("tempo", bpm=result.bpm, beat=result.beat, sample=result.sample)
+        if self._picker is not None:
+            self._picker.follow_tempo(result.bpm)
+        return result.beat
 
     @property
     def meter(self) -> str:
@@ -270,21 +305,24 @@ class Performance:
     @meter.setter
     def meter(self, value: str) -> None:
         try:
-            Meter.parse(value)  # fail here, in the performer's words, before asking the engine
+            meter = Meter.parse(value)  # fail here, in the performer's words
         except ValueError as e:
             raise HootError(str(e)) from None
-        result = self._call("meter", meter=str(value))
-        self.session.log("meter", **result)
+        result = self._send(p.SetMeter(meter=str(meter)))
+        self.session.update_settings(meter=str(meter))
+        self.session.log("meter", meter=str(meter), beat=result.beat, sample=result.sample)
 
     @property
     def phrase(self) -> int:
-        """Bars per phrase: where queued stems start. A change takes effect at the next phrase."""
+        """Bars per phrase: where queued stems start. A change takes effect at the next phrase
+        (generate() already uses it: its candidates first play there)."""
         return self.tempo_map().position(self.now).phrase_bars
 
     @phrase.setter
     def phrase(self, bars: int) -> None:
-        result = self._call("phrase", bars=bars)
-        self.session.log("phrase", **result)
+        result = self._send(p.SetPhrase(bars=bars))
+        self.session.update_settings(phrase=bars)
+        self.session.log("phrase", bars=bars, beat=result.beat, sample=result.sample)
 
     def wait(self, bars: float = 0, beats: float = 0, seconds: float = 0) -> int:
         """Let time pass: `perf.wait(bars=4)`. Offline (hoot render) this renders the music up
@@ -301,31 +339,28 @@ class Performance:
                 time.sleep(min(0.01, (target - self.now) / self.samplerate))
         return target
 
+    def bar_of(self, sample: int) -> int:
+        """The bar (counted from 1, as the screen shows it) in which `sample` sounds."""
+        return self.tempo_map().position(sample).bar + 1
+
     # ---- stems -------------------------------------------------------------------------
 
     def load(self, path: str | Path, role: str | None = None, name: str | None = None) -> Stem:
-        """Load a stem file (WAV, or MIDI played by the synth) for `role` ("drums", "bass",
-        "chords", "lead", "pad", "perc"). Relative paths are looked up in the session's stems/
-        folder, then from the current folder. Returns a Stem to `queue()`."""
-        p = Path(path).expanduser()
-        if not p.is_absolute():
-            in_session = self.session.stems / p
-            p = (
-                in_session
-                if (
-                    in_session.exists()
-                    or in_session.with_suffix(".wav").exists()
-                    or in_session.with_suffix(".mid").exists()
-                )
-                else p.resolve()
+        """Load a stem for `role` ("drums", "bass", "chords", "lead", "pad", "perc"): audio in
+        any format libsndfile reads (WAV, FLAC, Ogg/Vorbis, AIFF, CAF, W64, RF64...), or a
+        MIDI file the synth plays with the track's sound. Relative paths are looked up in the
+        session's stems/ folder, then from the current folder. Returns a Stem to `queue()`."""
+        p_ = _find_stem_file(Path(path).expanduser(), self.session.stems)
+        role = role or _guess_role(p_.stem)
+        if role not in self.tracks:
+            raise HootError(
+                f"no track {role!r}{_did_you_mean(role, ROLES)} to load {p_.name} on; "
+                f"roles are {', '.join(ROLES)}"
             )
-        role = role or _guess_role(p.stem)
-        if role not in self.tracks._tracks:
-            self.tracks[role]  # raises the helpful error
-        stem_id = f"{name or p.stem}-{next(self._ids)}"
-        info = self._call("load", stem_id=stem_id, path=str(p), role=role)
-        self.session.log("load", stem=stem_id, path=str(p), role=role)
-        return Stem(self, stem_id, p, role, info)
+        stem_id = f"{name or p_.stem}-{next(self._ids)}"
+        info = self._send(p.Load(stem_id=stem_id, path=str(p_), role=role))
+        self.session.log("load", stem=stem_id, path=str(p_), role=role)
+        return Stem(self, stem_id, p_, role, info)
 
     # ---- harmony and vibe --------------------------------------------------------------
 
@@ -343,7 +378,7 @@ class Performance:
         self._key = str(key)
         if self._chords:  # keep Roman numerals meaning the same degrees in the new key
             self._chords = [c.name for c in parse_progression(self._chord_text, key)]
-        self._remember(key=self._key)
+        self.session.update_settings(key=self._key, chords=self._chords or None)
 
     @property
     def chords(self) -> list[str]:
@@ -361,9 +396,9 @@ class Performance:
             raise HootError(str(e)) from None
         if not progression:
             raise HootError('a progression needs at least one chord, like "i VI III VII"')
-        self._chord_text = text
+        self._chord_text = text if isinstance(text, str) else [str(c) for c in text]
         self._chords = [c.name for c in progression]
-        self._remember(chords=self._chords)
+        self.session.update_settings(chords=self._chords, chords_text=self._chord_text)
 
     def vibe(self, text: str | None = None, bars: float | None = None, **params: Any) -> dict:
         """The vibe generators follow: numbers from 0 to 1 for density, energy, brightness,
@@ -374,8 +409,12 @@ class Performance:
         current = self.current_vibe()
         if text is None and not params:
             return current
-        params = check_vibe(params)
+        try:
+            params = check_vibe(params)
+        except VibeError as e:
+            raise HootError(str(e)) from None
         new = dict(current)
+        unknown: list[str] = []
         if text:
             new, unknown = apply_words(new, text)
         style = params.get("style", new.get("style"))
@@ -392,64 +431,55 @@ class Performance:
                 self.say(f"vibe: ignored {', '.join(repr(w) for w in unknown)}")
         new.update(params)
         if bars:
-            self._vibe_until = (self.wait_target(bars=bars), current)
+            until = self.wait_target(bars=bars)
+            self._vibe_until = (until, current)
+            saved = {**_plain(new), "until": {"sample": until, "engine": self._link.info.pid,
+                                              "previous": _plain(current)}}  # fmt: skip
         else:
             self._vibe_until = None
-            self._remember(style=new.get("style", "house"))
+            saved = _plain(new)
         self._vibe = new
-        self.session.log("vibe", **new)
+        self.session.put_setting("vibe", saved)
+        self.session.log("vibe", **_plain(new))
         return dict(new)
 
     def current_vibe(self) -> dict:
+        """The vibe in force now (a timed vibe ends by itself)."""
         if self._vibe_until is not None and self.now >= self._vibe_until[0]:
             self._vibe, self._vibe_until = self._vibe_until[1], None
+            self.session.put_setting("vibe", _plain(self._vibe))
         return dict(self._vibe)
 
     def _set_sound(self, track: str, value: str | None) -> None:
+        self.tracks[track]  # an unknown track fails here
         if value is None:
             self._sounds.pop(track, None)
         else:
-            from hoot.generate.render import TIMBRES
-            from hoot.generate.soundfont import parse_sound, soundfont_available
+            try:
+                value = check_sound(str(value))
+            except SoundError as e:
+                raise HootError(str(e)) from None
+            if is_soundfont(value) and ":" not in value.removeprefix("soundfont:"):
+                from hoot.generate.soundfont import soundfont_available
 
-            value = str(value)
-            if value.startswith("soundfont"):
-                try:
-                    parse_sound(value)
-                except ValueError as e:
-                    raise HootError(str(e)) from None
                 ok, why = soundfont_available()
-                if not ok and ":" not in value.removeprefix("soundfont:"):
+                if not ok:
                     raise HootError(f"SoundFont rendering is not available: {why}")
-            elif value not in TIMBRES:
-                close = difflib.get_close_matches(value, TIMBRES, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise HootError(
-                    f"no sound {value!r}{hint}; built-in: {', '.join(TIMBRES)}, or 'soundfont'"
-                )
             self._sounds[track] = value
-        self._remember(sounds=self._sounds)
+        self._remember_track(track, sound=value)
 
-    def _remember(self, **settings: Any) -> None:
-        saved = self.session.read_settings()
-        saved.update(settings)
-        self.session.write_settings(saved)
+    def _remember_track(self, track: str, **values: Any) -> None:
+        self.session.update_settings(tracks={track: values})
 
     # ---- generation ----------------------------------------------------------------------
 
     @property
     def picker(self):
-        """The latest batch for each role: perf.picker["bass"][2].queue()."""
+        """The latest batch for each role: perf.picker["bass"][3].queue()."""
         if self._picker is None:
             from hoot.generate.batch import Picker
 
-            self._picker = Picker(
-                self.session.stems,
-                self.session.dir / "batches",
-                self._load_candidate,
-                self._start_candidate,
-                self.say,
-            )
+            self._picker = Picker(self.session, _PickerHost(self))
         return self._picker
 
     @property
@@ -468,22 +498,28 @@ class Performance:
         bars: int | None = None,
         seed: int | None = None,
         vibe: str | dict | None = None,
+        sound: str | None = None,
         using: str | None = None,
         by: str | None = None,
     ):
         """Ask a generator for `n` variations for `role` in the current tempo, key, chords and
         vibe. Returns a Batch at once; candidates render in the background and appear in
-        perf.picker. `bars` defaults to the phrase length; `seed` makes it repeatable;
-        `vibe` (words or a dict) applies to this batch only; `using` names a generator
+        perf.picker, numbered from 1 as on screen (b[1] is the first).
+
+        They are made for the moment they can first play, the next phrase boundary: a tempo,
+        meter or phrase length set just before counts. `bars` defaults to that phrase length;
+        `seed` makes it repeatable; `vibe` (words or a dict) and `sound` (see
+        perf.tracks.bass.sound) apply to this batch only; `using` names a generator
         (perf.generators lists them) or points at your own class as "module:Class".
         With by="phrase", you are told which candidates will not be ready by the next phrase
         boundary (a pick plays only once fully made)."""
-        self.tracks[role]  # unknown roles fail here, with a suggestion
+        if role not in self.tracks:
+            raise HootError(
+                f"no role {role!r}{_did_you_mean(role, self.tracks._tracks)}; "
+                f"roles are {', '.join(self.tracks._tracks)}"
+            )
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 16:
             raise HootError(f"n={n!r}: ask for 1 to 16 candidates")
-        bars = self.phrase if bars is None else bars
-        if isinstance(bars, bool) or not isinstance(bars, int) or not 1 <= bars <= 64:
-            raise HootError(f"bars={bars!r}: a whole number of bars from 1 to 64")
         using = using or "default"
         if using not in known_generators() and ":" not in using:
             why = model_backends().get(using, (False, "not installed"))[1]
@@ -494,43 +530,57 @@ class Performance:
         if by not in (None, "phrase"):
             raise HootError("by= takes 'phrase' (or nothing)")
         the_vibe = self.current_vibe()
-        if isinstance(vibe, str):
-            the_vibe, _ = apply_words(the_vibe, vibe)
-        elif isinstance(vibe, dict):
-            the_vibe.update(check_vibe(vibe))
-        if role in self._sounds and "timbre" not in the_vibe:
-            the_vibe["timbre"] = self._sounds[role]
-        tm = self.tempo_map()
-        pos = tm.position(self.now)
+        try:
+            if isinstance(vibe, str):
+                the_vibe, _ = apply_words(the_vibe, vibe)
+            elif isinstance(vibe, dict):
+                the_vibe.update(check_vibe(vibe))
+            the_sound = check_sound(sound) if sound else self._sounds.get(role)
+        except (VibeError, SoundError) as e:
+            raise HootError(str(e)) from None
+        moment = self.first_moment()
+        bars = moment.phrase_bars if bars is None else bars
+        if isinstance(bars, bool) or not isinstance(bars, int) or not 1 <= bars <= 64:
+            raise HootError(f"bars={bars!r}: a whole number of bars from 1 to 64")
         request = Request(
             role=role,
             n=n,
             bars=bars,
-            bpm=pos.bpm,
-            meter=str(pos.meter),
+            bpm=moment.bpm,
+            meter=str(moment.meter),
             key=self._key,
             chords=tuple(self.chords),
             vibe=the_vibe,
             seed=random.randrange(1 << 31) if seed is None else int(seed),
             samplerate=self.samplerate,
+            sound=the_sound,
         )
         batch = self.picker.new_batch(request, using)
         self.session.log("generate", batch=batch.id, **request.to_dict())
         if by == "phrase":
-            batch.deadline = tm.next_boundary(self.now + round(0.1 * self.samplerate), "phrase")
+            batch.deadline = moment.sample
             threading.Thread(target=self._watch_deadline, args=(batch,), daemon=True).start()
         return batch
 
-    def pick(self, role_or_index: str | int, index: int | None = None, at: str = "phrase"):
-        """Queue a candidate of the latest batch: perf.pick(2) (the newest batch) or
-        perf.pick("bass", 2). Returns the candidate."""
-        if isinstance(role_or_index, str):
-            if index is None:
-                raise HootError('which candidate? perf.pick("bass", 2)')
-            batch = self.picker[role_or_index]
+    def first_moment(self) -> Position:
+        """Where a candidate asked for now can first play: the next phrase boundary (with the
+        engine's safety margin), with the tempo, meter and phrase length in force there."""
+        tm = self.tempo_map()
+        start = tm.next_boundary(self.now + round(0.1 * self.samplerate), "phrase")
+        return tm.position(start)
+
+    def pick(self, role_or_number: str | int, number: int | None = None, at: str = "phrase"):
+        """Queue a candidate of the latest batch at the next phrase. Candidates are numbered
+        from 1, as the picker shows them: perf.pick(3) queues the third of the newest batch,
+        perf.pick("bass", 3) the third of the latest bass batch (F8 on it does the same).
+        Returns the candidate."""
+        if isinstance(role_or_number, str):
+            if number is None:
+                raise HootError('which candidate? perf.pick("bass", 3) picks bass #3')
+            batch = self.picker[role_or_number]
         else:
-            batch, index = self.picker.newest, role_or_index
-        candidate = batch[index]
+            batch, number = self.picker.newest, role_or_number
+        candidate = batch[number]
         candidate.queue(at)
         return candidate
 
@@ -542,27 +592,15 @@ class Performance:
         except Exception:  # noqa: BLE001 - a broken display must not stop the set
             pass
 
-    def _load_candidate(self, c) -> None:
-        with self._lock:  # the preload thread and a pick may race for the same candidate
-            if c.name not in self._loaded:
-                self._call("load", stem_id=c.name, path=str(c.wav), role=c.role)
-                self._loaded.add(c.name)
-
-    def _start_candidate(self, c, at: str | int) -> int:
-        self._load_candidate(c)
-        result = self._call("queue", track=c.role, stem=c.name, at=at)
-        self.session.log("queue", stem=c.name, track=c.role, **result)
-        return result["sample"]
-
     def _watch_deadline(self, batch) -> None:
         while self.now < batch.deadline and not batch.settled:
             time.sleep(0.01)
         late = [c for c in batch if c.status.value not in ("ready", "failed")]
         if late:
-            bar = self.tempo_map().position(batch.deadline).bar + 1
             self.say(
-                f"{batch.role}: {', '.join('#' + str(c.index + 1) for c in late)} will not "
-                f"be ready for the phrase at bar {bar}; picked, they start a phrase later"
+                f"{batch.role}: {', '.join('#' + str(c.number) for c in late)} will not "
+                f"be ready for the phrase at bar {self.bar_of(batch.deadline)}; picked, "
+                "they start a phrase later"
             )
 
     def wait_target(self, bars: float = 0, beats: float = 0, seconds: float = 0) -> int:
@@ -579,25 +617,75 @@ class Performance:
         if self._picker is not None:
             self._picker.close()
 
+    # ---- a new engine for the session --------------------------------------------------
+
+    def restore_engine(self, playing: tuple[p.PlayerState, ...] = ()) -> list[str]:
+        """Give a newly started engine everything the performer set (tempo, meter, phrase, the
+        mix) and start again what was playing, at the next phrase. Returns what it did, in
+        words."""
+        settings = self.session.read_settings()
+        done = []
+        self._loaded.clear()
+        try:
+            if "tempo" in settings:
+                self._send(p.Tempo(bpm=float(settings["tempo"])))
+            if "meter" in settings:
+                self._send(p.SetMeter(meter=str(settings["meter"])))
+            if "phrase" in settings:
+                self._send(p.SetPhrase(bars=int(settings["phrase"])))
+        except (HootError, TimeError, ValueError) as e:
+            done.append(f"time settings not restored ({e})")
+        for name, row in settings.get("tracks", {}).items():
+            if name in self.tracks and isinstance(row, dict):
+                mix = {k: row[k] for k in ("gain", "pan", "mute", "solo") if k in row}
+                if mix:
+                    try:
+                        self._send(p.Mix(track=name, **mix))
+                    except HootError:
+                        pass
+        done.append("tempo and mix restored")
+        again = []
+        for player in playing:
+            if player.path is None or player.track not in self.tracks:
+                continue
+            try:
+                self._send(p.Load(stem_id=player.stem, path=player.path, role=player.track))
+                self._loaded.add(player.stem)
+                self._send(p.Queue(track=player.track, stem=player.stem, at="phrase"))
+                again.append(player.track)
+            except HootError:
+                continue
+        if again:
+            done.append(f"{', '.join(again)} playing again from the next phrase")
+        if self._recording is not None:
+            try:
+                paths = self._send(p.Record(tracks=self._recording)).paths
+                done.append(f"recording again to {Path(paths[0]).name}")
+            except HootError as e:
+                done.append(f"recording not restarted ({e})")
+        return done
+
     # ---- recording and safety ----------------------------------------------------------
 
     def record(self, tracks: bool = False, name: str | None = None) -> list[Path]:
         """Record the master (and each track when `tracks=True`) to the session's recordings/
         folder as WAV. Headers are kept current every second, so a crash loses at most about
         a second. Returns the files being written."""
-        paths = [Path(p) for p in self._call("record", tracks=tracks, name=name)["paths"]]
-        self.session.log("record", paths=[str(p) for p in paths])
+        paths = [Path(x) for x in self._send(p.Record(tracks=tracks, name=name)).paths]
+        self._recording = tracks
+        self.session.log("record", paths=[str(x) for x in paths])
         return paths
 
     def stop_recording(self) -> list[Path]:
         """Finish the recording; returns the finished files."""
-        paths = [Path(p) for p in self._call("stop_recording")["paths"]]
-        self.session.log("stop_recording", paths=[str(p) for p in paths])
+        paths = [Path(x) for x in self._send(p.StopRecording()).paths]
+        self._recording = None
+        self.session.log("stop_recording", paths=[str(x) for x in paths])
         return paths
 
     def panic(self) -> None:
         """Everything stops at once, with a short fade; anything queued is forgotten."""
-        self._call("panic")
+        self._send(p.Panic())
         self.session.log("panic")
 
     def __repr__(self) -> str:
@@ -609,6 +697,97 @@ class Performance:
             )
         except HootError:
             return f"<Performance {self.session.name}>"
+
+
+class _PickerHost:
+    """The picker's view of the performance (hoot.generate.batch.PickerHost)."""
+
+    def __init__(self, perf: Performance) -> None:
+        self.perf = perf
+
+    def load(self, c, path: Path, stem_id: str) -> None:
+        perf = self.perf
+        with perf._lock:  # the preload thread and a pick may race for the same candidate
+            if stem_id not in perf._loaded:
+                perf._send(p.Load(stem_id=stem_id, path=str(path), role=c.role))
+                perf._loaded.add(stem_id)
+
+    def unload(self, stem_id: str) -> None:
+        perf = self.perf
+        with perf._lock:
+            if stem_id in perf._loaded:
+                perf._send(p.Unload(stem_id=stem_id))
+                perf._loaded.discard(stem_id)
+
+    def start(self, c, at: str | int) -> int:
+        self.load(c, c.take_path, c.take_id)
+        result = self.perf._send(p.Queue(track=c.role, stem=c.take_id, at=at))
+        self.perf.session.log("queue", stem=c.take_id, track=c.role, sample=result.sample)
+        return result.sample
+
+    def swap(self, c, path: Path, stem_id: str) -> int | None:
+        """Play `path` (the candidate made again at the tempo of now) in place of what of it
+        plays or waits, from the next turn of its loop. Returns that sample, or None."""
+        self.load(c, path, stem_id)
+        result = self.perf._send(p.Swap(track=c.role, stem=stem_id, replaces=c.take_id))
+        if result.sounding:
+            self.perf.session.log("swap", stem=stem_id, replaces=c.take_id, sample=result.sample)
+            return result.sample
+        return None
+
+    def unqueue(self, c) -> bool:
+        result = self.perf._send(p.Unqueue(track=c.role, stem=c.take_id))
+        if result.sounding:
+            self.perf.session.log("unqueue", stem=c.take_id, track=c.role)
+        return result.sounding
+
+    def players(self) -> dict[str, tuple[str, int]]:
+        return {pl.stem: (pl.state, pl.start) for pl in self.perf._state().players}
+
+    def bar_of(self, sample: int) -> int:
+        return self.perf.bar_of(sample)
+
+    def say(self, message: str) -> None:
+        self.perf.say(message)
+
+
+def _did_you_mean(name: object, names) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(str(name), list(names), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _plain(vibe: dict) -> dict:
+    """A vibe's values that belong in session.toml (no nested timing)."""
+    return {k: v for k, v in vibe.items() if k != "until" and not isinstance(v, dict)}
+
+
+def _timed_vibe(saved: Any, link: EngineLink) -> tuple[int, dict] | None:
+    """A timed vibe saved by an earlier run against this same engine; a timed vibe of an
+    engine that has gone ends with it (the engine's clock started again)."""
+    if not isinstance(saved, dict) or not isinstance(saved.get("until"), dict):
+        return None
+    until = saved["until"]
+    if until.get("engine") != link.info.pid or not isinstance(until.get("previous"), dict):
+        return None
+    return int(until.get("sample", 0)), _plain(until["previous"])
+
+
+def _find_stem_file(path: Path, stems: Path) -> Path:
+    """The file a performer means by `path`: in the session's stems/ folder, or from here;
+    a name without a suffix finds NAME.wav, NAME.flac, NAME.mid... Raises HootError saying
+    where it looked."""
+    places = [path] if path.is_absolute() else [stems / path, path.resolve()]
+    for place in places:
+        if place.is_file():
+            return place
+        if not place.suffix:
+            for suffix in (*AUDIO_SUFFIXES, *MIDI_SUFFIXES, ".json"):
+                if place.with_suffix(suffix).is_file():
+                    return place.with_suffix(suffix)
+    where = " or ".join(str(x) for x in places)
+    raise HootError(f"no file at {where}: check the path")
 
 
 def _guess_role(name: str) -> str:

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from hoot.console.namespace import make_namespace
-from hoot.engine.client import LocalEngine
 from hoot.errors import HootError
 from hoot.performance import Performance
 from hoot.session import Session
+from hoot.stage import Stage
 
 
 class ScriptError(HootError):
@@ -72,8 +71,8 @@ def render(
     (frames x 2 float32) and, with `out_path`, write it as a float WAV."""
     if bars <= 0:
         raise HootError("render at least one bar: --bars 8")
-    session = session or Session("render")
-    link = LocalEngine(samplerate, blocksize=blocksize, session_dir=session.dir, seed=seed)
+    stage = Stage.offline(session or Session("render"), samplerate, blocksize, seed)
+    link, perf = stage.link, stage.perf
     chunks: list[np.ndarray] = []
     original = link.advance
 
@@ -83,7 +82,6 @@ def render(
         return block
 
     link.advance = advance  # the script's waits feed the output
-    perf = Performance(link, session)
     try:
         if callable(script):
             script(perf)
@@ -91,7 +89,7 @@ def render(
             path = Path(script)
             if not path.is_file():
                 raise HootError(f"no script at {path}")
-            run_script(path, make_namespace(perf))
+            stage.run_script(path)
         tm = perf.tempo_map()
         end = tm.sample_at(tm.bar_beat(bars))
         latency = link.engine.limiter.latency
@@ -100,8 +98,7 @@ def render(
         if perf.session and link.recorder.recording:
             perf.stop_recording()
     finally:
-        perf.close()
-        link.close()
+        stage.close()
     audio = np.concatenate(chunks)[latency : latency + end]
     if out_path is not None:
         import soundfile as sf

@@ -11,6 +11,13 @@ import soundfile as sf
 SR = 48000
 
 
+def unity(perf) -> None:
+    """Every fader at 0 dB (tracks start at their role's level), so a stem's samples reach
+    the master as they are."""
+    for track in perf.tracks:
+        track.gain = 0
+
+
 def write_wav(path: Path, audio: np.ndarray, samplerate: int = SR, **meta) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(path), audio.astype(np.float32), samplerate, subtype="FLOAT")

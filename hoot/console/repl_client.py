@@ -532,9 +532,10 @@ def run_repl(session_dir: Path, session_name: str | None = None) -> int:
 
 
 def _cmd_repl(args: argparse.Namespace) -> int:
-    from hoot.session import Session
+    from hoot.session import session_dir
 
-    return run_repl(Session(args.session).dir, session_name=args.session)
+    folder = session_dir(args.session)  # only found, never made: a typo is not a session
+    return run_repl(folder, session_name=args.session)
 
 
 def add_repl_command(subparsers: Any) -> argparse.ArgumentParser:

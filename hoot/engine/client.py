@@ -5,7 +5,7 @@ session or starts one (a detached process that outlives this one). Commands go
 over the Unix socket; `status()` reads the shared-memory status without asking
 the engine anything.
 
-`LocalEngine` offers the same `call`/`status` interface with the engine in this
+`LocalEngine` is the same EngineLink (`send`, `status`) with the engine in this
 process, driven offline: it is what `hoot render`, the tests and the benchmarks
 use, and time advances only when asked (`advance`).
 """
@@ -26,8 +26,10 @@ from typing import Any
 import numpy as np
 
 from hoot import errors
+from hoot.engine import protocol as p
 from hoot.engine import status as st
-from hoot.errors import EngineError
+from hoot.engine.protocol import EngineLink
+from hoot.errors import EngineError, EngineLost
 
 
 def _raise(reply: dict) -> None:
@@ -37,7 +39,7 @@ def _raise(reply: dict) -> None:
     raise cls(reply.get("error", "the engine refused that"))
 
 
-class EngineClient:
+class EngineClient(EngineLink):
     """A connection to a running engine process."""
 
     def __init__(self, session_dir: Path, timeout: float = 10.0) -> None:
@@ -54,10 +56,13 @@ class EngineClient:
             self._sock.close()
             raise EngineError(f"no engine is serving {self.session_dir} ({e})") from None
         self._reader = self._sock.makefile("rb")
-        self.info = self.call("hello")
-        self.tracks: tuple[str, ...] = tuple(self.info["tracks"])
-        self.samplerate: int = self.info["samplerate"]
-        self._status = st.StatusReader(Path(self.info["status"]))
+        self.process: subprocess.Popen | None = None  # set when this client started it
+        self.info: p.EngineInfo = self.send(p.Hello())
+        try:
+            self._status = st.StatusReader(Path(self.info.status))
+        except (OSError, ValueError) as e:
+            self.close()
+            raise EngineError(f"the engine at {self.session_dir} has no status ({e})") from None
 
     # ---- finding and starting engines ---------------------------------------------
 
@@ -129,24 +134,27 @@ class EngineClient:
 
     # ---- talking -------------------------------------------------------------------------
 
-    def call(self, cmd: str, **args: Any) -> Any:
-        """Send one command and return its result; raises the engine's error as a HootError."""
+    def send(self, command: p.Command) -> Any:
+        """Send one command and return its reply; raises the engine's error as a HootError,
+        or EngineLost when the engine has gone."""
         rid = next(self._ids)
-        data = json.dumps({"id": rid, "cmd": cmd, "args": args}).encode() + b"\n"
+        data = json.dumps({"id": rid, **command.to_wire()}).encode() + b"\n"
         with self._lock:
             try:
                 self._sock.sendall(data)
                 line = self._reader.readline()
-            except OSError as e:
+            except TimeoutError:
                 raise EngineError(
-                    f"lost the engine connection ({e}); run the command again to reattach"
-                ) from e
+                    f"the engine did not answer {command.verb!r} within {self.timeout:g} s"
+                ) from None
+            except (OSError, ValueError) as e:
+                raise EngineLost(f"lost the engine ({e})") from None
         if not line:
-            raise EngineError("the engine closed the connection; it may have stopped")
+            raise EngineLost("the engine closed the connection; it has stopped")
         reply = json.loads(line)
         if not reply.get("ok"):
             _raise(reply)
-        return reply.get("result")
+        return command.reply.from_wire(reply.get("result"))
 
     def status(self) -> st.EngineStatus:
         return self._status.read()
@@ -164,9 +172,9 @@ class EngineClient:
 
     def shutdown(self) -> None:
         """Ask the engine to stop (finalising any recording) and wait for it to go."""
-        pid = self.info.get("pid")
+        pid = self.info.pid
         try:
-            self.call("shutdown")
+            self.send(p.Shutdown())
         except EngineError:
             pass
         self.close()
@@ -193,8 +201,10 @@ def process_alive(pid: int) -> bool:
         return True
 
 
-class LocalEngine:
-    """An engine in this process, rendered offline. Same `call`/`status` as EngineClient."""
+class LocalEngine(EngineLink):
+    """An engine in this process, rendered offline: time moves only through `advance`."""
+
+    offline = True
 
     def __init__(
         self,
@@ -212,32 +222,41 @@ class LocalEngine:
         from hoot.music import ROLES
         from hoot.music.time import TempoMap
 
-        self.tracks = tuple(tracks or ROLES)
-        self.samplerate = samplerate
-        self.engine = Engine(samplerate, self.tracks, tempo_map=TempoMap(samplerate, bpm))
-        self.recorder = Recorder(samplerate, len(self.tracks), list(self.tracks))
+        tracks = tuple(tracks or ROLES)
+        self.engine = Engine(samplerate, tracks, tempo_map=TempoMap(samplerate, bpm))
+        self.recorder = Recorder(samplerate, len(tracks), list(tracks))
         self.engine.recorder = self.recorder
         recordings = Path(session_dir) / "recordings" if session_dir else None
         # offline, a command arrives exactly when the script says: no safety margin needed
         self.control = EngineControl(self.engine, self.recorder, recordings, margin=0)
         self.driver = OfflineDriver(self._render, samplerate, blocksize, seed=seed)
-        self.info = {
-            "backend": "offline",
-            "device": "none",
-            "tracks": list(self.tracks),
-            "samplerate": samplerate,
-            "pid": os.getpid(),
-            "latency": 0.0,
-        }
-        self.chunks: list[np.ndarray] | None = None
+        self.info = p.EngineInfo(
+            protocol=p.PROTOCOL,
+            pid=os.getpid(),
+            session=str(session_dir or ""),
+            tracks=tracks,
+            samplerate=samplerate,
+            status="",
+            backend="offline",
+            device="none",
+            latency=0.0,
+        )
 
     def _render(self, out: np.ndarray) -> None:
         self.engine.forward(out)
         if self.recorder.recording:
             self.recorder.drain()
 
-    def call(self, cmd: str, **args: Any) -> Any:
-        return self.control.dispatch(cmd, args)
+    def send(self, command: p.Command) -> Any:
+        if isinstance(command, p.Hello):
+            return self.info
+        if isinstance(command, p.GetMessages):
+            return p.Messages(())
+        if isinstance(command, p.GetTiming):
+            return p.Timing(blocks=0)
+        if isinstance(command, p.Shutdown):
+            return p.Done()
+        return self.control.handle(command)
 
     def advance(self, frames: int, keep: bool = True) -> np.ndarray | None:
         """Render the next `frames` frames; return them when `keep`."""

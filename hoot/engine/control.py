@@ -5,8 +5,8 @@ caller's thread), never on the audio thread. It owns the authoritative tempo
 map and the stem table, resolves "the next phrase" to an absolute sample, and
 hands the audio thread small immutable commands through `Engine.inbox`.
 
-Every public command is reachable by name through `dispatch`, so the socket
-server and the in-process offline engine share one code path. Errors a
+Every command of `hoot.engine.protocol` reaches its handler through `handle`, so the
+socket server and the in-process offline engine share one code path. Errors a
 performer can cause raise EngineError (or StemError) with a sentence that says
 what to do next; the engine plays on.
 """
@@ -20,26 +20,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from hoot.engine.core import FADE, NEVER, Engine, LoadedStem, Mix, NewMap, Panic, Start, Stop
+from hoot.engine import core
+from hoot.engine import protocol as p
+from hoot.engine.core import FADE, Engine, LoadedStem, NewMap, Start
 from hoot.engine.stems import load_stem
 from hoot.errors import EngineError, HootError, StemError
+from hoot.music.roles import default_level
 from hoot.music.time import QUANTA, TimeError, check_bpm
-
-COMMANDS = (
-    "load",
-    "unload",
-    "queue",
-    "stop",
-    "mix",
-    "tempo",
-    "meter",
-    "phrase",
-    "panic",
-    "record",
-    "stop_recording",
-    "state",
-    "ping",
-)
 
 
 def db_to_gain(db: float) -> float:
@@ -56,14 +43,14 @@ def pan_gains(pan: float) -> tuple[float, float]:
 class TrackSettings:
     __slots__ = ("gain", "pan", "mute", "solo")
 
-    def __init__(self) -> None:
-        self.gain = 0.0
+    def __init__(self, gain: float = 0.0) -> None:
+        self.gain = gain
         self.pan = 0.0
         self.mute = False
         self.solo = False
 
-    def as_dict(self) -> dict:
-        return {"gain": self.gain, "pan": self.pan, "mute": self.mute, "solo": self.solo}
+    def reply(self) -> p.TrackMix:
+        return p.TrackMix(self.gain, self.pan, self.mute, self.solo)
 
 
 class EngineControl:
@@ -84,21 +71,40 @@ class EngineControl:
         self.tempo_map = engine.tempo_map
         self.stems: dict[str, LoadedStem] = {}
         self.stem_paths: dict[str, str] = {}
-        self.settings = {name: TrackSettings() for name in engine.tracks}
+        self.settings = {name: TrackSettings(default_level(name)) for name in engine.tracks}
+        for name in engine.tracks:  # tracks start at their role's level, before any sound
+            engine.set_gains_at_rest(self.track_index(name), *self._gains(name))
         self._lock = threading.RLock()
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hoot-loader")
+        self._handlers = {
+            p.Load: self.load,
+            p.Unload: self.unload,
+            p.Queue: self.queue,
+            p.Swap: self.swap,
+            p.Unqueue: self.unqueue,
+            p.Stop: self.stop,
+            p.Mix: self.mix,
+            p.Tempo: self.tempo,
+            p.SetMeter: self.meter,
+            p.SetPhrase: self.phrase,
+            p.Panic: self.panic,
+            p.Record: self.record,
+            p.StopRecording: self.stop_recording,
+            p.State: self.state,
+            p.Ping: self.ping,
+        }
 
     # ---- entry ---------------------------------------------------------------------
 
-    def dispatch(self, cmd: str, args: dict | None = None) -> Any:
-        if cmd not in COMMANDS:
-            raise EngineError(f"the engine has no command {cmd!r}")
+    def handle(self, command: p.Command) -> p.Reply:
+        """Do one command; raises a HootError with a sentence for the performer."""
+        handler = self._handlers.get(type(command))
+        if handler is None:
+            raise EngineError(f"the engine has no command {command.verb!r}")
         self.engine.graveyard.clear()
         with self._lock:
             try:
-                return getattr(self, cmd)(**(args or {}))
-            except TypeError as e:
-                raise EngineError(f"bad arguments for {cmd}: {e}") from None
+                return handler(command)
             except TimeError as e:
                 raise EngineError(str(e)) from None
 
@@ -133,35 +139,48 @@ class EngineControl:
 
     # ---- stems -----------------------------------------------------------------------
 
-    def load(self, stem_id: str, path: str, role: str | None = None) -> dict:
+    def load(self, c: p.Load) -> p.Loaded:
         """Read a stem on the loader thread; return when it is in memory and may be queued."""
         grid = self.tempo_map.grid_at_beat(self.tempo_map.beat_at(self.now))
         future = self._loader.submit(
-            load_stem, path, self.engine.samplerate, stem_id, grid.beats_per_bar, role
+            load_stem, c.path, self.engine.samplerate, c.stem_id, grid.beats_per_bar, c.role
         )
         stem = future.result()
-        self.stems[stem_id] = stem
-        self.stem_paths[stem_id] = str(path)
-        return {
-            "stem": stem_id,
-            "frames": stem.frames,
-            "midi": stem.is_midi,
-            "beats": stem.length_beats,
-        }
+        self.stems[c.stem_id] = stem
+        self.stem_paths[c.stem_id] = str(c.path)
+        return p.Loaded(c.stem_id, stem.frames, stem.is_midi, stem.length_beats)
 
-    def unload(self, stem_id: str) -> dict:
-        self.stems.pop(stem_id, None)
-        self.stem_paths.pop(stem_id, None)
-        return {}
+    def unload(self, c: p.Unload) -> p.Done:
+        self.stems.pop(c.stem_id, None)
+        self.stem_paths.pop(c.stem_id, None)
+        return p.Done()
 
-    def queue(self, track: str, stem: str, at: str | int = "phrase") -> dict:
-        t = self.track_index(track)
-        loaded = self.stems.get(stem)
+    def _loaded(self, stem_id: str) -> LoadedStem:
+        loaded = self.stems.get(stem_id)
         if loaded is None:
-            raise StemError(f"stem {stem!r} is not loaded in the engine; load it first")
-        sample, beat, quantum = self._on_time(t, *self.when(at))
+            raise StemError(f"stem {stem_id!r} is not loaded in the engine; load it first")
+        return loaded
+
+    def queue(self, c: p.Queue) -> p.Scheduled:
+        t = self.track_index(c.track)
+        loaded = self._loaded(c.stem)
+        sample, beat, quantum = self._on_time(t, *self.when(c.at))
         self.engine.inbox.append(Start(t, loaded, sample, beat, quantum))
-        return {"sample": sample, "beat": None if math.isnan(beat) else beat}
+        return p.Scheduled(sample, p.finite_or_none(beat))
+
+    def swap(self, c: p.Swap) -> p.Scheduled:
+        t = self.track_index(c.track)
+        loaded = self._loaded(c.stem)
+        self.engine.inbox.append(core.Swap(t, loaded, c.replaces))
+        turn = self.engine.next_turn(t, c.replaces, self.now + self.margin)
+        return p.Scheduled(turn if turn is not None else self.now, None, turn is not None)
+
+    def unqueue(self, c: p.Unqueue) -> p.Scheduled:
+        t = self.track_index(c.track)
+        waiting = self.engine.queued_start(t, c.stem, self.now + FADE)
+        if waiting is not None:
+            self.engine.inbox.append(core.Unqueue(t, c.stem))
+        return p.Scheduled(waiting if waiting is not None else self.now, None, waiting is not None)
 
     def _on_time(self, track: int, sample: int, beat: float, quantum: str):
         """Apply the audio thread's lateness rule now, so the reply names the real moment.
@@ -170,49 +189,50 @@ class EngineControl:
         s, b = self.engine._on_time(track, sample, beat, quantum, self.now)
         return s, b, quantum
 
-    def stop(self, track: str, at: str | int = "phrase") -> dict:
-        t = self.track_index(track)
-        sample, beat, quantum = self._on_time(t, *self.when(at))
-        self.engine.inbox.append(Stop(t, sample, beat, quantum))
-        return {"sample": sample, "beat": None if math.isnan(beat) else beat}
+    def stop(self, c: p.Stop) -> p.Scheduled:
+        t = self.track_index(c.track)
+        sounding = self.engine.track_busy(t)
+        sample, beat, quantum = self._on_time(t, *self.when(c.at))
+        self.engine.inbox.append(core.Stop(t, sample, beat, quantum))
+        return p.Scheduled(sample, p.finite_or_none(beat), sounding)
 
-    def panic(self) -> dict:
-        self.engine.inbox.append(Panic())
-        return {"sample": self.now + FADE}
+    def panic(self, c: p.Panic) -> p.Scheduled:
+        self.engine.inbox.append(core.Panic())
+        return p.Scheduled(self.now + FADE)
 
     # ---- mixer ---------------------------------------------------------------------
 
-    def mix(
-        self,
-        track: str,
-        gain: float | None = None,
-        pan: float | None = None,
-        mute: bool | None = None,
-        solo: bool | None = None,
-    ) -> dict:
-        self.track_index(track)  # an unknown name raises the helpful error
-        s = self.settings[track]
-        if gain is not None:
-            g = _number(gain, "gain")
+    def _gains(self, track: str) -> tuple[float, float]:
+        any_solo = any(x.solo for x in self.settings.values())
+        x = self.settings[track]
+        audible = not x.mute and (x.solo or not any_solo)
+        g = db_to_gain(x.gain) if audible else 0.0
+        left, right = pan_gains(x.pan)
+        return g * left, g * right
+
+    def mix(self, c: p.Mix) -> p.TrackMix:
+        self.track_index(c.track)  # an unknown name raises the helpful error
+        s = self.settings[c.track]
+        if c.gain is not None:
+            g = _number(c.gain, "gain")
             if g > 24:
                 raise EngineError(f"gain {g:g} dB is too loud; the most a track takes is +24 dB")
             s.gain = max(g, -120.0)
-        if pan is not None:
-            p = _number(pan, "pan")
-            if not -1.0 <= p <= 1.0:
-                raise EngineError(f"pan {p:g} is out of range; use -1 (left) to 1 (right)")
-            s.pan = p
-        if mute is not None:
-            s.mute = bool(mute)
-        if solo is not None:
-            s.solo = bool(solo)
-        any_solo = any(x.solo for x in self.settings.values())
-        for name, x in self.settings.items():  # solo changes every track's audibility
-            audible = not x.mute and (x.solo or not any_solo)
-            g = db_to_gain(x.gain) if audible else 0.0
-            left, right = pan_gains(x.pan)
-            self.engine.inbox.append(Mix(self.track_index(name), g * left, g * right))
-        return s.as_dict()
+        if c.pan is not None:
+            pan = _number(c.pan, "pan")
+            if not -1.0 <= pan <= 1.0:
+                raise EngineError(f"pan {pan:g} is out of range; use -1 (left) to 1 (right)")
+            s.pan = pan
+        if c.mute is not None:
+            s.mute = bool(c.mute)
+        if c.solo is not None:
+            s.solo = bool(c.solo)
+        at_once = self._before_the_music()  # nothing sounds yet: no glide to de-click
+        for name in self.settings:  # solo changes every track's audibility
+            self.engine.inbox.append(
+                core.Mix(self.track_index(name), *self._gains(name), at_once=at_once)
+            )
+        return s.reply()
 
     # ---- time --------------------------------------------------------------------------
 
@@ -220,78 +240,80 @@ class EngineControl:
         self.tempo_map = new_map
         self.engine.inbox.append(NewMap(new_map))
 
-    def tempo(self, bpm: float, at: str = "beat") -> dict:
-        bpm = check_bpm(bpm)
-        if at == "now":
-            at = "beat"
-        sample, beat, _ = self.when(at)
-        if math.isnan(beat):
-            raise EngineError("a tempo change happens on a beat, bar or phrase boundary")
+    def tempo(self, c: p.Tempo) -> p.TempoChange:
+        bpm = check_bpm(c.bpm)
+        at = "beat" if c.at == "now" else c.at
+        if self._before_the_music() and at == "beat":
+            sample, beat = 0, 0.0  # before anything plays, a new tempo holds from the start
+        else:
+            sample, beat, _ = self.when(at)
+            if math.isnan(beat):
+                raise EngineError("a tempo change happens on a beat, bar or phrase boundary")
         self._adopt(self.tempo_map.with_tempo(bpm, beat))
-        return {"bpm": bpm, "beat": beat, "sample": sample}
+        return p.TempoChange(bpm, beat, sample)
 
-    def meter(self, meter: str, at: str = "phrase") -> dict:
-        sample, beat, _ = self._grid_moment(at)
-        self._adopt(self.tempo_map.with_grid(beat, meter=meter))
-        return {"meter": str(meter), "beat": beat, "sample": sample}
+    def meter(self, c: p.SetMeter) -> p.GridChange:
+        sample, beat, _ = self._grid_moment(c.at)
+        self._adopt(self.tempo_map.with_grid(beat, meter=c.meter))
+        return p.GridChange(beat, sample, meter=str(c.meter))
 
-    def phrase(self, bars: int, at: str = "phrase") -> dict:
-        sample, beat, _ = self._grid_moment(at)
-        self._adopt(self.tempo_map.with_grid(beat, phrase=bars))
-        return {"bars": bars, "beat": beat, "sample": sample}
+    def phrase(self, c: p.SetPhrase) -> p.GridChange:
+        sample, beat, _ = self._grid_moment(c.at)
+        self._adopt(self.tempo_map.with_grid(beat, phrase=c.bars))
+        return p.GridChange(beat, sample, bars=c.bars)
 
     def _grid_moment(self, at: str) -> tuple[int, float, str]:
-        if self.now == 0 and at in ("phrase", "now") and not self._anything_playing():
+        if at in ("phrase", "now") and self._before_the_music():
             return 0, 0.0, "phrase"  # before the music starts, a new grid starts at once
         if at not in ("phrase", "now"):
             raise EngineError("meter and phrase length change on a phrase boundary")
         return self.when("phrase")
 
-    def _anything_playing(self) -> bool:
-        return any(p.active for p in self.engine.players)
+    def _before_the_music(self) -> bool:
+        return self.now == 0 and not any(player.active for player in self.engine.players)
 
     # ---- recording -----------------------------------------------------------------------
 
-    def record(self, tracks: bool = False, name: str | None = None) -> dict:
+    def record(self, c: p.Record) -> p.Recording:
         if self.recorder is None or self.recordings is None:
             raise EngineError("this engine has no recorder (it was started without a session)")
         try:
-            paths = self.recorder.start(self.recordings, name=name, tracks=tracks)
+            paths = self.recorder.start(self.recordings, name=c.name, tracks=c.tracks)
         except HootError:
             raise
         except OSError as e:
             raise EngineError(f"cannot record to {self.recordings}: {e}") from None
-        return {"paths": [str(p) for p in paths]}
+        return p.Recording(tuple(str(x) for x in paths))
 
-    def stop_recording(self) -> dict:
+    def stop_recording(self, c: p.StopRecording) -> p.Recording:
         if self.recorder is None:
-            return {"paths": []}
-        return {"paths": [str(p) for p in self.recorder.stop()]}
+            return p.Recording(())
+        return p.Recording(tuple(str(x) for x in self.recorder.stop()))
 
     # ---- reading -----------------------------------------------------------------------
 
-    def ping(self) -> dict:
-        return {"position": self.now}
+    def ping(self, c: p.Ping) -> p.Position:
+        return p.Position(self.now)
 
-    def state(self) -> dict:
+    def state(self, c: p.State | None = None) -> p.EngineState:
         """Everything a client needs to draw the set: time, tracks, what plays and is queued."""
         e = self.engine
-        rows = e.snapshot()
-        for row in rows:
-            row["path"] = self.stem_paths.get(row["stem"])
         rec = self.recorder
-        return {
-            "samplerate": e.samplerate,
-            "position": e.position,
-            "tempo_map": self.tempo_map.to_dict(),
-            "tracks": {name: s.as_dict() for name, s in self.settings.items()},
-            "players": rows,
-            "stems": sorted(self.stems),
-            "recording": [str(p) for p in rec.paths] if rec is not None and rec.recording else [],
-            "faults": e.faults,
-            "state_version": e.state_version,
-            "never": NEVER,
-        }
+        return p.EngineState(
+            samplerate=e.samplerate,
+            position=e.position,
+            tempo_map=self.tempo_map.to_dict(),
+            tracks={name: s.reply() for name, s in self.settings.items()},
+            players=tuple(
+                p.PlayerState(**row, path=self.stem_paths.get(row["stem"]))
+                for row in e.snapshot()
+            ),
+            stems=tuple(sorted(self.stems)),
+            recording=tuple(str(x) for x in rec.paths) if rec is not None and rec.recording
+            else (),
+            faults=e.faults,
+            state_version=e.state_version,
+        )
 
     def close(self) -> None:
         self._loader.shutdown(wait=False, cancel_futures=True)

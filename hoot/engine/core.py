@@ -57,7 +57,7 @@ class LoadedStem:
     off_beats: np.ndarray | None = None  # sorted
     off_pitch: np.ndarray | None = None
     length_beats: float = 0.0
-    timbre: int = 0
+    patch: int = 0  # the synth patch a MIDI stem plays (hoot.music.sounds.live_patch)
     name: str = ""
 
     @property
@@ -86,6 +86,9 @@ class Player:
         "turn_from",
         "turn_to",
         "turn_map",
+        "next_stem",
+        "swap_at",
+        "cut_for",
     )
 
     def __init__(self, index: int) -> None:
@@ -102,6 +105,10 @@ class Player:
         # a beat-locked loop's current turn [turn_from, turn_to), valid for turn_map
         self.turn_from = self.turn_to = 0
         self.turn_map: TempoMap | None = None
+        # a take of the same loop that replaces `stem` from sample `swap_at` (a turn's start)
+        self.next_stem: LoadedStem | None = None
+        self.swap_at = NEVER
+        self.cut_for = ""  # the stem id whose queued start cut this player's stop short
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,14 @@ class Start:
 
 
 @dataclass(frozen=True)
+class Unqueue:
+    """Forget `stem`'s queued start on `track`; what it would have replaced plays on."""
+
+    track: int
+    stem: str
+
+
+@dataclass(frozen=True)
 class Stop:
     """Stop `track` so that it is silent from `sample` on (fade before it)."""
 
@@ -128,11 +143,23 @@ class Stop:
 
 @dataclass(frozen=True)
 class Mix:
-    """Set a track's linear gains (left, right) target; glides over GAIN_RAMP frames."""
+    """Set a track's linear gains (left, right) target; glides over GAIN_RAMP frames, or
+    `at_once` (before any sound, when there is nothing to de-click)."""
 
     track: int
     left: float
     right: float
+    at_once: bool = False
+
+
+@dataclass(frozen=True)
+class Swap:
+    """Play `stem` instead of the stem called `replaces` on `track`, from the next turn of
+    its loop on: the same loop, taken again (re-rendered at a new tempo), keeps its place."""
+
+    track: int
+    stem: LoadedStem
+    replaces: str
 
 
 @dataclass(frozen=True)
@@ -255,6 +282,14 @@ class Engine:
         b = min(end, p.stop)
         if a >= b:
             return
+        if p.next_stem is not None and p.swap_at < b:
+            if a < p.swap_at:
+                self._play_locked(p, a, p.swap_at, s0)
+                a = p.swap_at
+            self.graveyard.append(p.stem)
+            p.stem, p.next_stem, p.swap_at = p.next_stem, None, NEVER
+            p.turn_map = None
+            self.state_version += 1
         if p.stem.length_beats > 0:
             self._play_locked(p, a, b, s0)
         else:
@@ -359,7 +394,7 @@ class Engine:
                     if lo <= s < hi and s >= p.start:
                         pitch = int(stem.on_pitch[i])
                         voices.note_on(
-                            s, p.track, pitch, int(stem.on_velocity[i]), stem.timbre, key0 + pitch
+                            s, p.track, pitch, int(stem.on_velocity[i]), stem.patch, key0 + pitch
                         )
                         p.sounding[pitch] = True
         if cut < end:
@@ -371,7 +406,9 @@ class Engine:
     def _retire(self, p: Player) -> None:
         p.active = False
         self.graveyard.append(p.stem)
-        p.stem = None
+        if p.next_stem is not None:
+            self.graveyard.append(p.next_stem)
+        p.stem, p.next_stem, p.swap_at = None, None, NEVER
         self.state_version += 1
 
     def _guard_tracks(self, tb: np.ndarray) -> None:
@@ -439,6 +476,10 @@ class Engine:
                 self._stop(cmd, s0)
             elif isinstance(cmd, Mix):
                 self._mix(cmd, s0)
+            elif isinstance(cmd, Swap):
+                self._swap(cmd, s0)
+            elif isinstance(cmd, Unqueue):
+                self._unqueue(cmd, s0)
             elif isinstance(cmd, NewMap):
                 self._new_map(cmd.tempo_map)
             elif isinstance(cmd, Panic):
@@ -477,6 +518,7 @@ class Engine:
                     self._retire(p)  # queued for later than this: superseded
                 elif p.stop > sample:
                     p.stop, p.stop_beat = sample, beat
+                    p.cut_for = cmd.stem.id
         for p in self.players:
             if not p.active:
                 p.active = True
@@ -486,6 +528,8 @@ class Engine:
                 p.stop, p.stop_beat = NEVER, math.nan
                 p.sounding.fill(False)
                 p.turn_map = None
+                p.next_stem, p.swap_at = None, NEVER
+                p.cut_for = ""
                 return
         self.faults += 1  # no free player: the pool size is a setting
 
@@ -496,12 +540,44 @@ class Engine:
                 if p.start >= sample:
                     self._retire(p)
                 elif p.stop > sample:
-                    p.stop, p.stop_beat = sample, beat
+                    p.stop, p.stop_beat, p.cut_for = sample, beat, ""
+
+    def _unqueue(self, cmd: Unqueue, s0: int) -> None:
+        for p in self.players:
+            if p.active and p.track == cmd.track and p.stem.id == cmd.stem and p.start >= s0:
+                self._retire(p)
+        for p in self.players:  # what the queued stem would have cut plays on
+            if p.active and p.track == cmd.track and p.cut_for == cmd.stem and p.stop - FADE >= s0:
+                p.stop, p.stop_beat, p.cut_for = NEVER, math.nan, ""
+
+    def _swap(self, cmd: Swap, s0: int) -> None:
+        for p in self.players:
+            if not (p.active and p.track == cmd.track and p.stem.id == cmd.replaces):
+                continue
+            if p.stop <= s0:
+                continue
+            if p.start >= s0:  # queued, not yet sounding: the new take simply starts
+                self.graveyard.append(p.stem)
+                p.stem, p.turn_map = cmd.stem, None
+            elif (
+                p.stem.length_beats > 0
+                and p.stem.audio is not None
+                and cmd.stem.audio is not None
+            ):
+                if p.start_beat != p.start_beat:
+                    p.start_beat = self.tempo_map.beat_at(p.start)
+                _, hi = self._turn(p, s0)
+                if p.next_stem is not None:
+                    self.graveyard.append(p.next_stem)
+                p.next_stem, p.swap_at = cmd.stem, hi
 
     def _mix(self, cmd: Mix, s0: int) -> None:
         t = cmd.track
-        frac = min(max((s0 - self.gain_since[t]) / GAIN_RAMP, 0.0), 1.0)
-        current = self.gain_old[t] + (self.gain_new[t] - self.gain_old[t]) * frac
+        if cmd.at_once:
+            current = (cmd.left, cmd.right)
+        else:
+            frac = min(max((s0 - self.gain_since[t]) / GAIN_RAMP, 0.0), 1.0)
+            current = self.gain_old[t] + (self.gain_new[t] - self.gain_old[t]) * frac
         self.gain_old[t] = current
         self.gain_new[t] = (cmd.left, cmd.right)
         self.gain_since[t] = s0
@@ -529,7 +605,48 @@ class Engine:
                     p.stop, p.stop_beat = s0 + FADE, math.nan
         self.voices.silence(s0)
 
+    def set_gains_at_rest(self, track: int, left: float, right: float) -> None:
+        """Set a track's gains with no glide. Only before the audio starts (construction)."""
+        self.gain_old[track] = self.gain_new[track] = (left, right)
+        self.gain_since[track] = -float(GAIN_RAMP)
+        np.subtract(self.gain_new, self.gain_old, out=self._gain_delta)
+        self._glide_gains(np.full((len(self.tracks), 1), 2.0 * GAIN_RAMP), self._g_final)
+
     # ---- reading state (any thread; values may be one block old) ---------------------
+
+    def track_busy(self, track: int) -> bool:
+        """Whether anything plays on `track`, or is queued to (sent or taken in)."""
+        for p in list(self.players):
+            if p.active and p.track == track and p.stop > self.position:
+                return True
+        return any(isinstance(c, Start) and c.track == track for c in list(self.inbox))
+
+    def queued_start(self, track: int, stem_id: str, after: int) -> int | None:
+        """The start of `stem_id` queued on `track` at or after sample `after`, if any."""
+        for p in list(self.players):
+            stem = p.stem
+            if p.active and p.track == track and stem is not None and stem.id == stem_id:
+                if p.start >= after:
+                    return p.start
+        for c in list(self.inbox):
+            if isinstance(c, Start) and c.track == track and c.stem.id == stem_id:
+                return c.sample
+        return None
+
+    def next_turn(self, track: int, stem_id: str, after: int) -> int | None:
+        """The first sample of the first turn of beat-locked loop `stem_id` on `track` that
+        starts at or after `after`, by the current tempo map; None if it does not play."""
+        tm = self.tempo_map
+        for p in list(self.players):
+            stem = p.stem
+            if not (p.active and p.track == track and stem is not None and stem.id == stem_id):
+                continue
+            if stem.length_beats <= 0 or p.start >= after:
+                return p.start
+            start_beat = p.start_beat if p.start_beat == p.start_beat else tm.beat_at(p.start)
+            k = math.ceil((tm.beat_at(after) - start_beat) / stem.length_beats - 1e-9)
+            return tm.sample_at(start_beat + k * stem.length_beats)
+        return None
 
     def snapshot(self) -> list[dict]:
         """What plays and what is queued, per player, for status reports."""

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hoot.engine import protocol as p
 from hoot.engine import realtime
 from hoot.engine import status as st
 from hoot.engine.control import EngineControl
@@ -33,8 +34,6 @@ from hoot.engine.recorder import RecorderProcess, repair_folder
 from hoot.errors import HootError
 from hoot.music import ROLES
 from hoot.music.time import TempoMap
-
-PROTOCOL = 1
 
 
 def set_switch_interval() -> float:
@@ -134,9 +133,9 @@ class EngineServer:
             if self.supervisor is not None:
                 self.supervisor.stop()
             self.control.close()
-            for p in (self.socket_path,):
+            for path in (self.socket_path, self.status_path):
                 try:
-                    p.unlink()
+                    path.unlink()  # clients that map the status keep their mapping
                 except FileNotFoundError:
                     pass
             if self._sock is not None:
@@ -185,7 +184,7 @@ class EngineServer:
             for line in reader:
                 reply = self._handle(line)
                 conn.sendall(json.dumps(reply).encode() + b"\n")
-                if reply.get("result") == "bye":
+                if reply.get("bye"):
                     break
         except OSError:
             pass  # the client went away; the music does not care
@@ -198,20 +197,22 @@ class EngineServer:
         rid = None
         try:
             req = json.loads(line)
+            if not isinstance(req, dict):
+                raise ValueError("a request is a JSON object")
             rid = req.get("id")
-            cmd, args = req["cmd"], req.get("args") or {}
-            if cmd == "hello":
-                result = self.hello()
-            elif cmd == "timing":
-                result = self.timing()
-            elif cmd == "messages":
-                result, self.messages = self.messages, []
-            elif cmd == "shutdown":
+            command = p.decode_command(req.get("cmd"), req.get("args"))
+            if isinstance(command, p.Hello):
+                reply = self.hello()
+            elif isinstance(command, p.GetTiming):
+                reply = self.timing()
+            elif isinstance(command, p.GetMessages):
+                reply, self.messages = p.Messages(tuple(self.messages)), []
+            elif isinstance(command, p.Shutdown):
                 self.stopping.set()
-                result = "bye"
+                return {"id": rid, "ok": True, "result": {}, "bye": True}
             else:
-                result = self.control.dispatch(cmd, args)
-            return {"id": rid, "ok": True, "result": result}
+                reply = self.control.handle(command)
+            return {"id": rid, "ok": True, "result": reply.to_wire()}
         except HootError as e:
             return {"id": rid, "ok": False, "kind": type(e).__name__, "error": str(e)}
         except Exception as e:  # noqa: BLE001 - a bad request must not take the server down
@@ -222,35 +223,35 @@ class EngineServer:
                 "error": f"the engine could not do that ({type(e).__name__}: {e})",
             }
 
-    def hello(self) -> dict:
+    def hello(self) -> p.EngineInfo:
         b = self.backend
-        return {
-            "protocol": PROTOCOL,
-            "pid": os.getpid(),
-            "session": str(self.session_dir),
-            "tracks": list(self.engine.tracks),
-            "samplerate": self.engine.samplerate,
-            "status": str(self.status_path),
-            "backend": b.name if b else "none",
-            "device": b.device if b else "none",
-            "latency": b.latency if b else 0.0,
-        }
+        return p.EngineInfo(
+            protocol=p.PROTOCOL,
+            pid=os.getpid(),
+            session=str(self.session_dir),
+            tracks=tuple(self.engine.tracks),
+            samplerate=self.engine.samplerate,
+            status=str(self.status_path),
+            backend=b.name if b else "none",
+            device=b.device if b else "none",
+            latency=b.latency if b else 0.0,
+        )
 
-    def timing(self) -> dict:
+    def timing(self) -> p.Timing:
         """How long the audio thread's last blocks (up to 4096) took to render, as shares
         of the block period: the tail shows what the status line's average hides."""
         b = self.backend
         times = b.recent_callback_times() if b is not None else []
         if not len(times) or not b.last_block:
-            return {"blocks": 0}
+            return p.Timing(blocks=0)
         share = np.asarray(times) * (b.samplerate / b.last_block)
-        return {
-            "blocks": len(share),
-            "p50": float(np.percentile(share, 50)),
-            "p99": float(np.percentile(share, 99)),
-            "p99.9": float(np.percentile(share, 99.9)),
-            "max": float(share.max()),
-        }
+        return p.Timing(
+            blocks=len(share),
+            p50=float(np.percentile(share, 50)),
+            p99=float(np.percentile(share, 99)),
+            p999=float(np.percentile(share, 99.9)),
+            max=float(share.max()),
+        )
 
     # ---- background ------------------------------------------------------------------
 

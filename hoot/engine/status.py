@@ -9,15 +9,15 @@ anything, so a busy or hung client costs the engine nothing. Structured state
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from hoot.runtime import runtime_dir, session_key
 
 MAGIC = 0x686F6F74  # "hoot"
 LAYOUT = 1
@@ -26,24 +26,6 @@ HEADER = 24  # float64 slots before the meters
 F_MAGIC, F_LAYOUT, F_SAMPLERATE, F_POSITION, F_BLOCKS, F_XRUNS, F_FAULTS, F_CPU = range(8)
 F_STATE_VERSION, F_HEARTBEAT, F_TRACKS, F_PID, F_LATENCY, F_LIMITER_DB, F_RECORDING = range(8, 15)
 F_DROPPED, F_BLOCKSIZE, F_CPU_PEAK, F_REALTIME = range(15, 19)
-
-
-def runtime_dir() -> Path:
-    """A private folder for sockets and status files (Unix socket paths must stay short).
-
-    It must be memory, not disk: the status thread writes its mapped file 120 times a
-    second holding the GIL, and on a disk file system a write to a mapped page can wait
-    for the journal while other programs write files (ext4 made the audio callback wait
-    26 ms for the GIL during a generation). XDG_RUNTIME_DIR is memory where it is set
-    (/run/user/UID); otherwise /dev/shm, and the temporary folder only where neither is.
-    """
-    base = os.environ.get("XDG_RUNTIME_DIR") or (
-        "/dev/shm" if os.access("/dev/shm", os.W_OK | os.X_OK) else tempfile.gettempdir()
-    )
-    d = Path(base) / f"hoot-{os.getuid()}"
-    d.mkdir(mode=0o700, exist_ok=True)
-    os.chmod(d, 0o700)
-    return d
 
 
 _UCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
@@ -60,8 +42,9 @@ def peer_uid(conn: socket.socket) -> int | None:
 
 
 def addresses(session_dir: Path) -> tuple[Path, Path]:
-    """(socket path, status path) of the engine serving `session_dir`."""
-    key = hashlib.sha1(str(Path(session_dir).resolve()).encode()).hexdigest()[:16]
+    """(socket path, status path) of the engine serving `session_dir`, in the private runtime
+    folder (hoot.runtime: memory, not disk)."""
+    key = session_key(session_dir)
     d = runtime_dir()
     return d / f"{key}.sock", d / f"{key}.status"
 

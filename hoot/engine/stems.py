@@ -20,12 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from hoot.engine.core import LoadedStem
-from hoot.engine.synth import TIMBRES
 from hoot.errors import StemError
+from hoot.music.sounds import SoundError, live_patch
 
 SEAM_FADE = 64  # frames faded in and out at the loop seam (1.3 ms at 48 kHz)
 MAX_SECONDS = 600  # a stem longer than ten minutes is a mistake, not a loop
-TIMBRE_FOR_ROLE = {"drums": "drums", "perc": "drums", "bass": "bass", "pad": "pad", "lead": "saw"}
 
 
 def stem_files(path: str | Path) -> tuple[Path | None, Path | None, Path | None]:
@@ -190,11 +189,11 @@ def _midi_stem(
         raise StemError(f"stem {mid} holds no notes")
     on, off, pitch, velocity = clip.events()
     off_order = np.argsort(off, kind="stable")
-    timbre_name = str(meta.get("timbre") or TIMBRE_FOR_ROLE.get(role or "", "pluck"))
-    if timbre_name not in TIMBRES:
-        raise StemError(
-            f"stem {sid} asks for timbre {timbre_name!r}; the synth has {', '.join(TIMBRES)}"
-        )
+    sound = meta.get("sound") or meta.get("timbre")
+    try:
+        patch = live_patch(str(sound) if sound else None, role)
+    except SoundError as e:
+        raise StemError(f"stem {sid}: {e}") from None
     return LoadedStem(
         id=sid,
         on_beats=np.ascontiguousarray(on, np.float64),
@@ -203,6 +202,6 @@ def _midi_stem(
         off_beats=np.ascontiguousarray(off[off_order], np.float64),
         off_pitch=np.ascontiguousarray(pitch[off_order], np.int16),
         length_beats=float(clip.length),
-        timbre=TIMBRES.index(timbre_name),
+        patch=patch,
         name=name,
     )

@@ -40,10 +40,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-TIMBRES: tuple[str, ...] = ("sine", "saw", "square", "pluck", "pad", "bass", "drums")
-"""Timbre names; a timbre's id is its index here."""
+from hoot.music.sounds import LIVE_PATCHES as PATCHES
 
-SINE, SAW, SQUARE, PLUCK, PAD, BASS, DRUMS = range(len(TIMBRES))
+# The synth's patches, by number; hoot.music.sounds says which sound each one plays.
+SINE, SAW, SQUARE, PLUCK, PAD, BASS, DRUMS = range(len(PATCHES))
 
 TABLE_SIZE = 2048
 """Samples in one cycle of a wavetable: room for 1023 harmonics."""
@@ -285,7 +285,7 @@ class _Sounds:
 
     def _build_patches(self, sr: int) -> None:
         """Every voice parameter for each (timbre, pitch), so note_on only copies a column."""
-        n_timbres = len(TIMBRES)
+        n_timbres = len(PATCHES)
         self.patch_int = np.zeros((n_timbres, 128, _INT_ROWS), dtype=np.int64)
         self.patch_f64 = np.zeros((n_timbres, 128, 1), dtype=np.float64)
         self.patch_f32 = np.zeros((n_timbres, 128, _FLOAT_ROWS), dtype=np.float32)
@@ -482,7 +482,7 @@ class VoicePool:
             timbre, key = int(timbre), int(key)
             # The voice table holds int64: refuse what does not fit before taking a slot.
             np.int64(sample), np.int64(key)
-            if not (0 <= track < self.n_tracks and 0 <= pitch < 128 and 0 <= timbre < len(TIMBRES)):
+            if not (0 <= track < self.n_tracks and 0 <= pitch < 128 and 0 <= timbre < len(PATCHES)):
                 self._fault(f"note_on dropped: track {track}, pitch {pitch}, timbre {timbre}")
                 return
             if velocity <= 0:

@@ -38,7 +38,8 @@ MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
 @dataclass(frozen=True)
 class Request:
-    """What the performer asked for, and which candidate of the batch this is."""
+    """What the performer asked for, and which candidate of the batch this is: the role, the
+    moment it will first play in (tempo, meter, key, chords), the vibe, the track's sound."""
 
     role: str
     n: int = 6
@@ -51,6 +52,7 @@ class Request:
     vibe: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     samplerate: int = 48000
+    sound: str | None = None  # the track's sound (hoot.music.sounds); None: the role's default
 
     def candidate(self, index: int) -> Request:
         return replace(self, index=index)
@@ -77,6 +79,10 @@ class Request:
     def from_dict(cls, d: dict) -> Request:
         d = dict(d)
         d["chords"] = tuple(d.get("chords", ()))
+        vibe = dict(d.get("vibe") or {})
+        if "timbre" in vibe:  # batches saved before the sound was a field of its own
+            d.setdefault("sound", vibe.pop("timbre"))
+            d["vibe"] = vibe
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 

@@ -68,52 +68,8 @@ from hoot.generate.patterns import (
 from hoot.music import ROLES
 from hoot.music.clip import NoteClip
 from hoot.music.harmony import Chord, Key, chord_at, default_progression, parse_progression
-
-STYLES: tuple[str, ...] = ("house", "techno", "dnb", "hiphop", "ambient", "jazz")
-
-STYLE_TEMPO: dict[str, tuple[float, float]] = {
-    "house": (118.0, 128.0),
-    "techno": (125.0, 140.0),
-    "dnb": (165.0, 178.0),
-    "hiphop": (80.0, 98.0),
-    "ambient": (60.0, 90.0),
-    "jazz": (90.0, 220.0),
-}
-"""The tempo range (BPM) each style usually lives in; the generator plays at any tempo."""
-
-VIBE_PARAMS: tuple[str, ...] = (
-    "density",
-    "energy",
-    "brightness",
-    "swing",
-    "complexity",
-    "register",
-)
-
-_STYLE_VIBES: dict[str, tuple[float, ...]] = {
-    #          density energy bright swing complex register
-    "house": (0.6, 0.65, 0.6, 0.1, 0.4, 0.5),
-    "techno": (0.55, 0.75, 0.5, 0.0, 0.35, 0.45),
-    "dnb": (0.65, 0.8, 0.6, 0.05, 0.55, 0.5),
-    "hiphop": (0.5, 0.55, 0.4, 0.45, 0.5, 0.45),
-    "ambient": (0.2, 0.25, 0.55, 0.0, 0.3, 0.55),
-    "jazz": (0.5, 0.45, 0.5, 0.62, 0.65, 0.5),
-}
-
-
-def default_vibe(style: str = "house") -> dict:
-    """The vibe a style starts from: numbers 0 to 1 and the style's name."""
-    style = _check_style(style)
-    vibe: dict[str, Any] = dict(zip(VIBE_PARAMS, _STYLE_VIBES[style]))
-    vibe["style"] = style
-    return vibe
-
-
-def _check_style(style: str) -> str:
-    if style not in STYLES:
-        raise ValueError(f"style {style!r} is not one the default generator plays: {STYLES}")
-    return style
-
+from hoot.music.vibe import PARAMS as VIBE_PARAMS
+from hoot.music.vibe import check_style, default_vibe
 
 # Drum machines hit exactly, and a one-shot needs no length: a short gate is enough.
 _DRUM_GATE = 0.9
@@ -168,7 +124,7 @@ _ARCHETYPES: dict[str, dict[str, tuple[str, ...]]] = {
 
 def archetypes(role: str, style: str) -> tuple[str, ...]:
     """The pattern families candidates of `role` in `style` cycle through."""
-    return _ARCHETYPES[role][_check_style(style)]
+    return _ARCHETYPES[role][check_style(style)]
 
 
 # The moment a candidate is made for ------------------------------------------------
@@ -260,7 +216,7 @@ def _moment(request: Any) -> _Moment:
     if role not in ROLES:
         raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
     vibe_in = dict(getattr(request, "vibe", None) or {})
-    style = _check_style(str(vibe_in.get("style", "house")))
+    style = check_style(str(vibe_in.get("style", "house")))
     vibe = {name: float(value) for name, value in default_vibe(style).items() if name != "style"}
     for name in VIBE_PARAMS:
         if name in vibe_in and vibe_in[name] is not None:

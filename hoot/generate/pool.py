@@ -1,10 +1,18 @@
 """The worker pool: generation and rendering in separate processes, off the critical path.
 
 Workers are started with `spawn` (a clean interpreter: no inherited threads, locks or
-audio streams) and warmed up by importing the generators once. Each worker has its own
-task queue, so when one dies (a crash, a kill, a model that segfaults), the pool knows
-exactly which candidate it was making: that candidate fails with the reason, a new
-worker takes its place, and every other candidate and the music go on.
+audio streams) and warmed up by importing the generators once. Each worker talks to the
+pool over its own pipe, so when one dies (a crash, a kill, a model that segfaults), the
+pool knows exactly which candidate it was making: that candidate fails with the reason, a
+new worker takes its place, and every other candidate and the music go on. Pipes, not
+multiprocessing queues: a queue is backed by a named semaphore in /dev/shm that a killed
+process leaves behind, a pipe by nothing that outlives its processes.
+
+Two kinds of task. A "take" generates a candidate: notes (and/or audio) from a generator,
+rendered and loudness-matched. A "retake" renders a candidate's saved notes again at
+another tempo, for a loop that must stay whole after a tempo change. Both write the audio
+into `task["audio_folder"]` (the spool in memory: see hoot.runtime) and the small MIDI and
+JSON files into `task["folder"]` (the session's stems/).
 
 Events reach the owner through `on_event(kind, task_id, *details)` from the pool's
 dispatcher thread: "started", "progress" (fraction, stage), "done" (metadata),
@@ -16,13 +24,12 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
-import queue
-import sys
 import threading
 import time
 import traceback
 from collections import deque
 from collections.abc import Callable
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +37,10 @@ EventFn = Callable[..., None]
 
 
 def _start_resource_tracker() -> None:
-    """multiprocessing starts its resource tracker passing sys.stderr's file descriptor;
-    under a TUI (or the console's routing stream) stderr is a capture object without one.
-    Start it with the real stderr."""
+    """Spawning a process starts multiprocessing's resource tracker, passing it sys.stderr's
+    file descriptor; under a TUI (or the console's routing stream) stderr is a capture
+    object without a usable one. Start it with the real stderr."""
+    import sys
     from multiprocessing import resource_tracker
 
     saved = sys.stderr
@@ -53,19 +61,26 @@ def default_workers() -> int:
 
 
 class _Worker:
-    def __init__(self, ctx, results) -> None:
-        self.tasks = ctx.Queue()
+    def __init__(self, ctx) -> None:
+        self.conn, child = ctx.Pipe(duplex=True)
         self.process = ctx.Process(
-            target=worker_main, args=(self.tasks, results), daemon=True, name="hoot-generate"
+            target=worker_main, args=(child,), daemon=True, name="hoot-generate"
         )
         self.process.start()
+        child.close()
         self.current: str | None = None
+
+    def send(self, task: dict | None) -> None:
+        try:
+            self.conn.send(task)
+        except (OSError, ValueError):
+            pass  # a dead worker: the dispatcher sees it and replaces it
 
     def stop(self) -> None:
         if self.process.is_alive():
             self.process.kill()
         self.process.join(timeout=2)
-        self.tasks.close()
+        self.conn.close()
 
 
 class WorkerPool:
@@ -76,7 +91,6 @@ class WorkerPool:
         self.on_event = on_event or (lambda *a: None)
         self._ctx = mp.get_context("spawn")
         _start_resource_tracker()
-        self._results = self._ctx.Queue()
         self._workers: list[_Worker] = []
         self._pending: deque[dict] = deque()
         self._cancelled: set[str] = set()
@@ -91,15 +105,17 @@ class WorkerPool:
             if self._running:
                 return
             self._running = True
-            self._workers = [_Worker(self._ctx, self._results) for _ in range(self.size)]
+            self._workers = [_Worker(self._ctx) for _ in range(self.size)]
         self._thread = threading.Thread(target=self._dispatch, daemon=True, name="hoot-pool")
         self._thread.start()
 
-    def submit(self, task: dict) -> None:
-        """Queue a task: {"id", "generator", "request" (dict), "folder", "name"}."""
+    def submit(self, task: dict, first: bool = False) -> None:
+        """Queue a task: {"id", "generator", "request" (dict), "folder", "audio_folder",
+        "name"}, and for a retake "retake": {"bpm", "mid", "name"}. `first` puts it ahead of
+        the waiting ones (a loop that plays now matters more than a new batch)."""
         self.start()
         with self._lock:
-            self._pending.append(task)
+            (self._pending.appendleft if first else self._pending.append)(task)
 
     def cancel(self, task_id: str) -> None:
         """Cancel a task: dropped if waiting; its worker is replaced if it is running."""
@@ -116,10 +132,7 @@ class WorkerPool:
         if self._thread is not None:
             self._thread.join(timeout=3)
         for w in self._workers:
-            try:
-                w.tasks.put(None)
-            except (OSError, ValueError):
-                pass
+            w.send(None)
         for w in self._workers:
             w.stop()
         self._workers = []
@@ -129,14 +142,22 @@ class WorkerPool:
     def _dispatch(self) -> None:
         while self._running:
             self._assign()
+            with self._lock:
+                conns = {w.conn: w for w in self._workers}
+                sentinels = {w.process.sentinel: w for w in self._workers}
             try:
-                message = self._results.get(timeout=0.02)
-            except queue.Empty:
-                message = None
-            except (OSError, EOFError):
-                return
-            if message is not None:
-                self._handle(message)
+                ready = wait([*conns, *sentinels], timeout=0.02)
+            except OSError:
+                ready = []
+            for r in ready:
+                worker = conns.get(r)
+                if worker is None:
+                    continue
+                try:
+                    while worker.conn.poll():
+                        self._handle(worker, worker.conn.recv())
+                except (EOFError, OSError):
+                    pass  # it died mid-message: _check_workers replaces it
             self._check_workers()
 
     def _assign(self) -> None:
@@ -149,9 +170,9 @@ class WorkerPool:
                         self.on_event("failed", task["id"], "cancelled")
                         continue
                     w.current = task["id"]
-                    w.tasks.put(task)
+                    w.send(task)
 
-    def _handle(self, message: tuple) -> None:
+    def _handle(self, worker: _Worker, message: tuple) -> None:
         kind, task_id, *details = message
         if kind == "warm":
             self._warm += 1
@@ -160,9 +181,8 @@ class WorkerPool:
             return
         if kind in ("done", "failed"):
             with self._lock:
-                for w in self._workers:
-                    if w.current == task_id:
-                        w.current = None
+                if worker.current == task_id:
+                    worker.current = None
             if task_id in self._cancelled:
                 self._cancelled.discard(task_id)
                 kind, details = "failed", ["cancelled"]
@@ -175,12 +195,12 @@ class WorkerPool:
                 if busy is not None and busy in self._cancelled:
                     w.stop()  # cancelling a running candidate: replace its worker
                     self._cancelled.discard(busy)
-                    self._workers[i] = _Worker(self._ctx, self._results)
+                    self._workers[i] = _Worker(self._ctx)
                     self.on_event("failed", busy, "cancelled")
                 elif not w.process.is_alive():
                     code = w.process.exitcode
                     w.stop()
-                    self._workers[i] = _Worker(self._ctx, self._results)
+                    self._workers[i] = _Worker(self._ctx)
                     if busy is not None:
                         how = f"signal {-code}" if code is not None and code < 0 else f"exit {code}"
                         self.on_event(
@@ -191,31 +211,34 @@ class WorkerPool:
 # ---- the worker process ------------------------------------------------------------------
 
 
-def worker_main(tasks, results) -> None:
+def worker_main(conn: Connection) -> None:
     """Runs in each worker process: warm up, then make candidates until told to stop."""
     try:
         os.nice(10)  # the audio engine and the UI come first
     except OSError:
         pass
     warm_up()
-    results.put(("warm", None))
+    conn.send(("warm", None))
     while True:
-        task = tasks.get()
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return  # the pool has gone
         if task is None:
             return
         task_id = task["id"]
-        results.put(("started", task_id))
+        conn.send(("started", task_id))
         try:
             meta = make_candidate(
                 task,
-                progress=lambda fraction, stage, task_id=task_id: results.put(
+                progress=lambda fraction, stage, task_id=task_id: conn.send(
                     ("progress", task_id, fraction, stage)
                 ),
             )
-            results.put(("done", task_id, meta))
+            conn.send(("done", task_id, meta))
         except Exception as e:  # noqa: BLE001 - a failing generator fails its candidate only
             tb = traceback.format_exc(limit=8)
-            results.put(("failed", task_id, f"{type(e).__name__}: {e}", tb))
+            conn.send(("failed", task_id, f"{type(e).__name__}: {e}", tb))
 
 
 _generators: dict[str, Any] = {}
@@ -240,31 +263,43 @@ def warm_up(samplerate: int = 48000) -> None:
 
 
 def make_candidate(task: dict, progress: Callable[[float, str], None]) -> dict:
-    """Generate, render and write one candidate. Returns its metadata (also written as JSON)."""
-    import numpy as np
+    """Generate (or, for a retake, read back), render and write one candidate. Returns its
+    metadata (also written as JSON beside its notes)."""
+    import dataclasses
+
     import soundfile as sf
 
-    from hoot.generate.base import GeneratorError, Request, load_generator
-    from hoot.generate.render import render_stem
+    from hoot.generate.base import GeneratorError, Request, Take, load_generator
+    from hoot.music.clip import NoteClip
 
     started = time.perf_counter()
     request = Request.from_dict(task["request"])
-    name = task["generator"]
-    if name not in _generators:
-        _generators[name] = load_generator(name)
-    generator = _generators[name]
-    ok, why = generator.available()
-    if not ok:
-        raise GeneratorError(f"generator {name!r} is not available: {why}")
-    progress(0.1, "composing")
-    take = generator.generate(request)
-    if take.notes is None and take.audio is None:
-        raise GeneratorError(f"generator {name!r} returned neither notes nor audio")
     folder = Path(task["folder"])
+    audio_folder = Path(task.get("audio_folder") or folder)
     folder.mkdir(parents=True, exist_ok=True)
-    base = folder / task["name"]
+    audio_folder.mkdir(parents=True, exist_ok=True)
+    retake = task.get("retake")
+    name = task["generator"]
+    if retake:
+        request = dataclasses.replace(request, bpm=float(retake["bpm"]))
+        progress(0.1, "reading its notes")
+        take = Take(notes=NoteClip.read_midi(Path(retake["mid"]), length=request.beats))
+        out_name = retake["name"]
+    else:
+        if name not in _generators:
+            _generators[name] = load_generator(name)
+        generator = _generators[name]
+        ok, why = generator.available()
+        if not ok:
+            raise GeneratorError(f"generator {name!r} is not available: {why}")
+        progress(0.1, "composing")
+        take = generator.generate(request)
+        if take.notes is None and take.audio is None:
+            raise GeneratorError(f"generator {name!r} returned neither notes nor audio")
+        out_name = task["name"]
+    base = folder / out_name
     meta: dict[str, Any] = {
-        "name": task["name"],
+        "name": out_name,
         "role": request.role,
         "generator": name,
         "seed": request.seed,
@@ -275,44 +310,55 @@ def make_candidate(task: dict, progress: Callable[[float, str], None]) -> dict:
         "key": request.key,
         "meter": request.meter,
         "request": request.to_dict(),
+        "sound": request.sound,
         "params": take.params,
     }
-    if take.notes is not None:
+    if take.notes is not None and not retake:
         take.notes.write_midi(base.with_suffix(".mid"), bpm=request.bpm)
         meta["midi"] = base.with_suffix(".mid").name
         meta["notes"] = len(take.notes)
     progress(0.4, "rendering")
+    audio, meta["render"] = render_take(take, request)
+    progress(0.9, "writing")
+    wav = audio_folder / f"{out_name}.wav"
+    sf.write(str(wav), audio, request.samplerate, subtype="FLOAT")
+    meta["wav"] = str(wav)
+    meta["seconds_to_make"] = round(time.perf_counter() - started, 4)
+    if not retake:
+        base.with_suffix(".json").write_text(json.dumps(meta, indent=1, default=str))
+    return meta
+
+
+def render_take(take, request) -> tuple[Any, dict]:
+    """A take's loop, exactly `request.frames` long and loudness-matched: its own audio, or
+    its notes rendered with the request's sound (built-in, or a SoundFont)."""
+    import numpy as np
+
+    from hoot.generate.loudness import normalize
+    from hoot.generate.render import render_stem
+    from hoot.music.sounds import is_soundfont
+
     if take.audio is not None:
         audio = fit_loop(np.asarray(take.audio, np.float32), request.frames)
-        from hoot.generate.loudness import normalize
-
         audio, gain_db = normalize(audio, request.samplerate, loop=True)
-        meta["render"] = {"gain_db": gain_db}
-    elif str(request.vibe.get("timbre", "")).startswith("soundfont"):
-        from hoot.generate.loudness import normalize
+        return audio, {"gain_db": gain_db}
+    if is_soundfont(request.sound):
         from hoot.generate.soundfont import render_sound
 
-        sound = str(request.vibe["timbre"])
-        raw = render_sound(take.notes, request.bpm, request.samplerate, request.role, sound)
-        audio, gain_db = normalize(raw, request.samplerate, loop=True)
-        meta["render"] = {"timbre": sound, "gain_db": gain_db}
-    else:
-        audio, info = render_stem(
-            take.notes,
-            request.bpm,
-            request.samplerate,
-            request.role,
-            timbre=request.vibe.get("timbre"),
-            brightness=float(request.vibe.get("brightness", 0.5)),
-            seed=request.seed + request.index,
+        raw = render_sound(
+            take.notes, request.bpm, request.samplerate, request.role, str(request.sound)
         )
-        meta["render"] = info
-    progress(0.9, "writing")
-    sf.write(str(base.with_suffix(".wav")), audio, request.samplerate, subtype="FLOAT")
-    meta["wav"] = base.with_suffix(".wav").name
-    meta["seconds_to_make"] = round(time.perf_counter() - started, 4)
-    base.with_suffix(".json").write_text(json.dumps(meta, indent=1, default=str))
-    return meta
+        audio, gain_db = normalize(raw, request.samplerate, loop=True)
+        return audio, {"sound": request.sound, "gain_db": gain_db}
+    return render_stem(
+        take.notes,
+        request.bpm,
+        request.samplerate,
+        request.role,
+        timbre=request.sound,
+        brightness=float(request.vibe.get("brightness", 0.5)),
+        seed=request.seed + request.index,
+    )
 
 
 def fit_loop(audio, frames: int):

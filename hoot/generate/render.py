@@ -35,32 +35,7 @@ from scipy import fft, signal
 
 from hoot.generate.loudness import normalize_measured
 from hoot.music.clip import NoteClip
-
-TIMBRES: tuple[str, ...] = (
-    "sub_bass",
-    "acid_bass",
-    "saw_lead",
-    "pulse_lead",
-    "pad",
-    "keys",
-    "pluck",
-    "kit",
-    "perc_kit",
-)
-"""Every timbre `render_clip` knows. "kit" and "perc_kit" read pitches as the GM drum map."""
-
-ROLE_TIMBRES: dict[str, tuple[str, ...]] = {
-    "drums": ("kit", "perc_kit"),
-    "bass": ("sub_bass", "acid_bass", "pluck"),
-    "chords": ("keys", "pad", "pluck", "saw_lead"),
-    "lead": ("saw_lead", "pulse_lead", "pluck", "keys", "acid_bass"),
-    "pad": ("pad", "keys", "saw_lead"),
-    "perc": ("perc_kit", "kit"),
-}
-"""Per role, the timbres that suit it; the first is the role's default."""
-
-DRUM_TIMBRES: frozenset[str] = frozenset({"kit", "perc_kit"})
-"""Timbres that read a clip's pitches as GM drum notes rather than as pitches."""
+from hoot.music.sounds import ROLE_SOUNDS, SOUNDS, check_sound
 
 # Wavetables ----------------------------------------------------------------------------
 
@@ -1323,11 +1298,9 @@ def _check(
         raise ValueError(f"sample rate must be a whole number of Hz, got {samplerate!r}")
     if not 8000 <= samplerate <= 384000:
         raise ValueError(f"sample rate {samplerate} Hz is outside 8000..384000")
-    if role not in ROLE_TIMBRES:
-        raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLE_TIMBRES)}")
-    chosen = ROLE_TIMBRES[role][0] if timbre is None else timbre
-    if chosen not in TIMBRES:
-        raise ValueError(f"unknown timbre {timbre!r}; timbres are {', '.join(TIMBRES)}")
+    if role not in ROLE_SOUNDS:
+        raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLE_SOUNDS)}")
+    chosen = ROLE_SOUNDS[role][0] if timbre is None else check_sound(timbre)
     if not (isinstance(brightness, numbers.Real) and 0.0 <= brightness <= 1.0):
         raise ValueError(f"brightness runs from 0 to 1, got {brightness!r}")
     return chosen
@@ -1347,11 +1320,12 @@ def render_clip(
 
     `frames` is exactly `round(clip.length * 60 / bpm * samplerate)`. Sound that rings past
     the loop's end is folded back onto its start, so the result loops without a click.
-    `timbre` defaults to the role's first in `ROLE_TIMBRES`; any timbre may play any role
-    ("kit" and "perc_kit" read pitches as GM drum notes). `brightness` (0..1) opens filters
-    and adds harmonics. `seed` picks drum takes and oscillator phases; the same arguments
-    always give the same audio. `beats_per_second`, when given, is the tempo instead of
-    `bpm` (`bpm = 60 * beats_per_second`), for callers that keep tempo as a rate.
+    `timbre` (a sound of hoot.music.sounds) defaults to the role's first in `ROLE_SOUNDS`;
+    any sound may play any role ("kit" and "perc_kit" read pitches as GM drum notes).
+    `brightness` (0..1) opens filters and adds harmonics. `seed` picks drum takes and
+    oscillator phases; the same arguments always give the same audio. `beats_per_second`,
+    when given, is the tempo instead of `bpm` (`bpm = 60 * beats_per_second`), for callers
+    that keep tempo as a rate.
 
     Raises ValueError for an unknown role or timbre, or a tempo, sample rate or brightness
     out of range.
@@ -1384,7 +1358,7 @@ def render_clip(
         frames=frames,
     )
     bus = _TIMBRE_BUS[chosen]
-    if chosen in DRUM_TIMBRES:
+    if SOUNDS[chosen].drum_map:
         dry, send = _render_drums(notes, setting, chosen)
         loop = _fold(dry, frames)
         if send.any():

@@ -24,6 +24,7 @@ import soundfile as sf
 from hoot.errors import HootError
 from hoot.generate.base import MODELS_DIR
 from hoot.music.clip import NoteClip
+from hoot.music.sounds import parse_soundfont
 
 SYSTEM_SOUNDFONT_DIRS: tuple[Path, ...] = (
     Path("/usr/share/sounds/sf2"),
@@ -206,40 +207,16 @@ def _loop(audio: np.ndarray, frames: int) -> np.ndarray:
     return loop
 
 
-GM_PROGRAM_FOR_ROLE = {"bass": 33, "chords": 0, "lead": 80, "pad": 89}
-
-
-def parse_sound(sound: str) -> tuple[Path | None, int | None]:
-    """ "soundfont", "soundfont:48" or "soundfont:/path/font.sf2:48" -> (font or None, program
-    or None). Raises ValueError naming the accepted forms."""
-    parts = sound.split(":")
-    if parts[0] != "soundfont" or len(parts) > 3:
-        raise ValueError(
-            f"sound {sound!r}: write 'soundfont', 'soundfont:48' or 'soundfont:/path/font.sf2:48'"
-        )
-    font = None
-    program = None
-    for part in parts[1:]:
-        if part.isdigit():
-            program = int(part)
-            if program > 127:
-                raise ValueError(f"sound {sound!r}: a General MIDI program is 0 to 127")
-        elif part:
-            font = Path(part).expanduser()
-            if not font.is_file():
-                raise ValueError(f"sound {sound!r}: no SoundFont at {font}")
-    return font, program
-
-
 def render_sound(clip: NoteClip, bpm: float, samplerate: int, role: str, sound: str) -> np.ndarray:
-    """Render `clip` for `role` with a "soundfont..." sound (see parse_sound)."""
-    font, program = parse_sound(sound)
+    """Render `clip` for `role` with a "soundfont..." sound (hoot.music.sounds)."""
+    spec = parse_soundfont(sound)
+    font = spec.font
     if font is None:
         fonts = find_soundfonts()
         if not fonts:
             raise HootError(soundfont_available()[1])
         font = fonts[0]
     drums = role in ("drums", "perc")
-    if program is None:
-        program = 0 if drums else GM_PROGRAM_FOR_ROLE.get(role, 0)
-    return render_with_soundfont(clip, bpm, samplerate, font, program=program, drums=drums)
+    return render_with_soundfont(
+        clip, bpm, samplerate, font, program=spec.program_for(role), drums=drums
+    )

@@ -1,4 +1,6 @@
-"""Musical vocabulary, pure: tempo map, meters, roles, note clips. Imports nothing of hoot."""
+"""Musical vocabulary, pure: tempo map, meters, roles, keys and chords, note clips, vibes,
+sounds. Imports nothing of hoot."""
 
-#: The tracks a set has, one per musical role, in mixer order.
-ROLES: tuple[str, ...] = ("drums", "bass", "chords", "lead", "pad", "perc")
+from hoot.music.roles import ROLES
+
+__all__ = ["ROLES"]

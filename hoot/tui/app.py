@@ -1,11 +1,10 @@
 """`hoot tui`: the set on one screen, with the music never waiting for it.
 
-The app attaches to (or starts) the session's engine on a worker thread, then runs
-three things beside the UI: the console's evaluation thread (user code), the watcher
-(engine status -> SetView, ~30 Hz) and the `hoot repl` server. The UI thread only
-draws what they post. Keys that act on the set use function keys and Alt/Ctrl
-chords, so they never collide with typing code; they call hoot.actions, the same
-actions any controller uses.
+The app builds the session's Stage (hoot.stage: the engine link, perf, the console, the
+view, the repl server) on a worker thread, then only draws what the stage posts and
+forwards keys. Keys that act on the set use function keys and Alt/Ctrl chords, so they
+never collide with typing code; they call the stage's actions, the same actions any
+controller uses.
 """
 
 from __future__ import annotations
@@ -21,8 +20,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from hoot.errors import HootError
+from hoot.stage.view import EMPTY
 from hoot.tui.messages import CandidateChosen, ConsoleOutput, ExitRequested, Ready, ViewUpdated
-from hoot.tui.view import EMPTY
 from hoot.tui.widgets.beat_grid import BeatGrid
 from hoot.tui.widgets.console import CodeInput, Console
 from hoot.tui.widgets.meters import Meters
@@ -79,9 +79,14 @@ class TextScreen(ModalScreen):
 class ConfirmQuit(ModalScreen[bool]):
     BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
 
+    def __init__(self, recording: bool = False) -> None:
+        super().__init__()
+        self.recording = recording
+
     def compose(self) -> ComposeResult:
+        what = "and the recording go on" if self.recording else "goes on"
         with Vertical(id="confirm"):
-            yield Label("Leave hoot tui? The engine keeps playing; `hoot tui` reattaches. (y/n)")
+            yield Label(f"Leave hoot tui? The music {what}; `hoot tui` reattaches. (y/n)")
             with Horizontal():
                 yield Button("Leave", id="yes", variant="error")
                 yield Button("Stay", id="no", variant="primary")
@@ -114,26 +119,22 @@ class SetCommands(Provider):
 
 
 class HootApp(App):
-    """The set. `link` injects an engine link (tests); otherwise the session's engine is
-    attached to, or started with `engine_args`."""
+    """The set's screen: it draws the stage's view and forwards keys to its actions.
+    `stage` injects a stage (tests); otherwise the session's engine is attached to, or
+    started with `engine_args`."""
 
     CSS_PATH = ["hoot.tcss", "app.tcss"]  # the widgets' styles, then the stage layout
     TITLE = "hoot"
     COMMANDS = App.COMMANDS | {SetCommands}
     BINDINGS = [Binding(k, a, t, priority=True, show=False) for k, a, t in KEYS]
 
-    def __init__(self, session: str | Path = "default", link=None, **engine_args) -> None:
+    def __init__(self, session: str | Path = "default", stage=None, **engine_args) -> None:
         super().__init__()
         from hoot.session import Session
 
-        self.session = Session(session)
-        self.link = link
+        self.session = stage.session if stage is not None else Session(session)
+        self.stage = stage
         self.engine_args = engine_args
-        self.perf = None
-        self.executor = None
-        self.actions = None
-        self.watcher = None
-        self.repl = None
         self.view = EMPTY
         self.frames = 0  # views drawn, for tests and the benchmark
         self._panels: list | None = None
@@ -160,54 +161,25 @@ class HootApp(App):
 
     @work(thread=True, exclusive=True, group="attach")
     def attach(self) -> None:
-        from hoot.actions import SetActions
-        from hoot.console.executor import Executor
-        from hoot.console.history import History
-        from hoot.console.namespace import make_namespace
-        from hoot.engine.client import EngineClient
-        from hoot.errors import HootError
-        from hoot.performance import Performance
-        from hoot.tui.watcher import SetWatcher
+        from hoot.stage import Stage
 
+        say = lambda m: self.post_message(ConsoleOutput("info", m))  # noqa: E731
         try:
-            link = self.link or EngineClient.attach(self.session.dir, **self.engine_args)
+            stage = self.stage or Stage.live(self.session, on_message=say, **self.engine_args)
         except HootError as e:
             self.post_message(Ready(str(e)))
             return
-        self.link = link
-        if hasattr(link, "socket_path"):  # a live engine: say what it had to say (devices)
-            try:
-                for note in link.call("messages"):
-                    self.post_message(ConsoleOutput("info", f"engine: {note}"))
-            except HootError:
-                pass
-        perf = Performance(link, self.session)
-        perf.on_message = lambda m: self.post_message(ConsoleOutput("info", m))
-        self.actions = SetActions(perf)
-        namespace = make_namespace(perf, actions=self.actions)
-        history = History(self.session.dir / "history.jsonl")
-        self.executor = Executor(
-            namespace,
+        stage.on_message = say
+        stage.start_console(
             on_output=self._outputs.append,  # drained by flush_output on the UI thread
-            history=history,
             on_exit_request=lambda: self.post_message(ExitRequested()),
         )
-        self.perf = perf
-        self.history = history
-        perf.picker.pool.start()  # warm the workers now, so the first generate is quick
-        self.watcher = SetWatcher(
-            perf, link, self.actions, post=lambda v: self.post_message(ViewUpdated(v))
-        )
-        self.watcher.start()
-        try:
-            from hoot.console.repl_server import ReplServer, repl_socket_path
-
-            self.repl = ReplServer(self.executor, repl_socket_path(self.session.dir))
-            self.repl.start()
-            self.repl.write_pointer(self.session.dir)
-        except Exception as e:  # noqa: BLE001 - the repl is an extra; the set goes on
-            self.post_message(ConsoleOutput("info", f"hoot repl is not available: {e}"))
-            self.repl = None
+        stage.warm_up()  # the workers and heavy imports, so no first statement waits
+        stage.start_view(post=lambda v: self.post_message(ViewUpdated(v)))
+        why = stage.serve_repl()
+        if why:
+            say(f"hoot repl is not available: {why}")
+        self.stage = stage
         self.post_message(Ready())
 
     @on(Ready)
@@ -217,14 +189,28 @@ class HootApp(App):
             return
         console = self.screen_stack[0].query_one(Console)
         code = self.screen_stack[0].query_one(CodeInput)
-        console.executor = code.executor = self.executor
-        console.past = code.past = self.history
-        info = self.link.info
+        console.executor = code.executor = self.stage.executor
+        console.past = code.past = self.stage.history
+        info = self.stage.link.info
         self.write(
             "info",
-            f"engine: {info.get('backend')} on {info.get('device')}; "
+            f"engine: {info.backend} on {info.device}; "
             "perf is ready (F1: keys, help(perf) for the manual)",
         )
+
+    # ---- the stage's parts, for tests and the benchmark -----------------------------------
+
+    @property
+    def perf(self):
+        return self.stage.perf if self.stage else None
+
+    @property
+    def executor(self):
+        return self.stage.executor if self.stage else None
+
+    @property
+    def actions(self):
+        return self.stage.actions if self.stage else None
 
     # ---- drawing ------------------------------------------------------------------------------
 
@@ -336,21 +322,27 @@ class HootApp(App):
         self.push_screen(TextScreen(self.screen_stack[0].query_one(Console).last_traceback))
 
     def action_quit_set(self) -> None:
+        """Leave, asking first while music plays or a recording runs."""
+        view = self.view
+        busy = view.recording or any(q.state == "playing" for q in view.queue)
+        if not busy:
+            self.exit()
+            return
+
         def leave(yes: bool | None) -> None:
             if yes:
                 self.exit()
 
-        self.push_screen(ConfirmQuit(), leave)
+        if not isinstance(self.screen, ConfirmQuit):
+            self.push_screen(ConfirmQuit(recording=view.recording), leave)
+
+    async def action_quit(self) -> None:
+        """Every way out (the palette's "Quit the application", Ctrl+Q, exit()) asks."""
+        self.action_quit_set()
 
     def on_unmount(self) -> None:
-        for part in (self.watcher, self.repl, self.executor, self.perf):
-            try:
-                if part is not None:
-                    (part.stop if hasattr(part, "stop") else part.close)()
-            except Exception:  # noqa: BLE001 - leaving must not fail
-                pass
-        if self.link is not None and hasattr(self.link, "close"):
-            self.link.close()  # only our connection: the engine plays on
+        if self.stage is not None:
+            self.stage.close()  # our parts and our connection: the engine plays on
 
 
 class _Pending:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from hoot.tui.view import SetView
+from hoot.stage.view import SetView
 
 
 @dataclass

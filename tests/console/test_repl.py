@@ -40,8 +40,8 @@ from hoot.console.repl_client import (
     prompt_classes,
 )
 from hoot.console.repl_server import POINTER_NAME, ReplServer, repl_socket_path
-from hoot.engine.status import runtime_dir
 from hoot.errors import HootError
+from hoot.runtime import runtime_dir
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -11,6 +11,7 @@ import pytest
 
 from hoot.engine.client import LocalEngine
 from hoot.engine.core import FADE, LoadedStem, Start
+from hoot.engine.protocol import Mix
 from hoot.errors import EngineError, HootError, StemError
 from hoot.performance import Performance
 from hoot.render import render
@@ -89,6 +90,7 @@ def test_an_impulse_starts_on_the_first_sample_of_the_next_boundary(tmp_path, qu
         expected = {}
 
         def script(perf, trial=trial, expected=expected):
+            stemfiles.unity(perf)
             click = perf.load(stem, role="perc")
             perf.wait(seconds=float(rng.uniform(0.01, 3.0)))
             if trial % 2:  # a tempo change before the boundary moves the boundary
@@ -116,6 +118,7 @@ def test_a_generated_loop_stays_on_the_beat_grid_whatever_the_tempo_does(tmp_pat
     seen = {}
 
     def script(perf):
+        stemfiles.unity(perf)
         perf.load(stem, role="perc").queue(at="bar")
         perf.wait(bars=2)
         perf.set_tempo(150, at="bar")  # faster: each turn is cut short
@@ -143,6 +146,7 @@ def test_a_loop_cut_short_by_a_faster_tempo_fades_out_instead_of_clicking(tmp_pa
     seen = {}
 
     def script(perf):
+        stemfiles.unity(perf)
         perf.set_tempo(150, at="now")
         perf.load(stem, role="pad").queue(at="bar")
         seen["map"] = perf.tempo_map()
@@ -178,6 +182,7 @@ def test_a_late_command_lands_on_the_following_boundary(tmp_path, session):
 
 def test_queue_replaces_what_plays_at_the_boundary(tmp_path, session):
     def script(perf):
+        stemfiles.unity(perf)
         a = perf.load(stemfiles.tone(tmp_path / "a.wav", freq=220, level=0.3), role="bass")
         b = perf.load(stemfiles.impulse(tmp_path / "b.wav", value=0.9), role="bass")
         a.queue(at="beat")
@@ -196,6 +201,7 @@ def test_queue_replaces_what_plays_at_the_boundary(tmp_path, session):
 
 def test_stop_at_once_fades_quickly(tmp_path, session):
     def script(perf):
+        stemfiles.unity(perf)
         level = np.full((SR, 2), 0.3, np.float32)  # a steady level shows the fade's shape
         perf.load(stemfiles.write_wav(tmp_path / "a.wav", level), role="pad").queue(at="now")
         perf.wait(seconds=0.5)
@@ -234,6 +240,7 @@ def test_limiter_keeps_the_master_under_the_ceiling_whatever_the_stems_hold(tmp_
 def test_a_track_that_produces_nan_is_silenced_and_the_rest_plays_on(tmp_path, session):
     link = LocalEngine(SR, session_dir=session.dir)
     perf = Performance(link, session)
+    stemfiles.unity(perf)
     perf.load(stemfiles.tone(tmp_path / "ok.wav", level=0.3), role="pad").queue(at="now")
     broken = LoadedStem("broken", audio=np.full((1000, 2), np.nan, np.float32))
     link.engine.inbox.append(Start(link.engine.tracks.index("bass"), broken, 0))
@@ -246,18 +253,21 @@ def test_a_track_that_produces_nan_is_silenced_and_the_rest_plays_on(tmp_path, s
 def test_bad_input_gives_one_clear_error_and_the_music_keeps_playing(tmp_path, session):
     link = LocalEngine(SR, session_dir=session.dir)
     perf = Performance(link, session)
+    stemfiles.unity(perf)
     perf.load(stemfiles.tone(tmp_path / "ok.wav", level=0.3), role="pad").queue(at="now")
     link.advance(SR // 2)
     corrupt = tmp_path / "corrupt.wav"
     corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk" + bytes(100))
     with pytest.raises(StemError, match="not a readable audio file"):
         perf.load(corrupt, role="bass")
-    with pytest.raises(StemError, match="no stem at"):
+    with pytest.raises(HootError, match="no file at .*missing.wav: check the path"):
         perf.load(tmp_path / "missing.wav", role="bass")
+    with pytest.raises(HootError, match="no file at .*missing.wav"):
+        perf.load(tmp_path / "missing.wav")  # not "which track?": the file is what is wrong
     with pytest.raises(HootError, match="did you mean 'bass'"):
         perf.tracks.bas.gain = -3
     with pytest.raises(EngineError, match="did you mean 'bass'"):
-        perf._call("mix", track="bas", gain=-3)
+        link.send(Mix(track="bas", gain=-3))
     for bpm in (0, 10_000):
         with pytest.raises(EngineError, match="out of range"):
             perf.tempo = bpm
@@ -290,6 +300,7 @@ def test_midi_stem_notes_play_through_the_synth_on_the_beat(tmp_path, session):
 def test_meters_show_peak_and_rms_per_track_and_master(tmp_path, session):
     link = LocalEngine(SR, blocksize=4800, session_dir=session.dir)  # 11 cycles of 110 Hz
     perf = Performance(link, session)
+    stemfiles.unity(perf)
     perf.load(stemfiles.tone(tmp_path / "t.wav", level=0.5), role="bass").queue(at="now")
     link.advance(4800 * 2)
     meters = link.status().meters

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hoot.engine.synth import SILENCE_SECONDS, TIMBRES, VoicePool
+from hoot.engine.synth import PATCHES, SILENCE_SECONDS, VoicePool
 
 SR = 48000
 SINE, SAW, SQUARE, PLUCK, PAD, BASS, DRUMS = (
-    TIMBRES.index(name) for name in ("sine", "saw", "square", "pluck", "pad", "bass", "drums")
+    PATCHES.index(name) for name in ("sine", "saw", "square", "pluck", "pad", "bass", "drums")
 )
 FADE = round(SILENCE_SECONDS * SR) + 1  # silence() reaches exact zero this many samples on
 
@@ -64,7 +64,7 @@ def busy_evening() -> list[tuple]:
     events: list[tuple] = []
     for key in range(70):
         start = int(rng.integers(0, 70000))
-        timbre = int(rng.integers(0, len(TIMBRES)))
+        timbre = int(rng.integers(0, len(PATCHES)))
         pitch = (
             int(rng.choice([36, 38, 39, 42, 46, 50]))
             if timbre == DRUMS
@@ -122,7 +122,7 @@ def test_note_lands_exactly_on_its_sample(timbre: int, pitch: int) -> None:
     for onset in onsets:
         events = [(onset, "note_on", 1, pitch, 100, timbre, 5)]
         out, _ = play(events, onset + 400, 128)
-        assert first_sound(out[1, :, 0]) == onset, (onset, TIMBRES[timbre])
+        assert first_sound(out[1, :, 0]) == onset, (onset, PATCHES[timbre])
         assert not out[[0, 2, 3]].any()
 
 
@@ -135,12 +135,12 @@ def test_note_given_early_lands_on_its_sample() -> None:
 def test_every_pitch_of_every_timbre_starts_on_time() -> None:
     pool = VoicePool(SR, 1, max_voices=4)
     start = 0
-    for timbre in range(len(TIMBRES)):
+    for timbre in range(len(PATCHES)):
         for pitch in range(128):
             out = np.zeros((1, 256, 2), dtype=np.float32)
             pool.note_on(start + 5, 0, pitch, 127, timbre, 1)
             pool.render(start, 256, out)
-            assert first_sound(out[0, :, 0]) == 5, (TIMBRES[timbre], pitch)
+            assert first_sound(out[0, :, 0]) == 5, (PATCHES[timbre], pitch)
             pool.silence(start + 256)
             pool.render(start + 256, FADE + 10, np.zeros((1, FADE + 10, 2), np.float32))
             start += 256 + FADE + 10
@@ -280,12 +280,12 @@ def test_no_clicks_at_note_on_note_off_or_silence() -> None:
 
 
 def test_each_timbre_peaks_at_or_below_minus_6_dbfs_and_velocity_scales() -> None:
-    for timbre in range(len(TIMBRES)):
+    for timbre in range(len(PATCHES)):
         pitches = (35, 36, 38, 39, 42, 46, 60) if timbre == DRUMS else (24, 48, 69, 96, 120)
         for pitch in pitches:
             loud, _ = play([(0, "note_on", 0, pitch, 127, timbre, 1)], 24000, 1024)
             soft, _ = play([(0, "note_on", 0, pitch, 40, timbre, 1)], 24000, 1024)
-            assert 0.05 < np.abs(loud).max() <= 0.5 + 1e-6, (TIMBRES[timbre], pitch)
+            assert 0.05 < np.abs(loud).max() <= 0.5 + 1e-6, (PATCHES[timbre], pitch)
             assert np.abs(soft).max() < 0.5 * np.abs(loud).max()
 
 
@@ -358,7 +358,7 @@ def test_never_produces_nan_or_inf() -> None:
                 int(rng.integers(0, 4)),
                 pitch,
                 int(rng.integers(1, 128)),
-                int(rng.integers(0, len(TIMBRES))),
+                int(rng.integers(0, len(PATCHES))),
                 key,
             )
         )
@@ -402,4 +402,4 @@ def test_bad_events_and_buffers_are_counted_not_raised() -> None:
 
 def test_timbre_names() -> None:
     for name in ("sine", "saw", "square", "pluck", "pad", "bass", "drums"):
-        assert name in TIMBRES
+        assert name in PATCHES

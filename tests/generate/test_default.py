@@ -14,18 +14,12 @@ import numpy as np
 import pytest
 
 from hoot.generate.base import Request
-from hoot.generate.default import (
-    STYLE_TEMPO,
-    STYLES,
-    DefaultGenerator,
-    archetypes,
-    default_vibe,
-    kick_onsets,
-)
+from hoot.generate.default import DefaultGenerator, archetypes, kick_onsets
 from hoot.music import ROLES
 from hoot.music.clip import NoteClip
 from hoot.music.harmony import Key, chord_at, default_progression, parse_progression
 from hoot.music.time import Meter
+from hoot.music.vibe import STYLE_TEMPO, STYLES, default_vibe
 
 GENERATOR = DefaultGenerator()
 PITCHED = ("bass", "chords", "lead", "pad")

@@ -44,13 +44,20 @@ def test_generate_returns_at_once_and_six_candidates_become_ready(perf, session)
     batch.wait(timeout=120)
     assert [c.status for c in batch] == [Status.READY] * 6, [c.reason for c in batch]
     for c in batch:
-        meta = json.loads(c.wav.with_suffix(".json").read_text())
+        meta = json.loads(c.mid.with_suffix(".json").read_text())
         assert (meta["generator"], meta["seed"], meta["index"]) == ("default", 11, c.index)
         assert meta["key"] == "D minor" and meta["request"]["chords"] == ["Dm", "Bb", "F", "C"]
         audio, sr = sf.read(str(c.wav))
         assert sr == SR and len(audio) == round(4 * 4 * 60 / 120 * SR)
         assert c.notes is not None and len(c.notes) > 0
+        assert c.wav.parent == perf.picker.spool, "audio waits in memory until it is picked"
+    assert not list(session.stems.glob("*.wav")), "nothing big was written to the session"
     assert perf.picker["bass"] is batch
+    assert batch[1] is batch.candidates[0] and batch[6].number == 6 and batch[-1] is batch[6]
+    with pytest.raises(HootError, match="numbered from 1"):
+        batch[0]
+    with pytest.raises(HootError, match="1 to 6"):
+        batch[7]
 
 
 def test_a_generator_that_raises_fails_only_its_candidates(perf):
@@ -63,16 +70,16 @@ def test_a_generator_that_raises_fails_only_its_candidates(perf):
         Status.READY,
         Status.READY,
     ]
-    assert "boom in candidate 1" in batch[1].reason
+    assert "boom in candidate 1" in batch[2].reason
 
 
 def test_a_killed_worker_fails_only_its_candidate_and_is_replaced(perf):
     batch = perf.generate("bass", n=5, using=f"{FAKES}:Killer").wait(timeout=120)
-    assert batch[2].status is Status.FAILED
-    assert "worker process died" in batch[2].reason
-    assert [c.status for i, c in enumerate(batch) if i != 2] == [Status.READY] * 4
+    assert batch[3].status is Status.FAILED
+    assert "worker process died" in batch[3].reason
+    assert [c.status for c in batch if c.number != 3] == [Status.READY] * 4
     again = perf.generate("bass", n=2, using=f"{FAKES}:Exploding").wait(timeout=120)
-    assert again[0].status is Status.READY, "the pool replaced the dead worker"
+    assert again[1].status is Status.READY, "the pool replaced the dead worker"
 
 
 def test_a_batch_can_be_cancelled(perf):
@@ -86,13 +93,15 @@ def test_a_batch_can_be_cancelled(perf):
 
 def test_unavailable_and_unknown_generators_say_why(perf):
     batch = perf.generate("bass", n=1, using=f"{FAKES}:Unavailable").wait(timeout=60)
-    assert batch[0].status is Status.FAILED
-    assert "no checkpoint in models/" in batch[0].reason
+    assert batch[1].status is Status.FAILED
+    assert "no checkpoint in models/" in batch[1].reason
     with pytest.raises(HootError, match="not available"):
         perf.generate("bass", using="orpheus")
     assert "no Orpheus" in perf.generators["orpheus"]
-    with pytest.raises(HootError, match="did you mean 'bass'"):
+    with pytest.raises(HootError, match="no role 'bas' \\(did you mean 'bass'\\?\\)"):
         perf.generate("bas")
+    with pytest.raises(HootError, match="no role 'kazoo'; roles are drums, bass"):
+        perf.generate("kazoo")
     with pytest.raises(HootError, match="1 to 16"):
         perf.generate("bass", n=0)
 
@@ -114,7 +123,7 @@ def test_batches_persist_in_the_session(session):
 
 
 def test_export_writes_the_wav_and_midi(perf, tmp_path):
-    c = perf.generate("lead", n=1, seed=2)[0].wait(timeout=60)
+    c = perf.generate("lead", n=1, seed=2)[1].wait(timeout=60)
     files = c.export(tmp_path / "out")
     assert sorted(p.suffix for p in files) == [".json", ".mid", ".wav"]
 
@@ -127,8 +136,9 @@ def test_a_pick_starts_exactly_at_the_phrase_boundary(session):
         batch = perf.generate("bass", n=2, seed=3, bars=2).wait(timeout=120)
         perf.wait(beats=5.5)
         expected["at"] = perf.tempo_map().next_boundary(perf.now, "phrase")
-        assert perf.pick("bass", 1) is batch[1]
-        assert batch[1].queued == expected["at"]
+        assert perf.pick("bass", 2) is batch[2]
+        assert batch[2].queued == expected["at"]
+        assert batch[2].kept is not None or batch[2].wav.exists()
         perf.close()
 
     audio = render(script, bars=6, session=session)
@@ -143,14 +153,14 @@ def test_queue_before_ready_starts_at_the_first_boundary_after(perf):
     said = []
     perf.on_message = said.append
     batch = perf.generate("drums", n=1, seed=4)
-    assert batch[0].queue() is None
+    assert batch[1].queue() is None
     assert "will start" in said[-1]
     batch.wait(timeout=60)
     deadline = time.monotonic() + 5
-    while batch[0].queued is None and time.monotonic() < deadline:
+    while batch[1].queued is None and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert batch[0].queued is not None
-    assert [p["stem"] for p in perf.tracks.drums.playing] == [batch[0].name]
+    assert batch[1].queued is not None
+    assert [p.stem for p in perf.tracks.drums.playing] == [batch[1].name]
 
 
 def test_fixed_seeds_give_identical_audio_for_every_role(perf):
@@ -158,8 +168,8 @@ def test_fixed_seeds_give_identical_audio_for_every_role(perf):
     from hoot.music import ROLES
 
     for role in ROLES:
-        a = perf.generate(role, n=1, seed=21, bars=2)[0].wait(timeout=60)
-        b = perf.generate(role, n=1, seed=21, bars=2)[0].wait(timeout=60)
+        a = perf.generate(role, n=1, seed=21, bars=2)[1].wait(timeout=60)
+        b = perf.generate(role, n=1, seed=21, bars=2)[1].wait(timeout=60)
         assert a.status is Status.READY and b.status is Status.READY, (a.reason, b.reason)
         assert np.array_equal(a.audio, b.audio), f"{role}: same seed, same sound"
         assert a.notes == b.notes
@@ -171,9 +181,9 @@ def test_a_track_can_sound_through_a_soundfont(perf):
     from hoot.generate.loudness import integrated_loudness
 
     perf.tracks.chords.sound = "soundfont:48"  # General MIDI strings
-    c = perf.generate("chords", n=1, seed=8, bars=2)[0].wait(timeout=120)
+    c = perf.generate("chords", n=1, seed=8, bars=2)[1].wait(timeout=120)
     assert c.status is Status.READY, c.reason
-    assert c.meta["render"]["timbre"] == "soundfont:48"
+    assert c.meta["render"]["sound"] == "soundfont:48" and c.request.sound == "soundfont:48"
     assert abs(integrated_loudness(c.audio, SR) - -14.0) <= 1.0
     with pytest.raises(HootError, match="did you mean 'saw_lead'"):
         perf.tracks.lead.sound = "saw_led"
@@ -187,7 +197,7 @@ def test_by_phrase_tells_the_performer_what_will_be_late(perf):
     said = []
     perf.on_message = said.append
     batch = perf.generate("pad", n=2, using=f"{FAKES}:Slow", by="phrase")
-    assert batch.deadline == perf.tempo_map().next_boundary(perf.now + 4800, "phrase")
+    assert batch.deadline == perf.first_moment().sample
     perf.wait(bars=5)  # offline time passes the boundary while the candidates still render
     deadline = time.monotonic() + 5
     while not said and time.monotonic() < deadline:

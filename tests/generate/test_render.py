@@ -9,16 +9,15 @@ import numpy as np
 import pytest
 
 from hoot.generate.loudness import integrated_loudness, true_peak
-from hoot.generate.render import (
-    DRUM_TIMBRES,
-    ROLE_TIMBRES,
-    TIMBRES,
-    render_clip,
-    render_stem,
-)
+from hoot.generate.render import render_clip, render_stem
 from hoot.generate.soundfont import find_soundfonts, render_with_soundfont, soundfont_available
 from hoot.music import ROLES
 from hoot.music.clip import NoteClip
+from hoot.music.sounds import ROLE_SOUNDS as ROLE_TIMBRES
+from hoot.music.sounds import SOUNDS
+
+TIMBRES = tuple(SOUNDS)
+DRUM_TIMBRES = {name for name, sound in SOUNDS.items() if sound.drum_map}
 
 SR = 48000
 MELODIC = [timbre for timbre in TIMBRES if timbre not in DRUM_TIMBRES]
@@ -128,7 +127,7 @@ def test_bad_arguments_are_refused_with_a_reason() -> None:
     clip = melody(1)
     with pytest.raises(ValueError, match="role"):
         render_clip(clip, 120, SR, "kazoo")
-    with pytest.raises(ValueError, match="timbre"):
+    with pytest.raises(ValueError, match="no sound"):
         render_clip(clip, 120, SR, "lead", "theremin")
     with pytest.raises(ValueError, match="brightness"):
         render_clip(clip, 120, SR, "lead", brightness=1.5)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from hoot.engine.client import EngineClient
+from hoot.engine.protocol import State
 from hoot.errors import HootError
 from hoot.tui.widgets.picker import GLYPHS, PROGRESS
 from tests.tui.tmux import Terminal, Window
@@ -52,7 +53,7 @@ class Engine:
     @property
     def pid(self) -> int:
         with self._client() as engine:
-            return engine.info["pid"]
+            return engine.info.pid
 
     def position(self) -> int:
         with self._client() as engine:
@@ -62,9 +63,9 @@ class Engine:
     def playing(self, track: str) -> str | None:
         """The stem playing on `track` now, if any."""
         with self._client() as engine:
-            players = engine.call("state")["players"]
+            players = engine.send(State()).players
         return next(
-            (p["stem"] for p in players if p["track"] == track and p["state"] == "playing"), None
+            (p.stem for p in players if p.track == track and p.state == "playing"), None
         )
 
     def loudest(self, track: str, seconds: float = 1.0) -> float:
@@ -257,9 +258,9 @@ def test_the_performer_generates_a_bassline_picks_one_and_it_plays(stage, report
         "six bass candidates ready (●) in the picker",
     )
     report(f"six bass candidates ready in {time.monotonic() - start:.1f} s")
-    tui.run('perf.picker["bass"][0].name')
+    tui.run('perf.picker["bass"][1].name')
     name = tui.wait_for(
-        lambda s: (a := said(s, 'perf.picker["bass"][0].name')) and a[0].strip("'"),
+        lambda s: (a := said(s, 'perf.picker["bass"][1].name')) and a[0].strip("'"),
         10,
         "the candidate's name",
     )
@@ -296,7 +297,7 @@ def test_console_disasters_never_stop_the_music(stage, report):
     engine = stage.engine
     tui.run("perf.phrase = 1")
     tui.run('perf.generate("drums", n=1, bars=1)')
-    tui.run('perf.pick("drums", 0)')
+    tui.run('perf.pick("drums", 1)')
     drums = eventually(lambda: engine.playing("drums"), GENERATION, "the drums to play")
     here = engine.plays_on(0, "drums", drums)
 
@@ -369,7 +370,7 @@ def test_the_tui_dies_the_music_plays_on_and_a_new_tui_reattaches(stage, report)
     engine = stage.engine
     tui.run("perf.phrase = 1")
     tui.run('perf.generate("bass", n=2)')
-    tui.run('perf.pick("bass", 0)')
+    tui.run('perf.pick("bass", 1)')
     bass = eventually(lambda: engine.playing("bass"), GENERATION, "the bass to play")
     tui.wait_for(lambda s: queue_stem(s, "now", "bass") == bass, 10, "the bass on screen")
     pid = engine.pid

@@ -9,8 +9,8 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.geometry import Region
 
+from hoot.stage.view import EMPTY, BatchView, CandidateView, QueueItem, SetView, TrackLevel
 from hoot.tui.messages import CandidateChosen, ViewUpdated
-from hoot.tui.view import EMPTY, BatchView, CandidateView, QueueItem, SetView, TrackLevel
 from hoot.tui.widgets import STYLESHEET
 from hoot.tui.widgets.beat_grid import BeatGrid
 from hoot.tui.widgets.meters import Meters

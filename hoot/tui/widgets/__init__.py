@@ -18,7 +18,7 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
-from hoot.tui.view import EMPTY, SetView
+from hoot.stage.view import EMPTY, SetView
 
 STYLESHEET = Path(__file__).resolve().parent.parent / "hoot.tcss"
 

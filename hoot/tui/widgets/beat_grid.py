@@ -15,7 +15,7 @@ import math
 
 from textual.geometry import Size
 
-from hoot.tui.view import SetView
+from hoot.stage.view import SetView
 from hoot.tui.widgets import LineWidget, Piece
 
 MAX_ROWS = 4

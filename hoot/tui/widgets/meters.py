@@ -24,7 +24,7 @@ from textual.geometry import Size
 from textual.strip import Strip
 
 from hoot.engine.limiter import CEILING_DB
-from hoot.tui.view import SetView, TrackLevel
+from hoot.stage.view import SetView, TrackLevel
 from hoot.tui.widgets import LineWidget
 
 FLOOR_DB = -60.0

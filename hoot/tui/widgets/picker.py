@@ -15,8 +15,8 @@ from __future__ import annotations
 from textual import events
 from textual.geometry import Size
 
+from hoot.stage.view import BatchView, CandidateView
 from hoot.tui.messages import CandidateChosen
-from hoot.tui.view import BatchView, CandidateView
 from hoot.tui.widgets import LineWidget, Piece
 
 GLYPHS = {

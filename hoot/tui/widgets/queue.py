@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from textual.geometry import Size
 
-from hoot.tui.view import QueueItem
+from hoot.stage.view import QueueItem
 from hoot.tui.widgets import LineWidget, Piece
 
 TRACK_MAX = 10

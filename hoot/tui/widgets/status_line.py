@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from textual.geometry import Size
 
-from hoot.tui.view import SetView
+from hoot.stage.view import SetView
 from hoot.tui.widgets import LineWidget, Piece
 from hoot.tui.widgets.queue import middle
 

@@ -2,9 +2,9 @@
 
 It reads the engine's shared-memory status ~30 times a second (costing the engine
 nothing), asks for the structured state only when it changed, builds one `SetView`
-and hands it to the UI through `post` (Textual's thread-safe `post_message`). The UI
-thread never waits on the engine: if the engine hangs or dies, the view says so.
-No Textual here.
+and hands it to the front end through `post` (for the TUI, Textual's thread-safe
+`post_message`). No front end ever waits on the engine: if the engine hangs or dies,
+the view says so. No Textual here.
 """
 
 from __future__ import annotations
@@ -13,27 +13,29 @@ import threading
 import time
 from collections.abc import Callable
 
+from hoot.engine import protocol as p
 from hoot.errors import HootError
+from hoot.generate.batch import candidate_of
 from hoot.music.time import TempoMap
-from hoot.tui.view import BatchView, CandidateView, QueueItem, SetView, TrackLevel
+from hoot.stage.view import BatchView, CandidateView, QueueItem, SetView, TrackLevel
 
 
 class SetWatcher:
-    """Builds SetViews for `perf` (attached through `client`) at `hz`."""
+    """Builds SetViews of `stage` at `hz` and posts them."""
 
-    def __init__(
-        self, perf, client, actions, post: Callable[[SetView], None], hz: float = 30.0
-    ) -> None:
-        self.perf, self.client, self.actions, self.post = perf, client, actions, post
+    def __init__(self, stage, post: Callable[[SetView], None], hz: float = 30.0) -> None:
+        self.stage = stage
+        self.perf, self.link, self.actions = stage.perf, stage.link, stage.actions
+        self.post = post
         self.period = 1.0 / hz
-        self._state: dict | None = None
+        self._state: p.EngineState | None = None
         self._version = -1
         self._state_at = 0.0
         self._map: TempoMap | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="hoot-watcher")
         self.views = 0  # how many views were built: the UI's frame source, for benchmarks
-        self._batches_seen = len(perf.picker.history)
+        self._batches_seen = len(self.perf.picker.history)
 
     def start(self) -> None:
         self._thread.start()
@@ -57,14 +59,15 @@ class SetWatcher:
                 delay = 0
             self._stop.wait(delay)
 
-    def _fresh_state(self, version: int) -> dict | None:
+    def _fresh_state(self, version: int) -> p.EngineState | None:
         now = time.monotonic()
         if self._state is None or version != self._version or now - self._state_at > 0.5:
             try:
-                self._state = self.client.call("state")
+                self._state = self.link.peek(p.State())
                 self._version = version
                 self._state_at = now
-                self._map = TempoMap.from_dict(self._state["tempo_map"])
+                self._map = TempoMap.from_dict(self._state.tempo_map)
+                self.stage.remember(self._state)
             except (HootError, OSError, ValueError):
                 return self._state
         return self._state
@@ -73,21 +76,21 @@ class SetWatcher:
         if len(self.perf.picker.history) != self._batches_seen:  # a new batch: select it
             self._batches_seen = len(self.perf.picker.history)
             self.actions.follow_newest()
-        st = self.client.status()
+        st = self.link.status()
         alive = time.time() - st.heartbeat < 1.5
         state = self._fresh_state(st.state_version) if alive else self._state
         tm = self._map or TempoMap(st.samplerate or 48000)
         pos = tm.position(st.position)
         boundary = tm.next_boundary(st.position + 1, "phrase")
-        names = list(self.client.tracks)
+        names = list(self.link.tracks)
         tracks = tuple(
             TrackLevel(name, (float(m[0]), float(m[1])), (float(m[2]), float(m[3])))
             for name, m in zip(names, st.meters[: len(names)])
         )
         m = st.meters[len(names)]
         master = TrackLevel("master", (float(m[0]), float(m[1])), (float(m[2]), float(m[3])))
-        players = state["players"] if state else []
-        sounding = {p["stem"]: p["state"] for p in players}
+        players = state.players if state else ()
+        sounding = {candidate_of(pl.stem): pl.state for pl in players}
         batches = []
         for batch in list(self.perf.picker.latest.values()):
             cells = []
@@ -108,16 +111,20 @@ class SetWatcher:
             batches.append(BatchView(batch.role, batch.id, batch.generator, tuple(cells)))
         queue = tuple(
             QueueItem(
-                p["track"], p["stem"], p["start"], tm.position(p["start"]).bar + 1, p["state"]
+                pl.track,
+                _shown_name(pl.stem),
+                pl.start,
+                tm.position(pl.start).bar + 1,
+                pl.state,
             )
-            for p in sorted(players, key=lambda p: p["start"])
+            for pl in sorted(players, key=lambda pl: pl.start)
         )
         sel = self.actions.selection
-        backend = self.client.info
+        info = self.link.info
         return SetView(
             session=self.perf.session.name,
-            backend=str(backend.get("backend", "?")),
-            device=str(backend.get("device", "?")),
+            backend=str(info.backend),
+            device=str(info.device),
             latency_ms=st.latency * 1000,
             xruns=st.xruns,
             cpu=st.cpu,
@@ -147,3 +154,8 @@ class SetWatcher:
             queue=queue,
             engine_alive=alive,
         )
+
+
+def _shown_name(stem_id: str) -> str:
+    """A stem id as the queue shows it: a candidate's retakes show as the candidate."""
+    return candidate_of(stem_id)

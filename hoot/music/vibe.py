@@ -1,21 +1,44 @@
-"""The vibe of the moment: a few numbers generators read, set in words or directly.
+"""The vibe: a few numbers every generator reads, and the words that move them.
 
     perf.vibe("darker, more tension")      # words move the numbers
     perf.vibe(density=0.8, style="techno") # or set them
     perf.vibe("sparse, swung", bars=16)    # for 16 bars, then back
 
 Numbers run from 0 to 1: density, energy, brightness, swing, complexity, register.
-`style` is one of STYLES.
+`style` is one of STYLES; each style starts from its own numbers (jazz swings, ambient is
+sparse). This module is the one home of that vocabulary: the performer's side checks and
+moves vibes with it, and generators read it.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from hoot.errors import HootError
+PARAMS: tuple[str, ...] = ("density", "energy", "brightness", "swing", "complexity", "register")
+STYLES: tuple[str, ...] = ("house", "techno", "dnb", "hiphop", "ambient", "jazz")
 
-PARAMS = ("density", "energy", "brightness", "swing", "complexity", "register")
-STYLES = ("house", "techno", "dnb", "hiphop", "ambient", "jazz")
+STYLE_VIBES: dict[str, tuple[float, ...]] = {
+    #          density energy bright swing complex register
+    "house": (0.6, 0.65, 0.6, 0.1, 0.4, 0.5),
+    "techno": (0.55, 0.75, 0.5, 0.0, 0.35, 0.45),
+    "dnb": (0.65, 0.8, 0.6, 0.05, 0.55, 0.5),
+    "hiphop": (0.5, 0.55, 0.4, 0.45, 0.5, 0.45),
+    "ambient": (0.2, 0.25, 0.55, 0.0, 0.3, 0.55),
+    "jazz": (0.5, 0.45, 0.5, 0.62, 0.65, 0.5),
+}
+"""Where each style starts, in the order of PARAMS."""
+
+STYLE_TEMPO: dict[str, tuple[float, float]] = {
+    "house": (118.0, 128.0),
+    "techno": (125.0, 140.0),
+    "dnb": (165.0, 178.0),
+    "hiphop": (80.0, 98.0),
+    "ambient": (60.0, 90.0),
+    "jazz": (90.0, 220.0),
+}
+"""The tempo range (BPM) each style usually lives in; generators play at any tempo."""
+
 STYLE_WORDS = {
     "house": "house",
     "deep house": "house",
@@ -77,41 +100,55 @@ WORDS = {
 }
 NEGATIONS = ("less", "not", "no", "fewer")
 BOOSTS = ("much", "very", "way", "lots")
+FILLER = (
+    "more", "a", "bit", "little", "the", "some", "with", "feel", "vibe", "please",
+    "slightly", "of",
+)  # fmt: skip
 
 
-def default_vibe(style: str = "house") -> dict:
-    """Where a style starts: its numbers come from the embedded generator, which knows
-    what each style wants (jazz swings, ambient is sparse)."""
-    from hoot.generate.default import default_vibe as style_vibe
+class VibeError(ValueError):
+    """A vibe value, style or word that hoot cannot use; the message says what it takes."""
 
-    return style_vibe(style)
+
+def check_style(style: str) -> str:
+    """A style's canonical name ("hip hop" -> "hiphop"), or VibeError listing the styles."""
+    name = STYLE_WORDS.get(str(style).lower().strip(), str(style))
+    if name not in STYLES:
+        raise VibeError(f"style {style!r} is not one hoot knows; styles: {', '.join(STYLES)}")
+    return name
+
+
+def default_vibe(style: str = "house") -> dict[str, Any]:
+    """The vibe a style starts from: its numbers, and its name under "style"."""
+    style = check_style(style)
+    vibe: dict[str, Any] = dict(zip(PARAMS, STYLE_VIBES[style]))
+    vibe["style"] = style
+    return vibe
 
 
 def check_vibe(params: dict) -> dict:
-    """Validate vibe numbers and style; returns a clean copy. Raises HootError."""
-    out = {}
+    """Validate vibe numbers, style and groove; returns a clean copy. Raises VibeError."""
+    out: dict[str, Any] = {}
     for name, value in params.items():
         if name == "style":
-            style = STYLE_WORDS.get(str(value).lower().strip(), str(value))
-            if style not in STYLES:
-                raise HootError(
-                    f"style {value!r} is not one hoot knows; styles: {', '.join(STYLES)}"
-                )
-            out["style"] = style
-        elif name == "timbre":
-            out["timbre"] = str(value)
+            out["style"] = check_style(value)
         elif name == "groove":
             if isinstance(value, bool) or not isinstance(value, int):
-                raise HootError(f"groove must be a whole number (a seed), not {value!r}")
+                raise VibeError(f"groove must be a whole number (a seed), not {value!r}")
             out["groove"] = value
         elif name in PARAMS:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise HootError(f"vibe {name} must be a number from 0 to 1, not {value!r}")
+                raise VibeError(f"vibe {name} must be a number from 0 to 1, not {value!r}")
             if not 0.0 <= value <= 1.0:
-                raise HootError(f"vibe {name} = {value!r} is out of range: use 0 to 1")
+                raise VibeError(f"vibe {name} = {value!r} is out of range: use 0 to 1")
             out[name] = float(value)
+        elif name in ("timbre", "sound"):
+            raise VibeError(
+                "a track's sound is not part of the vibe: set it on the track, "
+                'perf.tracks.lead.sound = "saw_lead", or per batch: perf.generate(..., sound=...)'
+            )
         else:
-            raise HootError(f"the vibe has no {name!r}; it has {', '.join(PARAMS)}, style")
+            raise VibeError(f"the vibe has no {name!r}; it has {', '.join(PARAMS)}, style")
     return out
 
 
@@ -137,19 +174,6 @@ def apply_words(base: dict, text: str) -> tuple[dict, list[str]]:
                 value = vibe.get(name, 0.5) + sign * boost * step
                 vibe[name] = round(min(1.0, max(0.0, value)), 3)
                 sign, boost = 1.0, 1.0
-            elif word not in (
-                "more",
-                "a",
-                "bit",
-                "little",
-                "the",
-                "some",
-                "with",
-                "feel",
-                "vibe",
-                "please",
-                "slightly",
-                "of",
-            ):
+            elif word not in FILLER:
                 unknown.append(word)
     return vibe, unknown

@@ -1,0 +1,436 @@
+"""The wire between the language side and the engine: every command and reply, typed, here.
+
+A command is a small frozen dataclass; `Command.verb` is its name on the wire and
+`Command.reply` the type of its answer. The same objects travel in-process (the offline
+`LocalEngine` hands them straight to `EngineControl`) and over the engine's Unix socket as
+one JSON line each way:
+
+    -> {"id": 7, "cmd": "queue", "args": {"track": "bass", "stem": "b-3", "at": "phrase"}}
+    <- {"id": 7, "ok": true, "result": {"sample": 384000, "beat": 16.0}}
+    <- {"id": 7, "ok": false, "kind": "StemError", "error": "stem 'b-3' is not loaded..."}
+
+`EngineLink` is what the language side holds: `send(command) -> reply`, the shared-memory
+`status()`, and whether time runs by itself (`offline`). Nothing else of the engine's
+process is visible to it.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from hoot.errors import EngineError
+
+PROTOCOL = 2  # bumped when a command or reply changes shape
+
+
+# ---- replies ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The answer to a command. `from_wire` rebuilds it from its JSON form."""
+
+    def to_wire(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_wire(cls, data: Any) -> Reply:
+        if not isinstance(data, dict):
+            raise EngineError(f"the engine answered {data!r} where {cls.__name__} was expected")
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class Done(Reply):
+    """A command that has nothing to report."""
+
+
+@dataclass(frozen=True)
+class EngineInfo(Reply):
+    """Who the engine is: its process, tracks, rate and audio backend."""
+
+    protocol: int
+    pid: int
+    session: str
+    tracks: tuple[str, ...]
+    samplerate: int
+    status: str  # path of the shared-memory status file ("" offline)
+    backend: str
+    device: str
+    latency: float  # output latency in seconds, as the backend reports it
+
+    @classmethod
+    def from_wire(cls, data: Any) -> EngineInfo:
+        info = super().from_wire(data)
+        return dataclasses.replace(info, tracks=tuple(info.tracks))
+
+
+@dataclass(frozen=True)
+class Loaded(Reply):
+    """A stem in engine memory: its length in frames, or MIDI; its musical length in beats
+    where known (0 otherwise)."""
+
+    stem: str
+    frames: int
+    midi: bool
+    beats: float
+
+
+@dataclass(frozen=True)
+class Scheduled(Reply):
+    """When something will happen: the absolute sample, and its beat when it falls on one.
+    `sounding` says whether anything played or was queued there to be affected (stops)."""
+
+    sample: int
+    beat: float | None = None
+    sounding: bool = True
+
+
+@dataclass(frozen=True)
+class TrackMix(Reply):
+    """A track's fader: gain (dB), pan (-1..1), mute, solo."""
+
+    gain: float = 0.0
+    pan: float = 0.0
+    mute: bool = False
+    solo: bool = False
+
+
+@dataclass(frozen=True)
+class TempoChange(Reply):
+    bpm: float
+    beat: float
+    sample: int
+
+
+@dataclass(frozen=True)
+class GridChange(Reply):
+    """A meter or phrase-length change, from `beat` (a phrase boundary) at `sample`."""
+
+    beat: float
+    sample: int
+    meter: str | None = None
+    bars: int | None = None
+
+
+@dataclass(frozen=True)
+class Recording(Reply):
+    """The files a recording writes (or wrote, once stopped)."""
+
+    paths: tuple[str, ...]
+
+    @classmethod
+    def from_wire(cls, data: Any) -> Recording:
+        return cls(tuple(data.get("paths", ())))
+
+
+@dataclass(frozen=True)
+class PlayerState(Reply):
+    """A stem playing, or queued, on a track. `stop` is None while it plays on."""
+
+    track: str
+    stem: str
+    start: int
+    stop: int | None
+    state: str  # "queued" or "playing"
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class EngineState(Reply):
+    """Everything a client needs to draw the set: time, tracks, what plays and is queued."""
+
+    samplerate: int
+    position: int
+    tempo_map: dict
+    tracks: dict[str, TrackMix]
+    players: tuple[PlayerState, ...]
+    stems: tuple[str, ...]
+    recording: tuple[str, ...]
+    faults: int
+    state_version: int
+
+    def to_wire(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_wire(cls, data: Any) -> EngineState:
+        base = super().from_wire(data)
+        return dataclasses.replace(
+            base,
+            tracks={k: TrackMix.from_wire(v) for k, v in base.tracks.items()},
+            players=tuple(PlayerState.from_wire(p) for p in base.players),
+            stems=tuple(base.stems),
+            recording=tuple(base.recording),
+        )
+
+    def playing_on(self, track: str) -> list[PlayerState]:
+        return [p for p in self.players if p.track == track]
+
+
+@dataclass(frozen=True)
+class Position(Reply):
+    position: int
+
+
+@dataclass(frozen=True)
+class Timing(Reply):
+    """How long the audio thread's last blocks took, as shares of the block period."""
+
+    blocks: int
+    p50: float = 0.0
+    p99: float = 0.0
+    p999: float = 0.0
+    max: float = 0.0
+
+
+@dataclass(frozen=True)
+class Messages(Reply):
+    """What the engine had to say since it was last asked (device trouble, repairs)."""
+
+    lines: tuple[str, ...]
+
+    @classmethod
+    def from_wire(cls, data: Any) -> Messages:
+        return cls(tuple(data.get("lines", ())))
+
+
+# ---- commands ---------------------------------------------------------------------------
+
+
+COMMANDS: dict[str, type[Command]] = {}
+
+
+@dataclass(frozen=True)
+class Command:
+    """A request to the engine. Subclasses set `verb` (its name on the wire) and `reply`."""
+
+    verb: ClassVar[str] = ""
+    reply: ClassVar[type[Reply]] = Done
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if cls.verb:
+            COMMANDS[cls.verb] = cls
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"cmd": self.verb, "args": dataclasses.asdict(self)}
+
+
+At = str | int  # "phrase", "bar", "beat", "now", or an absolute sample
+
+
+@dataclass(frozen=True)
+class Hello(Command):
+    verb = "hello"
+    reply = EngineInfo
+
+
+@dataclass(frozen=True)
+class Load(Command):
+    """Read a stem file into engine memory; answers once it may be queued."""
+
+    verb = "load"
+    reply = Loaded
+    stem_id: str
+    path: str
+    role: str | None = None
+
+
+@dataclass(frozen=True)
+class Unload(Command):
+    verb = "unload"
+    stem_id: str
+
+
+@dataclass(frozen=True)
+class Queue(Command):
+    """Start a loaded stem on a track at `at`, replacing what plays there then."""
+
+    verb = "queue"
+    reply = Scheduled
+    track: str
+    stem: str
+    at: At = "phrase"
+
+
+@dataclass(frozen=True)
+class Swap(Command):
+    """Play `stem` in place of `replaces` on `track` from the next turn of its loop, keeping
+    its place on the grid (a re-rendered take of the same loop). Nothing happens if
+    `replaces` no longer plays or is queued there."""
+
+    verb = "swap"
+    reply = Scheduled
+    track: str
+    stem: str
+    replaces: str
+
+
+@dataclass(frozen=True)
+class Unqueue(Command):
+    """Take `stem` back out of `track`'s queue before it starts; what it would have replaced
+    plays on. `sounding` in the reply says whether it was still waiting."""
+
+    verb = "unqueue"
+    reply = Scheduled
+    track: str
+    stem: str
+
+
+@dataclass(frozen=True)
+class Stop(Command):
+    verb = "stop"
+    reply = Scheduled
+    track: str
+    at: At = "phrase"
+
+
+@dataclass(frozen=True)
+class Mix(Command):
+    """Set any of a track's gain (dB), pan, mute and solo; the rest stay."""
+
+    verb = "mix"
+    reply = TrackMix
+    track: str
+    gain: float | None = None
+    pan: float | None = None
+    mute: bool | None = None
+    solo: bool | None = None
+
+
+@dataclass(frozen=True)
+class Tempo(Command):
+    verb = "tempo"
+    reply = TempoChange
+    bpm: float
+    at: str = "beat"
+
+
+@dataclass(frozen=True)
+class SetMeter(Command):
+    verb = "meter"
+    reply = GridChange
+    meter: str
+    at: str = "phrase"
+
+
+@dataclass(frozen=True)
+class SetPhrase(Command):
+    verb = "phrase"
+    reply = GridChange
+    bars: int
+    at: str = "phrase"
+
+
+@dataclass(frozen=True)
+class Panic(Command):
+    verb = "panic"
+    reply = Scheduled
+
+
+@dataclass(frozen=True)
+class Record(Command):
+    verb = "record"
+    reply = Recording
+    tracks: bool = False
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class StopRecording(Command):
+    verb = "stop_recording"
+    reply = Recording
+
+
+@dataclass(frozen=True)
+class State(Command):
+    verb = "state"
+    reply = EngineState
+
+
+@dataclass(frozen=True)
+class Ping(Command):
+    verb = "ping"
+    reply = Position
+
+
+@dataclass(frozen=True)
+class GetTiming(Command):
+    verb = "timing"
+    reply = Timing
+
+
+@dataclass(frozen=True)
+class GetMessages(Command):
+    verb = "messages"
+    reply = Messages
+
+
+@dataclass(frozen=True)
+class Shutdown(Command):
+    """Stop the engine, finishing any recording."""
+
+    verb = "shutdown"
+
+
+def decode_command(name: Any, args: Any) -> Command:
+    """The command a request line names, or EngineError saying what was wrong with it."""
+    cls = COMMANDS.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise EngineError(f"the engine has no command {name!r}")
+    if args is None:
+        args = {}
+    if not isinstance(args, dict):
+        raise EngineError(f"bad arguments for {name}: expected an object, got {args!r}")
+    try:
+        return cls(**args)
+    except TypeError as e:
+        raise EngineError(f"bad arguments for {name}: {e}") from None
+
+
+def finite_or_none(beat: float) -> float | None:
+    """A beat for a reply: None for "not on a beat" (NaN inside the engine)."""
+    return None if beat is None or math.isnan(beat) else float(beat)
+
+
+# ---- the link -----------------------------------------------------------------------------
+
+
+class EngineLink(abc.ABC):
+    """The language side's handle on an engine, live (EngineClient) or offline (LocalEngine)."""
+
+    info: EngineInfo
+    offline: bool = False
+
+    @abc.abstractmethod
+    def send(self, command: Command) -> Any:
+        """Do `command`; return its reply (of type `command.reply`) or raise its HootError."""
+
+    def peek(self, command: Command) -> Any:
+        """`send`, for observers: a link that can start a new engine never does it for this."""
+        return self.send(command)
+
+    @abc.abstractmethod
+    def status(self):
+        """The engine's status now (hoot.engine.status.EngineStatus), read without asking it."""
+
+    def messages(self) -> tuple[str, ...]:
+        """What the engine had to say since it was last asked."""
+        return self.send(GetMessages()).lines
+
+    @property
+    def tracks(self) -> tuple[str, ...]:
+        return self.info.tracks
+
+    @property
+    def samplerate(self) -> int:
+        return self.info.samplerate
+
+    def close(self) -> None:  # noqa: B027 - most links have nothing to let go of
+        """Let go of the engine (a live one plays on)."""

@@ -1,0 +1,193 @@
+"""The Stage: the headless core of a set, which every front end shares.
+
+A Stage owns the session's engine link, `perf`, the actions every controller calls, the
+console that runs the performer's code, the view of the set that screens draw, and the
+`hoot repl` server. `hoot tui` draws its view and forwards its keys to its actions;
+`hoot play` runs a script on it; `hoot render` runs one offline; a Launchpad or a MIDI
+map is one more front end calling the same actions. Nothing here imports Textual.
+
+    stage = Stage.live(Session("friday"), backend="auto")   # attach, or start the engine
+    stage.start_console(on_output=print)
+    stage.start_view(post=draw)                              # SetView ~30 times a second
+    stage.actions.pick(3)                                    # what F8 and a pad do
+    stage.close()                                            # the engine plays on
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hoot.console.namespace import make_namespace
+from hoot.engine.protocol import EngineLink, PlayerState
+from hoot.errors import HootError
+from hoot.performance import Performance
+from hoot.session import Session
+from hoot.stage.actions import SetActions
+from hoot.stage.link import SessionEngine
+
+
+class Stage:
+    """One set, whatever front end plays it. See the module docstring."""
+
+    def __init__(self, session: Session, link: EngineLink) -> None:
+        self.session = session
+        self.link = link
+        self.perf = Performance(link, session)
+        self.actions = SetActions(self.perf)
+        self.namespace = make_namespace(self.perf, actions=self.actions)
+        self.executor = None
+        self.watcher = None
+        self.repl = None
+        self.history = None
+        self.on_message: Callable[[str], None] = lambda message: None
+        self.perf.on_message = self.say
+        self.last_players: tuple[PlayerState, ...] = ()  # what played, as last seen
+        self._selection_saved: tuple[str | None, int] = (None, 0)
+        if isinstance(link, SessionEngine):
+            link.on_new_engine = self._engine_restarted
+        self._restore_selection()
+
+    # ---- making one ------------------------------------------------------------------------
+
+    @classmethod
+    def live(cls, session: Session, on_message: Callable[[str], None] | None = None,
+             **engine_args: Any) -> Stage:  # fmt: skip
+        """The stage of `session`'s live engine: attached to if it runs, else started and
+        given the settings the session saved."""
+        stage = cls(session, SessionEngine(session.dir, **engine_args))
+        if on_message is not None:
+            stage.on_message = on_message
+        for line in stage.link.messages():
+            stage.say(f"engine: {line}")
+        if stage.link.started and not session.is_new:
+            stage.perf.restore_engine()
+        return stage
+
+    @classmethod
+    def offline(cls, session: Session, samplerate: int = 48000,
+                blocksize: int | str | list[int] = 256, seed: int = 0) -> Stage:  # fmt: skip
+        """A stage whose engine runs in this process and moves only when the script waits
+        (`hoot render`, tests)."""
+        from hoot.engine.client import LocalEngine
+
+        link = LocalEngine(samplerate, blocksize=blocksize, session_dir=session.dir, seed=seed)
+        return cls(session, link)
+
+    # ---- what runs beside it -----------------------------------------------------------------
+
+    def say(self, message: str) -> None:
+        """Tell the performer something, on whatever front end is attached."""
+        try:
+            self.on_message(message)
+        except Exception:  # noqa: BLE001 - a broken display must not stop the set
+            pass
+
+    def start_console(self, on_output: Callable, on_exit_request: Callable[[], None] | None = None):
+        """The evaluation thread that runs the performer's code in the stage's namespace."""
+        from hoot.console.executor import Executor
+        from hoot.console.history import History
+
+        self.history = History(self.session.dir / "history.jsonl")
+        self.executor = Executor(
+            self.namespace,
+            on_output=on_output,
+            history=self.history,
+            on_exit_request=on_exit_request,
+        )
+        return self.executor
+
+    def start_view(self, post: Callable, hz: float = 30.0):
+        """Build the set's view (hoot.stage.view.SetView) `hz` times a second and hand it
+        to `post`, from a thread of its own."""
+        from hoot.stage.watcher import SetWatcher
+
+        self.watcher = SetWatcher(self, post, hz=hz)
+        self.watcher.start()
+        return self.watcher
+
+    def serve_repl(self) -> str | None:
+        """Let `hoot repl` type into this stage's console. Returns why not, or None."""
+        if self.executor is None:
+            return "the console is not running"
+        try:
+            from hoot.console.repl_server import ReplServer, repl_socket_path
+
+            self.repl = ReplServer(self.executor, repl_socket_path(self.session.dir))
+            self.repl.start()
+            self.repl.write_pointer(self.session.dir)
+        except Exception as e:  # noqa: BLE001 - the repl is an extra; the set goes on
+            self.repl = None
+            return str(e)
+        return None
+
+    def warm_up(self) -> None:
+        """Start what the first statements and keys need, so none of them waits: the
+        generation workers, and the imports a first generate, sound or completion pulls."""
+        self.perf.picker.pool.start()
+        threading.Thread(target=_import_the_heavy_parts, daemon=True, name="hoot-warm").start()
+
+    def run_script(self, path: Path) -> None:
+        """Run a set script (a .py file) in the stage's namespace."""
+        from hoot.render import run_script
+
+        run_script(path, self.namespace)
+
+    # ---- a new engine ----------------------------------------------------------------------
+
+    def remember(self, state) -> None:
+        """What the engine played when last seen, for bringing it back after a crash; and
+        the picker's selection, for bringing that back tomorrow."""
+        self.last_players = tuple(state.players)
+        selection = (self.actions.selection.role, self.actions.selection.number)
+        if selection != self._selection_saved and selection[0] is not None:
+            self._selection_saved = selection
+            self.session.update_settings(picker={"role": selection[0], "number": selection[1]})
+
+    def _restore_selection(self) -> None:
+        saved = self.session.read_settings().get("picker")
+        if isinstance(saved, dict) and saved.get("role") in self.perf.picker.latest:
+            self.actions.select(str(saved["role"]), int(saved.get("number", 1)))
+            self._selection_saved = (self.actions.selection.role, self.actions.selection.number)
+
+    def _engine_restarted(self) -> None:
+        """The engine had died and a command started a new one: give it the set back."""
+        done = self.perf.restore_engine(self.last_players)
+        try:
+            notes = [line for line in self.link.messages() if "repaired" in line]
+        except HootError:
+            notes = []
+        if notes:
+            done.append("the recording is repaired")
+        self.say("the engine had stopped, so a new one plays the session: " + "; ".join(done))
+
+    def close(self) -> None:
+        """Stop everything this stage runs here; a live engine plays on."""
+        for stop in (
+            self.watcher and self.watcher.stop,
+            self.repl and self.repl.stop,
+            self.executor and self.executor.close,
+        ):
+            try:
+                if stop:
+                    stop()
+            except Exception:  # noqa: BLE001 - leaving must not fail
+                pass
+        try:
+            self.perf.close()
+        finally:
+            self.link.close()
+
+
+def _import_the_heavy_parts() -> None:
+    """Imports the first statements of a set would otherwise wait for (the renderer's
+    vocabulary pulls scipy; completion pulls jedi)."""
+    import importlib
+
+    for name in ("hoot.generate.soundfont", "hoot.music.clip", "jedi"):
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - warming is an optimisation
+            pass
