@@ -200,7 +200,9 @@ class Candidate:
     def __repr__(self) -> str:
         extra = ""
         if self.status is Status.RENDERING:
-            extra = f" {self.progress:.0%}" + (f" ({self.stage})" if self.stage else "")
+            extra = f" {self.progress:.0%}"
+            if self.stage and self.stage != "rendering":
+                extra += f" ({self.stage})"
         elif self.status is Status.FAILED:
             extra = f": {self.reason}"
         elif self.status is Status.READY:
