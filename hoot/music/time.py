@@ -249,9 +249,23 @@ class TempoMap:
 
     # reading ------------------------------------------------------------------
 
+    def whole_beat(self, sample: int) -> int:
+        """The beat in which `sample` sounds: the last whole beat whose first sample (as
+        `sample_at` rounds it, the one every boundary goes through) is at or before it.
+        `beat_at` alone can put a boundary's own sample a hair before its beat."""
+        k = math.floor(self.beat_at(sample) + 1e-9)
+        while self.sample_at(k + 1) <= sample:
+            k += 1
+        while self.sample_at(k) > sample:
+            k -= 1
+        return k
+
     def position(self, sample: int) -> Position:
-        """Bar, beat and phrase of `sample`, for display and for scripts."""
-        beat = self.beat_at(sample)
+        """Bar, beat and phrase in which `sample` sounds, for display and for scripts: a
+        stem that starts on a boundary's first sample is in the boundary's bar."""
+        k = self.whole_beat(sample)
+        first, nxt = self.sample_at(k), self.sample_at(k + 1)
+        beat = k + (sample - first) / max(nxt - first, 1)
         grid = self.grid_at_beat(beat)
         into = beat - grid.beat
         bars = int(math.floor(into / grid.beats_per_bar + 1e-9))
@@ -259,7 +273,7 @@ class TempoMap:
             sample=sample,
             beat=beat,
             bar=grid.bar + bars,
-            beat_in_bar=into - bars * grid.beats_per_bar,
+            beat_in_bar=max(0.0, into - bars * grid.beats_per_bar),
             phrase=grid.phrase_index + bars // grid.phrase,
             bar_in_phrase=bars % grid.phrase,
             bpm=self.bpm_at(sample),

@@ -62,3 +62,30 @@ def test_round_trip_through_dict():
     tm = TempoMap(SR, 120).with_tempo(90, 8).with_grid(16, meter="3/4")
     again = TempoMap.from_dict(tm.to_dict())
     assert again.tempi == tm.tempi and again.grids == tm.grids
+
+
+def test_a_boundary_sample_is_in_the_boundary_bar_whatever_the_rounding():
+    # the performer's case: after a tempo change a boundary's sample rounded down, and
+    # position() put it in the bar before (beat 175.99998, "bar 44" for the grid's bar 45)
+    rng = __import__("random").Random(5)
+    for _ in range(300):
+        tm = TempoMap(SR, rng.uniform(60, 200), rng.choice(["4/4", "7/8", "3/4", "5/4"]))
+        beat = 0
+        for _ in range(rng.randint(1, 6)):
+            beat += rng.randint(1, 40)
+            if rng.random() < 0.5:
+                tm = tm.with_tempo(rng.uniform(40, 240), beat)
+            else:
+                grid = tm.grid_at_beat(beat)
+                step = grid.beats_per_phrase
+                at = grid.beat + step * (1 + (beat - grid.beat) // step)
+                tm = tm.with_grid(at, meter=rng.choice(["4/4", "7/8", "3/4"]),
+                                  phrase=rng.choice([1, 2, 4, 16]))
+                beat = int(at)
+        for b in range(0, beat + 40):
+            s = tm.sample_at(b)
+            pos = tm.position(s)
+            assert tm.whole_beat(s) == b and pos.beat == b
+            assert tm.position(s - 1).beat < b <= pos.beat
+            bar_start = tm.bar_beat(pos.bar)
+            assert bar_start <= b < bar_start + pos.meter.beats, (b, pos)
