@@ -237,6 +237,7 @@ class Performance:
         self._picker = None
         self._loaded: set[str] = set()
         self._recording: bool | None = None  # tracks=..., while a recording runs
+        self._recording_paths: list[Path] = []
         self.messages: deque[str] = deque(maxlen=200)
         self.on_message: Callable[[str], None] = lambda m: print(m, file=sys.stderr)
 
@@ -619,22 +620,19 @@ class Performance:
 
     # ---- a new engine for the session --------------------------------------------------
 
+    def adopt(self, state: p.EngineState) -> None:
+        """Take in what a running engine was doing when this performance attached to it."""
+        if state.recording:
+            self._recording = len(state.recording) > 1
+            self._recording_paths = [Path(x) for x in state.recording]
+
     def restore_engine(self, playing: tuple[p.PlayerState, ...] = ()) -> list[str]:
-        """Give a newly started engine everything the performer set (tempo, meter, phrase, the
-        mix) and start again what was playing, at the next phrase. Returns what it did, in
-        words."""
+        """Give a newly started engine the mix the performer set (it started on the session's
+        tempo, meter and phrase length), start again what was playing, at the next phrase,
+        and the recording. Returns what it did, in words."""
         settings = self.session.read_settings()
         done = []
         self._loaded.clear()
-        try:
-            if "tempo" in settings:
-                self._send(p.Tempo(bpm=float(settings["tempo"])))
-            if "meter" in settings:
-                self._send(p.SetMeter(meter=str(settings["meter"])))
-            if "phrase" in settings:
-                self._send(p.SetPhrase(bars=int(settings["phrase"])))
-        except (HootError, TimeError, ValueError) as e:
-            done.append(f"time settings not restored ({e})")
         for name, row in settings.get("tracks", {}).items():
             if name in self.tracks and isinstance(row, dict):
                 mix = {k: row[k] for k in ("gain", "pan", "mute", "solo") if k in row}
@@ -643,7 +641,7 @@ class Performance:
                         self._send(p.Mix(track=name, **mix))
                     except HootError:
                         pass
-        done.append("tempo and mix restored")
+        done.append("tempo, meter and mix as they were")
         again = []
         for player in playing:
             if player.path is None or player.track not in self.tracks:
@@ -658,11 +656,14 @@ class Performance:
         if again:
             done.append(f"{', '.join(again)} playing again from the next phrase")
         if self._recording is not None:
+            before = self._recording_paths[0].name if self._recording_paths else "the take"
             try:
-                paths = self._send(p.Record(tracks=self._recording)).paths
-                done.append(f"recording again to {Path(paths[0]).name}")
+                self.record(tracks=self._recording)
+                done.append(f"the recording up to the crash is in {before}, and it records "
+                            f"again to {self._recording_paths[0].name}")  # fmt: skip
             except HootError as e:
-                done.append(f"recording not restarted ({e})")
+                done.append(f"the recording up to the crash is in {before}; recording again "
+                            f"failed ({e})")  # fmt: skip
         return done
 
     # ---- recording and safety ----------------------------------------------------------
@@ -672,14 +673,14 @@ class Performance:
         folder as WAV. Headers are kept current every second, so a crash loses at most about
         a second. Returns the files being written."""
         paths = [Path(x) for x in self._send(p.Record(tracks=tracks, name=name)).paths]
-        self._recording = tracks
+        self._recording, self._recording_paths = tracks, paths
         self.session.log("record", paths=[str(x) for x in paths])
         return paths
 
     def stop_recording(self) -> list[Path]:
         """Finish the recording; returns the finished files."""
         paths = [Path(x) for x in self._send(p.StopRecording()).paths]
-        self._recording = None
+        self._recording, self._recording_paths = None, []
         self.session.log("stop_recording", paths=[str(x) for x in paths])
         return paths
 

@@ -86,6 +86,8 @@ class EngineClient(EngineLink):
         blocksize: int = 0,
         idle_timeout: float = 600.0,
         bpm: float = 120.0,
+        meter: str = "4/4",
+        phrase: int = 4,
         wait: float = 20.0,
         log: Path | None = None,
     ) -> EngineClient:
@@ -109,6 +111,10 @@ class EngineClient(EngineLink):
             str(idle_timeout),
             "--bpm",
             str(bpm),
+            "--meter",
+            str(meter),
+            "--phrase",
+            str(phrase),
         ]
         if device:
             argv += ["--device", device]

@@ -57,6 +57,8 @@ class EngineServer:
         idle_timeout: float = 600.0,
         tracks: tuple[str, ...] = ROLES,
         bpm: float = 120.0,
+        meter: str = "4/4",
+        phrase: int = 4,
         log=None,
     ) -> None:
         self.session_dir = Path(session_dir).resolve()
@@ -64,7 +66,9 @@ class EngineServer:
         self.idle_timeout = idle_timeout
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         self.socket_path, self.status_path = st.addresses(self.session_dir)
-        self.engine = Engine(samplerate, tracks, tempo_map=TempoMap(samplerate, bpm))
+        self.engine = Engine(
+            samplerate, tracks, tempo_map=TempoMap(samplerate, bpm, meter, phrase)
+        )
         self.recorder = RecorderProcess(samplerate, len(tracks), list(tracks))
         self.engine.recorder = self.recorder
         self.control = EngineControl(self.engine, self.recorder, self.recordings)
@@ -308,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--blocksize", type=int, default=0)
     ap.add_argument("--idle-timeout", type=float, default=600.0)
     ap.add_argument("--bpm", type=float, default=120.0)
+    ap.add_argument("--meter", default="4/4")
+    ap.add_argument("--phrase", type=int, default=4)
     ap.add_argument("--tracks", default=",".join(ROLES))
     a = ap.parse_args(argv)
     set_switch_interval()
@@ -323,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
         a.idle_timeout,
         tuple(t for t in a.tracks.split(",") if t),
         a.bpm,
+        a.meter,
+        a.phrase,
     )
 
     def _terminate(signum, frame):  # finish the recording on a polite kill

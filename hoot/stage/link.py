@@ -26,16 +26,25 @@ from hoot.errors import EngineLost
 class SessionEngine(EngineLink):
     """A live engine for `session_dir`: attached to if one runs, started if not."""
 
-    def __init__(self, session_dir: Path, **engine_args: Any) -> None:
+    def __init__(
+        self,
+        session_dir: Path,
+        start_args: Callable[[], dict] = dict,
+        **engine_args: Any,
+    ) -> None:
         self.session_dir = Path(session_dir)
         self.engine_args = engine_args
-        self.client = EngineClient.attach(self.session_dir, **engine_args)
+        self.start_args = start_args  # how a new engine starts (the session's tempo, meter...)
+        self.client = EngineClient.attach(self.session_dir, **self._args())
         self.info = self.client.info
         self.started = self.client.process is not None  # this link started the engine
         self.restarts = 0
         self.on_new_engine: Callable[[], None] = lambda: None
         self._lock = threading.Lock()
         self._restarting = threading.local()
+
+    def _args(self) -> dict:
+        return {**self.engine_args, **self.start_args()}
 
     def send(self, command: p.Command) -> Any:
         client = self.client
@@ -63,7 +72,7 @@ class SessionEngine(EngineLink):
             if self.client is not dead:
                 return  # another thread has started the new engine already
             dead.close()
-            self.client = EngineClient.attach(self.session_dir, **self.engine_args)
+            self.client = EngineClient.attach(self.session_dir, **self._args())
             self.info = self.client.info
             self.restarts += 1
             self._restarting.active = True

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hoot.console.namespace import make_namespace
+from hoot.engine import protocol as p
 from hoot.engine.protocol import EngineLink, PlayerState
 from hoot.errors import HootError
 from hoot.performance import Performance
@@ -57,13 +58,16 @@ class Stage:
              **engine_args: Any) -> Stage:  # fmt: skip
         """The stage of `session`'s live engine: attached to if it runs, else started and
         given the settings the session saved."""
-        stage = cls(session, SessionEngine(session.dir, **engine_args))
+        link = SessionEngine(session.dir, start_args=lambda: start_args(session), **engine_args)
+        stage = cls(session, link)
         if on_message is not None:
             stage.on_message = on_message
         for line in stage.link.messages():
             stage.say(f"engine: {line}")
         if stage.link.started and not session.is_new:
             stage.perf.restore_engine()
+        elif not stage.link.started:  # reattached: a recording may be running
+            stage.perf.adopt(stage.link.send(p.State()))
         return stage
 
     @classmethod
@@ -179,6 +183,23 @@ class Stage:
             self.perf.close()
         finally:
             self.link.close()
+
+
+def start_args(session: Session) -> dict:
+    """How a new engine for `session` starts: on the tempo, meter and phrase length the
+    performer set last (a value the session file spoils is left at its default)."""
+    from hoot.music.time import Meter, TimeError, check_bpm, check_phrase
+
+    saved = session.read_settings()
+    args: dict[str, Any] = {}
+    for name, check in (("tempo", check_bpm), ("meter", Meter.parse), ("phrase", check_phrase)):
+        if name in saved:
+            try:
+                value = check(saved[name])
+            except (TimeError, TypeError, ValueError):
+                continue
+            args["bpm" if name == "tempo" else name] = str(value) if name == "meter" else value
+    return args
 
 
 def _import_the_heavy_parts() -> None:
