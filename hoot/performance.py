@@ -42,7 +42,7 @@ from hoot.generate.base import Request, known_generators, model_backends
 from hoot.music import ROLES
 from hoot.music.harmony import Key, default_progression, parse_progression
 from hoot.music.sounds import SoundError, check_sound, is_soundfont
-from hoot.music.time import Meter, Position, TempoMap, TimeError
+from hoot.music.time import Meter, Position, TempoMap
 from hoot.music.vibe import VibeError, apply_words, check_vibe, default_vibe
 from hoot.session import Session
 
