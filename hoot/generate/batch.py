@@ -583,7 +583,7 @@ class Picker:
         dest = self.stems / f"{c.name}.wav"
         try:
             if src.exists():
-                shutil.copyfile(src, dest)
+                shutil.copyfile(src, dest)  # its JSON (bars, tempo) is in stems/ already
                 c.kept = dest
                 self._save(c.batch)
         except OSError as e:

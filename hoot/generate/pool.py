@@ -324,8 +324,12 @@ def make_candidate(task: dict, progress: Callable[[float, str], None]) -> dict:
     sf.write(str(wav), audio, request.samplerate, subtype="FLOAT")
     meta["wav"] = str(wav)
     meta["seconds_to_make"] = round(time.perf_counter() - started, 4)
-    if not retake:
-        base.with_suffix(".json").write_text(json.dumps(meta, indent=1, default=str))
+    text = json.dumps(meta, indent=1, default=str)
+    # beside the audio, for the engine's loader (its bars make the loop beat-locked); and
+    # beside the notes, in the session, for the record
+    wav.with_suffix(".json").write_text(text)
+    if not retake and base.parent != wav.parent:
+        base.with_suffix(".json").write_text(text)
     return meta
 
 

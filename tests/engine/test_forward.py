@@ -11,7 +11,7 @@ import pytest
 
 from hoot.engine.client import LocalEngine
 from hoot.engine.core import FADE, LoadedStem, Start
-from hoot.engine.protocol import Mix
+from hoot.engine.protocol import Load, Mix, Swap, Unqueue
 from hoot.errors import EngineError, HootError, StemError
 from hoot.performance import Performance
 from hoot.render import render
@@ -322,3 +322,50 @@ def test_tempo_change_takes_effect_on_the_next_beat(session):
     assert perf.tempo == 120  # not yet
     perf.wait(beats=1)
     assert perf.tempo == 140
+
+
+def test_a_retaken_loop_takes_over_at_the_start_of_its_next_turn(tmp_path, session):
+    # one-bar loops as a generator writes them: the take made at 120 BPM holds 0.1, the one
+    # made at 150 holds 0.2 and is a bar at 150 long
+    slow = stemfiles.write_wav(tmp_path / "a.wav", np.full((96000, 2), 0.1, np.float32),
+                               bars=1, beats_per_bar=4)  # fmt: skip
+    fast = stemfiles.write_wav(tmp_path / "b.wav", np.full((76800, 2), 0.2, np.float32),
+                               bars=1, beats_per_bar=4)  # fmt: skip
+    link = LocalEngine(SR, session_dir=session.dir)
+    perf = Performance(link, session)
+    stemfiles.unity(perf)
+    a = perf.load(slow, role="bass")
+    link.send(Load(stem_id="b", path=str(fast), role="bass"))
+    a.queue(at="bar")
+    out = [link.advance(96000 + 30000)]  # into the loop's second turn
+    perf.set_tempo(150, at="bar")
+    swap = link.send(Swap(track="bass", stem="b", replaces=a.id))
+    assert swap.sounding and swap.sample == 2 * 96000, "at the start of the next turn"
+    out.append(link.advance(96000 - 30000 + 4 * 76800))
+    audio = np.concatenate(out)[link.engine.limiter.latency :]
+    assert np.allclose(audio[96000 + 4096 : 2 * 96000 - FADE, 0], 0.1), "this turn plays on"
+    for k in range(3):  # then the new take, a whole one each turn (within its seam fades)
+        turn = 2 * 96000 + k * 76800
+        assert np.allclose(audio[turn + 64 : turn + 76800 - 64, 0], 0.2), f"turn {k}"
+    assert [p.stem for p in perf.tracks.bass.playing] == ["b"]
+
+
+def test_a_queued_stem_taken_back_leaves_what_plays_uncut(tmp_path, session):
+    link = LocalEngine(SR, session_dir=session.dir)
+    perf = Performance(link, session)
+    stemfiles.unity(perf)
+    held = perf.load(stemfiles.write_wav(tmp_path / "h.wav", np.full((SR, 2), 0.3, np.float32)),
+                     role="pad")  # fmt: skip
+    other = perf.load(stemfiles.impulse(tmp_path / "i.wav", value=0.9), role="pad")
+    held.queue(at="now")
+    out = [link.advance(SR // 2)]
+    at = other.queue(at="bar")
+    assert link.send(Unqueue(track="pad", stem=other.id)).sounding
+    out.append(link.advance(2 * at))
+    audio = np.concatenate(out)[link.engine.limiter.latency :]
+    assert np.abs(audio).max() < 0.5, "the impulse never played"
+    # no stop fade before the boundary, no silence after it (only the loop's own seam fades)
+    assert np.allclose(audio[at - FADE - 10 : at - 64, 0], 0.3)
+    assert np.allclose(audio[at + 64 : at + 1000, 0], 0.3)
+    assert [p.stem for p in perf.tracks.pad.playing] == [held.id]
+    assert not link.send(Unqueue(track="pad", stem=other.id)).sounding, "nothing to take back"

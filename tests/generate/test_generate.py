@@ -204,3 +204,70 @@ def test_by_phrase_tells_the_performer_what_will_be_late(perf):
         time.sleep(0.01)
     assert said and "#1, #2 will not be ready for the phrase at bar" in said[0]
     batch.cancel()
+
+
+def wait_for(predicate, timeout: float = 60.0, what: str = ""):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError(f"waited {timeout:g} s for {what or predicate}")
+
+
+def test_a_picked_candidate_is_kept_in_the_session(perf, session):
+    batch = perf.generate("bass", n=2, bars=1, seed=6).wait(timeout=60)
+    assert not (session.stems / f"{batch[2].name}.wav").exists()
+    batch[2].queue(at="now")
+    kept = wait_for(lambda: batch[2].kept, what="the pick to be copied into the session")
+    assert kept == session.stems / f"{batch[2].name}.wav" and kept.exists()
+    manifest = json.loads((session.dir / "batches" / f"{batch.id}.json").read_text())
+    assert manifest["candidates"][1]["kept"] == str(kept)
+    assert not (session.stems / f"{batch[1].name}.wav").exists(), "only what was picked"
+
+
+def test_a_candidate_whose_audio_left_the_spool_is_rendered_again_when_picked(perf):
+    said = []
+    perf.on_message = said.append
+    old = perf.generate("chords", n=2, bars=1, seed=7).wait(timeout=60)
+    new = perf.generate("chords", n=2, bars=1, seed=8).wait(timeout=60)
+    wait_for(lambda: old[1].name not in perf._loaded, what="the old batch to leave the engine")
+    perf.picker._trim_spool(budget=0)  # memory is short: the old batch's audio goes first
+    assert not old[1].wav.exists() and new[1].wav.exists(), "the latest batch stays"
+    assert old[1].queue(at="now") is None
+    assert "rendered again" in said[-1]
+    wait_for(lambda: old[1].queued is not None, what="the re-rendered candidate to start")
+    assert [p.stem for p in perf.tracks.chords.playing] == [old[1].take_id]
+
+
+def test_after_a_tempo_change_a_playing_loop_is_made_again_and_stays_whole(session):
+    seen = {}
+
+    def script(perf):
+        perf.on_message = lambda m: None
+        for track in perf.tracks:
+            track.gain = 0
+        c = perf.generate("bass", n=1, bars=1, seed=9).wait(timeout=60)[1]
+        c.queue(at="bar")
+        perf.wait(bars=1.5)
+        perf.set_tempo(150, at="bar")  # bar 2 on: each turn is shorter than the loop
+        # offline, time stands still while the pool renders: the new take is there before
+        # the new tempo begins
+        wait_for(lambda: c.take_bpm == 150, what="the take at 150 BPM")
+        seen["take"], _ = sf.read(str(c.take_path), dtype="float32", always_2d=True)
+        seen["first"] = c.audio
+        perf.wait(bars=6)
+        seen["map"] = perf.tempo_map()
+        perf.close()
+
+    out = render(script, bars=8, session=session)
+    tm, take, first = seen["map"], seen["take"], seen["first"]
+    assert len(take) == round(4 * 60 / 150 * SR) < len(first)
+    turns = [tm.sample_at(4.0 * k) for k in range(9)]
+    # bars 0 and 1 play the take made at 120; from bar 2, at 150 BPM, every turn is the
+    # whole take made at 150: not the old one cut short
+    for k in (0, 1):
+        assert np.allclose(out[turns[k] : turns[k + 1]], first, atol=1e-6)
+    for k in range(2, 8):
+        assert np.allclose(out[turns[k] : turns[k + 1]], take, atol=1e-6), f"bar {k}"
