@@ -1,9 +1,10 @@
 """Reading stem files into engine memory, on the loader thread (never the audio thread).
 
 A stem on disk is up to three files sharing a name in a session's `stems/`
-folder: `NAME.wav` (audio), `NAME.mid` (notes) and `NAME.json` (metadata:
-role, bars, tempo, key, generator, seed, parameters...). Audio plays when there
-is a WAV; a MIDI-only stem plays through the engine's synth voices.
+folder: audio (`NAME.wav`, or any format libsndfile reads: FLAC, Ogg/Vorbis, AIFF,
+CAF, W64, RF64, MP3 where the library has it...), notes (`NAME.mid`) and metadata
+(`NAME.json`: role, bars, tempo, key, generator, seed, parameters...). Audio plays
+when there is some; a MIDI-only stem plays through the engine's synth voices.
 
 Everything the audio thread will touch is made safe here: float32, C-contiguous,
 stereo, the engine's sample rate, finite, within +-4.0, with short fades at the
@@ -27,19 +28,32 @@ SEAM_FADE = 64  # frames faded in and out at the loop seam (1.3 ms at 48 kHz)
 MAX_SECONDS = 600  # a stem longer than ten minutes is a mistake, not a loop
 
 
+AUDIO_SUFFIXES = (
+    ".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".aifc", ".caf",
+    ".w64", ".rf64", ".mp3", ".au", ".snd",
+)  # fmt: skip
+MIDI_SUFFIXES = (".mid", ".midi")
+
+
 def stem_files(path: str | Path) -> tuple[Path | None, Path | None, Path | None]:
-    """The (wav, mid, json) files of the stem at `path` (any one of them, or the bare name)."""
+    """The (audio, mid, json) files of the stem at `path` (any one of them, or the bare name)."""
     p = Path(path).expanduser()
-    base = p.with_suffix("") if p.suffix.lower() in (".wav", ".mid", ".midi", ".json") else p
-    found = []
-    for suffixes in ((".wav", ".WAV"), (".mid", ".midi", ".MID"), (".json",)):
-        found.append(
-            next((base.with_suffix(s) for s in suffixes if base.with_suffix(s).is_file()), None)
-        )
-    wav, mid, meta = found
-    if p.suffix.lower() == ".wav" and p.is_file():
-        wav = p
-    return wav, mid, meta
+    known = (*AUDIO_SUFFIXES, *MIDI_SUFFIXES, ".json")
+    base = p.with_suffix("") if p.suffix.lower() in known else p
+
+    def first(suffixes: tuple[str, ...]) -> Path | None:
+        for suffix in suffixes:
+            for candidate in (base.with_suffix(suffix), base.with_suffix(suffix.upper())):
+                if candidate.is_file():
+                    return candidate
+        return None
+
+    audio, mid, meta = first(AUDIO_SUFFIXES), first(MIDI_SUFFIXES), first((".json",))
+    if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES:
+        audio = p
+    elif p.is_file() and p.suffix.lower() not in (*MIDI_SUFFIXES, ".json"):
+        audio = p  # any other name: whatever libsndfile makes of it (it says if nothing)
+    return audio, mid, meta
 
 
 def read_metadata(path: Path | None) -> dict:
@@ -67,8 +81,9 @@ def load_stem(
     wav, mid, meta_path = stem_files(path)
     if wav is None and mid is None:
         raise StemError(
-            f"no stem at {path}: expected a .wav or .mid file there; check the path (relative "
-            "paths are looked up in the session's stems/ folder, then the current folder)"
+            f"no stem at {path}: expected an audio file (WAV, FLAC, Ogg, AIFF...) or a .mid "
+            "file there; check the path (relative paths are looked up in the session's stems/ "
+            "folder, then the current folder)"
         )
     meta = read_metadata(meta_path)
     sid = stem_id or Path(path).stem
@@ -90,6 +105,7 @@ def read_audio(path: Path, samplerate: int) -> np.ndarray:
     millisecond on a stem of any length."""
     import soundfile as sf
 
+    check_whole(path)
     try:
         with sf.SoundFile(str(path)) as f:
             frames, sr, channels = f.frames, f.samplerate, f.channels
@@ -116,6 +132,12 @@ def read_audio(path: Path, samplerate: int) -> np.ndarray:
     except StemError:
         raise
     except Exception as e:  # noqa: BLE001 - libsndfile's errors are many; one sentence suffices
+        if "format" in str(e).lower() and path.suffix.lower() not in (".wav", ".wave"):
+            raise StemError(
+                f"{path.name}: hoot reads the audio formats libsndfile reads (WAV, FLAC, "
+                f"Ogg/Vorbis, AIFF, CAF, W64, RF64...) and this one is not among them; convert "
+                "it to WAV or FLAC"
+            ) from None
         raise StemError(
             f"stem {path} is not a readable audio file ({e}); re-render or replace it"
         ) from None
@@ -125,6 +147,39 @@ def read_audio(path: Path, samplerate: int) -> np.ndarray:
         data = np.clip(np.nan_to_num(resample_loop(data, sr, samplerate)), -4.0, 4.0)
     apply_seam_fades(data)
     return np.ascontiguousarray(data, dtype=np.float32)
+
+
+def check_whole(path: Path) -> None:
+    """Refuse a WAV file cut short: one whose data chunk promises more bytes than the file
+    holds (an interrupted copy or download). libsndfile reads what is there and says
+    nothing, so a 1 MB take would load as a 25-frame stem. A header that promises less
+    than the file holds is a recording that crashed before its header was updated: that
+    one the recorder repairs, and it reads fine as it is."""
+    import struct
+
+    if path.suffix.lower() not in (".wav", ".wave"):
+        return
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return  # RF64 and the rest: libsndfile's checks
+            offset = 12
+            while offset + 8 <= size:
+                f.seek(offset)
+                chunk, length = struct.unpack("<4sI", f.read(8))
+                if chunk == b"data":
+                    if length != 0xFFFFFFFF and offset + 8 + length > size:
+                        raise StemError(
+                            f"stem {path} is cut short: its header promises {length:,} bytes "
+                            f"of audio and the file holds {max(0, size - offset - 8):,}; copy "
+                            "it again whole, or re-render it"
+                        )
+                    return
+                offset += 8 + length + (length & 1)
+    except OSError:
+        return  # libsndfile will say what is wrong
 
 
 def resample_loop(data: np.ndarray, sr_from: int, sr_to: int) -> np.ndarray:
