@@ -183,6 +183,9 @@ class Stage:
             self.perf.close()
         finally:
             self.link.close()
+            from hoot import runtime
+
+            runtime.clean()  # what dead processes left, ours included once they are gone
 
 
 def start_args(session: Session) -> dict:
