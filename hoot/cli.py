@@ -94,7 +94,9 @@ def cmd_tui(a: argparse.Namespace) -> int:
     args = {"backend": a.backend, "idle_timeout": a.idle_timeout}
     if a.device:
         args["device"] = a.device
-    return run_tui(a.session, **args)
+    if a.set is not None and not a.set.is_file():
+        raise HootError(f"no set script at {a.set}")
+    return run_tui(a.session, set_script=a.set, starter=not a.empty, **args)
 
 
 def cmd_repl(a: argparse.Namespace) -> int:
@@ -129,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default=None)
     t.add_argument("--idle-timeout", type=float, default=600.0,
                    help="seconds the engine plays on with no hoot tui attached")
+    t.add_argument("--set", type=Path, default=None,
+                   help="a set script to run in the console once the engine is ready")
+    t.add_argument("--empty", action="store_true",
+                   help="a new session starts silent (otherwise it plays a starting groove)")
     t.set_defaults(func=cmd_tui)
 
     rp = sub.add_parser("repl", help="a ptpython prompt in the running hoot tui's namespace")

@@ -350,7 +350,9 @@ class Performance:
         """Load a stem for `role` ("drums", "bass", "chords", "lead", "pad", "perc"): audio in
         any format libsndfile reads (WAV, FLAC, Ogg/Vorbis, AIFF, CAF, W64, RF64...), or a
         MIDI file the synth plays with the track's sound. Relative paths are looked up in the
-        session's stems/ folder, then from the current folder. Returns a Stem to `queue()`."""
+        session's stems/ folder, then from the current folder, then among the one-shots hoot
+        ships (kick, snare, clap, hat, open-hat, rim, conga, shaker: "kick.wav").
+        Returns a Stem to `queue()`."""
         p_ = _find_stem_file(Path(path).expanduser(), self.session.stems)
         role = role or _guess_role(p_.stem)
         if role not in self.tracks:
@@ -779,7 +781,8 @@ def _find_stem_file(path: Path, stems: Path) -> Path:
     """The file a performer means by `path`: in the session's stems/ folder, or from here;
     a name without a suffix finds NAME.wav, NAME.flac, NAME.mid... Raises HootError saying
     where it looked."""
-    places = [path] if path.is_absolute() else [stems / path, path.resolve()]
+    shipped = Path(__file__).with_name("samples")
+    places = [path] if path.is_absolute() else [stems / path, path.resolve(), shipped / path]
     for place in places:
         if place.is_file():
             return place
@@ -787,7 +790,7 @@ def _find_stem_file(path: Path, stems: Path) -> Path:
             for suffix in (*AUDIO_SUFFIXES, *MIDI_SUFFIXES, ".json"):
                 if place.with_suffix(suffix).is_file():
                     return place.with_suffix(suffix)
-    where = " or ".join(str(x) for x in places)
+    where = " or ".join(str(x) for x in places[:2])
     raise HootError(f"no file at {where}: check the path")
 
 

@@ -128,12 +128,21 @@ class HootApp(App):
     COMMANDS = App.COMMANDS | {SetCommands}
     BINDINGS = [Binding(k, a, t, priority=True, show=False) for k, a, t in KEYS]
 
-    def __init__(self, session: str | Path = "default", stage=None, **engine_args) -> None:
+    def __init__(
+        self,
+        session: str | Path = "default",
+        stage=None,
+        set_script: Path | None = None,
+        starter: bool = False,
+        **engine_args,
+    ) -> None:
         super().__init__()
         from hoot.session import Session
 
         self.session = stage.session if stage is not None else Session(session)
         self.stage = stage
+        self.set_script = set_script  # run in the console once the engine is ready
+        self.starter = starter  # a new session plays hoot's starting groove
         self.engine_args = engine_args
         self.view = EMPTY
         self.frames = 0  # views drawn, for tests and the benchmark
@@ -164,6 +173,10 @@ class HootApp(App):
         from hoot.stage import Stage
 
         say = lambda m: self.post_message(ConsoleOutput("info", m))  # noqa: E731
+        if self.set_script is None and self.starter and self.session.is_new:
+            from hoot.sets import STARTER
+
+            self.set_script = STARTER
         try:
             stage = self.stage or Stage.live(self.session, on_message=say, **self.engine_args)
         except HootError as e:
@@ -197,6 +210,11 @@ class HootApp(App):
             f"engine: {info.backend} on {info.device}; "
             "perf is ready (F1: keys, help(perf) for the manual)",
         )
+        if self.set_script is not None:
+            try:
+                self.run_code(Path(self.set_script).read_text())
+            except OSError as e:
+                self.write("error", f"hoot: cannot read the set {self.set_script}: {e}")
 
     # ---- the stage's parts, for tests and the benchmark -----------------------------------
 
@@ -368,6 +386,7 @@ class _NoHistory:
         return None
 
 
-def run_tui(session: str = "default", **engine_args) -> int:
-    HootApp(session, **engine_args).run()
+def run_tui(session: str = "default", set_script: Path | None = None, starter: bool = True,
+            **engine_args) -> int:  # fmt: skip
+    HootApp(session, set_script=set_script, starter=starter, **engine_args).run()
     return 0

@@ -118,7 +118,7 @@ class Stage:
 
     def tui(self) -> Window:
         return self.terminal.open(
-            HOOT, "tui", "--session", str(self.session_dir), *ENGINE, title="hoot tui"
+            HOOT, "tui", "--session", str(self.session_dir), "--empty", *ENGINE, title="hoot tui"
         )
 
     def repl(self) -> Window:
