@@ -7,7 +7,6 @@ is taken off, so a stem queued at sample S is heard from sample S of the file.
 
 from __future__ import annotations
 
-import runpy
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,45 +16,6 @@ from hoot.errors import HootError
 from hoot.performance import Performance
 from hoot.session import Session
 from hoot.stage import Stage
-
-
-class ScriptError(HootError):
-    """A performer's script raised. `trace` holds the script's own frames (not hoot's)."""
-
-    def __init__(self, message: str, trace: str = "") -> None:
-        super().__init__(message)
-        self.trace = trace
-
-
-def run_script(path: Path, namespace: dict) -> None:
-    """Run a set script; if it raises, report the script's own frames, not hoot's."""
-    import traceback
-
-    try:
-        runpy.run_path(str(path), init_globals=namespace, run_name="__hoot__")
-    except HootError as e:
-        raise type(e)(f"{path.name}{_script_line(e, path)}: {e}") from None
-    except Exception as e:  # noqa: BLE001 - any error in the performer's code
-        frames = [
-            f
-            for f in traceback.extract_tb(e.__traceback__)
-            if Path(f.filename).resolve() == path.resolve()
-        ]
-        raise ScriptError(
-            f"{path.name}{_script_line(e, path)}: {type(e).__name__}: {e}",
-            "".join(traceback.format_list(frames)),
-        ) from None
-
-
-def _script_line(error: BaseException, path: Path) -> str:
-    import traceback
-
-    lines = [
-        f.lineno
-        for f in traceback.extract_tb(error.__traceback__)
-        if Path(f.filename).resolve() == path.resolve()
-    ]
-    return f", line {lines[-1]}" if lines else ""
 
 
 def render(

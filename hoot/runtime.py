@@ -31,6 +31,18 @@ import struct
 import tempfile
 from pathlib import Path
 
+_UCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
+
+
+def peer_uid(conn: socket.socket) -> int | None:
+    """The uid of the process at the other end of a Unix socket, as the kernel saw it when
+    it connected; None where the platform cannot say (then the caller must refuse)."""
+    option = getattr(socket, "SO_PEERCRED", None)
+    if option is None:
+        return None
+    _pid, uid, _gid = _UCRED.unpack(conn.getsockopt(socket.SOL_SOCKET, option, _UCRED.size))
+    return uid
+
 
 def runtime_dir() -> Path:
     """This user's private runtime folder: under $XDG_RUNTIME_DIR (memory, /run/user/UID)

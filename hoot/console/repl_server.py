@@ -41,8 +41,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from hoot.engine.status import peer_uid
 from hoot.errors import HootError
+from hoot.runtime import peer_uid
 from hoot.session import atomic_write
 
 PROTOCOL = 1
@@ -69,12 +69,9 @@ class ExecutorLike(Protocol):
 def repl_socket_path(session_dir: Path) -> Path:
     """Where the TUI serving `session_dir` listens for `hoot repl`: beside the engine's socket
     in the private runtime folder, so the path stays short enough for a Unix socket."""
-    # Imported here: the status module brings numpy, and the CLI imports this module (through
-    # the client) for every command just to register `hoot repl`.
-    from hoot.engine.status import addresses
+    from hoot.runtime import runtime_dir, session_key
 
-    engine_socket, _status = addresses(session_dir)
-    return engine_socket.with_suffix(".repl.sock")
+    return runtime_dir() / f"{session_key(session_dir)}.repl.sock"
 
 
 def output_to_json(output: Any) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from hoot.engine.recorder import RecorderProcess, repair_folder
 from hoot.errors import HootError
 from hoot.music import ROLES
 from hoot.music.time import TempoMap
+from hoot.runtime import peer_uid
 
 
 def set_switch_interval() -> float:
@@ -173,7 +174,7 @@ class EngineServer:
         threading.Thread(target=self._serve_client, args=(conn,), daemon=True).start()
 
     def _serve_client(self, conn: socket.socket) -> None:
-        if st.peer_uid(conn) != os.getuid():  # file modes guard the socket; this checks anyway
+        if peer_uid(conn) != os.getuid():  # file modes guard the socket; this checks anyway
             try:
                 conn.sendall(json.dumps({"ok": False, "kind": "EngineError",
                                          "error": "refused: this engine belongs to another "

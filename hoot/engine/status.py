@@ -10,8 +10,6 @@ anything, so a busy or hung client costs the engine nothing. Structured state
 from __future__ import annotations
 
 import os
-import socket
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,19 +24,6 @@ HEADER = 24  # float64 slots before the meters
 F_MAGIC, F_LAYOUT, F_SAMPLERATE, F_POSITION, F_BLOCKS, F_XRUNS, F_FAULTS, F_CPU = range(8)
 F_STATE_VERSION, F_HEARTBEAT, F_TRACKS, F_PID, F_LATENCY, F_LIMITER_DB, F_RECORDING = range(8, 15)
 F_DROPPED, F_BLOCKSIZE, F_CPU_PEAK, F_REALTIME = range(15, 19)
-
-
-_UCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
-
-
-def peer_uid(conn: socket.socket) -> int | None:
-    """The uid of the process at the other end of a Unix socket, as the kernel saw it when
-    it connected; None where the platform cannot say (then the caller must refuse)."""
-    option = getattr(socket, "SO_PEERCRED", None)
-    if option is None:
-        return None
-    _pid, uid, _gid = _UCRED.unpack(conn.getsockopt(socket.SOL_SOCKET, option, _UCRED.size))
-    return uid
 
 
 def addresses(session_dir: Path) -> tuple[Path, Path]:

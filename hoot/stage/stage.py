@@ -135,7 +135,7 @@ class Stage:
 
     def run_script(self, path: Path) -> None:
         """Run a set script (a .py file) in the stage's namespace."""
-        from hoot.render import run_script
+        from hoot.stage.script import run_script
 
         run_script(path, self.namespace)
 
