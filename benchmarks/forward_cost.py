@@ -13,6 +13,12 @@ period for 64, 128 and 256-frame blocks, measured two ways:
   tail adds the machine's wake-up cost, shown by the "floor" row: the same paced
   loop around a fixed, trivial numpy workload.
 Target: p99.9 <= 25 % at 128 frames.
+
+These VMs differ about 3x in speed from one to the next, so the run also times a fixed
+reference workload (small numpy calls and a pure-Python loop, the two things forward()
+spends its time on), at its start and its end, and prints p50 and p99.9 in units of that
+reference as well: "2.1 ref" means forward() took 2.1 times as long as the reference.
+Figures from different machines compare in those units.
 """
 
 from __future__ import annotations
@@ -86,6 +92,22 @@ def measure(blocksize: int, seconds: float, folder: Path, paced: bool) -> dict:
     }
 
 
+def reference_seconds(repeats: int = 300) -> float:
+    """Median time of a fixed workload: 200 in-place numpy adds on a (128, 2) block, then
+    2,000 turns of a pure-Python loop."""
+    a = np.zeros((128, 2), np.float32)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(200):
+            np.add(a, a, out=a)
+        total = 0
+        for i in range(2000):
+            total += i * i
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
 def floor(blocksize: int, seconds: float) -> dict:
     a = np.zeros((blocksize, 2), np.float32)
 
@@ -109,25 +131,34 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0, help="audio time per measurement")
     a = ap.parse_args()
     interval = set_switch_interval()  # as the engine process does
+    before = reference_seconds()
     print(f"GIL switch interval {interval * 1000:g} ms (as in the engine process)")
+    print(f"reference workload: {before * 1e6:.0f} us at the start")
     print("forward() cost: 16 stems, 32 voices, 8 tracks, meters and recorder on")
     print(
         f"{'block':>6} {'period':>9} {'mode':>13} {'p50':>7} {'p99.9':>7} {'max':>7}  "
-        "voices faults dropped"
+        f"{'p50':>8} {'p99.9':>8}  voices faults dropped"
     )
+    results = []
     with tempfile.TemporaryDirectory() as tmp:
         for bs in (64, 128, 256):
-            rows = [
+            results.append((bs, [
                 ("back-to-back", measure(bs, a.seconds, Path(tmp), paced=False)),
                 ("paced", measure(bs, a.seconds, Path(tmp), paced=True)),
                 ("floor", floor(bs, a.seconds)),
-            ]
-            for mode, r in rows:
-                print(
-                    f"{bs:>6} {bs / SR * 1000:>7.2f}ms {mode:>13} {r['p50']:>6.1f}% "
-                    f"{r['p99.9']:>6.1f}% {r['max']:>6.1f}%  {r['voices']:>6} {r['faults']:>6} "
-                    f"{r['dropped']:>7}"
-                )
+            ]))  # fmt: skip
+    after = reference_seconds()
+    ref = (before + after) / 2
+    for bs, rows in results:
+        period = bs / SR
+        for mode, r in rows:
+            units = [r[k] / 100 * period / ref for k in ("p50", "p99.9")]
+            print(
+                f"{bs:>6} {period * 1000:>7.2f}ms {mode:>13} {r['p50']:>6.1f}% "
+                f"{r['p99.9']:>6.1f}% {r['max']:>6.1f}%  {units[0]:>4.2f} ref {units[1]:>4.2f} ref"
+                f"  {r['voices']:>6} {r['faults']:>6} {r['dropped']:>7}"
+            )
+    print(f"reference workload: {after * 1e6:.0f} us at the end; 1 ref = {ref * 1e6:.0f} us")
 
 
 if __name__ == "__main__":
