@@ -216,3 +216,17 @@ def test_play_without_an_audio_device_renders_instead_and_leaves_no_engine_behin
     assert (session / "engine.log").exists()
     leftover = subprocess.run(["pgrep", "-af", str(session)], capture_output=True, text=True)
     assert leftover.stdout == "", f"an engine still serves the session:\n{leftover.stdout}"
+
+
+def test_a_repl_for_a_session_that_does_not_run_makes_no_folder(tmp_path):
+    import os
+
+    env = {**os.environ, "HOOT_SESSIONS": str(tmp_path / "sessions")}
+    result = subprocess.run([str(HOOT), "repl", "--session", "fridya"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert result.returncode != 0
+    assert stderr_lines(result) == [
+        "hoot: no hoot tui is running for session 'fridya'; start one with "
+        "`hoot tui --session fridya`"
+    ]
+    assert not (tmp_path / "sessions").exists(), "a typo is not a new session"

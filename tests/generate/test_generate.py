@@ -139,6 +139,10 @@ def test_a_pick_starts_exactly_at_the_phrase_boundary(session):
         assert perf.pick("bass", 2) is batch[2]
         assert batch[2].queued == expected["at"]
         assert batch[2].kept is not None or batch[2].wav.exists()
+        assert "bass #2 ready, queued for bar 5" in repr(batch[2])
+        perf.wait(bars=1)
+        assert "bass #2 ready, playing since bar 5" in repr(batch[2])
+        assert "bass #1 ready, seed" in repr(batch[1]), "the other one is just ready"
         perf.close()
 
     audio = render(script, bars=6, session=session)
