@@ -140,7 +140,7 @@ def test_a_pick_starts_exactly_at_the_phrase_boundary(session):
         assert batch[2].queued == expected["at"]
         assert batch[2].kept is not None or batch[2].wav.exists()
         assert "bass #2 ready, queued for bar 5" in repr(batch[2])
-        perf.wait(bars=1)
+        perf.wait(bars=3)  # past the boundary at bar 5
         assert "bass #2 ready, playing since bar 5" in repr(batch[2])
         assert "bass #1 ready, seed" in repr(batch[1]), "the other one is just ready"
         perf.close()
