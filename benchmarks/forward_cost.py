@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from reference import reference_seconds
 
 from hoot.engine.core import Engine, LoadedStem, Start
 from hoot.engine.recorder import RecorderProcess
@@ -90,22 +91,6 @@ def measure(blocksize: int, seconds: float, folder: Path, paced: bool) -> dict:
         "faults": engine.faults,
         "dropped": recorder.dropped_frames,
     }
-
-
-def reference_seconds(repeats: int = 300) -> float:
-    """Median time of a fixed workload: 200 in-place numpy adds on a (128, 2) block, then
-    2,000 turns of a pure-Python loop."""
-    a = np.zeros((128, 2), np.float32)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(200):
-            np.add(a, a, out=a)
-        total = 0
-        for i in range(2000):
-            total += i * i
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
 
 
 def floor(blocksize: int, seconds: float) -> dict:

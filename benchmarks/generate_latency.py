@@ -4,7 +4,9 @@ all six, and the worker pool's memory, with the embedded default generator.
     python benchmarks/generate_latency.py [--repeats 3]
 
 The pool is warmed first (as `hoot tui` does at start), so the figures are what a
-performer waits for mid-set. Targets: first within 300 ms, all six within 1.5 s.
+performer waits for mid-set. Targets: first within 300 ms, all six within 1.5 s. The
+reference workload (benchmarks/reference.py) is timed in the same run, for comparing
+machines.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from reference import reference_seconds
 
 from hoot.engine.client import LocalEngine
 from hoot.generate.batch import Status
@@ -53,6 +57,7 @@ def main() -> None:
         perf.on_message = lambda m: None
         perf.tempo = 120
         perf.key = "D minor"
+        ref = reference_seconds()
         pool = perf.picker.pool
         pool.start()
         pool.ready.wait(60)
@@ -66,9 +71,12 @@ def main() -> None:
             runs = [timed_batch(perf, role, seed) for seed in range(1, a.repeats + 1)]
             first = statistics.median(r[0] for r in runs)
             total = statistics.median(r[1] for r in runs)
-            print(f"{role:>7} {first * 1000:>10.0f}ms {total * 1000:>7.0f}ms")
+            print(f"{role:>7} {first * 1000:>10.0f}ms {total * 1000:>7.0f}ms   "
+                  f"({first / ref:.0f} ref / {total / ref:.0f} ref)")
         memory = sum(rss_mb(pid) for pid in pool.pids)
         print(f"worker pool memory: {memory:.0f} MB resident over {len(pool.pids)} workers")
+        ref = (ref + reference_seconds()) / 2
+        print(f"reference workload (benchmarks/reference.py): 1 ref = {ref * 1e6:.0f} us")
         print("targets: first <= 300 ms, all six <= 1500 ms")
         perf.close()
 
