@@ -187,6 +187,12 @@ def pattern_hits(grid: Grid, pattern: str, bar: int) -> list[tuple[int, str]]:
     return hits
 
 
+def rotated(pattern: str, steps: int) -> str:
+    """The pattern started `steps` steps later, its end wrapped round to the front."""
+    text = pattern.replace("|", "")
+    return text[-steps:] + text[:-steps]
+
+
 def euclid(hits: int, steps: int, rotate: int = 0) -> list[int]:
     """`hits` onsets spread as evenly as steps allow (a Euclidean rhythm), rotated.
 
