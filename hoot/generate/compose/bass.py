@@ -313,7 +313,7 @@ def _bass_two_feel(m: Moment, line: _BassLine, bar: int) -> None:
     grid = m.grid
     chord = m.chord(bar)
     root = line.root(chord)
-    starts = list(grid.group_starts)
+    starts = list(grid.halves)
     for i, start in enumerate(starts):
         end = starts[i + 1] if i + 1 < len(starts) else m.spb
         pitch = root if i == 0 else line.pitch(fifth_of(chord), root + 7)
@@ -328,7 +328,7 @@ def _bass_latin(m: Moment, line: _BassLine, bar: int) -> None:
     chord = m.chord(bar)
     root = line.root(chord)
     fifth = line.pitch(fifth_of(chord), root + 7)
-    starts = list(grid.group_starts)
+    starts = list(grid.halves)
     for i, start in enumerate(starts):
         end = starts[i + 1] if i + 1 < len(starts) else m.spb
         pitch = root if i == 0 else fifth

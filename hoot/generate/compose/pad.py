@@ -38,7 +38,7 @@ def play(m: Moment) -> list[Note]:
         if m.archetype in ("sustain", "open", "breath"):
             spans = [(0, m.spb)]
             if m.density > 0.7:
-                spans = _group_spans(grid)
+                spans = _half_spans(grid)
             if m.archetype == "breath":
                 # It breathes in after the downbeat, the way a sidechained pad does.
                 spans = [(grid.pulses[1] if len(grid.pulses) > 1 else 1, m.spb)]
@@ -57,7 +57,7 @@ def play(m: Moment) -> list[Note]:
                 notes.append([base, m.spb, bass_tone, 0.5])
         elif m.archetype == "halves" or m.archetype == "gated":
             if m.archetype == "halves":
-                spans = _group_spans(grid)
+                spans = _half_spans(grid)
             else:
                 rate = 2 if m.density < 0.75 else 1
                 spans = [(s, s + rate) for s in range(0, m.spb, rate)]
@@ -77,7 +77,7 @@ def play(m: Moment) -> list[Note]:
                 notes.append([base, m.spb, pitch, 0.55])
             tops = [p for p in tones_in_key(m, chord, max(inner) + 1, max(inner) + 12)]
             spans = (
-                _group_spans(grid)
+                _half_spans(grid)
                 if m.density < 0.6
                 else [(s, s + n) for s, n in zip(grid.pulses, grid.pulse_lengths)]
             )
@@ -97,8 +97,9 @@ def _open_voicing(chord: Chord, center: float) -> list[int]:
     return [root, fifth, third] + ([top] if top is not None else [root + 24])
 
 
-def _group_spans(grid: Grid) -> list[tuple[int, int]]:
-    starts = list(grid.group_starts)
+def _half_spans(grid: Grid) -> list[tuple[int, int]]:
+    """The bar's felt halves as (start, end) steps."""
+    starts = list(grid.halves)
     return [
         (s, starts[i + 1] if i + 1 < len(starts) else grid.steps_per_bar)
         for i, s in enumerate(starts)

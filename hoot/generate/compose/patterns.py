@@ -121,6 +121,16 @@ class Grid:
         """The clip's length in beats."""
         return float(self.bars * self.meter.beats)
 
+    @property
+    def halves(self) -> tuple[int, ...]:
+        """Where the bar's felt halves start, in steps: its groups (2+2 beats in 4/4, 2+3
+        in 5/4), or in a bar of one group its pulses split in two (2+1 beats in 3/4, 2+2
+        and 3 eighths in 7/8, two dotted quarters in 6/8), so a part that plays "in two"
+        plays in two in every meter."""
+        if len(self.group_starts) > 1 or len(self.pulses) < 2:
+            return self.group_starts
+        return (0, self.pulses[(len(self.pulses) + 1) // 2])
+
     def pulse_of(self, step_in_bar: int) -> tuple[int, int]:
         """(pulse index, steps into that pulse) of a step in the bar."""
         for index in range(len(self.pulses) - 1, -1, -1):
