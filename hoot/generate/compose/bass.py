@@ -3,7 +3,7 @@
 Each archetype is a function that adds one bar to a monophonic `_BassLine`: the root on
 the kick, and the answers (an octave, a fifth, a pickup into the next chord) a
 sixteenth or an eighth after it. Jazz walks, plays in two, or anticipates latin-style.
-A second round of candidates answers every other bar with the next family's idea.
+Later rounds of candidates answer every other bar with another family's idea.
 """
 
 from __future__ import annotations
@@ -80,9 +80,10 @@ def play(m: Moment) -> list[Note]:
     """A bass line, bar by bar, every note on the shared kick or just after it."""
     line = _BassLine(m)
     maker = _BASS[m.archetype]
-    # A second round of candidates answers every other bar with the next family's idea.
+    # Later rounds of candidates answer every other bar with another family's idea: the
+    # second round with the next family's, the third with the one after, and so on.
     families = ARCHETYPES["bass"][m.style]
-    answer = _BASS[families[(m.family + 1) % len(families)]] if m.variant % 2 else maker
+    answer = _BASS[families[(m.family + m.variant) % len(families)]]
     for bar in range(m.grid.bars):
         (answer if bar % 2 else maker)(m, line, bar)
     return line.finish()

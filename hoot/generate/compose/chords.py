@@ -54,6 +54,27 @@ def close_voicing(
     return [min(108, max(24, p)) for p in best]
 
 
+def inverted(voicing: list[int], variant: int) -> list[int]:
+    """The voicing as a later round of candidates plays it: the third and fourth rounds
+    an inversion up (the lowest note leaves, the next chord tone above the top joins),
+    the fifth and sixth an inversion down. So a batch bigger than the families and
+    their second takes still has chords of its own to offer."""
+    turn = (0, 1, -1)[(variant // 2) % 3]
+    notes = sorted(voicing)
+    if not turn or len(notes) < 2:
+        return notes
+    classes = {p % 12 for p in notes}
+    if turn > 0:
+        pitch = notes[-1] + 1
+        while pitch % 12 not in classes:
+            pitch += 1
+        return notes[1:] + [pitch]
+    pitch = notes[0] - 1
+    while pitch % 12 not in classes:
+        pitch -= 1
+    return [pitch] + notes[:-1]
+
+
 def chord_center(m: Moment, base: float) -> float:
     return base + (m.register - 0.5) * 14 + (m.brightness - 0.5) * 8
 
@@ -113,6 +134,7 @@ def play(m: Moment) -> list[Note]:
             length = min(end - step, 1.2 if m.style != "ambient" else 3.0)
         voicing = close_voicing(chord, center, size, previous, rootless=jazz and m.complexity > 0.5)
         previous = voicing
+        voicing = inverted(voicing, m.variant)
         weight = WEIGHT.get(char, 0.38) * (1.0 if grid.strength(in_bar) >= 2 else 0.9)
         for j, pitch in enumerate(voicing):
             delay = j * _ROLLED.get(m.archetype, 0)

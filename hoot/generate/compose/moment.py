@@ -164,8 +164,10 @@ class Moment:
         return swung(step, self.grid, self.vibe["swing"], eighths=self.style == "jazz")
 
     @classmethod
-    def of(cls, request: Any) -> Moment:
-        """The moment of one candidate, read from the request; a bad field says which."""
+    def of(cls, request: Any, index: int | None = None, take: int = 0) -> Moment:
+        """The moment of candidate `index` (the request's own by default), read from the
+        request; a bad field says which. `take` counts how often the candidate has moved
+        on from an idea an earlier candidate of its batch already plays (see `idea`)."""
         role = str(request.role)
         if role not in ROLES:
             raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
@@ -180,7 +182,7 @@ class Moment:
         bars = int(request.bars)
         if bars < 1:
             raise ValueError(f"bars must be at least 1, got {request.bars!r}")
-        index = int(request.index)
+        index = int(request.index if index is None else index)
         if index < 0:
             raise ValueError(f"candidate index must be 0 or more, got {request.index!r}")
         seed = int(request.seed)
@@ -194,12 +196,9 @@ class Moment:
         if not progression:
             progression = default_progression(key, sevenths=style == "jazz")
         families = ARCHETYPES[role][style]
-        # Candidate i takes the i-th family; the seed turns the wheel so that index 0 is
-        # not always the same idea from one batch to the next.
-        family = (index + seed) % len(families)
+        family, variant = idea(index, seed, take, len(families))
         archetype = families[family]
-        variant = index // len(families)
-        where = f"{seed}|{style}|{role}|{index}|{grid.meter}|{bars}"
+        where = f"{seed}|{style}|{role}|{index}|{grid.meter}|{bars}" + (f"|{take}" if take else "")
         moment = cls(
             role=role,
             style=style,
@@ -222,6 +221,21 @@ class Moment:
         groove = int(request.vibe.get("groove", seed)) if hasattr(request, "vibe") else seed
         moment.kick_name = _kick_pattern(style, groove, grid, vibe["complexity"])
         return moment
+
+
+def idea(index: int, seed: int, take: int, families: int) -> tuple[int, int]:
+    """The (family, variant) candidate `index` plays on its `take`-th try.
+
+    Candidate i takes the i-th family; the seed turns the wheel so that index 0 is not
+    always the same idea from one batch to the next, and every further round of
+    candidates plays the families again as the next variant. A candidate whose notes an
+    earlier one of its batch already plays moves on: first to its family's next
+    variant, then to the next family (and its next variant), and so round again with
+    later variants.
+    """
+    family = (index + seed + take // 2) % families
+    variant = index // families + take % 2 + 2 * (take // (2 * families))
+    return family, variant
 
 
 def _kick_pattern(style: str, seed: int, grid: Grid, complexity: float) -> str:

@@ -4,7 +4,7 @@ gated, in halves, rolled, a moving top line, an open voicing, breathing after th
 
 from __future__ import annotations
 
-from hoot.generate.compose.chords import chord_center, close_voicing
+from hoot.generate.compose.chords import chord_center, close_voicing, inverted
 from hoot.generate.compose.moment import Moment, Note
 from hoot.generate.compose.patterns import Grid
 from hoot.generate.compose.tones import (
@@ -35,6 +35,7 @@ def play(m: Moment) -> list[Note]:
         previous = upper
         bass_tone = nearest_pc(bass_pc(chord), center - 14, 36, 60)
         voicing = upper if m.archetype != "open" else _open_voicing(chord, center)
+        voicing = inverted(voicing, m.variant)
         if m.archetype in ("sustain", "open", "breath"):
             spans = [(0, m.spb)]
             if m.density > 0.7:
