@@ -31,8 +31,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from hoot.generate.compose import bass, chords, drums, lead, pad, perc
 from hoot.generate.compose.drums import wants_fill
 from hoot.generate.compose.moment import ARCHETYPES, Moment, Note, archetypes, kick_onsets
@@ -78,10 +76,10 @@ def _keep_in_key(m: Moment, notes: list[tuple[float, float, int, int]]) -> None:
         used -= length
 
 
-def _clip(m: Moment, notes: list[Note]) -> NoteClip:
+def _placed(m: Moment, notes: list[Note]) -> list[Note]:
     """Steps to beats, after swing; every note ends by the clip's end so the loop is clean."""
     length = m.grid.length
-    seen: dict[tuple[float, int], tuple[float, float, int, int]] = {}
+    seen: dict[tuple[float, int], Note] = {}
     for step, steps, pitch, velocity in notes:
         if step < 0 or step >= m.grid.total_steps or steps <= 0:
             continue
@@ -98,7 +96,7 @@ def _clip(m: Moment, notes: list[Note]) -> NoteClip:
     placed = list(seen.values())
     if m.role not in ("drums", "perc"):
         _keep_in_key(m, placed)
-    return NoteClip.from_notes(placed, length)
+    return placed
 
 
 # How many batches a generator remembers the candidates of: a worker serves a few
@@ -110,12 +108,11 @@ _BATCHES_REMEMBERED = 32
 _TAKES = 24
 
 
-def _heard(clip: NoteClip) -> frozenset[tuple[int, int]]:
+def _heard(placed: list[Note]) -> frozenset[tuple[int, int]]:
     """What tells two candidates apart by ear: when each note starts (to a forty-eighth
     of a beat, which catches swing and triplets) and which note it is. A velocity or a
     length alone does not make another idea."""
-    ticks = np.round(clip.start * 48).astype(int).tolist()
-    return frozenset(zip(ticks, clip.pitch.astype(int).tolist()))
+    return frozenset((round(start * 48), pitch) for start, _, pitch, _ in placed)
 
 
 def _batch_of(request: Any) -> str:
@@ -151,7 +148,8 @@ class DefaultGenerator:
 
     def compose(self, request: Any) -> tuple[NoteClip, dict]:
         """The notes of one candidate, and the parameters it used (for the metadata)."""
-        m, clip = self._candidate(request, int(request.index))
+        m, placed = self._candidate(Moment.of(request), _batch_of(request))
+        clip = NoteClip.from_notes(placed, m.grid.length)
         params: dict[str, Any] = {
             "generator": self.name,
             "role": m.role,
@@ -174,29 +172,28 @@ class DefaultGenerator:
             params["fill"] = wants_fill(m)
         return clip, params
 
-    def _candidate(self, request: Any, index: int) -> tuple[Moment, NoteClip]:
-        """Candidate `index` of the request's batch, after the ones before it."""
-        batch = _batch_of(request)
+    def _candidate(self, asked: Moment, batch: str) -> tuple[Moment, list[Note]]:
+        """The asked candidate of its batch, after the ones before it."""
         earlier = self._batches.pop(batch, [])
         self._batches[batch] = earlier
         while len(self._batches) > _BATCHES_REMEMBERED:
             self._batches.popitem(last=False)
-        while len(earlier) < index:
-            _, clip = _new_idea(request, len(earlier), earlier)
-            earlier.append(_heard(clip))
-        m, clip = _new_idea(request, index, earlier[:index])
-        if len(earlier) == index:
-            earlier.append(_heard(clip))
-        return m, clip
+        while len(earlier) < asked.index:
+            _, placed = _new_idea(asked, len(earlier), earlier)
+            earlier.append(_heard(placed))
+        m, placed = _new_idea(asked, asked.index, earlier[: asked.index])
+        if len(earlier) == asked.index:
+            earlier.append(_heard(placed))
+        return m, placed
 
 
 def _new_idea(
-    request: Any, index: int, earlier: list[frozenset[tuple[int, int]]]
-) -> tuple[Moment, NoteClip]:
+    batch: Moment, index: int, earlier: list[frozenset[tuple[int, int]]]
+) -> tuple[Moment, list[Note]]:
     """Candidate `index`: its own idea, or the first next one no earlier candidate plays."""
     for take in range(_TAKES):
-        m = Moment.of(request, index, take)
-        clip = _clip(m, _PLAYERS[m.role](m))
-        if _heard(clip) not in earlier:
+        m = batch.candidate(index, take)
+        placed = _placed(m, _PLAYERS[m.role](m))
+        if _heard(placed) not in earlier:
             break
-    return m, clip
+    return m, placed

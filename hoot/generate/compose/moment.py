@@ -13,12 +13,20 @@ archetypes again as a *variant*, which each role answers in its own way.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from hoot.generate.compose.patterns import DRUM_KITS, EUCLID, KICKS, Grid, pattern_hits, swung
+from hoot.generate.compose.patterns import (
+    DRUM_KITS,
+    EUCLID,
+    KICKS,
+    Grid,
+    lateness,
+    pattern_hits,
+    swung,
+)
 from hoot.music import ROLES
 from hoot.music.harmony import Chord, Key, chord_at, default_progression, parse_progression
 from hoot.music.vibe import PARAMS as VIBE_PARAMS
@@ -84,7 +92,11 @@ Note = tuple[float, float, int, int]
 
 @dataclass
 class Moment:
-    """Everything one candidate is made from, read once from the request."""
+    """Everything one candidate is made from, read once from the request.
+
+    The first fields are the batch's and shared by its candidates; from `index` on
+    they are this candidate's (`candidate` makes another's from the same reading).
+    """
 
     role: str
     style: str
@@ -93,16 +105,17 @@ class Moment:
     progression: list[Chord]
     vibe: dict[str, float]
     seed: int
-    index: int
-    archetype: str
-    variant: int
-    family: int
-    rng: random.Random = field(repr=False)
-    tune_rng: random.Random = field(repr=False)
-    touch_rng: random.Random = field(repr=False)
+    kick_name: str
+    index: int = 0
+    archetype: str = ""
+    variant: int = 0
+    family: int = 0
+    rng: random.Random = field(default_factory=random.Random, repr=False)
+    tune_rng: random.Random = field(default_factory=random.Random, repr=False)
+    touch_rng: random.Random = field(default_factory=random.Random, repr=False)
     chromatic_left: float = 0.0
-    kick_name: str = ""
     _kicks: dict[int, list[tuple[int, str]]] = field(default_factory=dict, repr=False)
+    _late: tuple[float, ...] = field(default=(), repr=False)
 
     @property
     def density(self) -> float:
@@ -161,13 +174,11 @@ class Moment:
 
     def swung(self, step: float) -> float:
         """A step's time in beats, after the vibe's swing (jazz swings its eighths)."""
-        return swung(step, self.grid, self.vibe["swing"], eighths=self.style == "jazz")
+        return swung(step, self.grid, self._late)
 
     @classmethod
-    def of(cls, request: Any, index: int | None = None, take: int = 0) -> Moment:
-        """The moment of candidate `index` (the request's own by default), read from the
-        request; a bad field says which. `take` counts how often the candidate has moved
-        on from an idea an earlier candidate of its batch already plays (see `idea`)."""
+    def of(cls, request: Any) -> Moment:
+        """The moment of the request's candidate, read from it; a bad field says which."""
         role = str(request.role)
         if role not in ROLES:
             raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
@@ -182,7 +193,7 @@ class Moment:
         bars = int(request.bars)
         if bars < 1:
             raise ValueError(f"bars must be at least 1, got {request.bars!r}")
-        index = int(request.index if index is None else index)
+        index = int(request.index)
         if index < 0:
             raise ValueError(f"candidate index must be 0 or more, got {request.index!r}")
         seed = int(request.seed)
@@ -195,11 +206,10 @@ class Moment:
             progression = []
         if not progression:
             progression = default_progression(key, sevenths=style == "jazz")
-        families = ARCHETYPES[role][style]
-        family, variant = idea(index, seed, take, len(families))
-        archetype = families[family]
-        where = f"{seed}|{style}|{role}|{index}|{grid.meter}|{bars}" + (f"|{take}" if take else "")
-        moment = cls(
+        # The groove (the session's, when perf passes one) fixes the kick, so drums and bass
+        # from different calls still lock; without one, the seed does.
+        groove = int(request.vibe.get("groove", seed)) if hasattr(request, "vibe") else seed
+        batch = cls(
             role=role,
             style=style,
             grid=grid,
@@ -207,20 +217,30 @@ class Moment:
             progression=progression,
             vibe=vibe,
             seed=seed,
+            kick_name=_kick_pattern(style, groove, grid, vibe["complexity"]),
+            _late=lateness(grid, vibe["swing"], eighths=style == "jazz"),
+        )
+        return batch.candidate(index)
+
+    def candidate(self, index: int, take: int = 0) -> Moment:
+        """Candidate `index` of the same batch, on its `take`-th try: how often it has moved
+        on from an idea an earlier candidate already plays (see `idea`)."""
+        families = ARCHETYPES[self.role][self.style]
+        family, variant = idea(index, self.seed, take, len(families))
+        where = f"{self.seed}|{self.style}|{self.role}|{index}|{self.grid.meter}|{self.grid.bars}"
+        if take:
+            where += f"|{take}"
+        return replace(
+            self,
             index=index,
-            archetype=archetype,
+            archetype=families[family],
             variant=variant,
             family=family,
             rng=random.Random("rhythm|" + where),
             tune_rng=random.Random("tune|" + where),
             touch_rng=random.Random("touch|" + where),
-            chromatic_left=0.04 * grid.length,
+            chromatic_left=0.04 * self.grid.length,
         )
-        # The groove (the session's, when perf passes one) fixes the kick, so drums and bass
-        # from different calls still lock; without one, the seed does.
-        groove = int(request.vibe.get("groove", seed)) if hasattr(request, "vibe") else seed
-        moment.kick_name = _kick_pattern(style, groove, grid, vibe["complexity"])
-        return moment
 
 
 def idea(index: int, seed: int, take: int, families: int) -> tuple[int, int]:
