@@ -104,7 +104,7 @@ def _placed(m: Moment, notes: list[Note]) -> list[Note]:
 _BATCHES_REMEMBERED = 32
 # How many ideas a candidate tries before it gives up on being new: every family of its
 # role twice round, each in two variants. In 16-candidate batches of every role, style
-# and meter tests/generate/test_candidates.py sweeps, 97% need none and the most is 11.
+# and meter tests/generate/test_candidates.py sweeps, 96% need none and the most is 11.
 _TAKES = 24
 
 
