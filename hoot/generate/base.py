@@ -32,7 +32,7 @@ import numpy as np
 from hoot.music.clip import NoteClip
 
 ENTRY_POINT_GROUP = "hoot.generators"
-BUILTIN = {"default": "hoot.generate.default:DefaultGenerator"}
+BUILTIN = {"default": "hoot.generate.compose:DefaultGenerator"}
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
 

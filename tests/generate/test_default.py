@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from hoot.generate.base import Request
-from hoot.generate.default import DefaultGenerator, archetypes, kick_onsets
+from hoot.generate.compose import DefaultGenerator, archetypes, kick_onsets
 from hoot.music import ROLES
 from hoot.music.clip import NoteClip
 from hoot.music.harmony import Key, chord_at, default_progression, parse_progression

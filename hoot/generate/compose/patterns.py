@@ -121,6 +121,16 @@ class Grid:
         """The clip's length in beats."""
         return float(self.bars * self.meter.beats)
 
+    @property
+    def halves(self) -> tuple[int, ...]:
+        """Where the bar's felt halves start, in steps: its groups (2+2 beats in 4/4, 2+3
+        in 5/4), or in a bar of one group its pulses split in two (2+1 beats in 3/4, 2+2
+        and 3 eighths in 7/8, two dotted quarters in 6/8), so a part that plays "in two"
+        plays in two in every meter."""
+        if len(self.group_starts) > 1 or len(self.pulses) < 2:
+            return self.group_starts
+        return (0, self.pulses[(len(self.pulses) + 1) // 2])
+
     def pulse_of(self, step_in_bar: int) -> tuple[int, int]:
         """(pulse index, steps into that pulse) of a step in the bar."""
         for index in range(len(self.pulses) - 1, -1, -1):
@@ -187,6 +197,12 @@ def pattern_hits(grid: Grid, pattern: str, bar: int) -> list[tuple[int, str]]:
     return hits
 
 
+def rotated(pattern: str, steps: int) -> str:
+    """The pattern started `steps` steps later, its end wrapped round to the front."""
+    text = pattern.replace("|", "")
+    return text[-steps:] + text[:-steps]
+
+
 def euclid(hits: int, steps: int, rotate: int = 0) -> list[int]:
     """`hits` onsets spread as evenly as steps allow (a Euclidean rhythm), rotated.
 
@@ -199,34 +215,36 @@ def euclid(hits: int, steps: int, rotate: int = 0) -> list[int]:
     return sorted((o + rotate) % steps for o in onsets)
 
 
-def swung(step: float, grid: Grid, swing: float, eighths: bool) -> float:
-    """The beat a step falls on after swing.
+def lateness(grid: Grid, swing: float, eighths: bool) -> tuple[float, ...]:
+    """How late, in beats, swing plays each step of a bar.
 
     Swing delays the off-beat sixteenths by `swing` x half a sixteenth; with `eighths`
     (jazz) it delays the off-beat eighths of each quarter by `swing` x a sixteenth, so
-    swing 2/3 puts them on the triplet. Between steps, time moves evenly.
+    swing 2/3 puts them on the triplet.
     """
+    late = []
+    for step in range(grid.steps_per_bar):
+        pulse, offset = grid.pulse_of(step)
+        if swing <= 0:
+            late.append(0.0)
+        elif eighths:
+            on_the_and = grid.pulse_lengths[pulse] == 4 and offset == 2
+            late.append(swing * grid.step if on_the_and else 0.0)
+        else:
+            late.append(swing * grid.step / 2 if offset % 2 == 1 else 0.0)
+    return tuple(late)
+
+
+def swung(step: float, grid: Grid, late: tuple[float, ...]) -> float:
+    """The beat a step falls on after swing (`late` from `lateness`); between steps, time
+    moves evenly."""
     whole = math.floor(step + 1e-9)
     fraction = step - whole
-    here = _swung_step(whole, grid, swing, eighths)
+    here = whole * grid.step + late[whole % grid.steps_per_bar]
     if fraction <= 1e-9:
         return here
-    there = _swung_step(whole + 1, grid, swing, eighths)
+    there = (whole + 1) * grid.step + late[(whole + 1) % grid.steps_per_bar]
     return here + fraction * (there - here)
-
-
-def _swung_step(step: int, grid: Grid, swing: float, eighths: bool) -> float:
-    beats = step * grid.step
-    if swing <= 0:
-        return beats
-    pulse, offset = grid.pulse_of(step % grid.steps_per_bar)
-    if eighths:
-        if grid.pulse_lengths[pulse] == 4 and offset == 2:
-            return beats + swing * grid.step
-        return beats
-    if offset % 2 == 1:
-        return beats + swing * grid.step / 2
-    return beats
 
 
 # General MIDI drum and percussion notes ---------------------------------------------
