@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 LETTERS: dict[str, int] = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 """The natural notes' pitch classes."""
@@ -318,12 +319,12 @@ class Key:
 
     # Scales -------------------------------------------------------------------------
 
-    @property
+    @cached_property  # composing asks for it on every note
     def scale(self) -> tuple[int, ...]:
         """The key's pitch classes in scale order, starting on the tonic."""
         return tuple((self.tonic + step) % 12 for step in MODES[self.mode])
 
-    @property
+    @cached_property
     def parent_scale(self) -> tuple[int, ...]:
         """The seven-note scale Roman numerals count in (a pentatonic key's parent mode)."""
         return tuple((self.tonic + step) % 12 for step in MODES[self._parent])
