@@ -275,3 +275,17 @@ def test_after_a_tempo_change_a_playing_loop_is_made_again_and_stays_whole(sessi
         assert np.allclose(out[turns[k] : turns[k + 1]], first, atol=1e-6)
     for k in range(2, 8):
         assert np.allclose(out[turns[k] : turns[k + 1]], take, atol=1e-6), f"bar {k}"
+
+
+def test_a_batch_is_made_for_the_grid_in_force_where_it_can_first_play(perf):
+    perf.phrase = 4
+    perf.wait(bars=5)  # mid-set: a change now waits for the next phrase boundary
+    perf.phrase = 2
+    perf.meter = "7/8"
+    perf.tempo = 96
+    assert perf.phrase == 4, "the old phrase lasts until the boundary"
+    batch = perf.generate("bass", n=1, seed=1)
+    r = batch.request
+    assert (r.bars, r.meter, r.bpm) == (2, "7/8", 96.0), "what is in force when it can play"
+    assert "2 bars of 7/8 at 96 BPM" in repr(batch)
+    batch.cancel()
