@@ -483,6 +483,7 @@ class Performance:
             from hoot.generate.batch import Picker
 
             self._picker = Picker(self.session, _PickerHost(self))
+            self._picker.bpm = self.tempo  # candidates made at another tempo are retaken
         return self._picker
 
     @property
