@@ -27,8 +27,9 @@ import pytest
 
 from hoot.engine import realtime as rt
 from hoot.engine.backends import reinitialize_portaudio
+from tests.waiting import PATIENCE
 
-READY_TIMEOUT = 10.0  # seconds for jackd to answer clients
+READY_TIMEOUT = PATIENCE  # seconds for jackd to answer clients (it takes well under one)
 STOP_TIMEOUT = 5.0  # seconds for jackd to exit on SIGTERM before it gets SIGKILL
 POLL_INTERVAL = 0.1
 SHM_DIR = Path("/dev/shm")

@@ -28,6 +28,7 @@ import pytest
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 
+from hoot.console import repl_client
 from hoot.console.executor import Executor, Output
 from hoot.console.repl_client import (
     HISTORY_NAME,
@@ -42,6 +43,7 @@ from hoot.console.repl_client import (
 from hoot.console.repl_server import POINTER_NAME, ReplServer, repl_socket_path
 from hoot.errors import HootError
 from hoot.runtime import runtime_dir
+from tests.waiting import PATIENCE, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -84,18 +86,9 @@ def tui(private_dir: Path) -> Iterator[Tui]:
 
 @pytest.fixture
 def client(tui: Tui) -> Iterator[ReplConnection]:
-    connection = ReplConnection.open(tui.server.address)
+    connection = ReplConnection.open(tui.server.address, timeout=PATIENCE)
     yield connection
     connection.close()
-
-
-def wait_for(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
 
 def by_kind(outputs, kind: str) -> list:
@@ -145,7 +138,7 @@ def test_is_complete_follows_the_executor(client: ReplConnection):
 def test_malformed_requests_get_error_replies(tui: Tui):
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as raw:
         raw.connect(str(tui.server.address))
-        raw.settimeout(5)
+        raw.settimeout(PATIENCE)
         stream = raw.makefile("rwb")
         replies = []
         for line in (b"not json\n", b'{"id": 7, "op": "dance"}\n', b'{"id": 8, "op": "run"}\n'):
@@ -162,10 +155,13 @@ def test_malformed_requests_get_error_replies(tui: Tui):
 
 
 def test_completion_comes_from_the_live_namespace(client: ReplConnection):
-    assert "bit_length" in client.complete("x.bit_le", len("x.bit_le"), timeout=30)
+    assert "bit_length" in client.complete("x.bit_le", len("x.bit_le"), timeout=PATIENCE)
 
 
-def test_prompt_completer_replaces_the_typed_word(client: ReplConnection):
+def test_prompt_completer_replaces_the_typed_word(client: ReplConnection, monkeypatch):
+    # The prompt gives up on a completion after 2 s; jedi's first one can take longer on a
+    # busy machine, and giving up is not what this test is about.
+    monkeypatch.setattr(repl_client, "COMPLETION_TIMEOUT", PATIENCE)
     completer = prompt_classes().completer(client)
     completions = list(completer.get_completions(Document("x.bit_le"), CompleteEvent()))
     assert [(c.text, c.start_position) for c in completions] == [("bit_length", -len("bit_le"))]
@@ -177,13 +173,14 @@ def test_prompt_completer_replaces_the_typed_word(client: ReplConnection):
 def test_repl_and_tui_share_the_namespace(tui: Tui, client: ReplConnection):
     client.run("y = 5")
     assert tui.namespace["y"] == 5
-    tui.executor.run_sync("z = y + 1", timeout=10)
+    tui.executor.run_sync("z = y + 1", timeout=PATIENCE)
     assert [o.text for o in by_kind(client.run("z"), "result")] == ["6"]
 
 
 def test_several_clients_share_one_executor(tui: Tui):
-    with ReplConnection.open(tui.server.address) as a, ReplConnection.open(tui.server.address) as b:
-        assert wait_for(lambda: tui.server.client_count == 2, 5)
+    address = tui.server.address
+    with ReplConnection.open(address, PATIENCE) as a, ReplConnection.open(address, PATIENCE) as b:
+        assert wait_until(lambda: tui.server.client_count == 2)
         a.run("shared = []")
         threads = [
             threading.Thread(target=c.run, args=(f"shared.append({i})",))
@@ -192,16 +189,20 @@ def test_several_clients_share_one_executor(tui: Tui):
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(timeout=10)
+            thread.join(timeout=PATIENCE)
+            assert not thread.is_alive()
         assert sorted(tui.namespace["shared"]) == [0, 1, 2, 3]
 
 
 def test_interrupt_stops_a_repl_run(tui: Tui, client: ReplConnection):
+    looping = tui.namespace["looping"] = threading.Event()
     outputs: list = []
-    runner = threading.Thread(target=lambda: outputs.extend(client.run("while True: pass")))
+    run = "looping.set()\nwhile True:\n    pass\n"
+    runner = threading.Thread(target=lambda: outputs.extend(client.run(run)))
     runner.start()
-    assert wait_for(client.interrupt, 10), "the loop never started"
-    runner.join(timeout=10)
+    assert looping.wait(PATIENCE), "the loop never started"
+    assert client.interrupt()
+    runner.join(timeout=PATIENCE)
     assert not runner.is_alive()
     (error,) = by_kind(outputs, "error")
     assert error.text.startswith("KeyboardInterrupt")
@@ -209,14 +210,15 @@ def test_interrupt_stops_a_repl_run(tui: Tui, client: ReplConnection):
 
 
 def test_an_idle_repl_cannot_interrupt_the_tuis_run(tui: Tui, client: ReplConnection):
-    tui.executor.submit("while True: pass")
-    assert wait_for(lambda: tui.executor.busy, 10)
-    time.sleep(0.1)
+    looping = tui.namespace["looping"] = threading.Event()
+    stop = tui.namespace["stop"] = threading.Event()
+    tui.executor.submit("looping.set()\nwhile not stop.is_set():\n    pass\n")
+    assert looping.wait(PATIENCE), "the loop never started"
     assert client.interrupt() is False
-    time.sleep(0.2)
-    assert tui.executor.busy
-    assert wait_for(tui.executor.interrupt, 10)
-    assert wait_for(lambda: not tui.executor.busy, 10)
+    # The TUI's run goes on until the TUI ends it: ended by `stop`, not by a Ctrl-C.
+    stop.set()
+    assert wait_until(lambda: not tui.executor.busy)
+    assert not [o for o in tui.log if o.kind == "error"], tui.log
 
 
 # ---- (4) strangers ------------------------------------------------------------------------------
@@ -226,7 +228,7 @@ def test_an_idle_repl_cannot_interrupt_the_tuis_run(tui: Tui, client: ReplConnec
 STRANGER = """
 import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(10)
+s.settimeout(60)
 try:
     s.connect(sys.argv[1])
 except PermissionError:
@@ -259,7 +261,7 @@ def python_for_nobody() -> str:
                 extra_groups=[],
                 check=True,
                 capture_output=True,
-                timeout=30,
+                timeout=PATIENCE,
                 cwd="/",
             )
         except (OSError, subprocess.SubprocessError):
@@ -277,7 +279,7 @@ def run_as_nobody(socket_path: Path) -> str:
         extra_groups=[],
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=2 * PATIENCE,  # the stranger itself gives up on the socket after 60 s
         cwd="/",
     )
     assert done.returncode == 0, done.stderr
@@ -328,7 +330,7 @@ s.bind(sys.argv[1])
 s.listen(1)
 print("listening", flush=True)
 conn, _ = s.accept()
-conn.settimeout(10)
+conn.settimeout(60)
 try:
     print("received " + repr(conn.recv(4096)), flush=True)
 except OSError:
@@ -354,7 +356,7 @@ def test_client_sends_nothing_to_another_users_socket(private_dir: Path):
         assert impostor.stdout.readline().strip() == "listening"
         with pytest.raises(ReplRefused, match=f"uid {nobody.pw_uid}, not by you"):
             ReplConnection.open(socket_path)
-        out, _ = impostor.communicate(timeout=20)
+        out, _ = impostor.communicate(timeout=2 * PATIENCE)
     finally:
         impostor.kill()
         impostor.wait()
@@ -435,7 +437,7 @@ def test_stop_hangs_up_on_clients(private_dir: Path):
     connection = ReplConnection.open(tui.server.address)
     try:
         tui.close()
-        assert wait_for(lambda: not connection.alive, 5)
+        assert wait_until(lambda: not connection.alive)
         with pytest.raises(HootError, match="closed the connection"):
             connection.run("x")
     finally:
@@ -490,7 +492,7 @@ class Terminal:
     def type(self, keys: str) -> None:
         os.write(self.master, keys.encode())
 
-    def expect(self, pattern: str, timeout: float = 20) -> str:
+    def expect(self, pattern: str, timeout: float = PATIENCE) -> str:
         """Wait until `pattern` appears in what was drawn after the last match; returns that
         stretch of text."""
         deadline = time.monotonic() + timeout
@@ -510,7 +512,7 @@ class Terminal:
                 except OSError:  # the child has gone and the pty is closed
                     time.sleep(0.05)
 
-    def wait(self, timeout: float = 20) -> int:
+    def wait(self, timeout: float = PATIENCE) -> int:
         deadline = time.monotonic() + timeout
         while self.process.poll() is None and time.monotonic() < deadline:
             if select.select([self.master], [], [], 0.1)[0]:
@@ -553,7 +555,7 @@ def test_prompt_evaluates_in_the_tui_and_leaves_on_ctrl_d(attached):
     terminal.expect(r">>>")
     terminal.type("w = x + 1\r")
     terminal.expect(r">>>")
-    assert wait_for(lambda: tui.namespace.get("w") == 42, 10)
+    assert wait_until(lambda: tui.namespace.get("w") == 42)
 
     terminal.type("1 / 0\r")
     shown = terminal.expect(r"ZeroDivisionError: division by zero \(line 1\)")
@@ -563,13 +565,24 @@ def test_prompt_evaluates_in_the_tui_and_leaves_on_ctrl_d(attached):
     terminal.expect(r"Traceback \(most recent call last\)(.|\n)*ZeroDivisionError")  # ...all here
     terminal.expect(r">>>")
 
+    # The prompt gives up on a completion after 2 s: let jedi's first one happen first.
+    assert "bit_length" in tui.executor.complete("x.bit_le", len("x.bit_le"))
     terminal.type("x.bit_le\t")
     terminal.expect(r"bit_length")
     terminal.type("\x15")  # Ctrl-U: clear the line again
 
-    terminal.type("while True: pass\r")
-    assert wait_for(lambda: tui.executor.busy, 10), "the loop never started"
-    time.sleep(0.2)  # the repl is now waiting for it
+    looping = threading.Event()
+
+    def runaway() -> None:
+        """A loop that never ends, as a performer might type one; says once it runs."""
+        looping.set()
+        while True:
+            pass
+
+    tui.namespace["runaway"] = runaway
+    terminal.type("runaway()\r")
+    # Running in the TUI: the repl has sent it and waits for its outputs.
+    assert looping.wait(PATIENCE), "the loop never started"
     terminal.type("\x03")  # Ctrl-C
     terminal.expect(r"KeyboardInterrupt")
     terminal.expect(r">>>")
@@ -582,7 +595,7 @@ def test_prompt_evaluates_in_the_tui_and_leaves_on_ctrl_d(attached):
     history = (session_dir / HISTORY_NAME).read_text()
     assert "x * 2" in history and "w = x + 1" in history
     assert tui.exit_requests == 0
-    assert "while True: pass" in [o.text for o in tui.log if o.kind == "input"]
+    assert "runaway()" in [o.text for o in tui.log if o.kind == "input"]
 
 
 def test_exit_leaves_the_repl_and_not_the_set(attached):
@@ -590,7 +603,7 @@ def test_exit_leaves_the_repl_and_not_the_set(attached):
     terminal.type("exit()\r")
     assert terminal.wait() == 0
     assert tui.exit_requests == 0
-    assert tui.server.client_count == 0 or wait_for(lambda: tui.server.client_count == 0, 5)
+    assert wait_until(lambda: tui.server.client_count == 0)
 
 
 def test_repl_without_a_tui_prints_one_line_and_fails(tmp_path: Path):

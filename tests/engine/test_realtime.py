@@ -12,6 +12,7 @@ import threading
 import pytest
 
 from hoot.engine import realtime
+from tests.waiting import PATIENCE
 
 
 def on_a_new_thread(call):
@@ -19,7 +20,8 @@ def on_a_new_thread(call):
     box: list = []
     thread = threading.Thread(target=lambda: box.append(call()))
     thread.start()
-    thread.join(5.0)
+    thread.join(PATIENCE)  # one of them starts a Python process: seconds on a busy machine
+    assert not thread.is_alive()
     return box[0]
 
 
