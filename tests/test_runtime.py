@@ -7,13 +7,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from hoot import runtime
 from hoot.engine import status as st
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -97,7 +97,15 @@ def test_the_worker_pool_leaves_no_semaphores_even_when_killed(tmp_path):
     assert child.stdout.readline().strip() == "ready"
     os.killpg(child.pid, signal.SIGKILL)  # the terminal closes: all of it goes, no clean exit
     child.wait()
-    time.sleep(0.5)
+
+    def group_gone() -> bool:
+        try:
+            os.killpg(child.pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    assert wait_until(group_gone), "the workers and the resource tracker died with it"
     after = set(Path("/dev/shm").glob("sem.mp-*"))
     assert not after - before, f"leaked {sorted(p.name for p in after - before)}"
 

@@ -20,11 +20,12 @@ from hoot.music.time import TempoMap
 from hoot.session import Session
 from hoot.stage import Stage
 from tests import stemfiles
+from tests.waiting import PATIENCE
 
 ENGINE = {"backend": "null", "idle_timeout": 30}
 
 
-def eventually(predicate, timeout: float = 20.0, what: str = ""):
+def eventually(predicate, timeout: float = PATIENCE, what: str = ""):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
