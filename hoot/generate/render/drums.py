@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hoot.generate.render.envelopes import pan_gains, velocity_gain
-from hoot.generate.render.filters import band_pass, high_pass, low_pass
+from hoot.generate.render.filters import band_limit, band_pass, high_pass, low_pass
 from hoot.generate.render.notes import Notes, Setting, mix_into
 from hoot.generate.render.oscillators import hz
 
@@ -344,7 +344,7 @@ def _shot(name: str, tuning: float, bucket: int, bright: int, variant: int, sr: 
         audio = _tom(velocity, brightness, rng, sr, tuning)
     else:
         audio = DRUMS[name].make(velocity, brightness, rng, sr)
-    audio = np.asarray(audio, dtype=np.float64)
+    audio = band_limit(np.asarray(audio, dtype=np.float64), sr)
     # Sounds are made long enough to ring out; what is 60 dB down is cut (with a fade),
     # so the mix does not spend time adding silence.
     audible = np.flatnonzero(np.abs(audio) > np.abs(audio).max() * 1e-3)
