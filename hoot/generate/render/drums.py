@@ -332,7 +332,8 @@ def _drum_for(kit: str, note: int) -> tuple[str, float | None]:
 
 @functools.lru_cache(maxsize=512)
 def _shot(name: str, tuning: float, bucket: int, bright: int, variant: int, sr: int) -> np.ndarray:
-    """One drum hit, float32 mono at peak 1, faded in over 0.3 ms and out to exactly 0.
+    """One drum hit, float32 mono at peak 1, faded in over 0.3 ms and out to exactly 0,
+    with nothing above 0.45 of the sample rate (`filters.band_limit`).
 
     Cached: a pattern reuses a handful of these. Velocity (bucket) and brightness shape the
     tone here; the hit's exact velocity scales its level when mixing.
