@@ -64,9 +64,9 @@ def main() -> None:
                     at_unity = mix(stems, {})
                     rows.append((
                         style, seed,
-                        integrated_loudness(at_levels, SR), db(np.abs(at_levels).max()),
-                        true_peak(at_levels, SR),
-                        integrated_loudness(at_unity, SR), db(np.abs(at_unity).max()),
+                        integrated_loudness(at_levels, SR, loop=True), db(np.abs(at_levels).max()),
+                        true_peak(at_levels, SR, loop=True),
+                        integrated_loudness(at_unity, SR, loop=True), db(np.abs(at_unity).max()),
                     ))  # fmt: skip
                     print(f"{style:8} seed {seed}: at the default levels "
                           f"{rows[-1][2]:6.1f} LUFS, peak {rows[-1][3]:5.1f} dBFS "

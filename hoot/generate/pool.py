@@ -336,14 +336,13 @@ def make_candidate(task: dict, progress: Callable[[float, str], None]) -> dict:
 def render_take(take, request) -> tuple[Any, dict]:
     """A take's loop, exactly `request.frames` long and loudness-matched: its own audio, or
     its notes rendered with the request's sound (built-in, or a SoundFont)."""
-    import numpy as np
-
+    from hoot.generate.loops import stereo_loop
     from hoot.generate.loudness import normalize
     from hoot.generate.render import render_stem
     from hoot.music.sounds import is_soundfont
 
     if take.audio is not None:
-        audio = fit_loop(np.asarray(take.audio, np.float32), request.frames)
+        audio = stereo_loop(take.audio, request.frames)
         audio, gain_db = normalize(audio, request.samplerate, loop=True)
         return audio, {"gain_db": gain_db}
     if is_soundfont(request.sound):
@@ -363,20 +362,3 @@ def render_take(take, request) -> tuple[Any, dict]:
         brightness=float(request.vibe.get("brightness", 0.5)),
         seed=request.seed + request.index,
     )
-
-
-def fit_loop(audio, frames: int):
-    """Make generated audio exactly `frames` long and stereo: a tail is folded onto the start
-    (so a loop rings over its seam), a short take is padded with silence."""
-    import numpy as np
-
-    if audio.ndim == 1:
-        audio = audio[:, None]
-    if audio.shape[1] == 1:
-        audio = np.repeat(audio, 2, axis=1)
-    audio = audio[:, :2]
-    out = np.zeros((frames, 2), np.float32)
-    for start in range(0, len(audio), frames):
-        part = audio[start : start + frames]
-        out[: len(part)] += part
-    return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)

@@ -23,6 +23,7 @@ import soundfile as sf
 
 from hoot.errors import HootError
 from hoot.generate.base import MODELS_DIR
+from hoot.generate.loops import stereo_loop
 from hoot.music.clip import NoteClip
 from hoot.music.sounds import parse_soundfont
 
@@ -158,7 +159,7 @@ def render_with_soundfont(
         audio, rate = sf.read(str(wav_path), dtype="float32", always_2d=True)
     if rate != samplerate:
         raise HootError(f"fluidsynth wrote {rate} Hz instead of {samplerate} Hz")
-    return _loop(audio[_LATENCY_FRAMES:], frames)
+    return stereo_loop(audio[_LATENCY_FRAMES:], frames)
 
 
 def _write_midi(clip: NoteClip, bpm: float, program: int, drums: bool, path: Path) -> None:
@@ -192,19 +193,6 @@ def _write_midi(clip: NoteClip, bpm: float, program: int, drums: bool, path: Pat
     midi = mido.MidiFile(type=0, ticks_per_beat=_TICKS_PER_BEAT)
     midi.tracks.append(track)
     midi.save(str(path))
-
-
-def _loop(audio: np.ndarray, frames: int) -> np.ndarray:
-    """Exactly `frames` of stereo: everything past the end folded back onto the start."""
-    if audio.shape[1] == 1:
-        audio = np.repeat(audio, 2, axis=1)
-    laps = max(1, -(-audio.shape[0] // frames))
-    padded = np.zeros((laps * frames, 2), np.float32)
-    padded[: audio.shape[0]] = audio[:, :2]
-    loop = padded.reshape(laps, frames, 2).sum(axis=0)
-    if not np.isfinite(loop).all():
-        loop = np.nan_to_num(loop, nan=0.0, posinf=0.0, neginf=0.0)
-    return loop
 
 
 def render_sound(clip: NoteClip, bpm: float, samplerate: int, role: str, sound: str) -> np.ndarray:

@@ -14,29 +14,10 @@ import math
 import numpy as np
 from scipy import fft
 
+from hoot.generate.loops import fold
 from hoot.generate.render.filters import butter, high_pass, loop_filter, low_pass
 from hoot.generate.render.notes import Setting
 from hoot.generate.render.oscillators import counts
-
-
-def fold(buffer: np.ndarray, frames: int) -> np.ndarray:
-    """Fold everything past the loop's end back onto its start (as often as it wraps).
-
-    Works on the last axis (time), channels-first; returns a new float32 array.
-    """
-    total = buffer.shape[-1]
-    if total <= frames:
-        loop = np.zeros(buffer.shape[:-1] + (frames,), np.float32)
-        loop[..., :total] = buffer
-        return loop
-    if total <= 2 * frames:
-        loop = np.array(buffer[..., :frames], dtype=np.float32)
-        loop[..., : total - frames] += buffer[..., frames:]
-        return loop
-    laps = -(-total // frames)
-    padded = np.zeros(buffer.shape[:-1] + (laps * frames,), np.float32)
-    padded[..., :total] = buffer
-    return padded.reshape(buffer.shape[:-1] + (laps, frames)).sum(axis=-2)
 
 
 def _cycles(rate_hz: float, frames: int, samplerate: int) -> int:

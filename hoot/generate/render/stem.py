@@ -12,10 +12,11 @@ import numbers
 
 import numpy as np
 
+from hoot.generate.loops import fold
 from hoot.generate.loudness import normalize_measured
 from hoot.generate.render.buses import BUSES, insert_effects
 from hoot.generate.render.drums import render_drums
-from hoot.generate.render.effects import fold, mid_side, reverb
+from hoot.generate.render.effects import mid_side, reverb
 from hoot.generate.render.notes import Notes, Setting
 from hoot.generate.render.voices import render_voices
 from hoot.music.clip import NoteClip
