@@ -9,6 +9,8 @@ controller uses.
 
 from __future__ import annotations
 
+import os
+import time
 from collections import deque
 from pathlib import Path
 
@@ -22,9 +24,18 @@ from textual.widgets import Button, Label, Static
 
 from hoot.errors import HootError
 from hoot.stage.view import EMPTY
-from hoot.tui.messages import CandidateChosen, ConsoleOutput, ExitRequested, Ready, ViewUpdated
+from hoot.tui.messages import (
+    CandidateChosen,
+    ConsoleOutput,
+    ExitRequested,
+    Ready,
+    RunCode,
+    ViewUpdated,
+)
 from hoot.tui.widgets.beat_grid import BeatGrid
-from hoot.tui.widgets.console import CodeInput, Console
+from hoot.tui.widgets.code_input import CodeInput
+from hoot.tui.widgets.console import Console
+from hoot.tui.widgets.console_log import ConsoleLog
 from hoot.tui.widgets.meters import Meters
 from hoot.tui.widgets.picker import StemPicker
 from hoot.tui.widgets.queue import QueueView
@@ -41,6 +52,8 @@ KEYS = [
     ("f9", "stop_track", "Stop the selected role's track at the next phrase"),
     ("f12", "panic", "Panic: everything stops now, with a short fade"),
     ("ctrl+c", "interrupt", "Stop the running statement"),
+    ("pageup", "console_page(1)", "Console: page back"),
+    ("pagedown", "console_page(-1)", "Console: page towards the newest"),
     ("ctrl+q", "quit_set", "Quit hoot tui (asks; the engine plays on)"),
 ]
 
@@ -146,6 +159,10 @@ class HootApp(App):
         self.engine_args = engine_args
         self.view = EMPTY
         self.frames = 0  # views drawn, for tests and the benchmark
+        # HOOT_TUI_FRAMES names a file that gets each drawn view's time.monotonic(), a line
+        # each: benchmarks/tui.py reads the frame gaps from it
+        path = os.environ.get("HOOT_TUI_FRAMES")
+        self._frame_log = open(path, "a", buffering=1) if path else None  # noqa: SIM115
         self._panels: list | None = None
         self._outputs: deque = deque()  # console output from other threads, batched
 
@@ -246,6 +263,8 @@ class HootApp(App):
         for widget in self._panels:
             widget.update(message.view)
         self.frames += 1
+        if self._frame_log is not None:
+            self._frame_log.write(f"{time.monotonic():.4f}\n")
 
     def write(self, kind: str, text: str, traceback: str = "") -> None:
         main = self.screen_stack[0] if self.screen_stack else None
@@ -280,8 +299,8 @@ class HootApp(App):
 
     # ---- the console ---------------------------------------------------------------------------
 
-    @on(CodeInput.Run)
-    def run_input(self, message: CodeInput.Run) -> None:
+    @on(RunCode)
+    def run_input(self, message: RunCode) -> None:
         self.run_code(message.source)
 
     def run_code(self, source: str) -> None:
@@ -333,6 +352,9 @@ class HootApp(App):
         if self.executor is not None and self.executor.interrupt():
             self.write("info", "interrupting…")
 
+    def action_console_page(self, pages: int) -> None:
+        self.screen_stack[0].query_one(ConsoleLog).page(pages)
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
@@ -367,6 +389,7 @@ class _Pending:
     """Stands in for the Executor until the engine is attached."""
 
     history = None
+    busy = False
 
     def is_complete(self, source: str) -> bool:
         return True

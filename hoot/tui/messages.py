@@ -37,6 +37,30 @@ class ConsoleOutput(Message):
     traceback: str = ""
 
 
+@dataclass
+class RunCode(Message):
+    """The performer ran `source` from the console's input."""
+
+    source: str
+
+
+@dataclass
+class Hint(Message):
+    """What the console's hint line should say about completion ("" for nothing)."""
+
+    text: str
+
+
+@dataclass
+class Completions(Message):
+    """The names completion found for `source` with the cursor at `offset` (posted from the
+    completion worker)."""
+
+    source: str
+    offset: int
+    names: list[str]
+
+
 class ExitRequested(Message):
     """`exit()` was typed: ask before leaving the set."""
 

@@ -9,7 +9,7 @@ import pytest
 from hoot.engine.client import EngineClient
 from hoot.tui.app import HelpScreen, HootApp, TextScreen
 from hoot.tui.widgets.beat_grid import BeatGrid
-from hoot.tui.widgets.console import Console
+from hoot.tui.widgets.console_log import ConsoleLog
 from hoot.tui.widgets.picker import StemPicker
 from hoot.tui.widgets.status_line import StatusLine
 
@@ -27,8 +27,7 @@ def screen_text(app) -> str:
 
 
 def console_text(app) -> str:
-    log = main_screen(app).query_one(Console).query_one("#output")
-    return "\n".join(line.text for line in log.lines)
+    return main_screen(app).query_one(ConsoleLog).all_text()
 
 
 async def until(pilot, predicate, timeout: float = 30.0, step: float = 0.05):
@@ -42,7 +41,7 @@ async def until(pilot, predicate, timeout: float = 30.0, step: float = 0.05):
 
 async def type_line(pilot, code: str) -> None:
     """Put a line in the console and press Enter (tests/tui/test_e2e.py types key by key)."""
-    from hoot.tui.widgets.console import CodeInput
+    from hoot.tui.widgets.code_input import CodeInput
 
     main_screen(pilot.app).query_one(CodeInput).insert(code)
     await pilot.press("enter")

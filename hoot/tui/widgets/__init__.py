@@ -69,14 +69,16 @@ class LineWidget(Widget):
         if height != self._height:
             self._height = height
             self.refresh(layout=True)
-        old, self._lines = self._lines, self.lay_out(self.size)
-        if len(old) != len(self._lines):
+        self.repaint(self.lay_out(self.size))
+
+    def repaint(self, lines: tuple) -> None:
+        """Show `lines` (line models), repainting only those that differ from the shown."""
+        old, self._lines = self._lines, lines
+        if len(old) != len(lines):
             self.refresh()
             return
         width = self.size.width
-        changed = [
-            Region(0, y, width, 1) for y, (a, b) in enumerate(zip(old, self._lines)) if a != b
-        ]
+        changed = [Region(0, y, width, 1) for y, (a, b) in enumerate(zip(old, lines)) if a != b]
         if changed:
             self.refresh(*changed)
 
