@@ -89,7 +89,7 @@ def cmd_engine(a: argparse.Namespace) -> int:
 
 
 def cmd_tui(a: argparse.Namespace) -> int:
-    from hoot.tui.app import run_tui
+    from hoot.tui import run_tui  # starts the engine before the screen's imports
 
     args = {"backend": a.backend, "idle_timeout": a.idle_timeout}
     if a.device:

@@ -133,8 +133,9 @@ class SetCommands(Provider):
 
 class HootApp(App):
     """The set's screen: it draws the stage's view and forwards keys to its actions.
-    `stage` injects a stage (tests); otherwise the session's engine is attached to, or
-    started with `engine_args`."""
+    `stage` injects a stage (tests); `starting` is a stage being started by
+    hoot.tui.start_stage; otherwise the session's engine is attached to, or started with
+    `engine_args`, from the moment the app is made."""
 
     CSS_PATH = ["hoot.tcss", "app.tcss"]  # the widgets' styles, then the stage layout
     TITLE = "hoot"
@@ -145,18 +146,26 @@ class HootApp(App):
         self,
         session: str | Path = "default",
         stage=None,
+        starting=None,
         set_script: Path | None = None,
         starter: bool = False,
         **engine_args,
     ) -> None:
         super().__init__()
         from hoot.session import Session
+        from hoot.tui import start_stage
 
         self.session = stage.session if stage is not None else Session(session)
         self.stage = stage
         self.set_script = set_script  # run in the console once the engine is ready
-        self.starter = starter  # a new session plays hoot's starting groove
-        self.engine_args = engine_args
+        if set_script is None and starter and self.session.is_new:
+            from hoot.sets import STARTER
+
+            self.set_script = STARTER  # a new session plays hoot's starting groove
+        # the engine is attached to (or started) from now on, while Textual starts
+        if stage is None and starting is None:
+            starting = start_stage(self.session, **engine_args)
+        self._starting = starting
         self.view = EMPTY
         self.frames = 0  # views drawn, for tests and the benchmark
         # HOOT_TUI_FRAMES names a file that gets each drawn view's time.monotonic(), a line
@@ -187,30 +196,29 @@ class HootApp(App):
 
     @work(thread=True, exclusive=True, group="attach")
     def attach(self) -> None:
-        from hoot.stage import Stage
-
         say = lambda m: self.post_message(ConsoleOutput("info", m))  # noqa: E731
-        if self.set_script is None and self.starter and self.session.is_new:
-            from hoot.sets import STARTER
-
-            self.set_script = STARTER
-        try:
-            stage = self.stage or Stage.live(self.session, on_message=say, **self.engine_args)
-        except HootError as e:
-            self.post_message(Ready(str(e)))
-            return
+        if self.stage is not None:
+            stage = self.stage
+        else:
+            try:
+                stage, said = self._starting.result()
+            except HootError as e:
+                self.post_message(Ready(str(e)))
+                return
+            for message in said:
+                say(message)
         stage.on_message = say
         stage.start_console(
             on_output=self._outputs.append,  # drained by flush_output on the UI thread
             on_exit_request=lambda: self.post_message(ExitRequested()),
         )
-        stage.warm_up()  # the workers and heavy imports, so no first statement waits
         stage.start_view(post=lambda v: self.post_message(ViewUpdated(v)))
         why = stage.serve_repl()
         if why:
             say(f"hoot repl is not available: {why}")
         self.stage = stage
         self.post_message(Ready())
+        stage.warm_up()  # the workers and heavy imports, so no first statement waits
 
     @on(Ready)
     def ready(self, message: Ready) -> None:
@@ -407,9 +415,3 @@ class _NoHistory:
 
     def next(self, prefix: str) -> None:
         return None
-
-
-def run_tui(session: str = "default", set_script: Path | None = None, starter: bool = True,
-            **engine_args) -> int:  # fmt: skip
-    HootApp(session, set_script=set_script, starter=starter, **engine_args).run()
-    return 0
