@@ -3,10 +3,17 @@
     1 ■■■■ 2 ■■□□ 3 □□□□ 4 □□□□    next phrase in 10 beats (5 s)
     bar 18  phrase 5  120.0 BPM  4/4  C minor   Cm  Ab  Eb  Bb   sync internal
 
-Beats already played in the phrase are filled, the playhead is the bright one. Long
-phrases wrap into rows (at most MAX_ROWS; past that the rows page with the playhead);
-so does the line below in a narrow terminal.
-The current bar's chord (one chord a bar, repeating from bar 1 of the set) is lit.
+Beats already played in the phrase are filled, the playhead is the bright one. A phrase
+whose bars of beats need more than MAX_ROWS rows (16 bars of 7/8 in 40 columns) shows
+as an overview instead, a cell a bar in groups of four, with the current bar's beats
+beside it:
+
+     5/16 ■■■■ ■□□□ □□□□ □□□□  ■■■□□□□
+    next phrase in 82 beats (21 s)
+
+Overviews of very long phrases wrap (at most MAX_ROWS rows; past that the rows page with
+the playhead); so does the line below in a narrow terminal. The current bar's chord (one
+chord a bar, repeating from bar 1 of the set) is lit.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ from textual.geometry import Size
 from hoot.stage.view import SetView
 from hoot.tui.widgets import LineWidget, Piece
 
-MAX_ROWS = 4
+MAX_ROWS = 2
+GROUP = 4  # bars a group in the overview
 PAST, NOW, AHEAD = "■", "■", "□"
 
 
@@ -65,40 +73,54 @@ class BeatGrid(LineWidget):
     }
 
     def natural_height(self, width: int) -> int:
-        rows, _, beside = self._grid_shape(width)
-        return min(rows, MAX_ROWS) + (0 if beside else 1) + len(self._info(width))
-
-    def _grid_shape(self, width: int) -> tuple[int, int, bool]:
-        """(rows, bars a row, whether the countdown fits beside the first row)."""
-        v = self.view
-        bars, beats = max(v.phrase_bars, 1), max(v.beats_per_bar, 1)
-        block = len(str(bars)) + 1 + beats + 1
-        per_row = max(1, (width + 1) // block)
-        used = min(per_row, bars) * block
-        beside = used + 3 + _countdown_width(v) <= width
-        return math.ceil(bars / per_row), per_row, beside
+        return len(self._rows(width)) + len(self._info(width))
 
     def lay_out(self, size: Size) -> tuple:
+        return tuple(self._rows(size.width)) + tuple(self._info(size.width))
+
+    def _rows(self, width: int) -> list[tuple]:
+        """The phrase's rows, with the countdown beside the first or on a row of its own."""
         v = self.view
-        rows, per_row, beside = self._grid_shape(size.width)
-        bars = max(v.phrase_bars, 1)
+        bars, beats = max(v.phrase_bars, 1), max(v.beats_per_bar, 1)
         bar_now = min(max(v.bar_in_phrase, 0), bars - 1)
-        beat_now = min(max(int(v.beat_in_bar), 0), max(v.beats_per_bar, 1) - 1)
-        info = self._info(size.width)
-        shown = max(1, min(rows, MAX_ROWS, size.height - len(info) - (0 if beside else 1)))
+        beat_now = min(max(int(v.beat_in_bar), 0), beats - 1)
+        block = len(str(bars)) + 1 + beats + 1
+        per_row = max(1, (width + 1) // block)
+        if math.ceil(bars / per_row) <= MAX_ROWS:
+            rows = [
+                self._grid_row(start, min(start + per_row, bars), bar_now, beat_now, bars)
+                for start in range(0, bars, per_row)
+            ]
+        else:
+            rows = self._overview(width, bars, bar_now, beat_now)
+        told = countdown(v)
+        if sum(len(text) for text, _ in rows[0]) + 3 + _countdown_width(v) <= width:
+            rows[0] += (("   ", ""), (told, "beat-grid--countdown"))
+        else:
+            rows.append(((told, "beat-grid--countdown"),))
+        return rows
+
+    def _overview(self, width: int, bars: int, bar_now: int, beat_now: int) -> list[tuple]:
+        """A cell a bar in groups, then the current bar's beats: " 5/16 ■■■■ ■□□□  ■■□□".
+        Rows past MAX_ROWS page with the playhead."""
+        beats = max(self.view.beats_per_bar, 1)
+        label = f"{bar_now + 1:>{len(str(bars))}}/{bars} "
+        room = width - len(label) - 2 - beats
+        per_row = max(1, (room + 1) // (GROUP + 1)) * GROUP
+        starts = list(range(0, bars, per_row))
         row_now = bar_now // per_row
-        first = min(row_now - row_now % shown, rows - shown)
-        lines = []
-        for row in range(first, first + shown):
-            start = row * per_row
-            line = self._grid_row(start, min(start + per_row, bars), bar_now, beat_now, bars)
-            if beside and row == first:
-                line += (("   ", ""), (countdown(v), "beat-grid--countdown"))
-            lines.append(line)
-        if not beside:
-            lines.append(((countdown(v), "beat-grid--countdown"),))
-        lines += info
-        return tuple(lines)
+        first = min(row_now - row_now % MAX_ROWS, max(len(starts) - MAX_ROWS, 0))
+        rows = []
+        for start in starts[first : first + MAX_ROWS]:
+            pieces: list[Piece] = [(label if not rows else " " * len(label), "beat-grid--bar-now")]
+            for group in range(start, min(start + per_row, bars), GROUP):
+                if group > start:
+                    pieces.append((" ", ""))
+                pieces += _cells(group, min(group + GROUP, bars), bar_now)
+            if not rows:
+                pieces += [("  ", ""), *_cells(0, beats, beat_now)]
+            rows.append(tuple(pieces))
+        return rows
 
     def _grid_row(self, start: int, end: int, bar_now: int, beat_now: int, bars: int) -> tuple:
         beats = max(self.view.beats_per_bar, 1)
@@ -114,11 +136,7 @@ class BeatGrid(LineWidget):
             elif bar > bar_now:
                 pieces.append((AHEAD * beats, "beat-grid--ahead"))
             else:
-                if beat_now:
-                    pieces.append((PAST * beat_now, "beat-grid--past"))
-                pieces.append((NOW, "beat-grid--now"))
-                if beat_now + 1 < beats:
-                    pieces.append((AHEAD * (beats - beat_now - 1), "beat-grid--ahead"))
+                pieces += _cells(0, beats, beat_now)
         return tuple(pieces)
 
     def _info(self, width: int) -> list[tuple]:
@@ -156,3 +174,15 @@ class BeatGrid(LineWidget):
             used += size
         lines.append(tuple(line))
         return lines
+
+
+def _cells(start: int, end: int, now: int) -> list[Piece]:
+    """Cells start..end (bars or beats): those before `now` played, `now` lit, the rest ahead."""
+    pieces: list[Piece] = []
+    if now > start:
+        pieces.append((PAST * (min(now, end) - start), "beat-grid--past"))
+    if start <= now < end:
+        pieces.append((NOW, "beat-grid--now"))
+    if end > max(now + 1, start):
+        pieces.append((AHEAD * (end - max(now + 1, start)), "beat-grid--ahead"))
+    return pieces
