@@ -7,7 +7,8 @@
 RMS is the solid bar, the peak a marker in the bar's colour, the held peak a white
 marker (and the number at the right, in dB). Stereo shows as the louder channel.
 The scale is dB from -60 to 0, so a longer terminal gives finer bars. When the widget
-is shorter than its bars, they flow into columns (and the scale goes first).
+is shorter than its bars, they flow into columns (and the scale goes first); when even
+those are too few, silent tracks go, and the master always stays.
 """
 
 from __future__ import annotations
@@ -116,8 +117,20 @@ def _geometry(n: int, names: Sequence[str], size: Size) -> _Geometry:
     scale = rows + 1 <= height
     if not scale and height >= 2 and math.ceil(n / (height - 1)) <= columns:
         rows, scale = height - 1, True
+    rows = min(rows, height)  # and fewer bars (see _fitting)
     column_w = (width - GAP * (columns - 1)) // columns
     return _Geometry(columns, rows, scale, name_w, max(1, column_w - fixed))
+
+
+def _fitting(readings: list[Reading], room: int) -> list[Reading]:
+    """The bars that fit in `room`: the master always, the tracks that sound before the
+    silent ones, in their order."""
+    if len(readings) <= room:
+        return readings
+    tracks = [r for r in readings if not r.master]
+    sounding = sorted(range(len(tracks)), key=lambda i: tracks[i].hold < FLOOR_DB)
+    keep = sorted(sounding[: max(room - 1, 0)])
+    return [tracks[i] for i in keep] + [r for r in readings if r.master][:room]
 
 
 def _position(db: float, width: int) -> float:
@@ -184,19 +197,20 @@ class Meters(LineWidget):
     def lay_out(self, size: Size) -> tuple:
         names = [r.name for r in self.readings]
         g = _geometry(len(names), names, size)
+        shown = _fitting(self.readings, g.rows * g.columns)
         lines: list[tuple] = [
-            (g, tuple(self._cell(c * g.rows + y, g.bar) for c in range(g.columns)))
+            (g, tuple(self._cell(shown, c * g.rows + y, g.bar) for c in range(g.columns)))
             for y in range(g.rows)
         ]
         if g.scale:
             lines.append((g, SCALE))
         return tuple(lines)
 
-    def _cell(self, i: int, bar: int) -> tuple | None:
+    def _cell(self, readings: list[Reading], i: int, bar: int) -> tuple | None:
         """What a bar looks like, quantised to what `bar` cells can show."""
-        if i >= len(self.readings):
+        if i >= len(readings):
             return None
-        r = self.readings[i]
+        r = readings[i]
         rms = round(_position(r.rms, bar) * 8)
         peak = min(int(_position(r.peak, bar)), bar - 1) if r.peak >= FLOOR_DB else -1
         hold = min(int(_position(r.hold, bar)), bar - 1) if r.hold >= FLOOR_DB else -1
