@@ -6,11 +6,16 @@
 
 Glyphs: pending ·, rendering ◌ and its progress, ready ●, failed ✗, queued ◆ (it
 flashes), playing ▶. When the cells do not fit (many candidates, a narrow terminal) the
-progress shrinks to a bar glyph ▁▂▃▄▅▆▇ and the percentage moves to the details line.
+progress shrinks to a bar glyph ▁▂▃▄▅▆▇ and the percentage moves to the details line,
+and a batch's cells wrap into even lines. When the lines do not fit, the selected role's
+stay in view and a line names the roles out of view ("+ lead pad  F3/F4").
 Clicking a cell posts `CandidateChosen`.
 """
 
 from __future__ import annotations
+
+import math
+import textwrap
 
 from textual import events
 from textual.geometry import Size
@@ -98,18 +103,21 @@ class StemPicker(LineWidget):
     # ---- layout -----------------------------------------------------------------------------
 
     def natural_height(self, width: int) -> int:
-        return len(self._rows(width)) + 1 if self.view.batches else 1
+        if not self.view.batches:
+            return len(_wrap(EMPTY_TEXT, width))
+        return len(self._rows(width)) + 1
 
     def _shape(self, width: int) -> tuple[int, int, bool, int]:
         """(role column width, cell width, whether cells show progress in numbers, cells
-        a line)."""
+        a line: as many as fit, spread evenly over the lines a batch needs)."""
         batches = self.view.batches
         role_w = min(ROLE_MAX, max((len(b.role) for b in batches), default=4))
         most = max((len(b.candidates) for b in batches), default=0)
         digits = len(str(most)) if most else 1
         wide = role_w + 1 + most * (digits + 5) <= width
         cell_w = digits + (5 if wide else 2)
-        return role_w, cell_w, wide, max(1, (width - role_w - 1) // cell_w)
+        fit = max(1, (width - role_w - 1) // cell_w)
+        return role_w, cell_w, wide, math.ceil(most / math.ceil(most / fit)) if most else fit
 
     def _rows(self, width: int) -> list[tuple[BatchView, int]]:
         """(batch, first candidate) of each line of cells: a role's cells wrap when they do
@@ -125,16 +133,44 @@ class StemPicker(LineWidget):
         v = self.view
         if not v.batches:
             self._shown = []
-            return (((EMPTY_TEXT, "picker--empty"),),)
+            return tuple(((line, "picker--empty"),) for line in _wrap(EMPTY_TEXT, size.width))
         role_w, cell_w, wide, per_line = self._shape(size.width)
         self._cells, self._per_line = (role_w + 1, cell_w), per_line
-        self._shown = self._rows(size.width)[: max(1, size.height - 1)]
+        rows = self._rows(size.width)
+        room = max(1, size.height - 1)  # and the details line
+        self._shown = rows
+        if len(rows) > room:  # the selected role's lines stay in view
+            keep = max(room - 1, 1)
+            first = next((i for i, (b, _) in enumerate(rows) if b.role == v.selected_role), 0)
+            while first > 0:  # and whole roles before them, while they fit
+                start = first - 1
+                while start > 0 and rows[start][1] > 0:
+                    start -= 1
+                if len(rows) - start > keep:
+                    break
+                first = start
+            self._shown = rows[first : first + keep]
         lines = [
             self._row(b, b.candidates[first : first + per_line], first == 0, role_w, cell_w, wide)
             for b, first in self._shown
         ]
+        if len(self._shown) < len(rows):
+            lines.append(self._more(rows, role_w, size.width))
         lines.append(self._detail(size.width))
         return tuple(lines)
+
+    def _more(self, rows: list[tuple[BatchView, int]], role_w: int, width: int) -> tuple:
+        """ "+ lead pad  F3/F4": the roles with cells out of view, in whole words."""
+        hidden = dict.fromkeys(b.role for b, first in rows if (b, first) not in self._shown)
+        text = f"{'+':<{role_w}}"
+        for role in hidden:
+            if len(text) + 1 + len(role) + 2 > width:
+                text += " …"
+                break
+            text += f" {role}"
+        if len(text) + 7 <= width:
+            text += "  F3/F4"
+        return ((text, "picker--empty"),)
 
     def _row(
         self,
@@ -211,3 +247,7 @@ class StemPicker(LineWidget):
         slot = first + (offset.x - start) // cell_w
         if offset.x >= start and slot < min(len(batch.candidates), first + self._per_line):
             self.post_message(CandidateChosen(batch.role, batch.candidates[slot].index))
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    return textwrap.wrap(text, max(width, 1)) or [""]
