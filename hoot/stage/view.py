@@ -53,13 +53,16 @@ class BatchView:
 @dataclass(frozen=True)
 class QueueItem:
     """A stem on a track: "queued" to start at sample `start_sample` (1-based `bar`), or
-    "playing" since then."""
+    "playing" since then. A generated stem also has the name a performer knows it by,
+    `candidate` ("bass #3", whichever take of it plays) and its `label` (or "")."""
 
     track: str
     stem: str
     start_sample: int
     bar: int
     state: str
+    candidate: str = ""
+    label: str = ""
 
 
 @dataclass(frozen=True)

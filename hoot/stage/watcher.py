@@ -36,6 +36,8 @@ class SetWatcher:
         self._thread = threading.Thread(target=self._run, daemon=True, name="hoot-watcher")
         self.views = 0  # how many views were built: the UI's frame source, for benchmarks
         self._batches_seen = len(self.perf.picker.history)
+        self._candidates: dict[str, object] = {}  # candidate name -> Candidate, every batch
+        self._candidates_of = 0  # batches in it
 
     def start(self) -> None:
         self._thread.start()
@@ -105,20 +107,11 @@ class SetWatcher:
                         key=c.request.key,
                         bars=c.request.bars,
                         seed=c.seed,
-                        label=str(c.meta.get("params", {}).get("archetype", "")),
+                        label=_label(c),
                     )
                 )
             batches.append(BatchView(batch.role, batch.id, batch.generator, tuple(cells)))
-        queue = tuple(
-            QueueItem(
-                pl.track,
-                _shown_name(pl.stem),
-                pl.start,
-                tm.position(pl.start).bar + 1,
-                pl.state,
-            )
-            for pl in sorted(players, key=lambda pl: pl.start)
-        )
+        queue = tuple(self._queue_item(pl, tm) for pl in sorted(players, key=lambda pl: pl.start))
         sel = self.actions.selection
         info = self.link.info
         return SetView(
@@ -155,7 +148,26 @@ class SetWatcher:
             engine_alive=alive,
         )
 
+    def _queue_item(self, player: p.PlayerState, tm: TempoMap) -> QueueItem:
+        """What plays (or is queued), named as the performer knows it: a candidate's
+        retakes ("bass-…-1-3@130") show as the candidate ("bass #3")."""
+        name = candidate_of(player.stem)
+        history = self.perf.picker.history
+        if len(history) != self._candidates_of:
+            self._candidates = {c.name: c for batch in list(history) for c in batch.candidates}
+            self._candidates_of = len(history)
+        c = self._candidates.get(name)
+        return QueueItem(
+            player.track,
+            name,
+            player.start,
+            tm.position(player.start).bar + 1,
+            player.state,
+            candidate=f"{c.role} #{c.number}" if c is not None else "",
+            label=_label(c) if c is not None else "",
+        )
 
-def _shown_name(stem_id: str) -> str:
-    """A stem id as the queue shows it: a candidate's retakes show as the candidate."""
-    return candidate_of(stem_id)
+
+def _label(candidate) -> str:
+    """A candidate's label for the screen: its archetype, or ""."""
+    return str(candidate.meta.get("params", {}).get("archetype", ""))

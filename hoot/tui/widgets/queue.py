@@ -1,11 +1,14 @@
 """What starts at the next boundary on which track, and what plays now.
 
-    next  bass   ← bass-20260101-120000-3-2  at bar 17
-    now   drums  ▶ drums-20260101-115900-1-1  since bar 1
-          bass   ▶ bass-20260101-115500-1-4  since bar 9
+    next  bass   ← bass #2  offbeat  at bar 17
+    now   drums  ▶ drums #1  since bar 1
+          bass   ▶ bass #4  walking  since bar 9
+          pad    ▶ pad-loop  since bar 9
 
-Long stem names lose their middle ("bass-2026…-3-2"); when the lines do not fit, the
-last one says how many more there are.
+Generated stems show as the candidate a performer picked ("bass #2") and its label;
+other stems by their name. What does not fit goes: the label first, then the middle of
+a long name ("my-lo…-v2"); when the lines do not fit, the last one says how many more
+there are.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class QueueView(LineWidget):
         "queue--track",
         "queue--queued",
         "queue--playing",
+        "queue--label",
         "queue--when",
         "queue--more",
         "queue--empty",
@@ -71,14 +75,27 @@ class QueueView(LineWidget):
 
     def _line(self, q: QueueItem, group: str, track_w: int, width: int) -> tuple:
         queued = q.state == "queued"
-        when = f"  at bar {q.bar}" if queued else f"  since bar {q.bar}"
-        track = middle(q.track, track_w)
-        room = width - GROUP_W - track_w - 3 - len(when)
+        look = "queue--queued" if queued else "queue--playing"
+        name = q.candidate or q.stem
+        if q.candidate.startswith(f"{q.track} #"):
+            name = q.candidate[len(q.track) + 1 :]  # "#3" on the bass track: bass #3
+        room = width - GROUP_W - track_w - 3
+        # what gives way first: the start's words (all of them for what already plays),
+        # then the label, then the name's middle
+        label = f"  {q.label}" if q.label else ""
+        when, short = (
+            (f"  at bar {q.bar}", f"  bar {q.bar}") if queued else (f"  since bar {q.bar}", "")
+        )
+        fits = [(label, when), (label, short), ("", when), ("", short)]
+        label, when = next(
+            (fit for fit in fits if len(name) + len(fit[0]) + len(fit[1]) <= room), fits[-1]
+        )
         pieces: list[Piece] = [
             (f"{group:<{GROUP_W}}", "queue--group"),
-            (f"{track:<{track_w}} ", "queue--track"),
-            ("← " if queued else "▶ ", "queue--queued" if queued else "queue--playing"),
-            (middle(q.stem, max(room, 8)), "queue--queued" if queued else "queue--playing"),
+            (f"{middle(q.track, track_w):<{track_w}} ", "queue--track"),
+            ("← " if queued else "▶ ", look),
+            (middle(name, max(room - len(label) - len(when), 1)), look),
+            (label, "queue--label"),
             (when, "queue--when"),
         ]
         return tuple(pieces)
