@@ -1,25 +1,52 @@
 """One line of engine health: what a performer glances at.
 
-     ENGINE LOST  demo  jack · system    5.3 ms  no RT  xruns 2  cpu 12%  lim -1.5 dB  ● REC
+     demo  jack · system                       5.3 ms  no RT  xruns 2  cpu 12%  lim -1.5 dB  ● REC
+     ENGINE LOST: run a command or press F8/F9/F12 to start it again          xruns 2  ● REC
 
 Backend and device, session at the left; latency, "no RT" (when a device plays from an
 audio thread the system would not make real-time: `hoot doctor` says how to allow it),
 xruns, engine CPU, faults (when any), limiter gain reduction (when limiting) and REC at
-the right. When the engine is
-lost, "ENGINE LOST" leads and the widget gets the `-lost` class. Pieces that do not fit
-drop out, least needed first.
+the right. When the engine is lost, what to do about it leads (the next command or
+F8/F9/F12 starts a new engine, hoot.stage.link) and the widget gets the `-lost` class.
+
+Nothing is ever cut mid-word: what does not fit is shortened a whole word at a time
+(the device name, the engine-lost sentence) or dropped, the least needed first.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from rich.cells import cell_len
 from textual.geometry import Size
 
 from hoot.stage.view import SetView
 from hoot.tui.widgets import LineWidget, Piece
-from hoot.tui.widgets.queue import middle
 
-DEVICE_MAX = 24
 CPU_WARN, CPU_HOT = 0.7, 0.9
+LOST = (
+    "ENGINE LOST: run a command or press F8/F9/F12 to start it again",
+    "ENGINE LOST: a command or F8/F9/F12 starts it again",
+    "ENGINE LOST",
+)
+
+
+@dataclass
+class _Field:
+    """A piece of the line: its texts, longest first, each with how much it is wanted
+    (the least wanted text on the line is shortened or dropped first)."""
+
+    texts: tuple[tuple[str, float], ...]
+    classes: str
+    right: bool = False
+
+    @property
+    def text(self) -> str:
+        return self.texts[0][0]
+
+    @property
+    def wanted(self) -> float:
+        return self.texts[0][1]
 
 
 class StatusLine(LineWidget):
@@ -44,43 +71,76 @@ class StatusLine(LineWidget):
         return 1
 
     def lay_out(self, size: Size) -> tuple:
-        v = self.view
-        cpu = "status--hot" if v.cpu >= CPU_HOT else "status--warn" if v.cpu >= CPU_WARN else ""
-        audio = " · ".join(s for s in (v.backend, middle(v.device, DEVICE_MAX)) if s)
-        lim = f"lim {v.limiter_db:.1f} dB" if v.limiter_db <= -0.05 else ""
-        # (priority, at the right, text, classes): the lowest priority drops out first
-        wanted: list[_Field] = [
-            (9, False, "" if v.engine_alive else " ENGINE LOST ", "status--lost"),
-            (5, False, v.session, "status--session"),
-            (4, False, audio, "status--audio"),
-            (6, True, f"{v.latency_ms:.1f} ms", "status--value"),
-            (6, True, "no RT" if v.realtime == 0 and v.backend != "null" else "", "status--warn"),
-            (8, True, f"xruns {v.xruns}", "status--warn" if v.xruns else "status--value"),
-            (7, True, f"cpu {round(v.cpu * 100)}%", cpu or "status--value"),
-            (7, True, f"faults {v.faults}" if v.faults else "", "status--warn"),
-            (3, True, lim, "status--value"),
-            (9, True, "● REC" if v.recording else "", "status--rec"),
-        ]
-        fields = [f for f in wanted if f[2]]
-        while fields and _width(fields) > size.width:
-            fields.remove(min(fields, key=lambda f: f[0]))
-        fields = [f for f in fields if not f[1]] + [f for f in fields if f[1]]
+        fields = _fit(_fields(self.view), size.width)
+        fields = [f for f in fields if not f.right] + [f for f in fields if f.right]
         spare = max(size.width - _width(fields), 0)
         line: list[Piece] = []
-        for i, (_, right, text, classes) in enumerate(fields):
-            if right and (i == 0 or not fields[i - 1][1]):
+        for i, f in enumerate(fields):
+            if f.right and (i == 0 or not fields[i - 1].right):
                 gap = spare + 2 if i else spare
             else:
                 gap = 2 if i else 0
             if gap:
                 line.append((" " * gap, ""))
-            line.append((text, classes))
+            line.append((f.text, f.classes))
         return (tuple(line),)
 
 
-_Field = tuple[int, bool, str, str]
+def _fields(v: SetView) -> list[_Field]:
+    """Everything the line would say with room enough."""
+    cpu = "status--hot" if v.cpu >= CPU_HOT else "status--warn" if v.cpu >= CPU_WARN else ""
+    audio = tuple((text, 4.0) for text in _shorter(v.backend, v.device))
+    wanted: list[_Field] = [
+        _Field(tuple(zip(LOST, (7.5, 8.5, 10.0))) if not v.engine_alive else (), "status--lost"),
+        _Field(((v.session, 5.0),), "status--session"),
+        _Field(audio, "status--audio"),
+        _Field(((f"{v.latency_ms:.1f} ms", 6.0),), "status--value", right=True),
+        _Field(
+            (("no RT", 6.0),) if v.realtime == 0 and v.backend != "null" else (),
+            "status--warn",
+            right=True,
+        ),
+        _Field(
+            ((f"xruns {v.xruns}", 8.0),),
+            "status--warn" if v.xruns else "status--value",
+            right=True,
+        ),
+        _Field(((f"cpu {round(v.cpu * 100)}%", 7.0),), cpu or "status--value", right=True),
+        _Field(((f"faults {v.faults}", 7.0),) if v.faults else (), "status--warn", right=True),
+        _Field(
+            ((f"lim {v.limiter_db:.1f} dB", 3.0),) if v.limiter_db <= -0.05 else (),
+            "status--value",
+            right=True,
+        ),
+        _Field((("● REC", 9.0),) if v.recording else (), "status--rec", right=True),
+    ]
+    return [f for f in wanted if f.texts and f.text]
+
+
+def _shorter(backend: str, device: str) -> list[str]:
+    """ "jack · HDA Intel PCH", then a whole word of the device fewer at a time, then the
+    backend alone."""
+    words = device.split()
+    texts = [
+        " · ".join(s for s in (backend, " ".join(words[:n]) + ("…" if n < len(words) else "")) if s)
+        for n in range(len(words), 0, -1)
+    ]
+    return texts + [backend] if backend else texts
+
+
+def _fit(fields: list[_Field], width: int) -> list[_Field]:
+    """Shorten or drop the least wanted text until the line fits in `width`."""
+    fields = list(fields)
+    while fields and _width(fields) > width:
+        least = min(fields, key=lambda f: f.wanted)
+        i = fields.index(least)
+        if len(least.texts) > 1:
+            fields[i] = _Field(least.texts[1:], least.classes, least.right)
+        else:
+            del fields[i]
+    return fields
 
 
 def _width(fields: list[_Field]) -> int:
     """Cells for `fields` two apart."""
-    return sum(len(f[2]) for f in fields) + 2 * max(len(fields) - 1, 0)
+    return sum(cell_len(f.text) for f in fields) + 2 * max(len(fields) - 1, 0)
