@@ -18,9 +18,9 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static
+from textual.widgets import Button, Label
 
 from hoot.errors import HootError
 from hoot.stage.view import EMPTY
@@ -28,14 +28,15 @@ from hoot.tui.messages import (
     CandidateChosen,
     ConsoleOutput,
     ExitRequested,
+    HeightChanged,
     Ready,
     RunCode,
     ViewUpdated,
 )
+from hoot.tui.widgets import STYLESHEET
 from hoot.tui.widgets.beat_grid import BeatGrid
 from hoot.tui.widgets.code_input import CodeInput
 from hoot.tui.widgets.console import Console
-from hoot.tui.widgets.console_log import ConsoleLog
 from hoot.tui.widgets.meters import Meters
 from hoot.tui.widgets.picker import StemPicker
 from hoot.tui.widgets.queue import QueueView
@@ -52,41 +53,25 @@ KEYS = [
     ("f9", "stop_track", "Stop the selected role's track at the next phrase"),
     ("f12", "panic", "Panic: everything stops now, with a short fade"),
     ("ctrl+c", "interrupt", "Stop the running statement"),
-    ("pageup", "console_page(1)", "Console: page back"),
-    ("pagedown", "console_page(-1)", "Console: page towards the newest"),
+    ("pageup", "console_page(1)", "Console (or this sheet): page back"),
+    ("pagedown", "console_page(-1)", "Console (or this sheet): page on"),
     ("ctrl+q", "quit_set", "Quit hoot tui (asks; the engine plays on)"),
 ]
 
 
-class HelpScreen(ModalScreen):
-    BINDINGS = [Binding("escape,f1,q", "dismiss", "Close")]
-
-    def compose(self) -> ComposeResult:
-        rows = [f"{key:>10}  {text}" for key, _, text in KEYS]
-        rows += [
-            "",
-            "     enter  run a complete statement (else a new line)",
-            " alt+enter  run the whole buffer (also ctrl+e)",
-            "       tab  complete from the live namespace",
-            "   up/down  history (first/last line)",
-            "    ctrl+p  command palette",
-            "",
-            "escape closes this",
-        ]
-        with VerticalScroll(id="help"):
-            yield Static("\n".join(rows))
-
-
-class TextScreen(ModalScreen):
-    BINDINGS = [Binding("escape,f2,q", "dismiss", "Close")]
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll(id="traceback"):
-            yield Static(self.text or "no error yet", markup=False)
+HELP = "\n".join(
+    [f"{key:>10}  {text}" for key, _, text in KEYS]
+    + [
+        "",
+        "     enter  run a complete statement (else a new line)",
+        " alt+enter  run the whole buffer (also ctrl+e)",
+        "       tab  complete from the live namespace",
+        "   up/down  history (first/last line)",
+        "    ctrl+p  command palette",
+        "",
+        "    escape  puts this away",
+    ]
+)
 
 
 class ConfirmQuit(ModalScreen[bool]):
@@ -137,10 +122,14 @@ class HootApp(App):
     hoot.tui.start_stage; otherwise the session's engine is attached to, or started with
     `engine_args`, from the moment the app is made."""
 
-    CSS_PATH = ["hoot.tcss", "app.tcss"]  # the widgets' styles, then the stage layout
+    CSS_PATH = [STYLESHEET, Path(__file__).parent / "app.tcss"]  # widgets, then the layout
     TITLE = "hoot"
     COMMANDS = App.COMMANDS | {SetCommands}
-    BINDINGS = [Binding(k, a, t, priority=True, show=False) for k, a, t in KEYS]
+    BINDINGS = [Binding(k, a, t, priority=True, show=False) for k, a, t in KEYS] + [
+        Binding("escape", "put_sheet_away", "Put the sheet away", priority=True, show=False)
+    ]
+    TOP_SHARE = 0.6  # the set's panels take what they need, up to this much of the screen
+    FLASH_S: float | None = 0.5  # the picker's queued cells blink (None: steady)
 
     def __init__(
         self,
@@ -173,6 +162,8 @@ class HootApp(App):
         path = os.environ.get("HOOT_TUI_FRAMES")
         self._frame_log = open(path, "a", buffering=1) if path else None  # noqa: SIM115
         self._panels: list | None = None
+        self._top = None  # the set's panels' row, as tall as _fit_top says
+        self._top_height = 0
         self._outputs: deque = deque()  # console output from other threads, batched
 
     def compose(self) -> ComposeResult:
@@ -181,7 +172,7 @@ class HootApp(App):
                 yield BeatGrid(id="grid")
                 yield Meters(id="meters")
             with Vertical(id="right"):
-                yield StemPicker(id="picker")
+                yield StemPicker(id="picker", flash=self.FLASH_S)
                 yield QueueView(id="queue")
         yield Console(_Pending(), _NoHistory(), id="console")
         yield StatusLine(id="status")
@@ -259,20 +250,39 @@ class HootApp(App):
 
     @on(ViewUpdated)
     def draw(self, message: ViewUpdated) -> None:
-        # The panels live on the main screen; a modal (help, traceback) may be on top, so
-        # they are found there once, never on the active screen.
+        # The panels live on the main screen; a modal (the quit question, the palette) may
+        # be on top, so they are found there once, never on the active screen.
         if self._panels is None:
             main = self.screen_stack[0] if self.screen_stack else None
             if main is None or not main.is_attached:
                 return
             kinds = (BeatGrid, Meters, StemPicker, QueueView, StatusLine)
-            self._panels = [w for kind in kinds for w in main.query(kind)]
+            self._panels = [main.query_one(kind) for kind in kinds]
+            self._top = main.query_one("#top")
         self.view = message.view
         for widget in self._panels:
             widget.update(message.view)
+        self._fit_top()
         self.frames += 1
         if self._frame_log is not None:
             self._frame_log.write(f"{time.monotonic():.4f}\n")
+
+    @on(HeightChanged)
+    def _fit_top(self) -> None:
+        """Give the set's panels the lines they want, up to TOP_SHARE of the screen; with
+        less, the meters flow into columns and the picker and the queue say what is out
+        of view (app.tcss)."""
+        if self._panels is None:
+            return
+        grid, meters, picker, queue, _ = self._panels
+        want = max(
+            grid.wanted_height + meters.wanted_height,
+            picker.wanted_height + queue.wanted_height,
+        )
+        height = max(1, min(want, int(self.size.height * self.TOP_SHARE)))
+        if height != self._top_height:
+            self._top_height = height
+            self._top.styles.height = height
 
     def write(self, kind: str, text: str, traceback: str = "") -> None:
         main = self.screen_stack[0] if self.screen_stack else None
@@ -361,13 +371,25 @@ class HootApp(App):
             self.write("info", "interrupting…")
 
     def action_console_page(self, pages: int) -> None:
-        self.screen_stack[0].query_one(ConsoleLog).page(pages)
+        self._console().page(pages)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self._console().show_sheet("keys", "keys · Escape puts this away", HELP)
 
     def action_traceback(self) -> None:
-        self.push_screen(TextScreen(self.screen_stack[0].query_one(Console).last_traceback))
+        text = self._console().last_traceback or "no error yet"
+        self._console().show_sheet("traceback", "the last error · Escape puts this away", text)
+
+    def action_put_sheet_away(self) -> None:
+        self._console().put_sheet_away()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "put_sheet_away":  # else Escape is the editor's, or the palette's
+            return self.screen is self.screen_stack[0] and self._console().sheet_shown
+        return True
+
+    def _console(self) -> Console:
+        return self.screen_stack[0].query_one(Console)
 
     def action_quit_set(self) -> None:
         """Leave, asking first while music plays or a recording runs."""

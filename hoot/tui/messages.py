@@ -20,6 +20,10 @@ class ViewUpdated(Message):
         return isinstance(message, ViewUpdated)
 
 
+class HeightChanged(Message):
+    """A panel now wants a different number of lines (hoot.tui.widgets.LineWidget)."""
+
+
 @dataclass
 class CandidateChosen(Message):
     """The performer clicked candidate `index` (from 0) of the `role` batch."""

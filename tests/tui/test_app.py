@@ -7,10 +7,11 @@ import time
 import pytest
 
 from hoot.engine.client import EngineClient
-from hoot.tui.app import HelpScreen, HootApp, TextScreen
+from hoot.tui.app import HootApp
 from hoot.tui.widgets.beat_grid import BeatGrid
 from hoot.tui.widgets.console_log import ConsoleLog
 from hoot.tui.widgets.picker import StemPicker
+from hoot.tui.widgets.sheet import Sheet
 from hoot.tui.widgets.status_line import StatusLine
 
 
@@ -21,8 +22,8 @@ def main_screen(app):
 def screen_text(app) -> str:
     main = main_screen(app)
     return "\n".join(
-        w.text() for w in (main.query_one(BeatGrid), main.query_one(StemPicker),
-                           main.query_one(StatusLine))
+        w.text()
+        for w in (main.query_one(BeatGrid), main.query_one(StemPicker), main.query_one(StatusLine))
     )
 
 
@@ -64,8 +65,11 @@ async def test_the_screen_shows_the_set_and_the_console_runs_code(session_dir):
         await until(pilot, lambda: app.executor is not None and app.frames > 3)
         assert "null" in main_screen(app).query_one(StatusLine).text()
         # one sentence (it may wrap in the log), whatever PortAudio sees on this machine
-        await until(pilot, lambda: "silently on the null backend" in " ".join(
-            console_text(app).split()), timeout=5)
+        await until(
+            pilot,
+            lambda: "silently on the null backend" in " ".join(console_text(app).split()),
+            timeout=5,
+        )
         assert "120.0 BPM" in screen_text(app)
         await type_line(pilot, "perf.tempo = 133")
         await until(pilot, lambda: "133.0 BPM" in screen_text(app), timeout=5)
@@ -73,19 +77,24 @@ async def test_the_screen_shows_the_set_and_the_console_runs_code(session_dir):
         await until(pilot, lambda: "42" in console_text(app), timeout=5)
         await type_line(pilot, "perf.tracks.bas.gain = -3")
         await until(pilot, lambda: "did you mean 'bass'" in console_text(app), timeout=5)
+        sheet = main_screen(app).query_one(Sheet)
         await pilot.press("f2")
-        await until(pilot, lambda: isinstance(app.screen, TextScreen), timeout=5)
+        await until(pilot, lambda: sheet.topic == "traceback", timeout=5)
+        assert "no track 'bas'" in str(sheet.query_one("Static").render())
         await pilot.press("escape")
-        await until(pilot, lambda: not isinstance(app.screen, TextScreen), timeout=5)
+        await until(pilot, lambda: not sheet.display, timeout=5)
         await type_line(pilot, "help(perf.generate)")
         await until(pilot, lambda: "Ask a generator" in console_text(app), timeout=5)
         await pilot.press("f1")
-        await until(pilot, lambda: isinstance(app.screen, HelpScreen), timeout=5)
+        await until(pilot, lambda: sheet.topic == "keys", timeout=5)
+        # the keys cover the console's log only: the set stays in sight and keeps moving
+        assert app.screen is main_screen(app) and main_screen(app).query_one(BeatGrid).region
+        assert not main_screen(app).query_one(ConsoleLog).display
         frames = app.frames
-        await pilot.pause(0.5)  # views keep arriving under the help screen
+        await pilot.pause(0.5)
         assert app.frames > frames and app.is_running
         await pilot.press("escape")
-        await until(pilot, lambda: not isinstance(app.screen, HelpScreen), timeout=5)
+        await until(pilot, lambda: main_screen(app).query_one(ConsoleLog).display, timeout=5)
 
 
 @pytest.mark.asyncio
@@ -96,20 +105,34 @@ async def test_generate_pick_with_a_key_and_the_meters_keep_moving(session_dir, 
         await type_line(pilot, "perf.phrase = 1")
         frames, started = app.frames, time.monotonic()
         await type_line(pilot, 'b = perf.generate("bass", n=6)')
-        await until(pilot, lambda: app.perf.picker.latest.get("bass") is not None
-                    and app.perf.picker["bass"].settled, timeout=60)
+        await until(
+            pilot,
+            lambda: (
+                app.perf.picker.latest.get("bass") is not None and app.perf.picker["bass"].settled
+            ),
+            timeout=60,
+        )
         rate = (app.frames - frames) / (time.monotonic() - started)
         report(f"screen updates during perf.generate(n=6): {rate:.0f} per second")
         assert rate >= 25, "the meters kept moving while six candidates rendered"
-        await until(pilot, lambda: app.view.batches and all(
-            c.status == "ready" for c in app.view.batches[0].candidates), timeout=5)
+        await until(
+            pilot,
+            lambda: (
+                app.view.batches
+                and all(c.status == "ready" for c in app.view.batches[0].candidates)
+            ),
+            timeout=5,
+        )
         await pilot.press("alt+right")
         await pilot.press("f8")
         await until(pilot, lambda: any(q.track == "bass" for q in app.view.queue), timeout=5)
         picked = app.perf.picker["bass"][2]  # alt+right selected #2: the screen counts from 1
         assert picked.queued is not None
-        await until(pilot, lambda: any(
-            q.stem == picked.name and q.state == "playing" for q in app.view.queue), timeout=15)
+        await until(
+            pilot,
+            lambda: any(q.stem == picked.name and q.state == "playing" for q in app.view.queue),
+            timeout=15,
+        )
         await pilot.press("f12")
         await until(pilot, lambda: not app.view.queue, timeout=5)
 
@@ -126,6 +149,7 @@ def test_the_ui_process_never_imports_torch():
         import hoot.console.executor, hoot.console.repl_server, hoot.cli
         print(sorted(n for n in sys.modules if n.split(".")[0] == "torch"))
     """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "[]", f"the UI process imported {out}"

@@ -1,21 +1,28 @@
-"""The stage screen's display widgets, fed SetViews in a tiny app (no engine)."""
+"""The stage screen's display widgets, fed SetViews in a tiny app, and hoot tui's whole
+screen in pictures (snapshots): no engine."""
 
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future
 from dataclasses import replace
 
 import pytest
 from textual.app import App, ComposeResult
-from textual.geometry import Region
+from textual.geometry import Region, Size
 
 from hoot.stage.view import EMPTY, BatchView, CandidateView, QueueItem, SetView, TrackLevel
-from hoot.tui.messages import CandidateChosen, ViewUpdated
+from hoot.tui.app import HootApp
+from hoot.tui.messages import CandidateChosen, RunCode, ViewUpdated
 from hoot.tui.widgets import STYLESHEET
 from hoot.tui.widgets.beat_grid import BeatGrid
+from hoot.tui.widgets.code_input import CodeInput
+from hoot.tui.widgets.console import Console
+from hoot.tui.widgets.console_log import ConsoleLog
 from hoot.tui.widgets.meters import Meters
 from hoot.tui.widgets.picker import StemPicker
 from hoot.tui.widgets.queue import QueueView, middle
+from hoot.tui.widgets.status_line import LOST as LOST_TEXTS
 from hoot.tui.widgets.status_line import StatusLine
 
 SR = 48000
@@ -283,6 +290,20 @@ async def test_meters_flow_into_columns_when_short():
 
 
 @pytest.mark.asyncio
+async def test_meters_keep_the_master_when_even_columns_are_too_few():
+    class Shorter(Stage):
+        CSS = "Meters { height: 4; }"
+
+    quiet = tuple(level(name, -90.0) if name in ("bass", "lead") else t
+                  for name, t in zip(TRACKS, PLAYING.tracks))  # fmt: skip
+    app = Shorter(replace(PLAYING, tracks=quiet))
+    async with app.run_test(size=(40, 24)) as pilot:  # one column of 4 for 9 bars
+        await pilot.pause()
+        rows = app.query_one(Meters).text().splitlines()
+        assert [row.split()[0] for row in rows] == ["drums", "chords", "pad", "master"]
+
+
+@pytest.mark.asyncio
 async def test_meters_render_time_per_update(report):
     """Printed, not asserted: one update and every line drawn, 8 tracks changing."""
     app = Stage(PLAYING)
@@ -381,11 +402,36 @@ async def test_beat_grid_long_phrases_wrap_and_page_with_the_playhead():
         assert lines[2].startswith("next phrase in")
         assert len(lines) == 4
 
-        app.show(replace(view, phrase_bars=64, bar_in_phrase=50))  # 7 rows: 4 shown
+        # 64 bars would take 7 rows: an overview instead, a cell a bar, the beats beside
+        app.show(replace(view, phrase_bars=64, bar_in_phrase=50, beat_in_bar=2.0))
         await pilot.pause()
         lines = grid.text().splitlines()
-        assert [line[:2] for line in lines[:4]] == ["31", "41", "51", "61"]
-        assert "51 ■□□□" in lines[2]
+        assert lines[0].startswith("51/64 ■■■■ ■■■■ ■■■■")
+        assert lines[0].endswith(" ■■■■ ■■■□  ■■■□")  # bars 49-52: 51 is lit
+        assert lines[1] == "      □□□□ □□□□ □□□□"
+        assert [text for text, classes in grid.lines[0] if classes == "beat-grid--now"] == [
+            "■",
+            "■",
+        ]
+
+
+@pytest.mark.asyncio
+async def test_beat_grid_shows_a_long_phrase_of_an_odd_meter_as_an_overview():
+    seven = replace(PLAYING, meter="7/8", beats_per_bar=7, phrase_bars=16)
+    app = Stage(replace(seven, bar_in_phrase=4, beat_in_bar=2.0))
+    async with app.run_test(size=(40, 24)) as pilot:
+        grid = app.query_one(BeatGrid)
+        await pilot.pause()
+        assert grid.text().splitlines()[:2] == [
+            " 5/16 ■■■■ ■□□□ □□□□ □□□□  ■■■□□□□",
+            "next phrase in 10 beats (5 s)",
+        ]
+        app.show(replace(seven, phrase_bars=64, bar_in_phrase=50))  # 4 rows of 20: 2 shown
+        await pilot.pause()
+        assert grid.text().splitlines()[:2] == [
+            "51/64 ■■■■ ■■■■ ■■■□ □□□□ □□□□  ■■□□□□□",
+            "      □□□□",
+        ]
 
 
 # ---- picker ---------------------------------------------------------------------------------
@@ -480,6 +526,40 @@ async def test_picker_wraps_cells_in_a_narrow_terminal():
 
 
 @pytest.mark.asyncio
+async def test_picker_keeps_the_selected_role_in_view_and_names_the_rest():
+    roles = ("drums", "bass", "chords", "lead", "pad", "perc")
+    many = tuple(batch(role, 16) for role in roles)
+    app = Stage(replace(EMPTY, batches=many, selected_role="pad", selected_index=2))
+    async with app.run_test(size=(40, 24)) as pilot:  # 12 lines of cells; max-height 7
+        picker = app.query_one(StemPicker)
+        await pilot.pause()
+        lines = picker.text().splitlines()
+        assert lines[:5] == [
+            "pad     1●  2●  3●  4●  5●  6●  7●  8●",
+            "        9● 10● 11● 12● 13● 14● 15● 16●",
+            "perc    1●  2●  3●  4●  5●  6●  7●  8●",
+            "        9● 10● 11● 12● 13● 14● 15● 16●",
+            "+      drums bass chords lead  F3/F4",
+        ]
+        assert lines[5].startswith("pad #3  ready")
+        await pilot.click(StemPicker, offset=(lines[2].index("3●"), 2))
+        await pilot.pause()
+        assert [(m.role, m.index) for m in app.chosen] == [("perc", 2)]
+
+
+@pytest.mark.asyncio
+async def test_picker_says_how_to_make_candidates_in_whole_words():
+    app = Stage(EMPTY)
+    async with app.run_test(size=(30, 24)) as pilot:
+        await pilot.pause()
+        assert app.query_one(StemPicker).text().splitlines() == [
+            "no candidates yet:",
+            "perf.generate('bass') makes",
+            "some",
+        ]
+
+
+@pytest.mark.asyncio
 async def test_picker_queued_cells_flash():
     app = Stage(PLAYING)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -511,6 +591,30 @@ async def test_queue_shows_what_starts_next_and_what_plays():
 
 
 @pytest.mark.asyncio
+async def test_queue_names_candidates_as_the_performer_knows_them():
+    class Tall(Stage):
+        CSS = "QueueView { max-height: 12; }"
+
+    app = Tall(LONG_QUEUE)
+    async with app.run_test(size=(120, 24)) as pilot:
+        queue = app.query_one(QueueView)
+        await pilot.pause()
+        lines = queue.text().splitlines()
+        assert lines[0] == "next  bass       ← #3  walking octaves  at bar 21"
+        assert lines[4] == "      chords     ▶ #1  stabs  since bar 9"
+        assert lines[5] == "      pad        ▶ pad-warm-strings-take-final-v2  since bar 9"
+        assert styled(queue, 0, "walking octaves", "queue--label")
+
+    narrow = Tall(LONG_QUEUE)
+    async with narrow.run_test(size=(40, 24)) as pilot:
+        await pilot.pause()
+        lines = narrow.query_one(QueueView).text().splitlines()
+        assert lines[0] == "next  bass       ← #3  at bar 21"  # the label gave way
+        assert lines[3] == "      bass       ▶ #4  offbeat"  # what plays: "since" gave way
+        assert lines[5] == "      pad        ▶ pad-warm-…-final-v2"
+
+
+@pytest.mark.asyncio
 async def test_queue_shortens_names_and_counts_what_does_not_fit():
     items = tuple(
         QueueItem(f"track{i}", f"track{i}-20260101-120000-{i}-1", 0, 1, "playing") for i in range(8)
@@ -521,14 +625,14 @@ async def test_queue_shortens_names_and_counts_what_does_not_fit():
         await pilot.pause()
         lines = queue.text().splitlines()
         assert len(lines) == 5  # its max-height
-        assert lines[0] == "now   track0 ▶ track0…0-0-1  since bar 1"
+        assert lines[0] == "now   track0 ▶ track0-20260…1-120000-0-1"  # "since bar 1" went
         assert lines[-1] == "      +4 more"
     assert middle("bass-20260101-120000-3-2", 12) == "bass-2…0-3-2"
     assert middle("bass", 12) == "bass"
 
 
 @pytest.mark.asyncio
-async def test_status_line_shows_the_engine_and_engine_lost():
+async def test_status_line_shows_the_engine_and_what_to_do_when_it_is_lost():
     app = Stage(PLAYING)
     async with app.run_test(size=(80, 24)) as pilot:
         status = app.query_one(StatusLine)
@@ -542,11 +646,16 @@ async def test_status_line_shows_the_engine_and_engine_lost():
         app.show(LOST)
         await pilot.pause()
         text = status.text()
-        assert text.startswith(" ENGINE LOST ")
-        assert text.endswith("xruns 3  cpu 93%  lim -2.5 dB  ● REC")
+        # the next command or action key starts a new engine (hoot.stage.link): say so
+        assert text.startswith("ENGINE LOST: run a command or press F8/F9/F12 to start it again")
+        assert text.endswith("xruns 3  ● REC")  # what matters most beside it
         assert status.has_class("-lost")
         assert "RT" not in text  # not yet known
         assert styled(status, 0, "ENGINE LOST", "status--lost")
+
+        app.show(replace(LOST, engine_alive=True))
+        await pilot.pause()
+        assert status.text().endswith("xruns 3  cpu 93%  lim -2.5 dB  ● REC")
         assert styled(status, 0, "cpu 93%", "status--hot")
 
         app.show(replace(PLAYING, realtime=0))  # a device, played at normal priority
@@ -562,8 +671,36 @@ async def test_status_line_shows_the_engine_and_engine_lost():
     async with narrow.run_test(size=(40, 10)) as pilot:
         await pilot.pause()
         text = narrow.query_one(StatusLine).text()
-        assert text.startswith(" ENGINE LOST ") and text.endswith("● REC")
+        assert text.startswith("ENGINE LOST") and text.endswith("● REC")
         assert len(text) <= 40
+
+
+@pytest.mark.asyncio
+async def test_status_line_never_cuts_a_word_at_any_width():
+    device = "HDA Intel PCH: ALC3246 Analog (hw:0,0)"
+    views = [
+        replace(PLAYING, backend="sounddevice", device=device, realtime=0, faults=2),
+        replace(LOST, backend="sounddevice", device=device, session="friday-night-set"),
+    ]
+    app = Stage(views[0])
+    async with app.run_test(size=(200, 10)) as pilot:
+        status = app.query_one(StatusLine)
+        await pilot.pause()
+        for view in views:
+            app.show(view)
+            status.show_lines()
+            words = set(status.text().split())
+            for width in range(4, 201):
+                line = status.lay_out(Size(width, 1))[0]
+                text = "".join(t for t, _ in line)
+                assert len(text) <= width, (width, text)
+                for word in text.split():
+                    assert word.rstrip("…") in words or word in {"LOST:", "a"} | set(
+                        " ".join(LOST_TEXTS).split()
+                    ), (width, text)
+        app.show(views[0])
+        shortened = "".join(t for t, _ in status.lay_out(Size(95, 1))[0])
+        assert "sounddevice · HDA Intel PCH: ALC3246 Analog…  " in shortened
 
 
 @pytest.mark.asyncio
@@ -575,13 +712,229 @@ async def test_a_newer_view_replaces_one_still_waiting():
             app.post_message(ViewUpdated(view))
         await pilot.pause()
         assert [v.session for v in app.shown] == ["last"]
-        assert app.query_one(StatusLine).text().split()[:3] == ["ENGINE", "LOST", "last"]
+        assert app.query_one(StatusLine).text().startswith("ENGINE LOST: run a command")
     assert not ViewUpdated(EMPTY).can_replace(CandidateChosen("bass", 1))
 
 
-# ---- snapshots ------------------------------------------------------------------------------
+# ---- console --------------------------------------------------------------------------------
 
-STATES = {"empty": EMPTY, "playing": PLAYING, "lost": LOST}
+
+class SlowExecutor:
+    """Stands in for hoot.console.executor.Executor: completion takes `delay` seconds (jedi's
+    first answer takes about one), `busy` is set by the test."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.busy = False
+        self.asked: list[str] = []
+
+    def is_complete(self, source: str) -> bool:
+        return True
+
+    def complete(self, source: str, cursor: int) -> list[str]:
+        self.asked.append(source[:cursor])
+        time.sleep(self.delay)
+        return ["generate", "generators"] if source.endswith("gen") else []
+
+
+class NoHistory:
+    def previous(self, prefix: str) -> None:
+        return None
+
+    def next(self, prefix: str) -> None:
+        return None
+
+
+class ConsoleStage(App):
+    CSS_PATH = STYLESHEET
+
+    def __init__(self, executor: SlowExecutor) -> None:
+        super().__init__()
+        self.executor = executor
+        self.ran: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Console(self.executor, NoHistory())
+
+    def on_mount(self) -> None:
+        self.query_one(CodeInput).focus()
+
+    def on_run_code(self, message: RunCode) -> None:
+        self.ran.append(message.source)
+
+
+def hint(app: App) -> str:
+    return str(app.query_one("#hint").render())
+
+
+@pytest.mark.asyncio
+async def test_console_log_wraps_scrolls_back_and_says_what_is_newer():
+    app = ConsoleStage(SlowExecutor())
+    async with app.run_test(size=(40, 12)) as pilot:
+        console, log = app.query_one(Console), app.query_one(ConsoleLog)
+        await pilot.pause()
+        console.write("input", "print('one two three four five six seven eight')")
+        console.write("stdout", "one two three four five six seven eight nine ten")
+        console.write("error", "NameError: name 'x' is not defined (line 1)", "Traceback…")
+        assert log.text().splitlines() == [
+            "» print('one two three four five six",
+            "seven eight')",
+            "one two three four five six seven eight",
+            "nine ten",
+            "NameError: name 'x' is not defined (line",
+            "1)   (F2: traceback)",
+        ]
+        assert styled(log, 0, "» print", "console-log--input")
+        assert styled(log, 4, "NameError", "console-log--error")
+        assert console.last_traceback == "Traceback…"
+        for i in range(30):
+            console.write("result", str(i))
+        height = log.size.height
+        assert log.text().splitlines()[-1] == "29"
+        log.page(1)  # PageUp, in hoot tui
+        shown = log.text().splitlines()
+        assert shown[-1] == f"↓ {height - 1} newer lines: PageDown"
+        console.write("result", "30")  # output arriving does not move what is read
+        assert log.text().splitlines()[:-1] == shown[:-1]
+        assert log.text().splitlines()[-1] == f"↓ {height} newer lines: PageDown"
+        log.page(-5)
+        assert log.text().splitlines()[-1] == "30"
+
+
+@pytest.mark.asyncio
+async def test_tab_completes_on_a_worker_and_the_hint_says_so():
+    executor = SlowExecutor(delay=0.6)
+    app = ConsoleStage(executor)
+    async with app.run_test(size=(60, 12)) as pilot:
+        code = app.query_one(CodeInput)
+        await pilot.pause()
+        code.insert("perf.gen")
+        started = time.monotonic()
+        await pilot.press("tab")
+        assert time.monotonic() - started < 0.4, "Tab waited for the completion"
+        await pilot.pause()
+        assert hint(app) == "completing…"
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert code.text == "perf.generat"  # what generate and generators share
+        assert hint(app) == "generate  generators"
+
+        code.clear()
+        code.insert("x = perf.gen")  # ask again, then type on before the answer comes
+        await pilot.press("tab")
+        await pilot.press("e")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert code.text == "x = perf.gene"  # the stale answer is dropped
+        assert hint(app) == ""
+
+
+@pytest.mark.asyncio
+async def test_a_statement_running_past_half_a_second_says_so_until_it_ends():
+    executor = SlowExecutor()
+    app = ConsoleStage(executor)
+    async with app.run_test(size=(60, 12)) as pilot:
+        await pilot.pause()
+        executor.busy = True
+        await pilot.pause(0.3)
+        assert hint(app) == ""  # a quick statement is not worth a word
+        await pilot.pause(0.4)
+        assert hint(app) == "running… Ctrl+C stops"
+        await pilot.pause(0.6)
+        assert hint(app) == "running 1 s… Ctrl+C stops"
+        executor.busy = False
+        await pilot.pause(0.25)
+        assert hint(app) == ""
+
+
+# ---- snapshots: hoot tui's screen in each state, at 80x24 and 120x40 ---------------------
+
+
+def batch(role: str, n: int, statuses: str = "") -> BatchView:
+    """A batch of `n` candidates; `statuses` gives the first ones' states by letter
+    (p pending, r rendering, R ready, f failed, q queued, P playing), the rest ready."""
+    by_letter = {
+        "p": "pending",
+        "r": "rendering",
+        "R": "ready",
+        "f": "failed",
+        "q": "queued",
+        "P": "playing",
+    }
+    cells = []
+    for i in range(n):
+        status = by_letter[statuses[i]] if i < len(statuses) else "ready"
+        progress = 0.35 + 0.1 * i if status == "rendering" else 1.0
+        reason = "generator timed out" if status == "failed" else None
+        cells.append(candidate(i, status, progress if status != "pending" else 0.0, reason))
+    return BatchView(role, f"{role}-20261204-192748-1", "default", tuple(cells))
+
+
+def queued(track: str, number: int, bar: int, state: str, label: str = "") -> QueueItem:
+    stem = f"{track}-20261204-192748-1-{number}"
+    return QueueItem(track, stem, bar * 4 * SR // 2, bar, state, f"{track} #{number}", label)
+
+
+SEVEN_EIGHT = replace(
+    PLAYING,
+    meter="7/8",
+    beats_per_bar=7,
+    phrase_bars=16,
+    bar_in_phrase=4,
+    beat_in_bar=2.0,
+    samples_to_boundary=int(82 * SR / 4),
+)
+LONG_QUEUE = replace(
+    PLAYING,
+    queue=(
+        queued("bass", 3, 21, "queued", "walking octaves"),
+        queued("lead", 11, 21, "queued", "call and response"),
+        queued("drums", 2, 1, "playing", "four on the floor"),
+        queued("bass", 4, 9, "playing", "offbeat"),
+        queued("chords", 1, 9, "playing", "stabs"),
+        QueueItem("pad", "pad-warm-strings-take-final-v2", 9 * 4 * SR // 2, 9, "playing"),
+        QueueItem("percussion", "shaker-loop-from-the-field", 13 * 4 * SR // 2, 13, "playing"),
+        queued("lead", 7, 17, "playing", "arpeggio"),
+        QueueItem("fx", "riser-into-the-drop", 17 * 4 * SR // 2, 17, "playing"),
+    ),
+)
+SCREENS = {
+    "empty": EMPTY,
+    "playing": PLAYING,
+    "lost": LOST,
+    "recording": replace(PLAYING, recording=True, limiter_db=-1.2),
+    "seven-eight-phrase-16": SEVEN_EIGHT,
+    "batch-12": replace(
+        PLAYING, batches=(batch("bass", 12, "RRfqRrrppPRR"), DRUMS), selected_index=7
+    ),
+    "batch-16": replace(
+        PLAYING,
+        batches=(batch("bass", 16, "RRfqRrrppPRRRRRr"), batch("drums", 16), batch("chords", 4)),
+        selected_index=15,
+    ),
+    "long-queue": LONG_QUEUE,
+    "help": PLAYING,
+}
+
+
+class SetScreen(HootApp):
+    """`hoot tui`'s screen showing one view, with no engine behind it."""
+
+    FLASH_S = None  # steady, for pictures
+
+    def __init__(self, view: SetView, session_dir) -> None:
+        super().__init__(session_dir, starting=Future())  # a stage that never comes
+        self.shown = view
+
+    def attach(self) -> None:
+        pass
+
+    def on_mount(self) -> None:  # after HootApp's (Textual calls each class's handler)
+        self.query_one(CodeInput).cursor_blink = False
+        self.write("input", 'b = perf.generate("bass", n=12)')
+        self.write("input", "perf.tempo")
+        self.write("result", "120.0")
+        self.post_message(ViewUpdated(self.shown))
 
 
 @pytest.mark.skipif(
@@ -589,6 +942,7 @@ STATES = {"empty": EMPTY, "playing": PLAYING, "lost": LOST}
     reason="pytest-textual-snapshot is not installed",
 )
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
-@pytest.mark.parametrize("state", list(STATES))
-def test_snapshot(snap_compare, state, size):
-    assert snap_compare(Stage(STATES[state]), terminal_size=size)
+@pytest.mark.parametrize("state", list(SCREENS))
+def test_snapshot(snap_compare, tmp_path, state, size):
+    app = SetScreen(SCREENS[state], tmp_path / "friday")
+    assert snap_compare(app, terminal_size=size, press=["f1"] if state == "help" else ())

@@ -19,6 +19,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from hoot.stage.view import EMPTY, SetView
+from hoot.tui.messages import HeightChanged
 
 STYLESHEET = Path(__file__).resolve().parent.parent / "hoot.tcss"
 
@@ -69,6 +70,7 @@ class LineWidget(Widget):
         if height != self._height:
             self._height = height
             self.refresh(layout=True)
+            self.post_message(HeightChanged())
         self.repaint(self.lay_out(self.size))
 
     def repaint(self, lines: tuple) -> None:
@@ -109,6 +111,11 @@ class LineWidget(Widget):
                     style += self.get_component_rich_style(extra, partial=True)
             self._styles[classes] = style
         return style
+
+    @property
+    def wanted_height(self) -> int:
+        """The lines the current view wants at the current width (as last laid out)."""
+        return max(self._height, 0)
 
     @property
     def lines(self) -> tuple:

@@ -1,4 +1,4 @@
-"""The live-coding console: the output log, a hint line, and the code input.
+"""The live-coding console: the output log (or a sheet over it), a hint line, the input.
 
     » perf.generate("bass", n=6)
     <Batch bass-20261204-192748-1: 6 candidates, rendering>
@@ -22,6 +22,7 @@ from textual.widgets import Static
 from hoot.tui.messages import Hint
 from hoot.tui.widgets.code_input import CodeInput
 from hoot.tui.widgets.console_log import ConsoleLog
+from hoot.tui.widgets.sheet import Sheet
 
 QUIET_S = 0.5  # a statement may run this long before the hint says so
 POLL_S = 0.1
@@ -42,12 +43,13 @@ class Console(Vertical):
         self.executor = executor
         self.past = past
         self.last_traceback = ""
-        self._completion = ""
+        self._completion_note = ""
         self._busy_since: float | None = None
-        self._running = ""
+        self._running_note = ""
 
     def compose(self) -> ComposeResult:
         yield ConsoleLog(id="output")
+        yield Sheet(id="sheet")
         yield Static("", id="hint")
         yield CodeInput(self.executor, self.past, id="code")
 
@@ -66,8 +68,36 @@ class Console(Vertical):
         else:
             log.write(kind, text.rstrip("\n"))
 
+    def show_sheet(self, topic: str, title: str, text: str) -> None:
+        """Show a page of text (hoot.tui.widgets.sheet) in place of the log; the same
+        topic again puts it away."""
+        sheet = self.query_one(Sheet)
+        if sheet.topic == topic:
+            self.put_sheet_away()
+            return
+        sheet.show(topic, title, text)
+        self.query_one(ConsoleLog).display = False
+
+    def put_sheet_away(self) -> None:
+        self.query_one(Sheet).put_away()
+        self.query_one(ConsoleLog).display = True
+
+    @property
+    def sheet_shown(self) -> bool:
+        return bool(self.query_one(Sheet).topic)
+
+    def page(self, pages: int) -> None:
+        """PageUp/PageDown: scroll the sheet when it is shown, else the log."""
+        sheet = self.query_one(Sheet)
+        if not sheet.topic:
+            self.query_one(ConsoleLog).page(pages)
+        elif pages > 0:
+            sheet.scroll_page_up(animate=False)
+        else:
+            sheet.scroll_page_down(animate=False)
+
     def on_hint(self, message: Hint) -> None:
-        self._completion = message.text
+        self._completion_note = message.text
         self._show_hint()
 
     def _watch_running(self) -> None:
@@ -82,10 +112,10 @@ class Console(Vertical):
         if self._busy_since is not None and now - self._busy_since >= QUIET_S:
             seconds = int(now - self._busy_since)
             running = f"running {seconds} s… Ctrl+C stops" if seconds else "running… Ctrl+C stops"
-        if running != self._running:
-            self._running = running
+        if running != self._running_note:
+            self._running_note = running
             self._show_hint()
 
     def _show_hint(self) -> None:
-        text = "   ".join(part for part in (self._running, self._completion) if part)
+        text = "   ".join(part for part in (self._running_note, self._completion_note) if part)
         self.query_one("#hint", Static).update(text, layout=False)
