@@ -3,7 +3,8 @@
 meters.Meters, beat_grid.BeatGrid, picker.StemPicker, queue.QueueView and
 status_line.StatusLine draw with Textual's line API on `LineWidget` below: a view
 becomes a tuple of small hashable line models, only the lines whose model changed
-are repainted, and each drawn line is cached by its model and width. Their colours
+are repainted, and each drawn line is cached by its model and width; a view that
+changes nothing a widget shows (`looks`) costs it one comparison. Their colours
 are in `STYLESHEET`; an app loads it with `CSS_PATH = STYLESHEET`.
 """
 
@@ -37,6 +38,7 @@ class LineWidget(Widget):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.view: SetView = EMPTY
+        self._looks: object = None
         self._lines: tuple = ()
         self._height = -1
         self._strips: LRUCache[tuple, Strip] = LRUCache(1024)
@@ -59,8 +61,17 @@ class LineWidget(Widget):
 
     # ---- feeding ----------------------------------------------------------------------------
 
+    def looks(self, view: SetView) -> object:
+        """What of `view` this widget shows; a view that looks the same as the last is
+        not laid out again (views come 30 times a second, most change only the meters)."""
+        return view
+
     def update(self, view: SetView) -> None:
         """Show `view`; repaint only the lines that look different."""
+        looks = self.looks(view)
+        if looks == self._looks:
+            return
+        self._looks = looks
         self.view = view
         self.show_lines()
 

@@ -72,6 +72,13 @@ class BeatGrid(LineWidget):
         "beat-grid--chord-now",
     }
 
+    def looks(self, view: SetView) -> tuple:
+        v = view
+        return (
+            (v.phrase_bars, v.beats_per_bar, v.bar_in_phrase, int(v.beat_in_bar), countdown(v)),
+            (v.bar, v.phrase, f"{v.bpm:.1f}", v.meter, v.key, v.chords, v.sync),
+        )
+
     def natural_height(self, width: int) -> int:
         return len(self._rows(width)) + len(self._info(width))
 

@@ -20,7 +20,7 @@ import textwrap
 from textual import events
 from textual.geometry import Size
 
-from hoot.stage.view import BatchView, CandidateView
+from hoot.stage.view import BatchView, CandidateView, SetView
 from hoot.tui.messages import CandidateChosen
 from hoot.tui.widgets import LineWidget, Piece
 
@@ -99,6 +99,9 @@ class StemPicker(LineWidget):
         self._flash_on = not self._flash_on
         if any(c.status == "queued" for b in self.view.batches for c in b.candidates):
             self.show_lines()
+
+    def looks(self, view: SetView) -> tuple:
+        return view.batches, view.selected_role, view.selected_index
 
     # ---- layout -----------------------------------------------------------------------------
 

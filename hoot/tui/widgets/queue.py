@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from textual.geometry import Size
 
-from hoot.stage.view import QueueItem
+from hoot.stage.view import QueueItem, SetView
 from hoot.tui.widgets import LineWidget, Piece
 
 TRACK_MAX = 10
@@ -52,6 +52,9 @@ class QueueView(LineWidget):
             (q for q in self.view.queue if q.state == "queued"), key=lambda q: q.start_sample
         )
         return queued + [q for q in self.view.queue if q.state != "queued"]
+
+    def looks(self, view: SetView) -> tuple:
+        return view.queue
 
     def natural_height(self, width: int) -> int:
         return max(len(self.view.queue), 1)

@@ -62,6 +62,9 @@ class StatusLine(LineWidget):
         "status--rec",
     }
 
+    def looks(self, view: SetView) -> tuple:
+        return tuple((f.texts, f.classes, f.right) for f in _fields(view))
+
     def update(self, view: SetView) -> None:
         self.set_class(not view.engine_alive, "-lost")
         self.set_class(view.recording, "-recording")
