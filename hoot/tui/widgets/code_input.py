@@ -66,6 +66,12 @@ class CodeInput(TextArea):
             self._hint("")
         await super()._on_key(event)
 
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        event.stop()  # nothing above listens: spare every key two messages up the DOM
+
+    def on_text_area_selection_changed(self, event: TextArea.SelectionChanged) -> None:
+        event.stop()
+
     def _before_cursor(self) -> str:
         row, col = self.cursor_location
         return self.document[row][:col]
