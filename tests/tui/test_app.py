@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from textual import events
 
 from hoot.engine.client import EngineClient
 from hoot.tui.app import HootApp
@@ -135,6 +136,38 @@ async def test_generate_pick_with_a_key_and_the_meters_keep_moving(session_dir, 
         )
         await pilot.press("f12")
         await until(pilot, lambda: not app.view.queue, timeout=5)
+
+
+TYPED = (
+    "x = [i * i for i in range(500)]",
+    "sum(x) % 97",
+    "perf.tempo",
+    "print('hoot ' * 6)",
+    "y = {k: k ** 2 for k in range(100)}",
+)
+
+
+@pytest.mark.asyncio
+async def test_typing_never_stalls_the_screen(session_dir, tmp_path, monkeypatch, report):
+    frames = tmp_path / "frames"
+    monkeypatch.setenv("HOOT_TUI_FRAMES", str(frames))  # every drawn view's time
+    app = HootApp(session_dir, backend="null", idle_timeout=20)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.executor is not None and app.frames > 3)
+        started = time.monotonic()
+        for i in range(50):  # a line every 0.1 s, key by key as a terminal sends them
+            for char in TYPED[i % len(TYPED)]:
+                app.post_message(events.Key("space" if char == " " else char, char))
+            app.post_message(events.Key("enter", "\r"))
+            await pilot.pause(0.1)
+        ended = time.monotonic()
+        await until(pilot, lambda: console_text(app).count("» ") >= 50, timeout=10)
+    drawn = [t for t in map(float, frames.read_text().split()) if started <= t <= ended]
+    edges = [started, *drawn, ended]
+    longest = max(b - a for a, b in zip(edges, edges[1:]))
+    rate = len(drawn) / (ended - started)
+    report(f"typing 50 lines: {rate:.0f} frames a second, longest gap {longest * 1000:.0f} ms")
+    assert longest < 1.0, f"the screen stood still for {longest:.2f} s while a performer typed"
 
 
 def test_the_ui_process_never_imports_torch():
