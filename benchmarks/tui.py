@@ -1,26 +1,36 @@
-"""`hoot tui` as a performer meets it: start-up time, the UI's CPU cost, and whether a busy
-UI costs the engine xruns. The real program runs in a private tmux server (120x40) and is
-read back from the screen; this process only reads the engine's status and counts CPU time.
+"""`hoot tui` as a performer meets it: start-up, CPU, the screen's pulse, engine xruns.
+
+How long it takes to start, what the UI costs, whether the screen keeps its pulse while
+a performer types and generates, and whether a busy UI costs the engine xruns. The real
+program runs in a private tmux server (120x40) and is read back from the screen; it also
+logs the time of every view it draws (HOOT_TUI_FRAMES), from which the frame rate and
+the longest gap between frames are read.
 
     python benchmarks/tui.py [--seconds 30] [--cpu-seconds 20] [--repeats 3] [--type-pause 0.1]
 
+0. A fixed pure-Python workload, timed at the start and at the end: these VMs differ
+   about 3x in speed and other load comes and goes, so CPU shares and frame gaps are also
+   given in units of it ("ref"): UI CPU as reference workloads a second, gaps as
+   reference workloads long.
 1. Start to first frame: from launching `hoot tui --backend null` until the screen shows
    the first paint (the beat grid's "BPM"), the first frame with engine data (the status
    line names the backend) and "perf is ready" in the console. Cold (the TUI starts the
    engine) and warm (it reattaches to the engine left playing); median of --repeats.
    Target: ready within 2 s.
-2. CPU while idle, over --cpu-seconds with nothing playing, then as long with the meters
-   running (a drums loop queued through the console): the TUI process's utime+stime from
-   /proc as % of one core, split into its UI thread and the rest, with the engine, the
-   TUI's generator workers, the tmux server (the terminal) and the whole machine beside it.
-   Target: the TUI at most 15 % of one core with the loop playing.
+2. CPU and frames over --cpu-seconds each: nothing playing; a drums loop playing (meters
+   moving); the loop playing while a line of code is typed every --type-pause seconds.
+   The TUI process's utime+stime from /proc as % of one core, split into its UI thread
+   and the rest, with the engine, the TUI's generator workers, the tmux server (the
+   terminal) and the whole machine beside it. Targets: the TUI at most 15 % of one core
+   with the loop playing; the UI thread well under a core while typing; frames at 25 Hz
+   or more and no gap over 100 ms.
 3. Engine xruns on a JACK dummy server (48 kHz, 256-frame periods, `--backend
    sounddevice`) over --seconds each: with the UI idle; "busy", as the issue puts it:
    a line of code typed into the console every --type-pause seconds and one
    `perf.generate("bass", n=6)`; and "stress": the same typing while a new batch starts
    each time the last one is done (six stems written to disk every second or so). The
-   screen is captured at 10 Hz in every phase to show it kept updating. Target: no more
-   xruns busy than idle.
+   screen is captured at 10 Hz in every phase to show it kept updating, and the frames
+   are counted. Targets: no more xruns busy than idle; frames as in 2.
 
 Needs tmux and jackd (scripts/setup installs both). Capturing and typing are tmux commands:
 their work falls on the tmux server, not on the TUI. Other load on the machine skews every
@@ -62,6 +72,7 @@ SAMPLERATE = 48000
 JACK_NAME, JACK_PERIOD = "hoot-bench-tui", 256
 START_TARGET_S = 2.0
 CPU_TARGET = 15.0  # % of one core
+FPS_TARGET, GAP_TARGET_S = 25.0, 0.100
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 PAINTED = "BPM"  # in the beat grid's info line, from the first paint on
@@ -149,6 +160,15 @@ def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.
     return False
 
 
+def frames_env(session: Path) -> dict[str, str]:
+    """Where the TUI logs the time of each view it draws (HOOT_TUI_FRAMES)."""
+    return {"HOOT_TUI_FRAMES": str(frames_file(session))}
+
+
+def frames_file(session: Path) -> Path:
+    return session.parent / f"{session.name}.frames"
+
+
 def tui_argv(session: Path, backend: str, idle_timeout: float) -> list[str]:
     return [
         str(HOOT),
@@ -199,6 +219,55 @@ def type_and_check(tmux: Tmux, name: str, line: str) -> None:
     screen = tmux.screen(name)
     if screen.count(ERROR_MARK) > before:
         raise RuntimeError(f"the console refused {line!r}:\n{screen}")
+
+
+# ---- the yardsticks ---------------------------------------------------------------------
+
+
+def reference_s(repeats: int = 5) -> float:
+    """Seconds for a fixed pure-Python workload, median of `repeats`: how fast this machine
+    runs Python code now, the UI's kind of work, load included."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        total = 0
+        for i in range(400_000):
+            total += i * i % 7
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+@dataclass
+class Frames:
+    """The views the TUI drew in a stretch of time: how many a second, the longest gap."""
+
+    count: int
+    seconds: float
+    longest: float
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds if self.seconds > 0 else 0.0
+
+    @classmethod
+    def read(cls, path: Path, start: float, end: float) -> Frames:
+        """From the TUI's frame log (time.monotonic(), the same clock as ours)."""
+        try:
+            times = [float(t) for t in path.read_text().split()]
+        except (OSError, ValueError):
+            times = []
+        inside = [t for t in times if start <= t <= end]
+        edges = [start, *inside, end]
+        longest = max((b - a for a, b in zip(edges, edges[1:])), default=end - start)
+        return cls(len(inside), end - start, longest)
+
+    def describe(self, ref: float) -> str:
+        ok = self.rate >= FPS_TARGET and self.longest <= GAP_TARGET_S
+        return (
+            f"{self.rate:.1f} frames/s, longest gap {self.longest * 1000:.0f} ms "
+            f"({self.longest / ref:.1f} ref); target >= {FPS_TARGET:g}/s and <= "
+            f"{GAP_TARGET_S * 1000:.0f} ms: {verdict(ok)}"
+        )
 
 
 # ---- processes --------------------------------------------------------------------------------
@@ -423,29 +492,29 @@ def settle(stats: set[Path], quiet: float = 2.0, timeout: float = 30.0) -> None:
             return
 
 
-def idle_cpu(tmux: Tmux, tmp: Path, seconds: float) -> tuple[dict, dict, int]:
-    """CPU over `seconds` with nothing playing, then with a drums loop (meters moving)."""
+def idle_cpu(tmux: Tmux, tmp: Path, seconds: float, pause: float) -> tuple[list[Phase], int]:
+    """CPU and frames over `seconds` with nothing playing, then with a drums loop (meters
+    moving), then with the loop playing while code is typed."""
     session, name = tmp / "idle", "idle"
     try:
-        tmux.launch(name, tui_argv(session, "null", 30))
+        tmux.launch(name, tui_argv(session, "null", 30), frames_env(session))
         wait_ready(tmux, name, session)
         client = EngineClient(session)
         groups = tui_groups(tui_pid(tmux, name), int(client.info.pid))
         groups["tmux"] = {proc(tmux.server_pid())}
         settle(groups["workers"])
         window = CpuWindow(groups)
-        window.start()
-        time.sleep(seconds)
-        silent = window.percent()
+        silent = measure(tmux, name, session, client, window, seconds)
         play(tmux, name, session, client, pad=False)
-        window.start()
-        time.sleep(seconds)
-        playing = window.percent()
+        playing = measure(tmux, name, session, client, window, seconds)
+        typing = measure(
+            tmux, name, session, client, window, seconds, keep_busy(tmux, name, session, pause, 0)
+        )
         quit_tui(tmux, name)
         client.shutdown()
     finally:
         stop_engine(session)
-    return silent, playing, len(groups["workers"])
+    return [silent, playing, typing], len(groups["workers"])
 
 
 # ---- 3. xruns on JACK -----------------------------------------------------------------------
@@ -529,6 +598,7 @@ class Phase:
     played: float
     cpu: dict[str, float]
     screen: str
+    frames: Frames
     typed: int = 0
     batches: int = 0
     finished: int = 0
@@ -538,6 +608,7 @@ class Phase:
 def measure(
     tmux: Tmux,
     name: str,
+    session: Path,
     client: EngineClient,
     cpu: CpuWindow,
     seconds: float,
@@ -548,13 +619,15 @@ def measure(
     start = client.status()
     cpu.start()
     watch.start()
-    end_at = time.monotonic() + seconds
+    began = time.monotonic()
+    end_at = began + seconds
     typed = batches = finished = 0
     if busy is not None:
         typed, batches, finished = busy(watch, end_at)
     time.sleep(max(0.0, end_at - time.monotonic()))
     end = client.status()
     use = cpu.percent()
+    frames = Frames.read(frames_file(session), began, time.monotonic())
     watch.stop()
     return Phase(
         xruns=end.xruns - start.xruns,
@@ -562,6 +635,7 @@ def measure(
         played=(end.position - start.position) / client.samplerate,
         cpu=use,
         screen=watch.summary(),
+        frames=frames,
         typed=typed,
         batches=batches,
         finished=finished,
@@ -609,7 +683,7 @@ def jack_xruns(
     jack = start_jack_server(JACK_NAME, SAMPLERATE, JACK_PERIOD)
     try:
         env = {k: v for k, v in jack.env().items() if os.environ.get(k) != v}
-        tmux.launch(name, tui_argv(session, "sounddevice", 60), env)
+        tmux.launch(name, tui_argv(session, "sounddevice", 60), env | frames_env(session))
         wait_ready(tmux, name, session)
         client = EngineClient(session)
         info = client.info
@@ -619,10 +693,12 @@ def jack_xruns(
         groups = tui_groups(tui_pid(tmux, name), int(info.pid))
         settle(groups["workers"])
         cpu = CpuWindow(groups)
-        idle = measure(tmux, name, client, cpu, seconds)
-        busy = measure(tmux, name, client, cpu, seconds, keep_busy(tmux, name, session, pause, 1))
+        idle = measure(tmux, name, session, client, cpu, seconds)
+        busy = measure(
+            tmux, name, session, client, cpu, seconds, keep_busy(tmux, name, session, pause, 1)
+        )
         stress = measure(
-            tmux, name, client, cpu, seconds, keep_busy(tmux, name, session, pause, 10**6)
+            tmux, name, session, client, cpu, seconds, keep_busy(tmux, name, session, pause, 10**6)
         )
         quit_tui(tmux, name)
         client.shutdown()
@@ -657,8 +733,9 @@ def print_startup(runs: dict[str, list[Start]]) -> None:
         print(f"   {'':12}[{every}]")
 
 
-def print_cpu(silent: dict, playing: dict, workers: int, seconds: float) -> None:
-    ok = verdict(playing["tui"] <= CPU_TARGET)
+def print_cpu(phases: list[Phase], workers: int, seconds: float, ref: float) -> None:
+    silent, playing, typing = phases
+    ok = verdict(playing.cpu["tui"] <= CPU_TARGET)
     rows = (
         ("hoot tui", "tui", f"target (playing) <= {CPU_TARGET:g} %: {ok}"),
         ("  its UI thread", "ui", "Textual's event loop: compositor, widgets, output"),
@@ -668,15 +745,27 @@ def print_cpu(silent: dict, playing: dict, workers: int, seconds: float) -> None
         ("tmux server", "tmux", "the terminal drawing the TUI"),
         ("machine, all cores", "machine", f"busy, for any reason ({os.cpu_count()} cores)"),
     )
-    print(f"2. CPU over {seconds:g} s, % of one core: silent, then a drums loop playing")
-    print(f"   {'':22}{'silent':>8}{'playing':>9}")
+    print(
+        f"2. CPU over {seconds:g} s each, % of one core: silent; a drums loop playing; the loop "
+        f"playing while {typing.typed} lines are typed"
+    )
+    print(f"   {'':22}{'silent':>8}{'playing':>9}{'typing':>9}")
     for label, key, note in rows:
-        cells = [c[key] if key != "others" else c["tui"] - c["ui"] for c in (silent, playing)]
-        print(f"   {label:22}{cells[0]:7.1f}%{cells[1]:8.1f}%   {note}")
+        cells = [p.cpu[key] if key != "others" else p.cpu["tui"] - p.cpu["ui"] for p in phases]
+        print(f"   {label:22}{cells[0]:7.1f}%{cells[1]:8.1f}%{cells[2]:8.1f}%   {note}")
+    ui = [p.cpu["ui"] / 100 / ref for p in phases]
+    print(
+        f"   {'UI thread, in ref':22}{ui[0]:8.1f}{ui[1]:9.1f}{ui[2]:9.1f}    "
+        "reference workloads a second: the same on a slower or faster machine"
+    )
+    for label, p in (("silent", silent), ("playing", playing), ("typing", typing)):
+        print(f"   frames, {label + ':':9}{p.frames.describe(ref)}")
+    if typing.errors:
+        print(f"   ({typing.errors} console errors while typing)")
 
 
 def print_jack(
-    idle: Phase, busy: Phase, stress: Phase, device: str, seconds: float, pause: float
+    idle: Phase, busy: Phase, stress: Phase, device: str, seconds: float, pause: float, ref: float
 ) -> None:
     print(
         f"3. engine xruns on a JACK dummy server ({SAMPLERATE} Hz, {JACK_PERIOD}-frame "
@@ -691,6 +780,7 @@ def print_jack(
             f"machine {c['machine']:.0f} % busy"
         )
         print(f"         screen at 10 Hz: {p.screen}")
+        print(f"         frames: {p.frames.describe(ref)}")
     for label, p in (("busy", busy), ("stress", stress)):
         print(
             f"   {label} = {p.typed} code lines typed ({pause:g} s apart), "
@@ -714,8 +804,8 @@ def main() -> None:
         "--type-pause",
         type=float,
         default=0.1,
-        help="seconds between lines typed in the busy phase (part 3); 0.1 is ~200 characters "
-        "a second, far past any hand",
+        help="seconds between lines typed while typing (parts 2 and 3); 0.1 is ~200 "
+        "characters a second, far past any hand",
     )
     a = ap.parse_args()
     if not HOOT.exists():
@@ -724,19 +814,27 @@ def main() -> None:
         f"hoot tui benchmark: {os.cpu_count()} cores, load average "
         f"{os.getloadavg()[0]:.2f} at start"
     )
+    ref = reference_s()
+    print(
+        f"0. reference workload (a fixed pure-Python loop, median of 5): {ref * 1000:.0f} ms "
+        "at start; 'ref' below is this long"
+    )
     tmux = Tmux()
     try:
         with tempfile.TemporaryDirectory(prefix="hoot-bench-tui-") as tmp:
             print_startup(startup(tmux, Path(tmp), a.repeats))
-            print_cpu(*idle_cpu(tmux, Path(tmp), a.cpu_seconds), a.cpu_seconds)
+            print_cpu(*idle_cpu(tmux, Path(tmp), a.cpu_seconds, a.type_pause), a.cpu_seconds, ref)
             try:
                 phases = jack_xruns(tmux, Path(tmp), a.seconds, a.type_pause)
-                print_jack(*phases, a.seconds, a.type_pause)
+                print_jack(*phases, a.seconds, a.type_pause, ref)
             except JackUnavailable as e:
                 print(f"3. engine xruns on JACK: not measured, {e}")
     finally:
         tmux.close()
-    print(f"load average {os.getloadavg()[0]:.2f} at the end")
+    print(
+        f"reference workload {reference_s() * 1000:.0f} ms at the end (at start "
+        f"{ref * 1000:.0f} ms); load average {os.getloadavg()[0]:.2f} at the end"
+    )
 
 
 if __name__ == "__main__":
