@@ -1,10 +1,10 @@
 """`hoot tui`: the set on one screen, with the music never waiting for it.
 
-The app builds the session's Stage (hoot.stage: the engine link, perf, the console, the
-view, the repl server) on a worker thread, then only draws what the stage posts and
-forwards keys. Keys that act on the set use function keys and Alt/Ctrl chords, so they
-never collide with typing code; they call the stage's actions, the same actions any
-controller uses.
+The session's Stage (hoot.stage: the engine link, perf, the console, the view, the repl
+server) is built off the UI thread (hoot.tui.start_stage, begun before Textual loads);
+the app then only draws what the stage posts and forwards keys. Keys that act on the set
+use function keys and Alt/Ctrl chords, so they never collide with typing code; they call
+the stage's actions, the same actions any controller uses.
 """
 
 from __future__ import annotations
@@ -216,8 +216,8 @@ class HootApp(App):
         if message.error:
             self.write("error", f"hoot: {message.error}")
             return
-        console = self.screen_stack[0].query_one(Console)
-        code = self.screen_stack[0].query_one(CodeInput)
+        console = self._console()
+        code = console.query_one(CodeInput)
         console.executor = code.executor = self.stage.executor
         console.past = code.past = self.stage.history
         info = self.stage.link.info
@@ -410,7 +410,12 @@ class HootApp(App):
         """Every way out (the palette's "Quit the application", Ctrl+Q, exit()) asks."""
         self.action_quit_set()
 
+    def on_resize(self) -> None:
+        self._fit_top()  # TOP_SHARE of a new height
+
     def on_unmount(self) -> None:
+        if self._frame_log is not None:
+            self._frame_log.close()
         if self.stage is not None:
             self.stage.close()  # our parts and our connection: the engine plays on
 
