@@ -705,7 +705,7 @@ def jack_xruns(
     finally:
         stop_engine(session)
         jack.stop()
-    return idle, busy, stress, f"{info.get('backend')} on {info.get('device')}"
+    return idle, busy, stress, f"{info.backend} on {info.device}"
 
 
 # ---- the report -------------------------------------------------------------------------------

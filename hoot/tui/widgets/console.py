@@ -1,7 +1,8 @@
 """The live-coding console: the output log (or a sheet over it), a hint line, the input.
 
-    » perf.generate("bass", n=6)
-    <Batch bass-20261204-192748-1: 6 candidates, rendering>
+    » perf.tempo
+    120.0
+    » perf.load("strings.wav").queue(at="now")
     running 2 s… Ctrl+C stops
     ──────────────────────────────────
     perf.tempo = 1█

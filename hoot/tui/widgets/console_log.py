@@ -3,15 +3,15 @@
     » perf.tempo = 133
     » 6 * 7
     42
-    » perf.tracks.bas.gain = -3
-    AttributeError: no track 'bas'; did you mean 'bass'? (line 1)   (F2: traceback)
+    » x + 1
+    NameError: name 'x' is not defined (line 1)   (F2: traceback)
 
 A line API widget with the size the layout gives it. Textual's RichLog grows its virtual
 size with every write, and each growth lays out the whole screen again: 18 ms of the UI
-thread a write on a 2-core VM, so typing ten lines a second froze the beat grid for a
-third of a second at a time. Here a write wraps the new text once and repaints the log's
-own lines. The wheel and PageUp/PageDown scroll back; while scrolled back, the last line
-says how many newer lines wait below.
+thread a write on a 2-core VM, so typing ten lines a second froze the beat grid for up
+to half a second. Here a write wraps the new text once and repaints the log's own lines.
+The wheel and PageUp/PageDown scroll back; while scrolled back, the last line says how
+many newer lines wait below.
 """
 
 from __future__ import annotations
