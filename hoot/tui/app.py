@@ -9,6 +9,7 @@ the stage's actions, the same actions any controller uses.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections import deque
@@ -58,6 +59,13 @@ KEYS = [
     ("ctrl+q", "quit_set", "Quit hoot tui (asks; the engine plays on)"),
 ]
 
+
+# A full garbage collection walked every object the imports, the warm-up (scipy, jedi's
+# caches) and Textual had made, and held the UI thread for 170-200 ms: the screen's
+# longest stall while idle. Those objects live as long as the app, so they are set aside
+# (gc.freeze) once ready and again once the warm-up is done; later collections walk only
+# what the set makes.
+SETTLED_S = 8.0
 
 HELP = "\n".join(
     [f"{key:>10}  {text}" for key, _, text in KEYS]
@@ -226,6 +234,9 @@ class HootApp(App):
             f"engine: {info.backend} on {info.device}; "
             "perf is ready (F1: keys, help(perf) for the manual)",
         )
+        gc.freeze()  # what start-up made stays: the collector need not walk it again
+        gc.disable()  # nor during the warm-up, whose imports and caches stay too
+        self.set_timer(SETTLED_S, _settle_the_heap)
         if self.set_script is not None:
             try:
                 self.run_code(Path(self.set_script).read_text())
@@ -414,10 +425,17 @@ class HootApp(App):
         self._fit_top()  # TOP_SHARE of a new height
 
     def on_unmount(self) -> None:
+        gc.unfreeze()  # the process may go on (tests): give the collector everything back
+        gc.enable()
         if self._frame_log is not None:
             self._frame_log.close()
         if self.stage is not None:
             self.stage.close()  # our parts and our connection: the engine plays on
+
+
+def _settle_the_heap() -> None:
+    gc.freeze()
+    gc.enable()
 
 
 class _Pending:
