@@ -170,11 +170,14 @@ def frames_file(session: Path) -> Path:
 
 
 def tui_argv(session: Path, backend: str, idle_timeout: float) -> list[str]:
+    """`hoot tui` on a session of its own; --empty: a new session starts silent, so the
+    starting groove's generation does not run in the measurements."""
     return [
         str(HOOT),
         "tui",
         "--session",
         str(session),
+        "--empty",
         "--backend",
         backend,
         "--idle-timeout",
