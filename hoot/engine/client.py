@@ -246,6 +246,7 @@ class LocalEngine(EngineLink):
             backend="offline",
             device="none",
             latency=0.0,
+            ceiling_db=self.engine.limiter.ceiling_db,
         )
 
     def _render(self, out: np.ndarray) -> None:

@@ -41,6 +41,7 @@ class Limiter:
         release_db_per_s: float = 60.0,
     ) -> None:
         self.lookahead = L = int(lookahead)
+        self.ceiling_db = float(ceiling_db)
         self.ceiling = float(10 ** (ceiling_db / 20))
         self.target = float(10 ** (target_db / 20))
         # release in integer units per sample

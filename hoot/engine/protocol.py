@@ -63,6 +63,7 @@ class EngineInfo(Reply):
     backend: str
     device: str
     latency: float  # output latency in seconds, as the backend reports it
+    ceiling_db: float = -0.3  # the master limiter's ceiling (dBFS): meters light their lamp there
 
     @classmethod
     def from_wire(cls, data: Any) -> EngineInfo:

@@ -240,6 +240,7 @@ class EngineServer:
             backend=b.name if b else "none",
             device=b.device if b else "none",
             latency=b.latency if b else 0.0,
+            ceiling_db=self.engine.limiter.ceiling_db,
         )
 
     def timing(self) -> p.Timing:

@@ -104,6 +104,7 @@ class SetView:
     selected_index: int
     queue: tuple[QueueItem, ...]
     engine_alive: bool
+    ceiling_db: float = -0.3  # the master limiter's ceiling: the clip lamps light there
 
 
 SILENT = (0.0, 0.0)

@@ -146,6 +146,7 @@ class SetWatcher:
             selected_index=sel.index,
             queue=queue,
             engine_alive=alive,
+            ceiling_db=info.ceiling_db,
         )
 
     def _queue_item(self, player: p.PlayerState, tm: TempoMap) -> QueueItem:

@@ -24,7 +24,6 @@ from rich.style import Style
 from textual.geometry import Size
 from textual.strip import Strip
 
-from hoot.engine.limiter import CEILING_DB
 from hoot.stage.view import SetView, TrackLevel
 from hoot.tui.widgets import LineWidget
 
@@ -33,7 +32,7 @@ SILENT_DB = -200.0
 HOLD_S = 1.5  # the held peak stays this long
 FALL_DB_S = 20.0  # then falls this fast
 CLIP_S = 2.0  # a clip lamp stays lit this long
-CLIP_DB = CEILING_DB - 0.1  # lit at the limiter's ceiling too
+CLIP_BELOW_CEILING_DB = 0.1  # the lamp lights at the limiter's ceiling too
 ZONES = ((-18.0, "meters--low"), (-6.0, "meters--mid"), (math.inf, "meters--high"))
 TICKS = (0, -60, -6, -12, -24, -18, -36, -48, -3)  # most wanted first
 EIGHTHS = " ▏▎▍▌▋▊▉"
@@ -79,7 +78,14 @@ class Ballistics:
     def __init__(self) -> None:
         self._held: dict[tuple[bool, str], _Held] = {}
 
-    def step(self, levels: Sequence[TrackLevel], master: TrackLevel, now: float) -> list[Reading]:
+    def step(
+        self,
+        levels: Sequence[TrackLevel],
+        master: TrackLevel,
+        now: float,
+        ceiling_db: float = -0.3,
+    ) -> list[Reading]:
+        clip_db = ceiling_db - CLIP_BELOW_CEILING_DB
         held: dict[tuple[bool, str], _Held] = {}
         out = []
         for level, is_master in [*((t, False) for t in levels), (master, True)]:
@@ -89,7 +95,7 @@ class Ballistics:
             h = self._held.get(key)
             if h is None or peak >= h.level(now):
                 h = _Held(peak, now, h.clip_until if h else -math.inf)
-            if peak_lin >= 1.0 or peak >= CLIP_DB:
+            if peak_lin >= 1.0 or peak >= clip_db:
                 h.clip_until = now + CLIP_S
             held[key] = h
             rms = to_db(max(level.rms))
@@ -186,7 +192,9 @@ class Meters(LineWidget):
     def update(self, view: SetView) -> None:
         """Take new levels (and the time now); repaint the bars that look different."""
         self.view = view
-        self.readings = self.ballistics.step(view.tracks, view.master, self.clock())
+        self.readings = self.ballistics.step(
+            view.tracks, view.master, self.clock(), view.ceiling_db
+        )
         self.show_lines()
 
     # ---- layout -----------------------------------------------------------------------------
