@@ -136,6 +136,15 @@ class SetActions:
             return "select a role first (nothing generated yet)"
         return self.stop_role(role)
 
+    def engine(self) -> str:
+        """Reach the session's engine; if it has stopped, this starts a new one and gives it
+        the set back (the stage says so)."""
+        try:
+            bpm = self.perf.tempo
+        except HootError as e:
+            return str(e)
+        return f"engine: playing, {bpm:g} BPM"
+
     def panic(self) -> str:
         """Everything stops at once, with a short fade."""
         try:

@@ -48,6 +48,7 @@ KEYS = [
     ("f2", "traceback", "Full traceback of the last error"),
     ("f3", "role(-1)", "Picker: previous role"),
     ("f4", "role(1)", "Picker: next role"),
+    ("f5", "engine", "Engine: start the session's engine again if it has stopped"),
     ("alt+left", "candidate(-1)", "Picker: previous candidate"),
     ("alt+right", "candidate(1)", "Picker: next candidate"),
     ("f8", "pick", "Queue the selected candidate at the next phrase"),
@@ -373,6 +374,9 @@ class HootApp(App):
 
     def action_stop_track(self) -> None:
         self._act("stop_selected")
+
+    def action_engine(self) -> None:
+        self._act("engine")
 
     def action_panic(self) -> None:
         self._act("panic")

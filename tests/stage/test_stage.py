@@ -179,8 +179,9 @@ def test_a_key_brings_a_dead_engine_back_too(session):
     os.kill(dead, signal.SIGKILL)
     eventually(lambda: not process_alive(dead), what="the engine to die")
     assert stage.link.lost
-    assert stage.actions.panic() == "panic: everything stopped"  # F12
+    assert stage.actions.engine() == "engine: playing, 120 BPM"  # F5
     assert stage.link.info.pid != dead and not stage.link.lost
+    assert stage.actions.panic() == "panic: everything stopped"  # F12 reaches it too
     stage.link.shutdown()
     stage.close()
 

@@ -647,7 +647,7 @@ async def test_status_line_shows_the_engine_and_what_to_do_when_it_is_lost():
         await pilot.pause()
         text = status.text()
         # the next command or action key starts a new engine (hoot.stage.link): say so
-        assert text.startswith("ENGINE LOST: run a command or press F8/F9/F12 to start it again")
+        assert text.startswith("ENGINE LOST: press F5 or run a command to start it again")
         assert text.endswith("xruns 3  ● REC")  # what matters most beside it
         assert status.has_class("-lost")
         assert "RT" not in text  # not yet known
@@ -712,7 +712,7 @@ async def test_a_newer_view_replaces_one_still_waiting():
             app.post_message(ViewUpdated(view))
         await pilot.pause()
         assert [v.session for v in app.shown] == ["last"]
-        assert app.query_one(StatusLine).text().startswith("ENGINE LOST: run a command")
+        assert app.query_one(StatusLine).text().startswith("ENGINE LOST: press F5")
     assert not ViewUpdated(EMPTY).can_replace(CandidateChosen("bass", 1))
 
 

@@ -1,7 +1,7 @@
 """One line of engine health: what a performer glances at.
 
      demo  jack · system                       5.3 ms  no RT  xruns 2  cpu 12%  lim -1.5 dB  ● REC
-     ENGINE LOST: run a command or press F8/F9/F12 to start it again          xruns 2  ● REC
+     ENGINE LOST: press F5 or run a command to start it again                 xruns 2  ● REC
 
 Backend and device, session at the left; latency, "no RT" (when a device plays from an
 audio thread the system would not make real-time: `hoot doctor` says how to allow it),
@@ -25,8 +25,8 @@ from hoot.tui.widgets import LineWidget, Piece
 
 CPU_WARN, CPU_HOT = 0.7, 0.9
 LOST = (
-    "ENGINE LOST: run a command or press F8/F9/F12 to start it again",
-    "ENGINE LOST: a command or F8/F9/F12 starts it again",
+    "ENGINE LOST: press F5 or run a command to start it again",
+    "ENGINE LOST: F5 starts it again",
     "ENGINE LOST",
 )
 
