@@ -6,8 +6,8 @@
 Backend and device, session at the left; latency, "no RT" (when a device plays from an
 audio thread the system would not make real-time: `hoot doctor` says how to allow it),
 xruns, engine CPU, faults (when any), limiter gain reduction (when limiting) and REC at
-the right. When the engine is lost, what to do about it leads (the next command or
-F8/F9/F12 starts a new engine, hoot.stage.link) and the widget gets the `-lost` class.
+the right. When the engine is lost, what to do about it leads (F5 or the next command
+starts a new engine, hoot.stage.link) and the widget gets the `-lost` class.
 
 Nothing is ever cut mid-word: what does not fit is shortened a whole word at a time
 (the device name, the engine-lost sentence) or dropped, the least needed first.
