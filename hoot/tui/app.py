@@ -407,9 +407,11 @@ class HootApp(App):
         return self.screen_stack[0].query_one(Console)
 
     def action_quit_set(self) -> None:
-        """Leave, asking first while music plays or a recording runs."""
+        """Leave, asking first while music plays (or is about to: queued, or sounding on the
+        master meter) or a recording runs."""
         view = self.view
-        busy = view.recording or any(q.state == "playing" for q in view.queue)
+        sounding = max(view.master.peak) > 1e-3  # -60 dBFS
+        busy = view.recording or bool(view.queue) or sounding
         if not busy:
             self.exit()
             return
