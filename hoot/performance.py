@@ -325,6 +325,24 @@ class Performance:
         self.session.update_settings(phrase=bars)
         self.session.log("phrase", bars=bars, beat=result.beat, sample=result.sample)
 
+    def clock_out(self, port: str | None, start: str | None = "phrase") -> p.ClockState:
+        """Send MIDI clock (24 ticks a quarter note) to a drum machine or synth:
+        `perf.clock_out("Drum machine")` (any unique part of the port's name). Ticks follow
+        every tempo change to the sample; a Start goes out on the next `start` boundary
+        ("phrase", "bar", "beat"; None for ticks only), so the gear starts its pattern on
+        hoot's downbeat. On JACK the ticks are written at exact frames; elsewhere they are
+        sent at the moment their sample is heard. `perf.clock_out(None)` sends Stop and
+        lets the port go. `perf.clock_send("stop")` and `("continue")` drive the gear's
+        transport while hoot plays on."""
+        state = self._send(p.ClockOut(port=port, start=start))
+        self.session.log("clock_out", port=state.port or None, path=state.path)
+        return state
+
+    def clock_send(self, action: str, at: str = "bar") -> int:
+        """Send the clock's "start", "stop" or "continue" (with its song position) on the
+        next `at` boundary; returns that sample."""
+        return self._send(p.ClockTransport(action=action, at=at)).sample
+
     def wait(self, bars: float = 0, beats: float = 0, seconds: float = 0) -> int:
         """Let time pass: `perf.wait(bars=4)`. Offline (hoot render) this renders the music up
         to that point, so later lines of a script happen later. Live, it sleeps until then.

@@ -111,7 +111,7 @@ def test_the_instrument_needs_no_extra():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     core = {re.split(r"[\[<>=!~ ]", d, maxsplit=1)[0].lower() for d in project["dependencies"]}
     distributions = {"prompt_toolkit": "prompt-toolkit", "pygments": "pygments",
-                     "rtmidi": "python-rtmidi"}  # fmt: skip
+                     "rtmidi": "python-rtmidi", "jack": "jack-client"}  # fmt: skip
     table = rules()
     needed = set()
     for row in ("tui", "console", "stage", "performance", "engine", "music", "session", "cli"):

@@ -22,6 +22,7 @@ from typing import Any
 
 from hoot.engine import core
 from hoot.engine import protocol as p
+from hoot.engine.clock_out import ClockOut
 from hoot.engine.core import FADE, Engine, LoadedStem, NewMap, Start
 from hoot.engine.stems import load_stem
 from hoot.errors import EngineError, HootError, StemError
@@ -74,6 +75,7 @@ class EngineControl:
         self.settings = {name: TrackSettings(default_level(name)) for name in engine.tracks}
         for name in engine.tracks:  # tracks start at their role's level, before any sound
             engine.set_gains_at_rest(self.track_index(name), *self._gains(name))
+        self.clock = ClockOut(engine)  # told the backend by the server (use_backend)
         self._lock = threading.RLock()
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hoot-loader")
         self._handlers = {
@@ -92,6 +94,9 @@ class EngineControl:
             p.StopRecording: self.stop_recording,
             p.State: self.state,
             p.Ping: self.ping,
+            p.ClockOut: self.clock_out,
+            p.ClockTransport: self.clock_transport,
+            p.GetClock: lambda c: self.clock.state(),
         }
 
     # ---- entry ---------------------------------------------------------------------
@@ -272,6 +277,29 @@ class EngineControl:
     def _before_the_music(self) -> bool:
         return self.now == 0 and not any(player.active for player in self.engine.players)
 
+    # ---- MIDI clock out -----------------------------------------------------------------
+
+    def clock_out(self, c: p.ClockOut) -> p.ClockState:
+        if c.start is not None and c.start not in QUANTA:
+            raise EngineError(f"clock start {c.start!r} must be 'phrase', 'bar', 'beat' or None")
+        if c.port is None:
+            self.clock.close()
+            return self.clock.state()
+        if not isinstance(c.port, str) or not c.port:
+            raise EngineError(f"clock out needs a MIDI port's name, not {c.port!r}")
+        self.clock.connect(c.port)
+        if c.start is not None:
+            _, beat, _ = self.when(c.start)
+            self.clock.transport("start", beat)
+        return self.clock.state()
+
+    def clock_transport(self, c: p.ClockTransport) -> p.Scheduled:
+        if c.at not in QUANTA:
+            raise EngineError(f"clock messages go out on a 'phrase', 'bar' or 'beat', not {c.at!r}")
+        sample, beat, _ = self.when(c.at)
+        self.clock.transport(c.action, beat)
+        return p.Scheduled(sample, beat)
+
     # ---- recording -----------------------------------------------------------------------
 
     def record(self, c: p.Record) -> p.Recording:
@@ -317,6 +345,7 @@ class EngineControl:
 
     def close(self) -> None:
         self._loader.shutdown(wait=False, cancel_futures=True)
+        self.clock.close()
 
 
 def _number(value: Any, what: str) -> float:

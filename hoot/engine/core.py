@@ -201,6 +201,7 @@ class Engine:
         self.voices = VoicePool(samplerate, T, max_voices=max_voices, max_block=max_block)
         self.limiter = Limiter(samplerate, max_block)
         self.recorder = None  # set by the server: has tap(master, tracks, frames)
+        self.clock_out = None  # MIDI clock out (clock_out.py): has block(s0, frames)
         # mixing buffers: flat, so that each block's (tracks x n x 2) view is contiguous and
         # numpy reduces over it without buffering (which would allocate on this thread)
         self._track_flat = np.zeros(T * max_block * 2, np.float32)
@@ -231,6 +232,9 @@ class Engine:
     def forward(self, out: np.ndarray) -> None:
         """Render the next `len(out)` frames of the performance into `out` (frames x 2 float32)."""
         total = len(out)
+        clock = self.clock_out
+        if clock is not None:  # never raises; tempo changes lie past this block
+            clock.block(self.position, total)
         done = 0
         while done < total:  # a host block larger than our buffers is rendered in parts
             n = min(total - done, self.max_block)

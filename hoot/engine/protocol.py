@@ -201,6 +201,20 @@ class Messages(Reply):
         return cls(tuple(data.get("lines", ())))
 
 
+@dataclass(frozen=True)
+class ClockState(Reply):
+    """MIDI clock out: the port it goes to ("" when off), its path ("jack": frame-stamped,
+    "rtmidi": sent at wall times), ticks sent and skipped (missed cycles), the last
+    transport message sent ("start", "stop", "continue" or ""), and faults."""
+
+    port: str = ""
+    path: str = ""
+    ticks: int = 0
+    skipped: int = 0
+    transport: str = ""
+    faults: int = 0
+
+
 # ---- commands ---------------------------------------------------------------------------
 
 
@@ -371,6 +385,36 @@ class GetTiming(Command):
 class GetMessages(Command):
     verb = "messages"
     reply = Messages
+
+
+@dataclass(frozen=True)
+class ClockOut(Command):
+    """Send MIDI clock to the MIDI input named by `port` (any unique part of its name), or
+    stop sending it (None: a Stop goes out first if the clock was started). `start`
+    ("phrase", "bar", "beat" or None) is where a Start (with a Song Position Pointer of 0)
+    goes out; ticks run from now on either way."""
+
+    verb = "clock_out"
+    reply = ClockState
+    port: str | None = None
+    start: str | None = "phrase"
+
+
+@dataclass(frozen=True)
+class ClockTransport(Command):
+    """Send a clock "start", "stop" or "continue" (with its Song Position Pointer) on the
+    tick of the next `at` boundary."""
+
+    verb = "clock_transport"
+    reply = Scheduled
+    action: str
+    at: str = "bar"
+
+
+@dataclass(frozen=True)
+class GetClock(Command):
+    verb = "clock"
+    reply = ClockState
 
 
 @dataclass(frozen=True)

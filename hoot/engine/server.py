@@ -110,6 +110,7 @@ class EngineServer:
             on_message=self.say,
         )
         self.supervisor.start()
+        self.control.clock.use_backend(self.supervisor.backend)
 
     @property
     def backend(self):

@@ -1,0 +1,392 @@
+"""MIDI clock out: 24 ticks a quarter note, derived from the engine's sample clock.
+
+Tick k of a 4/4 set falls on beat k/24, and its sample is `tempo_map.sample_at(beat)`,
+the one function every boundary goes through: the clock follows every tempo change
+exactly, to the sample, and never drifts (each tick is computed, not accumulated). In
+x/8 a beat is an eighth, so it has 12 ticks; in general 96/unit. Start (FA), Stop (FC)
+and Continue (FB) fall on a tick's sample, just before its F8, with a Song Position
+Pointer (F2, in 16ths since the last Start) before Start and Continue.
+
+Two paths take the ticks out, chosen by `ClockOut.connect`:
+
+- JACK MIDI, when the engine plays on JACK: a JACK client of our own writes each tick at
+  its frame offset in the cycle. research/controllers-sync.md §2.2 measured this at
+  0 samples of jitter (291 intervals, every one exactly 1000 samples at 120 BPM). Engine
+  sample s goes out at JACK frame s + D, where D is read at every engine block
+  (`jack_last_frame_time` at the block's start minus the block's first sample); the
+  audio of sample s leaves in the same cycle, so clock and audio line up.
+- rtmidi (any other backend): the audio thread stamps each tick with its wall time (the
+  block's start, plus its offset, plus the output latency, so it lines up with what is
+  heard) and a sender thread sends it then. RtMidi's own output is not time-stamped: on
+  JACK it leaves at the next period, so the ticks jitter by about one period (§2.1: sd
+  2.1 ms at 256 frames); benchmarks/clock_out.py measures both paths.
+
+A cycle the JACK callback misses would put ticks in the past: they are skipped and
+counted (`skipped`), never written at a negative offset (which raised OverflowError in
+§2.2's rig).
+
+REAL-TIME CODE: `TickSchedule.window`, `JackClock.process`, `JackClock.block` and
+`RtMidiClock.block` run on the audio or JACK process thread: no locks, no logging, no
+file access, nothing raises out (a fault is counted). Transport changes reach them
+through a deque, as the engine's commands do.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from hoot.engine.protocol import ClockState
+from hoot.errors import EngineError
+from hoot.music.time import TempoMap
+
+TICK = b"\xf8"
+START = b"\xfa"
+CONTINUE = b"\xfb"
+STOP = b"\xfc"
+TRANSPORT = {"start": START, "stop": STOP, "continue": CONTINUE}
+TICKS_PER_WHOLE = 96  # 24 a quarter note
+SPP_LIMIT = 1 << 14  # the pointer is 14 bits of 16ths (1024 bars of 4/4)
+SEND_AHEAD = 0.001  # the rtmidi sender sleeps until this long before a tick, then spins
+STOP_WAIT = 1.0  # seconds `close` waits for a last Stop to go out before letting go
+
+Emit = Callable[[int, bytes], None]
+
+
+def song_position(ticks: int) -> bytes:
+    """The Song Position Pointer message for a position `ticks` after Start (6 a 16th)."""
+    sixteenths = (ticks // 6) % SPP_LIMIT
+    return bytes((0xF2, sixteenths & 0x7F, sixteenths >> 7))
+
+
+class TickSchedule:
+    """Which clock messages fall in a window of engine samples, by the engine's tempo map.
+
+    Only one thread (the audio or JACK thread) calls `window`; others add transport
+    changes with `at(beat, kind)`, which it takes in at its next call."""
+
+    def __init__(self) -> None:
+        self.inbox: deque[tuple[float, str]] = deque()
+        self._pending: list[tuple[float, str]] = []
+        self._whole = -1  # the next tick is on beat whole + frac / per (exact, no drift)
+        self._frac = 0
+        self._per = 24
+        self.song_ticks = 0  # ticks since the last Start: what Continue's pointer says
+        self.ticks = 0  # F8 sent
+        self.skipped = 0  # ticks whose sample had passed when their window came
+        self.events = 0  # transport messages sent
+        self.last = ""  # the last transport message: "start", "stop", "continue" or ""
+
+    def at(self, beat: float, kind: str) -> None:
+        """Send `kind` ("start", "stop", "continue") on the tick of `beat` (any thread)."""
+        self.inbox.append((float(beat), kind))
+
+    def _beat(self) -> float:
+        return self._whole + self._frac / self._per
+
+    def _per_beat(self, tm: TempoMap, whole: int) -> int:
+        return TICKS_PER_WHOLE // tm.grid_at_beat(whole).meter.unit
+
+    def _advance(self, tm: TempoMap) -> None:
+        self._frac += 1
+        if self._frac >= self._per:
+            self._whole += 1
+            self._frac = 0
+            self._per = self._per_beat(tm, self._whole)
+
+    def _seek(self, tm: TempoMap, sample: int) -> None:
+        """Put the cursor on the first tick at or after `sample`."""
+        beat = tm.beat_at(sample)
+        self._whole = math.floor(beat)
+        self._per = self._per_beat(tm, self._whole)
+        self._frac = max(0, min(self._per - 1, math.floor((beat - self._whole) * self._per)))
+        while tm.sample_at(self._beat()) < sample:
+            self._advance(tm)
+
+    def window(self, tm: TempoMap, lo: int, hi: int, emit: Emit) -> None:
+        """Call `emit(sample, message)` for every clock message in samples [lo, hi)."""
+        while self.inbox:
+            self._pending.append(self.inbox.popleft())
+            self._pending.sort()
+        if self._whole < 0:
+            self._seek(tm, lo)
+        while True:
+            beat = self._beat()
+            s = tm.sample_at(beat)
+            if s >= hi:
+                return
+            if s < lo:  # a missed cycle: this tick's moment has gone
+                self.skipped += 1
+            else:
+                while self._pending and self._pending[0][0] <= beat + 1e-9:
+                    self._transport(self._pending.pop(0)[1], s, emit)
+                emit(s, TICK)
+                self.ticks += 1
+            self.song_ticks += 1
+            self._advance(tm)
+
+    def _transport(self, kind: str, s: int, emit: Emit) -> None:
+        if kind == "start":
+            self.song_ticks = 0
+        if kind in ("start", "continue"):
+            emit(s, song_position(self.song_ticks))
+        emit(s, TRANSPORT[kind])
+        self.events += 1
+        self.last = kind
+
+
+class JackClock:
+    """The frame-stamped path: a JACK MIDI output written from our own process callback."""
+
+    name = "jack"
+
+    def __init__(self, engine, part: str, schedule: TickSchedule) -> None:
+        import jack
+
+        self.engine = engine
+        self.schedule = schedule
+        self.offset: int | None = None  # JACK frame of engine sample 0 (D)
+        self.faults = 0
+        try:
+            self.client = jack.Client("hoot-clock", no_start_server=True)
+        except jack.JackError as e:
+            raise EngineError(f"cannot open a JACK client for MIDI clock out ({e})") from None
+        try:
+            self.port = self.client.midi_outports.register("clock")
+            self.client.set_process_callback(self.process)
+            self.client.activate()
+            self.target = _find_jack_input(self.client, part)
+            self.client.connect(self.port, self.target)
+        except BaseException:
+            self.client.close()
+            raise
+
+    def block(self, s0: int, n: int) -> None:
+        """At the engine's block start (audio thread): where engine samples are in JACK."""
+        try:
+            self.offset = self.client.last_frame_time - s0
+        except Exception:  # noqa: BLE001 - the audio thread must go on
+            self.faults += 1
+
+    def process(self, frames: int) -> None:
+        """JACK's process callback: this cycle's ticks at their frame offsets."""
+        port = self.port
+        try:
+            port.clear_buffer()
+            d = self.offset
+            if d is None:
+                return
+            lo = self.client.last_frame_time - d
+            self.schedule.window(
+                self.engine.tempo_map, lo, lo + frames,
+                lambda s, msg: port.write_midi_event(s - lo, msg),
+            )  # fmt: skip
+        except Exception:  # noqa: BLE001 - a JACK callback must never raise
+            self.faults += 1
+
+    @property
+    def port_name(self) -> str:
+        return self.target
+
+    def close(self) -> None:
+        try:
+            self.client.deactivate()
+        finally:
+            self.client.close()
+
+
+class RtMidiClock:
+    """The wall-clock path: ticks stamped on the audio thread, sent by a thread of ours."""
+
+    name = "rtmidi"
+
+    def __init__(self, engine, output, latency: float, schedule: TickSchedule) -> None:
+        self.engine = engine
+        self.output = output  # has .send(bytes), .name, .close()
+        self.latency = float(latency)
+        self.schedule = schedule
+        self.due: deque[tuple[float, bytes]] = deque()
+        self.faults = 0
+        self._wall0 = 0.0
+        self._s0 = 0
+        self._halt = threading.Event()
+        self._thread = threading.Thread(target=self._send, name="hoot-clock-out", daemon=True)
+        self._thread.start()
+
+    def block(self, s0: int, n: int) -> None:
+        """At the engine's block start (audio thread): stamp this block's ticks."""
+        try:
+            self._wall0, self._s0 = time.monotonic() + self.latency, s0
+            self.schedule.window(self.engine.tempo_map, s0, s0 + n, self._stamp)
+        except Exception:  # noqa: BLE001 - the audio thread must go on
+            self.faults += 1
+
+    def _stamp(self, s: int, message: bytes) -> None:
+        self.due.append((self._wall0 + (s - self._s0) / self.engine.samplerate, message))
+
+    def _send(self) -> None:
+        due, halt = self.due, self._halt
+        while not halt.is_set():
+            if not due:
+                time.sleep(SEND_AHEAD)
+                continue
+            when, message = due[0]
+            wait = when - time.monotonic()
+            if wait > SEND_AHEAD:
+                time.sleep(min(wait - SEND_AHEAD, 0.005))
+                continue
+            while time.monotonic() < when:
+                pass
+            due.popleft()
+            try:
+                self.output.send(message)
+            except Exception:  # noqa: BLE001 - an unplugged port drops ticks, the set goes on
+                self.faults += 1
+
+    @property
+    def port_name(self) -> str:
+        return self.output.name
+
+    def close(self) -> None:
+        self._halt.set()
+        self._thread.join(timeout=1.0)
+        self.output.close()
+
+
+class ClockOut:
+    """MIDI clock out of one engine: which path is on, and the transport commands.
+
+    Control-thread side. `use_backend` tells it whether the engine plays on JACK and
+    with what output latency; until it is called (offline renders) clock out is refused.
+    """
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self.on_jack = False
+        self.latency = 0.0
+        self.live = False
+        self.path: JackClock | RtMidiClock | None = None
+        self.schedule = TickSchedule()
+
+    def use_backend(self, backend) -> None:
+        self.live = True
+        self.on_jack = bool(getattr(backend, "is_jack", False))
+        self.latency = float(getattr(backend, "latency", 0.0))
+
+    def connect(self, part: str) -> ClockState:
+        """Send clock to the MIDI input whose name contains `part` (replacing any other)."""
+        if not self.live:
+            raise EngineError(
+                "MIDI clock out needs a live engine (hoot tui or hoot play); an offline "
+                "render has no wall clock to send it by"
+            )
+        self.close()
+        schedule = TickSchedule()
+        if self.on_jack:
+            path = JackClock(self.engine, part, schedule)
+        else:
+            path = RtMidiClock(self.engine, open_output(part), self.latency, schedule)
+        self.schedule, self.path = schedule, path
+        self.engine.clock_out = path
+        return self.state()
+
+    def transport(self, kind: str, beat: float) -> None:
+        if self.path is None:
+            raise EngineError("MIDI clock out is off; turn it on with perf.clock_out('port')")
+        if kind not in TRANSPORT:
+            raise EngineError(f"unknown clock message {kind!r}; use 'start', 'stop' or 'continue'")
+        self.schedule.at(beat, kind)
+
+    def close(self) -> None:
+        """Send Stop (if started) on the next tick, then let the port go."""
+        path = self.path
+        if path is None:
+            return
+        schedule = self.schedule
+        if schedule.last in ("start", "continue"):
+            sent = schedule.events
+            schedule.at(-1.0, "stop")  # before any beat: the very next tick
+            deadline = time.monotonic() + STOP_WAIT
+            while schedule.events == sent and time.monotonic() < deadline:
+                time.sleep(0.002)
+        self.engine.clock_out = None
+        if isinstance(path, RtMidiClock):  # what was stamped goes out before the port closes
+            deadline = time.monotonic() + STOP_WAIT
+            while path.due and time.monotonic() < deadline:
+                time.sleep(0.002)
+        self.path = None
+        path.close()
+
+    def state(self) -> ClockState:
+        path, sch = self.path, self.schedule
+        return ClockState(
+            port=path.port_name if path else "",
+            path=path.name if path else "",
+            ticks=sch.ticks,
+            skipped=sch.skipped,
+            transport=sch.last,
+            faults=path.faults if path else 0,
+        )
+
+
+def _find_jack_input(client, part: str) -> str:
+    """The one JACK MIDI input port (of another client) whose name contains `part`."""
+    names = [
+        p.name for p in client.get_ports(is_midi=True, is_input=True)
+        if not p.name.startswith(client.name + ":")
+    ]  # fmt: skip
+    found = [n for n in names if part.lower() in n.lower()]
+    if len(found) == 1:
+        return found[0]
+    exact = [n for n in found if n.lower().endswith(part.lower())]
+    if len(exact) == 1:
+        return exact[0]
+    listed = ", ".join(names) or "none"
+    if not found:
+        raise EngineError(f"no MIDI input called {part!r}; the MIDI inputs are: {listed}")
+    raise EngineError(
+        f"{part!r} names more than one MIDI input ({', '.join(found)}); give more of the name"
+    )
+
+
+def open_output(part: str):
+    """A MIDI output port (rtmidi) whose name contains `part`: .send(bytes), .name, .close()."""
+    import rtmidi
+
+    api = rtmidi.API_UNIX_JACK if _jack_running() else rtmidi.API_UNSPECIFIED
+    out = rtmidi.MidiOut(api, name="hoot")
+    names = out.get_ports()
+    found = [i for i, n in enumerate(names) if part.lower() in n.lower()]
+    if len(found) != 1:
+        out.delete()
+        listed = ", ".join(names) or "none"
+        if not found:
+            raise EngineError(f"no MIDI output called {part!r}; the MIDI outputs are: {listed}")
+        raise EngineError(f"{part!r} names more than one MIDI output; give more of the name")
+    out.open_port(found[0], "clock")
+    return _RtOut(out, names[found[0]])
+
+
+class _RtOut:
+    def __init__(self, out, name: str) -> None:
+        self._out, self.name = out, name
+
+    def send(self, message: bytes) -> None:
+        self._out.send_message(message)
+
+    def close(self) -> None:
+        self._out.close_port()
+        self._out.delete()
+
+
+def _jack_running() -> bool:
+    try:
+        import jack
+
+        jack.Client("hoot-probe", no_start_server=True).close()
+    except Exception:  # noqa: BLE001 - no server, no library: not JACK
+        return False
+    return True
