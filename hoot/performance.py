@@ -235,6 +235,7 @@ class Performance:
             if isinstance(t, dict) and t.get("sound")
         }
         self._picker = None
+        self._follower = None  # a sync source (hoot.control.clock_in.ClockIn), or None
         self._loaded: set[str] = set()
         self._recording: bool | None = None  # tracks=..., while a recording runs
         self._recording_paths: list[Path] = []
@@ -324,6 +325,48 @@ class Performance:
         result = self._send(p.SetPhrase(bars=bars))
         self.session.update_settings(phrase=bars)
         self.session.log("phrase", bars=bars, beat=result.beat, sample=result.sample)
+
+    def follow(self, port: str | None) -> str:
+        """Follow the MIDI clock of a drum machine, a DAW or another laptop:
+        `perf.follow("Drum machine")` (any unique part of the input's name). hoot's tempo
+        locks to it within two beats and its beats slide onto the master's with small
+        tempo nudges; the master's Start restarts hoot's phrase on its downbeat; its Stop
+        leaves hoot playing on at the last tempo. `perf.follow(None)` goes back to hoot's
+        own tempo (the last one followed). Returns the sync source, as the grid shows it."""
+        from hoot.control.clock_in import ClockIn
+
+        if self._follower is not None:
+            self._follower.close()
+            self._follower = None
+        if port is not None:
+            self._follower = ClockIn(self, port)
+        self.session.log("follow", port=port)
+        return self.sync
+
+    @property
+    def sync(self) -> str:
+        """Where hoot's tempo comes from: "internal", or "MIDI clock: <port>"."""
+        follower = self._follower
+        return "internal" if follower is None else follower.sync
+
+    @property
+    def locked(self) -> bool:
+        """Whether hoot is locked to its sync source (always, on its own tempo)."""
+        follower = self._follower
+        return True if follower is None else follower.locked
+
+    def follow_tempo(self, bpm: float, settled: float | None = None) -> None:
+        """A sync source's tempo from the next beat. `settled` (the source's tempo, when it
+        has moved far enough) is saved and the playing candidates are retaken at it."""
+        self._send(p.Tempo(bpm=bpm, at="beat"))
+        if settled is not None:
+            self.session.update_settings(tempo=settled)
+            if self._picker is not None:
+                self._picker.follow_tempo(settled)
+
+    def downbeat(self, beat: float) -> None:
+        """A sync source's downbeat: a new phrase starts on whole beat `beat`."""
+        self._send(p.Downbeat(beat=beat))
 
     def clock_out(self, port: str | None, start: str | None = "phrase") -> p.ClockState:
         """Send MIDI clock (24 ticks a quarter note) to a drum machine or synth:
@@ -635,7 +678,10 @@ class Performance:
         return target + round(seconds * self.samplerate)
 
     def close(self) -> None:
-        """Stop the generation workers (the engine plays on)."""
+        """Stop the generation workers and any sync source (the engine plays on)."""
+        if self._follower is not None:
+            self._follower.close()
+            self._follower = None
         if self._picker is not None:
             self._picker.close()
 

@@ -94,6 +94,7 @@ class EngineControl:
             p.StopRecording: self.stop_recording,
             p.State: self.state,
             p.Ping: self.ping,
+            p.Downbeat: self.downbeat,
             p.ClockOut: self.clock_out,
             p.ClockTransport: self.clock_transport,
             p.GetClock: lambda c: self.clock.state(),
@@ -266,6 +267,14 @@ class EngineControl:
         sample, beat, _ = self._grid_moment(c.at)
         self._adopt(self.tempo_map.with_grid(beat, phrase=c.bars))
         return p.GridChange(beat, sample, bars=c.bars)
+
+    def downbeat(self, c: p.Downbeat) -> p.GridChange:
+        beat = _number(c.beat, "beat")
+        grid = self.tempo_map.grid_at_beat(beat)
+        if beat != math.floor(beat) or beat < self.tempo_map.beat_at(self.now) - grid.beats_per_bar:
+            raise EngineError(f"a downbeat falls on a whole beat at most a bar ago, not {beat:g}")
+        self._adopt(self.tempo_map.with_grid(beat))
+        return p.GridChange(beat, self.tempo_map.sample_at(beat))
 
     def _grid_moment(self, at: str) -> tuple[int, float, str]:
         if at in ("phrase", "now") and self._before_the_music():

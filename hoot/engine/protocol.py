@@ -388,6 +388,16 @@ class GetMessages(Command):
 
 
 @dataclass(frozen=True)
+class Downbeat(Command):
+    """A new phrase starts on whole beat `beat` (a sync source saw the master's downbeat
+    there; it may lie up to a bar in the past, which only renumbers bars already played)."""
+
+    verb = "downbeat"
+    reply = GridChange
+    beat: float
+
+
+@dataclass(frozen=True)
 class ClockOut(Command):
     """Send MIDI clock to the MIDI input named by `port` (any unique part of its name), or
     stop sending it (None: a Stop goes out first if the clock was started). `start`

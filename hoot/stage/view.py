@@ -92,7 +92,8 @@ class SetView:
     bar_in_phrase: int
     phrase_bars: int
     samples_to_boundary: int  # to the next phrase boundary
-    sync: str
+    sync: str  # where the tempo comes from: "internal", "MIDI clock: <port>"
+    locked: bool  # whether hoot is locked to it (always, on its own tempo)
     # the mix
     tracks: tuple[TrackLevel, ...]
     master: TrackLevel
@@ -132,6 +133,7 @@ EMPTY = SetView(
     phrase_bars=4,
     samples_to_boundary=384000,  # 16 beats at 120 BPM, 48 kHz
     sync="internal",
+    locked=True,
     tracks=(),
     master=TrackLevel("master", SILENT, SILENT),
     limiter_db=0.0,

@@ -373,6 +373,19 @@ async def test_beat_grid_shows_tempo_meter_key_chords_and_sync():
 
 
 @pytest.mark.asyncio
+async def test_beat_grid_shows_a_followed_clock_and_whether_it_holds():
+    app = Stage(replace(PLAYING, sync="MIDI clock: Drum machine", locked=False))
+    async with app.run_test(size=(100, 24)) as pilot:
+        grid = app.query_one(BeatGrid)
+        await pilot.pause()
+        assert grid.text().splitlines()[-1].endswith("sync MIDI clock: Drum machine seeking")
+        assert styled(grid, 1, "seeking", "beat-grid--seeking")
+        app.show(replace(PLAYING, sync="MIDI clock: Drum machine", locked=True))
+        await pilot.pause()
+        assert grid.text().splitlines()[-1].endswith("sync MIDI clock: Drum machine locked")
+
+
+@pytest.mark.asyncio
 async def test_beat_grid_wraps_in_a_narrow_terminal():
     app = Stage(at(PLAYING, 6.5, 9.5))
     async with app.run_test(size=(40, 24)) as pilot:

@@ -3,6 +3,9 @@
     1 ■■■■ 2 ■■□□ 3 □□□□ 4 □□□□    next phrase in 10 beats (5 s)
     bar 18  phrase 5  120.0 BPM  4/4  C minor   Cm  Ab  Eb  Bb   sync internal
 
+Following a MIDI clock, the sync says whose and whether hoot holds it:
+"sync MIDI clock: Drum machine locked", or "... seeking" while the loop acquires.
+
 Beats already played in the phrase are filled, the playhead is the bright one. A phrase
 whose bars of beats need more than MAX_ROWS rows (16 bars of 7/8 in 40 columns) shows
 as an overview instead, a cell a bar in groups of four, with the current bar's beats
@@ -70,13 +73,14 @@ class BeatGrid(LineWidget):
         "beat-grid--tempo",
         "beat-grid--chord",
         "beat-grid--chord-now",
+        "beat-grid--seeking",
     }
 
     def looks(self, view: SetView) -> tuple:
         v = view
         return (
             (v.phrase_bars, v.beats_per_bar, v.bar_in_phrase, int(v.beat_in_bar), countdown(v)),
-            (v.bar, v.phrase, f"{v.bpm:.1f}", v.meter, v.key, v.chords, v.sync),
+            (v.bar, v.phrase, f"{v.bpm:.1f}", v.meter, v.key, v.chords, v.sync, v.locked),
         )
 
     def natural_height(self, width: int) -> int:
@@ -165,7 +169,11 @@ class BeatGrid(LineWidget):
                     for i, chord in enumerate(v.chords)
                 )
             )
-        groups.append((("sync ", "beat-grid--label"), (v.sync, "beat-grid--value")))
+        sync: tuple[Piece, ...] = (("sync ", "beat-grid--label"), (v.sync, "beat-grid--value"))
+        if v.sync != "internal":  # a followed clock says whether it holds
+            sync += ((" locked", "beat-grid--value") if v.locked
+                     else (" seeking", "beat-grid--seeking"),)  # fmt: skip
+        groups.append(sync)
         lines: list[tuple] = []
         line: list[Piece] = []
         used = 0
