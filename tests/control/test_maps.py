@@ -186,3 +186,17 @@ def test_a_flood_of_ccs_is_coalesced_and_the_engine_keeps_answering(stage, knobs
     )
     assert applied <= APPLY_HZ * elapsed * 1.5 + 5
     assert len(answers) > 10
+
+
+def test_a_knob_moves_the_gain_of_a_live_engine(jack_server, knobs, tmp_path):
+    from hoot.engine.client import EngineClient
+
+    session = Session(tmp_path / "live")
+    stage = Stage.live(session, backend="null", idle_timeout=30)
+    try:
+        stage.perf.midi.map(cc=21, to="pad.gain", range=(-40, 6), port=knobs.label)
+        knobs.send(cc(21, 127))
+        assert wait_until(lambda: stage.perf.tracks.pad.gain == pytest.approx(6.0))
+    finally:
+        stage.close()
+        EngineClient(session.dir).shutdown()
