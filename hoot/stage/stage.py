@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hoot.console.namespace import make_namespace
+from hoot.control.midi import MidiRig
 from hoot.engine import protocol as p
 from hoot.engine.protocol import EngineLink, PlayerState
 from hoot.errors import HootError
@@ -33,7 +34,8 @@ from hoot.stage.link import SessionEngine
 class Stage:
     """One set, whatever front end plays it. See the module docstring."""
 
-    def __init__(self, session: Session, link: EngineLink) -> None:
+    def __init__(self, session: Session, link: EngineLink,
+                 on_message: Callable[[str], None] | None = None) -> None:  # fmt: skip
         self.session = session
         self.link = link
         self.perf = Performance(link, session)
@@ -43,13 +45,18 @@ class Stage:
         self.watcher = None
         self.repl = None
         self.history = None
-        self.on_message: Callable[[str], None] = lambda message: None
+        # set first, so what restoring the session says (a saved MIDI map) is heard
+        self.on_message: Callable[[str], None] = on_message or (lambda message: None)
         self.perf.on_message = self.say
         self.last_players: tuple[PlayerState, ...] = ()  # what played, as last seen
         self._selection_saved: tuple[str | None, int] = (None, 0)
         if isinstance(link, SessionEngine):
             link.on_new_engine = self._engine_restarted
         self._restore_selection()
+        # perf.midi: made here because perf imports no MIDI; opens ports only when used
+        self.midi = MidiRig(self)
+        self.perf.midi = self.midi
+        self.midi.restore()
 
     # ---- making one ------------------------------------------------------------------------
 
@@ -59,9 +66,7 @@ class Stage:
         """The stage of `session`'s live engine: attached to if it runs, else started and
         given the settings the session saved."""
         link = SessionEngine(session.dir, start_args=lambda: start_args(session), **engine_args)
-        stage = cls(session, link)
-        if on_message is not None:
-            stage.on_message = on_message
+        stage = cls(session, link, on_message)
         for line in stage.link.messages():
             stage.say(f"engine: {line}")
         if stage.link.started and not session.is_new:
@@ -170,6 +175,7 @@ class Stage:
     def close(self) -> None:
         """Stop everything this stage runs here; a live engine plays on."""
         for stop in (
+            self.midi.close,
             self.watcher and self.watcher.stop,
             self.repl and self.repl.stop,
             self.executor and self.executor.close,

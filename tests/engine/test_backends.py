@@ -305,7 +305,7 @@ def run_supervised_child() -> None:
 @pytest.fixture
 def crashable_jack_server() -> Iterator[JackServer]:
     """A JACK server of this test's own, since the test kills it."""
-    server = start_jack_server_or_fail("hoot-test-crash")
+    server = start_jack_server_or_fail(f"hoot-crash-{os.getpid()}")
     try:
         yield server
     finally:
