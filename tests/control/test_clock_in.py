@@ -87,6 +87,33 @@ def test_a_pause_in_the_clock_starts_the_lock_again():
     assert not loop.locked
 
 
+def stalled(rows, at: float, seconds: float):
+    """`rows` of `arrivals` as a machine that froze for `seconds` from `at` delivers them:
+    every tick due meanwhile arrives when it wakes, in a burst 0.05 ms apart."""
+    end, n, out = at + seconds, 0, []
+    for t, arrival, bpm in rows:
+        if at <= arrival < end:
+            arrival, n = end + n * 0.00005, n + 1
+        out.append((t, arrival, bpm))
+    return out
+
+
+@pytest.mark.parametrize("bpm", [90, 120, 174])
+@pytest.mark.parametrize("seconds", [0.17, 0.4, 0.8])
+def test_a_stall_and_its_burst_of_late_ticks_leave_the_tempo_and_phase_alone(bpm, seconds):
+    loop = ClockFollower()
+    at = 8 * 60 / bpm + 0.007
+    phase = []
+    for t, arrival, _ in stalled(arrivals([(bpm, 24)]), at, seconds):
+        lock = loop.tick(arrival)
+        if t > 4 * 60 / bpm:
+            assert lock.locked, "a stall is not a reason to start again"
+            assert abs(loop.bpm - bpm) <= 0.5
+            phase.append(lock.tick_time - t)
+    assert loop.stalls >= int(seconds * bpm / 60 * 24) - 2 and loop.steps == 0
+    assert max(phase) - min(phase) <= 0.004, "the loop's tick times stay on the master's"
+
+
 class FakeMaster:
     """A drum machine on a virtual JACK MIDI port: Start, then clock at `bpm`, on an
     absolute timetable."""
