@@ -235,7 +235,11 @@ class Performance:
             if isinstance(t, dict) and t.get("sound")
         }
         self._picker = None
-        self._follower = None  # a sync source (hoot.control.clock_in.ClockIn), or None
+        self._follower = None  # the sync source perf.follow started, or None
+        # how perf.follow starts one: set by the stage (hoot.control.clock_in), since perf
+        # imports no MIDI; called with the port's name, it returns an object with .sync,
+        # .locked, .bpm and .close()
+        self.open_sync: Callable[[str], Any] | None = None
         self._loaded: set[str] = set()
         self._recording: bool | None = None  # tracks=..., while a recording runs
         self._recording_paths: list[Path] = []
@@ -328,18 +332,23 @@ class Performance:
 
     def follow(self, port: str | None) -> str:
         """Follow the MIDI clock of a drum machine, a DAW or another laptop:
-        `perf.follow("Drum machine")` (any unique part of the input's name). hoot's tempo
-        locks to it within two beats and its beats slide onto the master's with small
-        tempo nudges; the master's Start restarts hoot's phrase on its downbeat; its Stop
-        leaves hoot playing on at the last tempo. `perf.follow(None)` goes back to hoot's
-        own tempo (the last one followed). Returns the sync source, as the grid shows it."""
-        from hoot.control.clock_in import ClockIn
-
+        `perf.follow("Drum machine")` (any unique part of the input's name; `perf.midi`
+        lists the inputs). hoot's tempo locks to it within two beats and its beats slide
+        onto the master's with small tempo nudges; the master's Start restarts hoot's phrase
+        on the whole beat nearest its downbeat, and Continue on its Song Position Pointer's;
+        its Stop leaves hoot playing on at the last tempo. Unplugged, hoot free-runs at the
+        last tempo and says so; plugged back in, it locks again. `perf.follow(None)` goes
+        back to hoot's own tempo (the last one followed). The port is saved with the
+        session, and followed again when the set starts. Returns the sync source, as the
+        beat grid shows it (`perf.sync`; `perf.locked` says whether it holds)."""
+        if port is not None and self.open_sync is None:
+            raise HootError("following a MIDI clock needs a live set (hoot tui or hoot play)")
         if self._follower is not None:
             self._follower.close()
             self._follower = None
         if port is not None:
-            self._follower = ClockIn(self, port)
+            self._follower = self.open_sync(port)
+        self.session.update_settings(follow=port)
         self.session.log("follow", port=port)
         return self.sync
 
@@ -370,7 +379,8 @@ class Performance:
 
     def clock_out(self, port: str | None, start: str | None = "phrase") -> p.ClockState:
         """Send MIDI clock (24 ticks a quarter note) to a drum machine or synth:
-        `perf.clock_out("Drum machine")` (any unique part of the port's name). Ticks follow
+        `perf.clock_out("Drum machine")` (any unique part of the port's name; saved with
+        the session, and sent to again when the set starts). Ticks follow
         every tempo change to the sample; a Start goes out on the next `start` boundary
         ("phrase", "bar", "beat"; None for ticks only), so the gear starts its pattern on
         hoot's downbeat. On JACK the ticks are written at exact frames; elsewhere they are
@@ -378,6 +388,7 @@ class Performance:
         lets the port go. `perf.clock_send("stop")` and `("continue")` drive the gear's
         transport while hoot plays on."""
         state = self._send(p.ClockOut(port=port, start=start))
+        self.session.update_settings(clock_out=port)
         self.session.log("clock_out", port=state.port or None, path=state.path)
         return state
 

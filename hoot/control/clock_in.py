@@ -1,7 +1,9 @@
 """MIDI clock in: hoot's tempo and phase follow a drum machine, a DAW or another laptop.
 
-`perf.follow("Drum machine")` opens that MIDI input; `perf.follow(None)` hands time back
-to hoot's own tempo. Ticks (F8) are stamped on arrival and filtered by the delay-locked
+`perf.follow("Drum machine")` opens that MIDI input (through the stage's hoot.midi ports,
+which stamp each message on arrival); `perf.follow(None)` hands time back to hoot's own
+tempo. The stage gives perf the way to start one (`perf.open_sync`), so perf imports no
+MIDI and no control module. Ticks (F8) are stamped on arrival and filtered by the delay-locked
 loop of hoot/music/follow.py (locks within two beats, steady within 0.25 BPM, re-locks
 within a bar after a step). Four times a second `ClockIn` steers the engine's tempo map,
 the one clock, through ordinary tempo changes on the next beat:
@@ -22,7 +24,10 @@ Transport, as a performer expects it from a slave that is also an instrument:
 - Stop (FC): hoot keeps playing, free-running at the last tempo (stopping the music
   because a drum machine paused would be a surprise on stage); the sync shows "stopped".
 - Continue (FB), after a Song Position Pointer (F2): following resumes from that
-  position; hoot's phrase is aligned as at Start, counting from the pointer's bar.
+  position; hoot's bars count from the master's song position 0 as at Start, and its
+  phrase starts again on the master's next phrase boundary (or one up to a bar ago).
+- Unplugged: one sentence, and hoot free-runs at the last tempo; when the port is back
+  (hoot.midi reopens it) the loop locks again from its first ticks.
 
 Why on the language side and not in the engine: DESIGN.md puts sync sources beside the
 performer's other controls, proposing tempo and phase to the engine's map; retakes after a
@@ -39,6 +44,7 @@ import time
 from collections import deque
 
 from hoot.errors import HootError
+from hoot.midi.ports import label
 from hoot.music.follow import TICKS_PER_QUARTER, ClockFollower, Lock
 
 STEER_HZ = 4.0  # tempo proposals a second, at most
@@ -53,7 +59,7 @@ STATUS_WINDOW = 1.0  # seconds of engine status readings behind the wall-to-samp
 class ClockIn:
     """Follows the MIDI clock arriving on one input; see the module docstring."""
 
-    def __init__(self, perf, part: str, open_input=None) -> None:
+    def __init__(self, perf, ports, part: str) -> None:
         self.perf = perf
         self.follower = ClockFollower()
         self.running: bool | None = None  # None until a Start, Continue or Stop is seen
@@ -66,21 +72,27 @@ class ClockIn:
         self._readings: deque[tuple[float, int]] = deque()  # (wall, engine position)
         self._guard = threading.Lock()
         self.proposals = 0  # tempo changes sent
-        self.port = (open_input or open_clock_input)(part, self._on_message)
-        self.name = self.port.name
+        self.port = ports.open_input(part, self._on_message, client="hoot-clock-in")
+        self.port.on_change(self._plugged)
         self._halt = threading.Event()
         self._thread = threading.Thread(target=self._steer, name="hoot-clock-in", daemon=True)
         self._thread.start()
+
+    @property
+    def name(self) -> str:
+        """The input's name, as a sentence says it."""
+        return label(self.port.name)
 
     # ---- what the view shows ---------------------------------------------------------
 
     @property
     def locked(self) -> bool:
-        return self.running is not False and self.follower.locked
+        return self.port.connected and self.running is not False and self.follower.locked
 
     @property
     def sync(self) -> str:
         state = " (stopped)" if self.running is False else ""
+        state = state if self.port.connected else " (unplugged)"
         return f"MIDI clock: {self.name}{state}"
 
     @property
@@ -107,6 +119,21 @@ class ClockIn:
                 self.running = False
             elif status == 0xF2 and len(message) >= 3:
                 self._ticks = (message[1] | (message[2] << 7)) * 6 - 1
+
+    def _plugged(self, connected: bool, sentence: str) -> None:
+        """The watcher of hoot.midi's ports: the input went away or came back."""
+        with self._guard:
+            self.follower.reset()
+            self._lock_state, self._origin, self.running = None, None, None
+        if connected:
+            self.perf.say(f"{self.name} is back: hoot follows its clock again.")
+            return
+        try:
+            tempo = f"{self.perf.tempo:g} BPM"
+        except HootError:
+            tempo = "its last tempo"
+        self.perf.say(f"{self.name} unplugged: hoot plays on at {tempo}; plug it back in "
+                      "and it follows again.")  # fmt: skip
 
     # ---- steering ------------------------------------------------------------------------
 
@@ -139,7 +166,7 @@ class ClockIn:
         if align:
             zero = self._heard_sample(lock.tick_time - at_tick * lock.period)
             self._origin = float(round(tm.beat_at(zero)))
-            self.perf.downbeat(self._origin)
+            self.perf.downbeat(self._phrase_start(tm, hoot))
         if self._origin is not None and self.running:
             error = (hoot - self._origin) - master
         else:
@@ -152,6 +179,14 @@ class ClockIn:
                 self._retaken = ext_bpm
             self.perf.follow_tempo(bpm, settled=round(ext_bpm, 2) if retake else None)
             self.proposals += 1
+
+    def _phrase_start(self, tm, hoot: float) -> float:
+        """Where hoot's phrase starts again: on the master's song position 0 (`_origin`),
+        or, after a Continue from further on, on the master's first phrase boundary at most
+        a bar ago (the engine renumbers no more than a bar already played)."""
+        grid = tm.grid_at_beat(hoot)
+        phrases = math.ceil((hoot - grid.beats_per_bar - self._origin) / grid.beats_per_phrase)
+        return self._origin + max(0, phrases) * grid.beats_per_phrase
 
     def _heard_sample(self, wall: float) -> int:
         """The engine sample heard at monotonic time `wall`, from its status readings: the
@@ -172,43 +207,3 @@ class ClockIn:
         if self._thread is not threading.current_thread():
             self._thread.join(timeout=2.0)
         self.port.close()
-
-
-def open_clock_input(part: str, on_message):
-    """A MIDI input whose name contains `part`, calling on_message(bytes, arrived) with
-    clock messages kept (rtmidi drops them unless told)."""
-    import rtmidi
-
-    api = rtmidi.API_UNIX_JACK if _jack_running() else rtmidi.API_UNSPECIFIED
-    port = rtmidi.MidiIn(api, name="hoot")
-    names = port.get_ports()
-    found = [i for i, n in enumerate(names) if part.lower() in n.lower()]
-    if len(found) != 1:
-        port.delete()
-        if not found:
-            listed = ", ".join(names) or "none"
-            raise HootError(f"no MIDI input called {part!r}; the MIDI inputs are: {listed}")
-        raise HootError(f"{part!r} names more than one MIDI input; give more of the name")
-    port.ignore_types(sysex=False, timing=False, active_sense=True)
-    port.set_callback(lambda event, _: on_message(bytes(event[0]), time.monotonic()))
-    port.open_port(found[0], "clock in")
-    return _RtIn(port, names[found[0]])
-
-
-class _RtIn:
-    def __init__(self, port, name: str) -> None:
-        self._port, self.name = port, name
-
-    def close(self) -> None:
-        self._port.close_port()
-        self._port.delete()
-
-
-def _jack_running() -> bool:
-    try:
-        import jack
-
-        jack.Client("hoot-probe", no_start_server=True).close()
-    except Exception:  # noqa: BLE001 - no server, no library: not JACK
-        return False
-    return True

@@ -15,7 +15,9 @@ Two paths take the ticks out, chosen by `ClockOut.connect`:
   sample s goes out at JACK frame s + D, where D is read at every engine block
   (`jack_last_frame_time` at the block's start minus the block's first sample); the
   audio of sample s leaves in the same cycle, so clock and audio line up.
-- rtmidi (any other backend): the audio thread stamps each tick with its wall time (the
+- rtmidi (any other backend), through hoot.midi's ports (the one home of MIDI ports:
+  named by any part, reconnected when replugged): the audio thread stamps each tick with
+  its wall time (the
   block's start, plus its offset, plus the output latency, so it lines up with what is
   heard) and a sender thread sends it then. RtMidi's own output is not time-stamped: on
   JACK it leaves at the next period, so the ticks jitter by about one period (§2.1: sd
@@ -41,6 +43,7 @@ from collections.abc import Callable
 
 from hoot.engine.protocol import ClockState
 from hoot.errors import EngineError
+from hoot.midi.ports import label, pick
 from hoot.music.time import TempoMap
 
 TICK = b"\xf8"
@@ -52,8 +55,10 @@ TICKS_PER_WHOLE = 96  # 24 a quarter note
 SPP_LIMIT = 1 << 14  # the pointer is 14 bits of 16ths (1024 bars of 4/4)
 SEND_AHEAD = 0.001  # the rtmidi sender sleeps until this long before a tick, then spins
 STOP_WAIT = 1.0  # seconds `close` waits for a last Stop to go out before letting go
+REPLUG_INTERVAL = 0.5  # seconds between the JACK path's looks for its port (as hoot.midi's)
 
 Emit = Callable[[int, bytes], None]
+Say = Callable[[str], None]
 
 
 def song_position(ticks: int) -> bytes:
@@ -143,11 +148,12 @@ class JackClock:
 
     name = "jack"
 
-    def __init__(self, engine, part: str, schedule: TickSchedule) -> None:
+    def __init__(self, engine, part: str, schedule: TickSchedule, say: Say) -> None:
         import jack
 
         self.engine = engine
         self.schedule = schedule
+        self.say = say
         self.offset: int | None = None  # JACK frame of engine sample 0 (D)
         self.faults = 0
         try:
@@ -158,11 +164,37 @@ class JackClock:
             self.port = self.client.midi_outports.register("clock")
             self.client.set_process_callback(self.process)
             self.client.activate()
-            self.target = _find_jack_input(self.client, part)
+            self.target = pick(part, self._inputs(), "output", "JACK")
             self.client.connect(self.port, self.target)
         except BaseException:
             self.client.close()
             raise
+        self._halt = threading.Event()
+        self._watch = threading.Thread(target=self._replug, name="hoot-clock-plug", daemon=True)
+        self._watch.start()
+
+    def _inputs(self) -> list[str]:
+        """JACK MIDI inputs of other clients: the ports clock can go to."""
+        ports = self.client.get_ports(is_midi=True, is_input=True)
+        return [p.name for p in ports if not p.name.startswith(self.client.name + ":")]
+
+    def _replug(self) -> None:
+        """Hot-plug, as hoot.midi's ports do it: a vanished port is said once, and the
+        connection is made again when a port of that name is back."""
+        connected = True
+        while not self._halt.wait(REPLUG_INTERVAL):
+            try:
+                there = self.target in self._inputs()
+                if connected and not there:
+                    connected = False
+                    self.say(f"{label(self.target)} unplugged: its clock waits; plug it back "
+                             "in and the ticks go on.")  # fmt: skip
+                elif not connected and there:
+                    self.client.connect(self.port, self.target)
+                    connected = True
+                    self.say(f"{label(self.target)} is back: it gets clock again.")
+            except Exception:  # noqa: BLE001 - a JACK hiccup: the next look tries again
+                continue
 
     def block(self, s0: int, n: int) -> None:
         """At the engine's block start (audio thread): where engine samples are in JACK."""
@@ -192,6 +224,8 @@ class JackClock:
         return self.target
 
     def close(self) -> None:
+        self._halt.set()
+        self._watch.join(timeout=2 * REPLUG_INTERVAL)
         try:
             self.client.deactivate()
         finally:
@@ -203,9 +237,18 @@ class RtMidiClock:
 
     name = "rtmidi"
 
-    def __init__(self, engine, output, latency: float, schedule: TickSchedule) -> None:
+    def __init__(self, engine, part: str, latency: float, schedule: TickSchedule,
+                 say: Say) -> None:  # fmt: skip
+        from hoot.midi.ports import MidiPorts
+
         self.engine = engine
-        self.output = output  # has .send(bytes), .name, .close()
+        self.ports = MidiPorts()
+        try:  # sends are dropped while unplugged; it reconnects by itself
+            self.output = self.ports.open_output(part, client="hoot-clock")
+        except BaseException:
+            self.ports.close()
+            raise
+        self.output.on_change(lambda connected, sentence: say(sentence))
         self.latency = float(latency)
         self.schedule = schedule
         self.due: deque[tuple[float, bytes]] = deque()
@@ -254,6 +297,7 @@ class RtMidiClock:
         self._halt.set()
         self._thread.join(timeout=1.0)
         self.output.close()
+        self.ports.close()
 
 
 class ClockOut:
@@ -270,9 +314,14 @@ class ClockOut:
         self.live = False
         self.path: JackClock | RtMidiClock | None = None
         self.schedule = TickSchedule()
+        self.say: Say = lambda sentence: None
 
-    def use_backend(self, backend) -> None:
+    def use_backend(self, backend, say: Say | None = None) -> None:
+        """The backend the engine plays on (JACK or not, its output latency), and where a
+        sentence for the performer goes (a port unplugged or back)."""
         self.live = True
+        if say is not None:
+            self.say = say
         self.on_jack = bool(getattr(backend, "is_jack", False))
         self.latency = float(getattr(backend, "latency", 0.0))
 
@@ -286,9 +335,9 @@ class ClockOut:
         self.close()
         schedule = TickSchedule()
         if self.on_jack:
-            path = JackClock(self.engine, part, schedule)
+            path = JackClock(self.engine, part, schedule, self.say)
         else:
-            path = RtMidiClock(self.engine, open_output(part), self.latency, schedule)
+            path = RtMidiClock(self.engine, part, self.latency, schedule, self.say)
         self.schedule, self.path = schedule, path
         self.engine.clock_out = path
         return self.state()
@@ -330,63 +379,3 @@ class ClockOut:
             transport=sch.last,
             faults=path.faults if path else 0,
         )
-
-
-def _find_jack_input(client, part: str) -> str:
-    """The one JACK MIDI input port (of another client) whose name contains `part`."""
-    names = [
-        p.name for p in client.get_ports(is_midi=True, is_input=True)
-        if not p.name.startswith(client.name + ":")
-    ]  # fmt: skip
-    found = [n for n in names if part.lower() in n.lower()]
-    if len(found) == 1:
-        return found[0]
-    exact = [n for n in found if n.lower().endswith(part.lower())]
-    if len(exact) == 1:
-        return exact[0]
-    listed = ", ".join(names) or "none"
-    if not found:
-        raise EngineError(f"no MIDI input called {part!r}; the MIDI inputs are: {listed}")
-    raise EngineError(
-        f"{part!r} names more than one MIDI input ({', '.join(found)}); give more of the name"
-    )
-
-
-def open_output(part: str):
-    """A MIDI output port (rtmidi) whose name contains `part`: .send(bytes), .name, .close()."""
-    import rtmidi
-
-    api = rtmidi.API_UNIX_JACK if _jack_running() else rtmidi.API_UNSPECIFIED
-    out = rtmidi.MidiOut(api, name="hoot")
-    names = out.get_ports()
-    found = [i for i, n in enumerate(names) if part.lower() in n.lower()]
-    if len(found) != 1:
-        out.delete()
-        listed = ", ".join(names) or "none"
-        if not found:
-            raise EngineError(f"no MIDI output called {part!r}; the MIDI outputs are: {listed}")
-        raise EngineError(f"{part!r} names more than one MIDI output; give more of the name")
-    out.open_port(found[0], "clock")
-    return _RtOut(out, names[found[0]])
-
-
-class _RtOut:
-    def __init__(self, out, name: str) -> None:
-        self._out, self.name = out, name
-
-    def send(self, message: bytes) -> None:
-        self._out.send_message(message)
-
-    def close(self) -> None:
-        self._out.close_port()
-        self._out.delete()
-
-
-def _jack_running() -> bool:
-    try:
-        import jack
-
-        jack.Client("hoot-probe", no_start_server=True).close()
-    except Exception:  # noqa: BLE001 - no server, no library: not JACK
-        return False
-    return True

@@ -110,7 +110,7 @@ class EngineServer:
             on_message=self.say,
         )
         self.supervisor.start()
-        self.control.clock.use_backend(self.supervisor.backend)
+        self.control.clock.use_backend(self.supervisor.backend, self.say)
 
     @property
     def backend(self):

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hoot.console.namespace import make_namespace
+from hoot.control.clock_in import ClockIn
 from hoot.control.midi import MidiRig
 from hoot.engine import protocol as p
 from hoot.engine.protocol import EngineLink, PlayerState
@@ -57,6 +58,8 @@ class Stage:
         self.midi = MidiRig(self)
         self.perf.midi = self.midi
         self.midi.restore()
+        # perf.follow's sync sources, on the same ports (hoot.control.clock_in)
+        self.perf.open_sync = lambda port: ClockIn(self.perf, self.midi.ports, port)
 
     # ---- making one ------------------------------------------------------------------------
 
@@ -73,6 +76,7 @@ class Stage:
             stage.perf.restore_engine()
         elif not stage.link.started:  # reattached: a recording may be running
             stage.perf.adopt(stage.link.send(p.State()))
+        stage.restore_sync()
         return stage
 
     @classmethod
@@ -144,6 +148,25 @@ class Stage:
 
         run_script(path, self.namespace)
 
+    def restore_sync(self) -> None:
+        """Follow the MIDI clock and send clock out to the ports session.toml keeps (clock
+        out only where the engine is not sending it already). A port that is missing is
+        said in one sentence; nothing else stops."""
+        saved = self.session.read_settings()
+        for key, start in (("clock_out", self._restore_clock_out), ("follow", self.perf.follow)):
+            port = saved.get(key)
+            if not isinstance(port, str) or not port:
+                continue
+            try:
+                start(port)
+            except HootError as error:
+                what = "clock out to" if key == "clock_out" else "following the clock of"
+                self.say(f"{what} '{port}' is not restored: {error}")
+
+    def _restore_clock_out(self, port: str) -> None:
+        if not self.link.send(p.GetClock()).port:
+            self.perf.clock_out(port)
+
     # ---- a new engine ----------------------------------------------------------------------
 
     def remember(self, state) -> None:
@@ -164,6 +187,13 @@ class Stage:
     def _engine_restarted(self) -> None:
         """The engine had died and a command started a new one: give it the set back."""
         done = self.perf.restore_engine(self.last_players)
+        port = self.session.read_settings().get("clock_out")
+        if isinstance(port, str) and port:
+            try:
+                self.perf.clock_out(port)
+                done.append(f"clock goes out to {port} again")
+            except HootError as error:
+                done.append(f"clock out to '{port}' is not restored ({error})")
         try:
             notes = [line for line in self.link.messages() if "repaired" in line]
         except HootError:

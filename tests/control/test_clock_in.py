@@ -1,6 +1,9 @@
 """MIDI clock in: the loop on simulated, period-quantised arrivals (lock, steady error,
-re-lock after a step), and end to end: a virtual port on the JACK dummy server sends clock
-at 126 BPM and hoot's tempo follows, with the source and its lock on the view."""
+re-lock after a step, a stall and its burst), and end to end: a drum machine on a virtual
+port of the JACK dummy server sends clock at 126 BPM and hoot's tempo follows, with the
+source and its lock on the view; its Start and its Continue (after a Song Position
+Pointer) put hoot's bars on the master's; unplugged, hoot plays on and says so, and
+locks again when it is back; the followed port is restored with the session."""
 
 from __future__ import annotations
 
@@ -9,10 +12,10 @@ import time
 
 import numpy as np
 import pytest
-import rtmidi
 
 from hoot.engine.client import EngineClient
 from hoot.errors import HootError
+from hoot.midi.ports import MidiPorts
 from hoot.music.follow import ClockFollower
 from hoot.session import Session
 from tests.waiting import wait_until
@@ -115,43 +118,85 @@ def test_a_stall_and_its_burst_of_late_ticks_leave_the_tempo_and_phase_alone(bpm
 
 
 class FakeMaster:
-    """A drum machine on a virtual JACK MIDI port: Start, then clock at `bpm`, on an
-    absolute timetable."""
+    """A drum machine on a virtual JACK MIDI port: clock at `bpm` on an absolute
+    timetable, with transport messages sent just before chosen ticks (`at`), the wall
+    time of each tick kept (`sent`). `unplug()` and `plug()` take the port away and back."""
 
-    def __init__(self, name: str, bpm: float) -> None:
-        self.port = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="fake-master")
-        self.port.open_virtual_port(name)
+    def __init__(self, name: str, bpm: float, at: dict[int, list[bytes]] | None = None) -> None:
+        self.studio = MidiPorts("jack")
+        self.name = name
+        self.out = self.studio.virtual_output(name)
         self.bpm = bpm
+        self.at = dict(at or {})
+        self.sent: list[float] = []
         self.halt = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
 
+    @property
+    def tick(self) -> float:
+        return 60 / self.bpm / 24
+
     def run(self) -> None:
         t0 = time.monotonic() + 0.05
-        self.port.send_message([0xFA])
         k = 0
         while not self.halt.is_set():
-            due = t0 + k * 60 / self.bpm / 24
-            wait = due - time.monotonic()
+            wait = t0 + k * self.tick - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
-            self.port.send_message([0xF8])
+            for message in self.at.pop(k, ()):
+                self.out.send(message)
+            self.out.send(b"\xf8")
+            self.sent.append(time.monotonic())
             k += 1
+
+    def song_beats(self, first: int, now: float, position: float = 0.0) -> float:
+        """The master's song position in quarter notes at `now`, when tick `first` was
+        song position `position` (beats)."""
+        return position + (now - self.sent[first]) / self.tick / 24
+
+    def unplug(self) -> None:
+        self.out.close()
+
+    def plug(self) -> None:
+        self.out = self.studio.virtual_output(self.name)
 
     def close(self) -> None:
         self.halt.set()
         self.thread.join()
-        self.port.close_port()
-        del self.port
+        self.studio.close()
 
 
-@pytest.mark.jack
-def test_hoot_follows_a_master_at_126_bpm_and_the_view_says_so(jack_server, tmp_path):
+@pytest.fixture
+def live_stage(jack_server, tmp_path):
     from hoot.stage.stage import Stage
 
     session = Session(tmp_path / "live")
-    stage = Stage.live(session, backend="null", idle_timeout=30)
-    perf = stage.perf
-    master = FakeMaster("Drum machine", 126.0)
+    said: list[str] = []
+    stage = Stage.live(session, on_message=said.append, backend="null", idle_timeout=30)
+    stage.said = said
+    yield stage
+    stage.close()
+    EngineClient(session.dir).shutdown()
+
+
+def settled(perf, bpm: float) -> bool:
+    return perf.locked and abs(perf._follower.bpm - bpm) <= 0.25 and abs(perf.tempo - bpm) <= 0.5
+
+
+def hoot_against_master(perf, master, first: int, position: float = 0.0):
+    """(hoot's beats since its phrase restarted, the master's song position in beats,
+    hoot's position) at the moment now is heard."""
+    now = time.monotonic()
+    heard = perf._follower._heard_sample(now)
+    tm = perf.tempo_map()
+    beat = tm.beat_at(heard)
+    return beat - tm.grid_at_beat(beat).beat, master.song_beats(first, now, position), heard
+
+
+@pytest.mark.jack
+def test_hoot_follows_a_master_at_126_bpm_and_the_view_says_so(live_stage):
+    stage, perf = live_stage, live_stage.perf
+    master = FakeMaster("Drum machine", 126.0, at={0: [b"\xfa"]})
     views = []
     try:
         assert perf.sync == "internal" and perf.locked
@@ -159,15 +204,112 @@ def test_hoot_follows_a_master_at_126_bpm_and_the_view_says_so(jack_server, tmp_
         assert perf.follow("Drum machine").startswith("MIDI clock: ")
         stage.start_view(views.append)
         # the master's tempo within 0.25 BPM; hoot's, nudging its phase, within 0.5
-        assert wait_until(
-            lambda: perf.locked
-            and abs(perf._follower.bpm - 126) <= 0.25
-            and abs(perf.tempo - 126) <= 0.5
-        )
+        assert wait_until(lambda: settled(perf, 126))
         assert wait_until(lambda: views and views[-1].locked and "Drum machine" in views[-1].sync)
-        with pytest.raises(HootError, match="no MIDI input called"):
+        assert stage.session.read_settings()["follow"] == "Drum machine"
+        with pytest.raises(HootError, match="no MIDI input matches"):
             perf.follow("Nothing like it")
         assert perf.sync == "internal"
+        perf.follow(None)
+        assert "follow" not in stage.session.read_settings()
+    finally:
+        master.close()
+
+
+def on_the_masters_bars(perf, master, first: int, position: float = 0.0) -> bool:
+    """Whether hoot's beat since its phrase restarted is the master's song position (within
+    a twentieth of a beat, once the nudges have slid it there), the phrase restarting on a
+    whole beat."""
+    hoot, song, _ = hoot_against_master(perf, master, first, position)
+    tm = perf.tempo_map()
+    start = tm.grid_at_beat(tm.beat_at(perf.now)).beat
+    return start == int(start) and apart(hoot, song, perf_phrase_beats(perf)) <= 0.05
+
+
+def perf_phrase_beats(perf) -> float:
+    tm = perf.tempo_map()
+    return tm.grid_at_beat(tm.beat_at(perf.now)).beats_per_phrase
+
+
+def apart(a: float, b: float, cycle: float) -> float:
+    """How far apart two positions in a cycle of `cycle` beats are (either way round)."""
+    return abs((a - b + cycle / 2) % cycle - cycle / 2)
+
+
+@pytest.mark.jack
+def test_a_start_after_following_restarts_hoots_phrase_on_the_masters_downbeat(live_stage):
+    perf = live_stage.perf
+    start_tick = 24 * 12  # the master runs three bars before its Start
+    master = FakeMaster("Drum machine", 126.0, at={start_tick: [b"\xfa"]})
+    try:
+        master.thread.start()
+        perf.follow("Drum machine")
+        assert wait_until(lambda: settled(perf, 126))
+        assert wait_until(lambda: len(master.sent) > start_tick + 24)
+        # the bar and beat hoot announces are the master's, counted from its Start
+        assert wait_until(lambda: on_the_masters_bars(perf, master, start_tick))
+        hoot, song, heard = hoot_against_master(perf, master, start_tick)
+        pos = perf.tempo_map().position(heard)
+        assert apart(pos.bar_in_phrase * 4 + pos.beat_in_bar, song, 16) <= 0.1
+    finally:
+        master.close()
+
+
+@pytest.mark.jack
+def test_a_continue_from_a_song_position_puts_hoots_bars_on_the_masters(live_stage):
+    perf = live_stage.perf
+    stop, go = 24 * 12, 24 * 16
+    spp = bytes((0xF2, 40, 0))  # 40 sixteenths: bar 3, beat 3 (10 beats)
+    master = FakeMaster("Drum machine", 126.0, at={0: [b"\xfa"], stop: [b"\xfc"],
+                                                   go: [spp, b"\xfb"]})  # fmt: skip
+    try:
+        master.thread.start()
+        perf.follow("Drum machine")
+        assert wait_until(lambda: len(master.sent) > stop + 2)
+        assert wait_until(lambda: "(stopped)" in perf.sync)
+        assert wait_until(lambda: len(master.sent) > go + 24 and settled(perf, 126))
+        assert wait_until(lambda: on_the_masters_bars(perf, master, go, position=10.0))
+    finally:
+        master.close()
+
+
+@pytest.mark.jack
+def test_an_unplugged_master_leaves_hoot_playing_and_it_locks_again_when_back(live_stage):
+    stage, perf = live_stage, live_stage.perf
+    master = FakeMaster("Drum machine", 126.0, at={0: [b"\xfa"]})
+    try:
+        master.thread.start()
+        perf.follow("Drum machine")
+        assert wait_until(lambda: settled(perf, 126))
+        master.unplug()
+        assert wait_until(lambda: any("unplugged" in line for line in stage.said))
+        gone = [line for line in stage.said if "unplugged" in line]
+        assert len(gone) == 1 and "hoot plays on at 126" in gone[0], gone
+        assert not perf.locked and "(unplugged)" in perf.sync
+        assert abs(perf.tempo - 126) <= 0.5  # free-running at the last tempo
+        master.plug()
+        assert wait_until(lambda: any("is back" in line for line in stage.said))
+        assert wait_until(lambda: settled(perf, 126))
+    finally:
+        master.close()
+
+
+@pytest.mark.jack
+def test_the_followed_port_and_clock_out_come_back_with_the_session(jack_server, tmp_path):
+    from hoot.stage.stage import Stage
+
+    session = Session(tmp_path / "again")
+    session.update_settings(follow="Drum machine", clock_out="Nothing like it", tempo=100.0)
+    master = FakeMaster("Drum machine", 126.0)
+    master.thread.start()
+    said: list[str] = []
+    stage = Stage.live(session, on_message=said.append, backend="null", idle_timeout=30)
+    try:
+        assert stage.perf.sync.startswith("MIDI clock: ")
+        assert wait_until(lambda: settled(stage.perf, 126))
+        missing = [line for line in said if "Nothing like it" in line]
+        assert len(missing) == 1 and missing[0].startswith("clock out to 'Nothing like it'")
+        assert session.read_settings()["clock_out"] == "Nothing like it"  # kept for later
     finally:
         master.close()
         stage.close()
