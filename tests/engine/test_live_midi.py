@@ -5,13 +5,27 @@ keyboard port."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
 import numpy as np
 import pytest
+import soundfile as sf
 
 from hoot.engine import core
+from hoot.engine.client import EngineClient
 from hoot.engine.core import Engine
 from hoot.engine.live_midi import LIVE_KEYS, LiveNotes
 from hoot.engine.synth import PATCHES
+from hoot.midi.ports import MidiPorts
+from hoot.performance import Performance
+from hoot.session import Session
+from tests.waiting import wait_until
+
+REPO = Path(__file__).resolve().parents[2]
 
 SR = 48000
 BLOCK = 256
@@ -174,3 +188,100 @@ def test_a_held_note_ends_when_its_input_goes_or_on_panic(how: str) -> None:
         return
     assert not keys.out[-1][-BLOCK:].any(), "every note has ended"
     assert engine.voices.active == 0
+
+
+# The real engine on JACK, a virtual keyboard --------------------------------------------
+
+
+@pytest.fixture
+def studio(jack_server) -> Iterator[MidiPorts]:
+    """The devices' side: a virtual keyboard port the engine opens by part of its name."""
+    with MidiPorts(api="jack") as ports:
+        yield ports
+
+
+@pytest.fixture
+def live(jack_server, tmp_path) -> Iterator[tuple[EngineClient, Session]]:
+    session = Session(tmp_path / "live")
+    client = EngineClient.spawn(session.dir, backend="sounddevice", idle_timeout=60)
+    assert client.info.backend == "sounddevice", client.messages()
+    yield client, session
+    client.shutdown()
+
+
+def meter(client: EngineClient, track: str) -> Callable[[], float]:
+    index = client.tracks.index(track)
+    return lambda: float(client.status().meters[index, 0])
+
+
+@pytest.mark.jack
+def test_a_keyboard_plays_the_track_through_the_engine_and_is_recorded(live, studio) -> None:
+    client, session = live
+    keys = studio.virtual_output("hoot-test-keys:out")
+    perf = Performance(client, session)
+    perf.tracks.lead.sound = "pulse_lead"
+    assert perf.tracks.lead.play_from("test-keys") == "hoot-test-keys:out"
+    perf.record(tracks=True)
+    lead = meter(client, "lead")
+    keys.send(bytes((0x90, 60, 110)))
+    assert wait_until(lambda: lead() > 0.02), "the note sounds on the lead track"
+    keys.send(bytes((0x80, 60, 0)))
+    assert wait_until(lambda: lead() == 0.0), "and ends when the key comes up"
+    files = perf.stop_recording()
+    (lead_file,) = [f for f in files if f.stem.endswith("-lead")]
+    audio, _ = sf.read(lead_file)
+    assert np.abs(audio).max() > 0.02, "recorded like any track"
+    assert perf.tracks.lead.play_from(None) is None
+
+
+@pytest.mark.jack
+def test_panic_ends_a_held_live_note(live, studio) -> None:
+    client, session = live
+    keys = studio.virtual_output("hoot-test-keys:out")
+    perf = Performance(client, session)
+    perf.tracks.lead.sound = "pulse_lead"
+    perf.tracks.lead.play_from("hoot-test-keys")
+    lead = meter(client, "lead")
+    keys.send(bytes((0x90, 64, 100)))
+    assert wait_until(lambda: lead() > 0.02)
+    perf.panic()
+    assert wait_until(lambda: lead() == 0.0)
+
+
+@pytest.mark.jack
+def test_a_killed_ui_leaves_the_keyboard_playing_and_an_unplugged_one_ends_its_note(
+    live, studio
+) -> None:
+    client, session = live
+    keys = studio.virtual_output("hoot-test-keys:out")
+    ui = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import time
+            from hoot.engine.client import EngineClient
+            from hoot.performance import Performance
+            from hoot.session import Session
+            session = Session({str(session.dir)!r})
+            perf = Performance(EngineClient.attach(session.dir, spawn=False), session)
+            perf.tracks.lead.sound = "pulse_lead"
+            perf.tracks.lead.play_from("hoot-test-keys")
+            print("routed", flush=True)
+            time.sleep(600)
+        """)],
+        stdout=subprocess.PIPE,
+        cwd=REPO,
+    )
+    try:
+        assert ui.stdout.readline().strip() == b"routed"
+        lead = meter(client, "lead")
+        keys.send(bytes((0x90, 60, 100)))
+        assert wait_until(lambda: lead() > 0.02)
+    finally:
+        ui.kill()
+        ui.wait()
+    start = client.status().position
+    assert wait_until(lambda: client.status().position - start > 0.3 * SR)
+    assert lead() > 0.02, "the engine plays on, the key still held"
+    keys.send(bytes((0x90, 67, 100)))  # and the keyboard still plays it
+    keys.close()  # the keyboard is unplugged while its key is down
+    assert wait_until(lambda: lead() == 0.0), "its notes end with it"
+    assert any("unplugged" in line for line in client.messages())

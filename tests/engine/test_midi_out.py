@@ -5,17 +5,24 @@ on JACK with a virtual synth port."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
 from hoot.engine import core
+from hoot.engine.client import EngineClient
 from hoot.engine.core import Engine
 from hoot.engine.live_midi import LiveNotes
 from hoot.engine.midi_out import MidiOutTrack, MidiSender
 from hoot.engine.stems import load_stem
+from hoot.midi.ports import MidiPorts
+from hoot.performance import Performance
+from hoot.session import Session
 from tests import stemfiles
 from tests.waiting import wait_until
 
@@ -151,3 +158,97 @@ def test_notes_are_sent_when_due_by_the_wall_clock() -> None:
     (logged_due, sent_at, _), = sender.log
     assert sent_at >= logged_due == due
     sender.close()
+
+
+# The real engine on JACK, a virtual synth ------------------------------------------------
+
+
+class Inbox:
+    """A virtual synth's input: collects what the engine sends it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.messages: list[bytes] = []
+
+    def __call__(self, message: bytes, arrived: float) -> None:
+        with self.lock:
+            self.messages.append(message)
+
+    def got(self) -> list[bytes]:
+        with self.lock:
+            return list(self.messages)
+
+    def wait_for(self, message: bytes, count: int = 1) -> list[bytes]:
+        assert wait_until(lambda: self.got().count(message) >= count), (message, self.got())
+        return self.got()
+
+
+@pytest.fixture
+def studio(jack_server) -> Iterator[MidiPorts]:
+    with MidiPorts(api="jack") as ports:
+        yield ports
+
+
+@pytest.mark.jack
+def test_a_track_plays_a_virtual_synth_and_every_way_out_ends_its_notes(
+    jack_server, studio, tmp_path
+) -> None:
+    synth = Inbox()
+    port = studio.virtual_input("hoot-test-synth:in", synth)
+    session = Session(tmp_path / "live")
+    client = EngineClient.spawn(session.dir, backend="sounddevice", idle_timeout=60)
+    try:
+        perf = Performance(client, session)
+        perf.tracks.bass.midi_out = ("test-synth", 2)
+        assert perf.tracks.bass.midi_out == "test-synth" and perf.tracks.bass.midi_channel == 2
+        stem = perf.load(stemfiles.midi(tmp_path / "bass.mid", NOTES, length=4), role="bass")
+        off = bytes((0xB1, 123, 0))
+
+        # the stem's notes, in order, each followed by its note-off
+        stem.queue(at="now")
+        got = synth.wait_for(bytes((0x81, 36, 0)), count=2)
+        first = got[: got.index(bytes((0x91, 43, 90))) + 1]
+        assert first == [bytes((0x91, 36, 100)), bytes((0x81, 36, 0)), bytes((0x91, 43, 90))]
+        perf.tracks.bass.stop(at="now")
+        assert held(synth.wait_for(off, 1), 1) == set(), "stop"
+
+        stem.queue(at="now")
+        synth.wait_for(bytes((0x91, 36, 100)), count=3)
+        perf.panic()
+        assert held(synth.wait_for(off, 2), 1) == set(), "panic"
+
+        stem.queue(at="now")
+        synth.wait_for(bytes((0x91, 36, 100)), count=4)
+        perf.tracks.bass.midi_out = None  # track switch: back to hoot's synth
+        assert held(synth.wait_for(off, 3), 1) == set(), "back to the synth"
+
+        perf.tracks.bass.midi_out = "hoot-test-synth"  # its channel is remembered
+        stem.queue(at="now")
+        synth.wait_for(bytes((0x91, 36, 100)), count=5)
+        port.close()  # unplugged...
+        assert wait_until(lambda: any("unplugged" in x for x in client.messages()))
+        synth = Inbox()
+        port = studio.virtual_input("hoot-test-synth:in", synth)  # ...and back
+        synth.wait_for(off)
+        synth.wait_for(bytes((0x91, 36, 100)))  # it plays on
+    finally:
+        client.shutdown()  # the engine's exit
+    got = synth.wait_for(off, 2)
+    assert held(got, 1) == set(), "the engine's exit"
+
+
+@pytest.mark.jack
+def test_sigterm_silences_the_hardware(jack_server, studio, tmp_path) -> None:
+    synth = Inbox()
+    studio.virtual_input("hoot-test-synth:in", synth)
+    session = Session(tmp_path / "live")
+    client = EngineClient.spawn(session.dir, backend="sounddevice", idle_timeout=60)
+    perf = Performance(client, session)
+    perf.tracks.chords.midi_out = ("hoot-test-synth", 5)
+    long_chord = [(0, 4, 60, 100), (0, 4, 64, 100), (0, 4, 67, 100)]
+    perf.load(stemfiles.midi(tmp_path / "c.mid", long_chord, length=4), role="chords").queue("now")
+    synth.wait_for(bytes((0x94, 67, 100)))
+    os.kill(client.info.pid, signal.SIGTERM)
+    got = synth.wait_for(bytes((0xB4, 123, 0)))
+    assert held(got, 4) == set()
+    assert wait_until(lambda: not client.socket_path.exists())
