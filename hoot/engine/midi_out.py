@@ -13,7 +13,7 @@ calls, so the players and the live input need not know where their notes go.
 Timing. The audio thread knows each note's sample. It never sends: it stamps each message
 with the wall time at which its sample will be heard,
 
-    due = BlockClock.wall_at(sample) + output latency - the track's midi_latency_ms,
+    due = BlockClock.wall_at(sample) + output latency + limiter lookahead - midi_latency_ms,
 
 and appends (due, order, message) to its port's `MidiSender` deque. The sender thread sleeps
 until each message is due and sends it, so hardware and speakers sound together. What the

@@ -129,7 +129,11 @@ class MidiRoutes:
             if port is not None:
                 output = self._output(str(port))
                 name = output.port.name
-                shift = self.latency() - latency_ms / 1000.0
+                # heard when the audio of the same sample is: after the output's latency and
+                # the master limiter's lookahead, less what the device itself takes
+                engine = self.engine
+                heard = self.latency() + engine.limiter.latency / engine.samplerate
+                shift = heard - latency_ms / 1000.0
                 sink = MidiOutTrack(output.sender, self.engine.clock, channel - 1, shift)
                 output.tracks.add(track)
             old = self.routes_out.pop(track, None)
