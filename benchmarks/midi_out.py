@@ -108,10 +108,12 @@ def main() -> None:
     ms = np.asarray(offsets, float) * 1000 / SR
     period_ms = a.period / SR * 1000
     print(f"MIDI out against the audio stem grid, JACK dummy at {a.period}-frame periods "
-          f"({period_ms:.2f} ms), --latency-ms {a.latency_ms:g}, JACK frame clock both ends:")  # fmt: skip
+          f"({period_ms:.2f} ms), --latency-ms {a.latency_ms:g}, "
+          "JACK frame clock both ends:")  # fmt: skip
     print(f"  note-on minus click: mean {ms.mean():+.2f} ms, {percentiles(ms)}")
+    left = ms.mean() - latency * 1000 + a.latency_ms
     print(f"  expected mean: output latency {latency * 1000:.2f} ms (PortAudio) "
-          f"- {a.latency_ms:g} ms compensation; left over {ms.mean() - latency * 1000 + a.latency_ms:+.2f} ms")  # fmt: skip
+          f"- {a.latency_ms:g} ms compensation; left over {left:+.2f} ms")  # fmt: skip
     print(f"  jitter sd {ms.std():.2f} ms against one period / sqrt(12) = "
           f"{period_ms / 12 ** 0.5:.2f} ms; engine xruns {xruns}")  # fmt: skip
     print(f"  reference workload: {ref * 1e3:.3f} ms")
