@@ -26,9 +26,8 @@ import time
 
 import jack
 import numpy as np
-
-from benchmarks.midi_rig import engine_audio_ports, engine_on_jack, percentiles
-from benchmarks.reference import reference_seconds
+from midi_rig import engine_audio_ports, engine_on_jack, percentiles
+from reference import reference_seconds
 
 SR = 48000
 THRESHOLD = 1e-6  # the engine's output is exact zeros between notes

@@ -28,9 +28,9 @@ import time
 import jack
 import numpy as np
 import soundfile as sf
+from midi_rig import engine_audio_ports, engine_on_jack, percentiles
+from reference import reference_seconds
 
-from benchmarks.midi_rig import engine_audio_ports, engine_on_jack, percentiles
-from benchmarks.reference import reference_seconds
 from tests.stemfiles import midi
 
 SR = 48000
