@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hoot.console.namespace import make_namespace
+from hoot.control.midi import MidiRig
 from hoot.engine import protocol as p
 from hoot.engine.protocol import EngineLink, PlayerState
 from hoot.errors import HootError
@@ -50,6 +51,10 @@ class Stage:
         if isinstance(link, SessionEngine):
             link.on_new_engine = self._engine_restarted
         self._restore_selection()
+        # perf.midi: made here because perf imports no MIDI; opens ports only when used
+        self.midi = MidiRig(self)
+        self.perf.midi = self.midi
+        self.midi.restore()
 
     # ---- making one ------------------------------------------------------------------------
 
@@ -170,6 +175,7 @@ class Stage:
     def close(self) -> None:
         """Stop everything this stage runs here; a live engine plays on."""
         for stop in (
+            self.midi.close,
             self.watcher and self.watcher.stop,
             self.repl and self.repl.stop,
             self.executor and self.executor.close,
