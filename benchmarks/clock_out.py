@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 from reference import reference_seconds  # noqa: E402
 
 from hoot.engine.client import EngineClient  # noqa: E402
+from hoot.engine.protocol import GetClock  # noqa: E402
 from hoot.performance import Performance  # noqa: E402
 from hoot.session import Session  # noqa: E402
 from tests.jack_server import start_jack_server, use_jack_server  # noqa: E402
@@ -68,13 +69,14 @@ def measure(backend: str, seconds: float, bpm: float, period: int, sr: int) -> d
             state = perf.clock_out("clock-bench", start=None)
             print(f"  engine on {client.info.device}: clock out {state.path} to {state.port}")
             time.sleep(seconds)
+            late = perf._send(GetClock()).late  # before the port goes, with the path's counts
             final = perf.clock_out(None)
         finally:
             recorder.close()
             client.shutdown()
     frames = np.asarray(recorder.frames[4:], np.int64)  # the first ticks meet a cold start
     d = np.diff(frames).astype(float)
-    return {"path": state.path, "ticks": len(frames), "skipped": final.skipped,
+    return {"path": state.path, "ticks": len(frames), "skipped": final.skipped, "late": late,
             "expected": sr * 60 / bpm / 24, "mean": d.mean(), "sd": d.std(),
             "min": d.min(), "max": d.max(), "p95": np.percentile(np.abs(d - d.mean()), 95),
             "exact": int(np.sum(np.abs(d - sr * 60 / bpm / 24) < 1)),
@@ -99,7 +101,8 @@ def main() -> None:
                 target = 0.0 if r["path"] == "jack" else a.period
                 print(
                     f"{r['path']:>6} path, {a.period} frames, {a.bpm:g} BPM: {r['ticks']} ticks, "
-                    f"{r['skipped']} skipped; interval (expected {r['expected']:.1f} samples) "
+                    f"{r['skipped']} skipped, {r['late']} sent over 1 ms late; interval "
+                    f"(expected {r['expected']:.1f} samples) "
                     f"mean {r['mean']:.2f}, sd {r['sd']:.2f} samples ({r['sd'] * ms:.3f} ms), "
                     f"range {r['min']:.0f}..{r['max']:.0f} samples "
                     f"({r['min'] * ms:.2f}..{r['max'] * ms:.2f} ms), p95 deviation "

@@ -13,15 +13,14 @@ Two paths take the ticks out, chosen by `ClockOut.connect`:
   its frame offset in the cycle. research/controllers-sync.md §2.2 measured this at
   0 samples of jitter (291 intervals, every one exactly 1000 samples at 120 BPM). Engine
   sample s goes out at JACK frame s + D, where D is read at every engine block
-  (`jack_last_frame_time` at the block's start minus the block's first sample); the
-  audio of sample s leaves in the same cycle, so clock and audio line up.
+  (`jack_last_frame_time` at the block's start minus the block's first sample, plus the
+  limiter's lookahead, which delays the audio by as much), so clock and audio line up.
 - rtmidi (any other backend), through hoot.midi's ports (the one home of MIDI ports:
   named by any part, reconnected when replugged): the audio thread stamps each tick with
-  its wall time (the
-  block's start, plus its offset, plus the output latency, so it lines up with what is
-  heard) and a sender thread sends it then. RtMidi's own output is not time-stamped: on
-  JACK it leaves at the next period, so the ticks jitter by about one period (§2.1: sd
-  2.1 ms at 256 frames); benchmarks/clock_out.py measures both paths.
+  the wall time its sample is heard and a sender thread sends it then (`RtMidiClock` says
+  how). RtMidi's own output is not time-stamped: on JACK it leaves at the next period, so
+  the ticks jitter by about one period (§2.1: sd 2.1 ms at 256 frames);
+  benchmarks/clock_out.py measures both paths.
 
 A cycle the JACK callback misses would put ticks in the past: they are skipped and
 counted (`skipped`), never written at a negative offset (which raised OverflowError in
@@ -41,6 +40,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from hoot.engine import realtime
 from hoot.engine.protocol import ClockState
 from hoot.errors import EngineError
 from hoot.midi.ports import label, pick
@@ -53,7 +53,9 @@ STOP = b"\xfc"
 TRANSPORT = {"start": START, "stop": STOP, "continue": CONTINUE}
 TICKS_PER_WHOLE = 96  # 24 a quarter note
 SPP_LIMIT = 1 << 14  # the pointer is 14 bits of 16ths (1024 bars of 4/4)
-SEND_AHEAD = 0.001  # the rtmidi sender sleeps until this long before a tick, then spins
+POLL = 0.001  # seconds an idle rtmidi sender waits between looks at its ticks
+SPIN = 0.00025  # it waits until this long before a tick, then spins (hoot.engine.midi_out too)
+LATE = 0.001  # a tick sent this long after it was due counts as late
 STOP_WAIT = 1.0  # seconds `close` waits for a last Stop to go out before letting go
 REPLUG_INTERVAL = 0.5  # seconds between the JACK path's looks for its port (as hoot.midi's)
 
@@ -199,7 +201,7 @@ class JackClock:
     def block(self, s0: int, n: int) -> None:
         """At the engine's block start (audio thread): where engine samples are in JACK."""
         try:
-            self.offset = self.client.last_frame_time - s0
+            self.offset = self.client.last_frame_time - s0 + self.engine.limiter.latency
         except Exception:  # noqa: BLE001 - the audio thread must go on
             self.faults += 1
 
@@ -233,7 +235,19 @@ class JackClock:
 
 
 class RtMidiClock:
-    """The wall-clock path: ticks stamped on the audio thread, sent by a thread of ours."""
+    """The wall-clock path: ticks stamped on the audio thread, sent by a thread of ours.
+
+    A tick of sample s is due at `engine.clock.wall_at(s)` (the engine's BlockClock: the
+    earliest block start seen, so a block the scheduler woke late does not drag its ticks
+    late) plus the output latency and the limiter's lookahead, when its audio is heard. The
+    sender waits on an Event until a quarter of a millisecond before, then spins: a sleep
+    that wakes late is the one thing here that can make a tick late, and a spin longer than
+    that would hold the GIL the audio thread needs. It runs SCHED_FIFO just below the audio
+    thread (where allowed): at the engine's helper priority, 1, the scheduler let other
+    real-time threads (JACK's, other engines' on a shared 2-core machine) hold it off for
+    up to 77 ms (13 of 380 ticks sent over 1 ms late, sd 3.5 ms at 128 frames). It wakes 48
+    times a second at 120 BPM and spins at most SPIN each time, 1.2 % of one core.
+    """
 
     name = "rtmidi"
 
@@ -249,45 +263,48 @@ class RtMidiClock:
             self.ports.close()
             raise
         self.output.on_change(lambda connected, sentence: say(sentence))
-        self.latency = float(latency)
+        self.shift = float(latency) + engine.limiter.latency / engine.samplerate
         self.schedule = schedule
         self.due: deque[tuple[float, bytes]] = deque()
         self.faults = 0
-        self._wall0 = 0.0
-        self._s0 = 0
+        self.late = 0  # messages sent more than LATE after they were due
+        self.log: list[tuple[float, float]] | None = None  # (due, sent at), when measuring
         self._halt = threading.Event()
         self._thread = threading.Thread(target=self._send, name="hoot-clock-out", daemon=True)
         self._thread.start()
 
     def block(self, s0: int, n: int) -> None:
-        """At the engine's block start (audio thread): stamp this block's ticks."""
+        """At the engine's block start, after its BlockClock's stamp (audio thread): stamp
+        this block's ticks with their wall times."""
         try:
-            self._wall0, self._s0 = time.monotonic() + self.latency, s0
             self.schedule.window(self.engine.tempo_map, s0, s0 + n, self._stamp)
         except Exception:  # noqa: BLE001 - the audio thread must go on
             self.faults += 1
 
     def _stamp(self, s: int, message: bytes) -> None:
-        self.due.append((self._wall0 + (s - self._s0) / self.engine.samplerate, message))
+        self.due.append((self.engine.clock.wall_at(s) + self.shift, message))
 
     def _send(self) -> None:
-        due, halt = self.due, self._halt
+        realtime.raise_this_thread(realtime.wanted_priority() - 1)
+        due, halt, monotonic = self.due, self._halt, time.monotonic
         while not halt.is_set():
             if not due:
-                time.sleep(SEND_AHEAD)
+                halt.wait(POLL)
                 continue
             when, message = due[0]
-            wait = when - time.monotonic()
-            if wait > SEND_AHEAD:
-                time.sleep(min(wait - SEND_AHEAD, 0.005))
+            wait = when - monotonic()
+            if wait > SPIN:
+                halt.wait(min(wait - SPIN, POLL))
                 continue
-            while time.monotonic() < when:
-                pass
+            while monotonic() < when:
+                pass  # at most SPIN
             due.popleft()
-            try:
-                self.output.send(message)
-            except Exception:  # noqa: BLE001 - an unplugged port drops ticks, the set goes on
-                self.faults += 1
+            sent = monotonic()
+            self.output.send(message)  # dropped, never raised, while unplugged
+            if sent - when > LATE:
+                self.late += 1
+            if self.log is not None:
+                self.log.append((when, sent))
 
     @property
     def port_name(self) -> str:
@@ -378,4 +395,5 @@ class ClockOut:
             skipped=sch.skipped,
             transport=sch.last,
             faults=path.faults if path else 0,
+            late=getattr(path, "late", 0),
         )

@@ -259,11 +259,11 @@ class Engine:
     def forward(self, out: np.ndarray) -> None:
         """Render the next `len(out)` frames of the performance into `out` (frames x 2 float32)."""
         total = len(out)
+        self.clock.stamp(self.position, total)
         clock = self.clock_out
         if clock is not None:  # never raises; tempo changes lie past this block
-            clock.block(self.position, total)
+            clock.block(self.position, total)  # after the stamp: it reads self.clock
         done = 0
-        self.clock.stamp(self.position, total)
         while done < total:  # a host block larger than our buffers is rendered in parts
             n = min(total - done, self.max_block)
             part = out[done : done + n]

@@ -47,10 +47,15 @@ BEND_RANGE = 2.0
 
 SUSTAIN, ALL_SOUND_OFF, ALL_NOTES_OFF = 64, 120, 123
 
-FOLLOW = 0.002
-"""Share of the gap by which BlockClock's origin rises towards a later block start: about
-1.3 s to follow at 375 blocks a second, enough for the few ppm a sound card's clock drifts
-from the system's, slow enough that one late callback moves it by 1/500 of its lateness."""
+WINDOW = 0.25
+"""Seconds of block starts BlockClock's origin is the earliest of (in two halves, so that it
+costs two comparisons a block). A callback is never early, so the earliest start of the
+last quarter second is the truest; one late callback does not move it at all, and a real
+shift (a backend that lost time to an xrun, a sound card's drift) is followed within
+WINDOW. The earliest start ever seen, risen towards later ones by 1/500 of each gap, took
+1.3 s to follow a backend that had lost 18 ms to its first blocks' xruns, and every MIDI
+clock tick stamped meanwhile was due before it was stamped, so it went out late, at the
+block's own jittery time (sd 2.8 ms, up to 60 ms, at 128 frames)."""
 
 JUMP = 0.05
 """A block starting this much (s) later than the clock expects means the stream restarted
@@ -66,7 +71,7 @@ class BlockClock:
 
     Each host block stamps the time it starts rendering. A callback is never early but often
     late (the scheduler, another process), so the earliest start seen is the truest: the origin
-    drops at once to an earlier start and rises only slowly (FOLLOW) towards later ones.
+    is the earliest of the last WINDOW seconds' starts, and drops at once to an earlier one.
     """
 
     def __init__(self, samplerate: int, now: Callable[[], float] = time.monotonic) -> None:
@@ -74,15 +79,23 @@ class BlockClock:
         self.now = now
         self.origin = math.inf
         self.block = 0  # frames in the latest host block: the constant delay of live notes
+        self._earlier = math.inf  # the earliest origin of the previous half window
+        self._current = math.inf  # ... and of this one, which ends at _turn
+        self._turn = -math.inf
 
     def stamp(self, s0: int, frames: int) -> None:
         """A host block of `frames` starting at sample `s0` begins rendering now. REAL-TIME."""
-        origin = self.now() - s0 / self.samplerate
-        gap = origin - self.origin
-        if gap <= 0 or gap > JUMP:
-            self.origin = origin
-        else:
-            self.origin += gap * FOLLOW
+        now = self.now()
+        origin = now - s0 / self.samplerate
+        if origin - self.origin > JUMP:  # the stream started again: so does the clock
+            self._earlier = self._current = math.inf
+            self._turn = -math.inf
+        if now >= self._turn:
+            self._earlier, self._current = self._current, origin
+            self._turn = now + WINDOW / 2
+        elif origin < self._current:
+            self._current = origin
+        self.origin = min(self._earlier, self._current)
         self.block = frames
 
     def sample_at(self, wall: float) -> int:

@@ -216,7 +216,8 @@ class Messages(Reply):
 class ClockState(Reply):
     """MIDI clock out: the port it goes to ("" when off), its path ("jack": frame-stamped,
     "rtmidi": sent at wall times), ticks sent and skipped (missed cycles), the last
-    transport message sent ("start", "stop", "continue" or ""), and faults."""
+    transport message sent ("start", "stop", "continue" or ""), faults, and ticks the
+    rtmidi path sent more than a millisecond after they were due (`late`)."""
 
     port: str = ""
     path: str = ""
@@ -224,6 +225,7 @@ class ClockState(Reply):
     skipped: int = 0
     transport: str = ""
     faults: int = 0
+    late: int = 0
 
 
 # ---- commands ---------------------------------------------------------------------------
