@@ -32,8 +32,8 @@ Transport, as a performer expects it from a slave that is also an instrument:
 Why on the language side and not in the engine: DESIGN.md puts sync sources beside the
 performer's other controls, proposing tempo and phase to the engine's map; retakes after a
 tempo change are the language side's picker's work; and the loop needs only arrival times
-(rtmidi stamps them to well under a millisecond), not the sample clock. The engine's
-sample at a wall time comes from its status (position and heartbeat, 120 times a second).
+(hoot.midi stamps them on arrival, to well under a millisecond), not the sample clock. The
+engine's sample at a wall time comes from its status (position and heartbeat, 120 times a second).
 """
 
 from __future__ import annotations
