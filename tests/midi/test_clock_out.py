@@ -174,3 +174,25 @@ def test_clock_out_is_refused_offline_in_one_sentence(tmp_path):
     with pytest.raises(HootError, match="live engine"):
         stage.perf.clock_out("anything")
     stage.close()
+
+
+def test_the_block_clock_ignores_a_late_callback_and_follows_lost_time_within_a_window():
+    from hoot.engine.live_midi import WINDOW, BlockClock
+
+    wall = [100.0]
+    clock = BlockClock(48000, lambda: wall[0])
+    s = 0
+    for late in [0.0, 0.003, 0.0, 0.0012] * 40:  # callbacks come late by up to 3 ms
+        wall[0] = 100.0 + s / 48000 + late
+        clock.stamp(s, 128)
+        s += 128
+    assert abs(clock.origin - 100.0) < 1e-9, "one late callback does not move the clock"
+    lost = 0.018  # a backend that lost 18 ms (an xrun's worth) and plays on punctually
+    moved_at = None
+    for k in range(400):
+        wall[0] = 100.0 + lost + s / 48000
+        clock.stamp(s, 128)
+        s += 128
+        if moved_at is None and abs(clock.origin - (100.0 + lost)) < 1e-9:
+            moved_at = k * 128 / 48000
+    assert moved_at is not None and moved_at <= WINDOW
