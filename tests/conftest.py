@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -17,7 +18,8 @@ def jack_server() -> Iterator[JackServer]:
     again so its JACK host API reaches it. A missing jackd fails the test (never skips):
     CI installs jackd2.
     """
-    server = start_jack_server_or_fail("hoot-test", samplerate=48000, period=256)
+    # Named by this process: test runs side by side on one machine each get their own server.
+    server = start_jack_server_or_fail(f"hoot-test-{os.getpid()}", samplerate=48000, period=256)
     try:
         with use_jack_server(server):
             yield server

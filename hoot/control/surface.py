@@ -27,6 +27,8 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
+from hoot.errors import HootError
+
 GROUP = "hoot.controllers"
 """The entry-point group controllers are registered in."""
 
@@ -44,8 +46,8 @@ def identity_of(message: bytes) -> bytes | None:
     F7`), or None for any other message, a truncated reply included."""
     if len(message) < 8 or message[:2] != b"\xf0\x7e" or message[3:5] != b"\x06\x02":
         return None
-    if message[-1] != 0xF7:
-        return None
+    if message[-1] != 0xF7 or any(b > 0x7F for b in message[1:-1]):
+        return None  # cut short, or run into the next message (RtMidi joins a cut SysEx on)
     width = 3 if message[5] == 0 else 1
     if len(message) < 5 + width + 2 + 2 + 4 + 1:
         return None
@@ -209,8 +211,16 @@ class Rig:
                 replies.append(found)
                 answered.set()
 
-        inp = self.ports.open_input(name, listen)
-        out = self.ports.open_output(out_name)
+        # Opened by the class's part of the name when it names one device, so the ports layer
+        # finds it again after a replug even if the name around the part changed (JACK
+        # renames a client that comes back while its old name lingers).
+        alone = sum(cls.matches(n) for n in self.ports.inputs()) == 1
+        inp = self.ports.open_input(cls.port if alone else name, listen)
+        try:
+            out = self.ports.open_output(cls.port if alone else out_name)
+        except HootError:
+            inp.close()
+            raise
         if cls.identity is not None:
             out.send(IDENTITY_REQUEST)  # a throwaway, should the device swallow one
             out.send(IDENTITY_REQUEST)
