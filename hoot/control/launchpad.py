@@ -158,7 +158,7 @@ class LaunchpadProMK3(Controller):
 
     name = "Launchpad Pro MK3"
     port = "LPProMK3 MIDI"
-    identity = bytes.fromhex("002029" "2301")  # Novation, family 23 01 (the manual's 13 01 is wrong)
+    identity = bytes.fromhex("0020292301")  # Novation, family 23 01 (not the manual's 13 01)
 
     def __init__(self, send: Callable[[bytes], None], say: Callable[[str], None] = print,
                  heartbeat: float = 2.0, misses: int = 3) -> None:  # fmt: skip

@@ -97,7 +97,9 @@ class Controller:
         """Give the device back as it was before hoot took it."""
 
 
-def controller_classes(say: Callable[[str], None] = lambda message: None) -> dict[str, type[Controller]]:
+def controller_classes(
+    say: Callable[[str], None] = lambda message: None,
+) -> dict[str, type[Controller]]:
     """Every controller class registered in `hoot.controllers`, hoot's own included, by
     entry-point name. A plug-in that does not load is left out, and `say` is told why."""
     found: dict[str, str] = dict(HOOTS_OWN)
@@ -134,8 +136,14 @@ class Rig:
     seconds after, confirmed by their identity reply within `confirm_s`, drawn with each
     view, told about unplugs and replugs, closed with the stage."""
 
-    def __init__(self, stage: Any, ports: Any = None, classes: dict[str, type[Controller]] | None = None,
-                 poll: float = 1.0, confirm_s: float = 2.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        stage: Any,
+        ports: Any = None,
+        classes: dict[str, type[Controller]] | None = None,
+        poll: float = 1.0,
+        confirm_s: float = 2.0,
+    ) -> None:
         if ports is None:
             from hoot.midi.ports import MidiPorts
 
@@ -183,9 +191,7 @@ class Rig:
     def _returning(self, cls: type[Controller]) -> bool:
         """Whether a controller of `cls` is unplugged now: its ports layer reopens it when
         it comes back (perhaps under a new name), so a new port of the class is that one."""
-        return any(
-            type(a.controller) is cls and not a.input.connected for a in self.attached
-        )
+        return any(type(a.controller) is cls and not a.input.connected for a in self.attached)
 
     def _output_for(self, cls: type[Controller], name: str) -> str | None:
         outputs = [o for o in self.ports.outputs() if cls.matches(o)]

@@ -30,7 +30,7 @@ from hoot.midi.ports import MidiPorts
 PORT = "LPProMK3 MIDI"
 HEADER = bytes.fromhex("F0002029020E")
 INQUIRY = bytes.fromhex("F07E7F0601F7")
-REPLY = bytes.fromhex("F07E000602002029" "2301" "0000" "00040605" "F7")  # firmware 00 04 06 05
+REPLY = bytes.fromhex("F07E0006020020292301000000040605F7")  # firmware 00 04 06 05
 DATA = {0: 1, 1: 2, 2: 1, 3: 3}  # data bytes per spec type
 OFF = (0, 0)
 LEDS = frozenset([*range(1, 9), *range(10, 100), *range(101, 109)])

@@ -76,11 +76,24 @@ def test_every_state_of_a_candidate_has_its_light():
     statuses = ["pending", "rendering", "ready", "failed", "queued", "playing", "ready"]
     batch = BatchView("bass", "bass-1", "default", tuple(_candidate(i, s) for i, s in
                                                           enumerate(statuses)))  # fmt: skip
-    view = replace(EMPTY, batches=(batch,), selected_role="bass", selected_index=6,
-                   phrase_bars=4, bar_in_phrase=1)
+    view = replace(
+        EMPTY,
+        batches=(batch,),
+        selected_role="bass",
+        selected_index=6,
+        phrase_bars=4,
+        bar_in_phrase=1,
+    )
     leds = picture(view)
     assert [leds[pad_of("bass", n)] for n in range(1, 9)] == [
-        DIM_BASS, PULSING_BASS, BASS, (0, lp.RED), FLASHING_BASS, lp.WHITE, CURSOR_BASS, lp.OFF
+        DIM_BASS,
+        PULSING_BASS,
+        BASS,
+        (0, lp.RED),
+        FLASHING_BASS,
+        lp.WHITE,
+        CURSOR_BASS,
+        lp.OFF,
     ]
     assert [leds[cc] != lp.OFF for cc in lp.COUNTDOWN] == [True] * 3 + [False] * 5
     assert all(leds[note] == lp.OFF for note in range(11, 29) if note % 10)  # the live layer
@@ -258,9 +271,7 @@ class Watch:
         return self.seen
 
 
-def test_candidates_light_up_as_they_are_made_and_a_pad_queues_one_for_the_boundary(
-    stage, fake
-):
+def test_candidates_light_up_as_they_are_made_and_a_pad_queues_one_for_the_boundary(stage, fake):
     stage, screen = stage
     attached(stage, fake)
     pads = [pad_of("bass", n) for n in range(1, 5)]
@@ -388,4 +399,3 @@ def test_a_port_named_like_it_that_answers_as_something_else_is_left_alone(stage
         assert not stage.rig.attached and impostor.mode == "live"
     finally:
         impostor.close()
-
