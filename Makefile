@@ -23,6 +23,7 @@ bench: setup
 	$(BIN)/python benchmarks/generate_latency.py
 	$(BIN)/python benchmarks/tui.py
 	$(BIN)/python benchmarks/io_floor.py
+	$(BIN)/python benchmarks/launchpad_leds.py
 
 lint: setup
 	$(BIN)/python -m pip install -q ruff
