@@ -21,10 +21,14 @@ is logged out in one sentence, and the music goes on.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, ClassVar
 
 from hoot.errors import HootError
@@ -124,6 +128,22 @@ def _load(target: str) -> type[Controller]:
     return cls
 
 
+def working_api() -> str | None:
+    """The MIDI API that works here ("jack", "alsa"...), or None, asked in a child process:
+    probing an API that is absent makes libjack and ALSA print to the process's stderr,
+    which under `hoot tui` is the screen. About 0.1 s, on the rig's thread."""
+    root = str(Path(__file__).resolve().parents[2])  # this hoot, wherever it is installed
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get(
+        "PYTHONPATH"))))}  # fmt: skip
+    code = "from hoot.midi.ports import choose_api; print(choose_api())"
+    try:
+        probe = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               timeout=30, env=env, check=False)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return probe.stdout.strip() or None if probe.returncode == 0 else None
+
+
 class _Attached:
     """A controller with its two ports."""
 
@@ -144,12 +164,9 @@ class Rig:
         poll: float = 1.0,
         confirm_s: float = 2.0,
     ) -> None:
-        if ports is None:
-            from hoot.midi.ports import MidiPorts
-
-            ports = MidiPorts()
         self.stage = stage
-        self.ports = ports
+        self.ports = ports  # None: opened on the rig's thread, once an API is known to work
+        self._own_ports = ports is None
         self.classes = controller_classes(stage.say) if classes is None else classes
         self.poll = poll
         self.confirm_s = confirm_s
@@ -166,6 +183,16 @@ class Rig:
         return [a.controller for a in self.attached]
 
     def _run(self) -> None:
+        if self.ports is None:
+            api = working_api()
+            if api is None:
+                return  # no MIDI here: the set goes on without controllers (`hoot doctor`)
+            from hoot.midi.ports import MidiPorts
+
+            try:
+                self.ports = MidiPorts(api=api)
+            except HootError:
+                return
         while not self._stop.is_set():
             try:
                 self.scan()
@@ -280,3 +307,5 @@ class Rig:
                     except Exception:  # noqa: BLE001
                         pass
             self.attached.clear()
+            if self._own_ports and self.ports is not None:
+                self.ports.close()

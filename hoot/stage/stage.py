@@ -130,16 +130,14 @@ class Stage:
         `hoot.controllers`), now and whenever one is plugged in later; they draw the set's
         view (started here if no front end started it) and call the actions. `ports`: a
         hoot.midi.ports.MidiPorts (by default, the one the system's MIDI API gives). Where
-        there is no MIDI at all, the set goes on without controllers."""
+        there is no MIDI at all, the set goes on without controllers (`hoot doctor` says
+        why)."""
         from hoot.control.surface import Rig
 
         if self.watcher is None:
             self.start_view(post=lambda view: None)
-        try:
-            self.rig = Rig(self, ports, **rig_args)
-        except HootError:
-            return None  # no MIDI here (`hoot midi` and `hoot doctor` say why)
-        self.rig.start()
+        self.rig = Rig(self, ports, **rig_args)
+        self.rig.start()  # finds the MIDI API and the ports on its own thread: nothing waits
         return self.rig
 
     def serve_repl(self) -> str | None:

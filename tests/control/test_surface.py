@@ -126,3 +126,22 @@ def test_a_plugged_in_grid_attaches_mid_set_draws_the_stage_and_is_let_go_at_the
         assert wait_until(lambda: grid.presses == [bytes([0x90, 1, 100])])
         stage.close()
         assert not rig.attached and grid.draw not in stage.viewers
+
+
+def test_with_no_midi_at_all_the_set_goes_on_and_nothing_reaches_the_screen(
+    tmp_path, monkeypatch, capfd
+):
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", "no-such-server")
+    monkeypatch.setenv("HOOT_MIDI_API", "jack")  # and no JACK server: no MIDI here
+    stage = Stage.offline(Session(tmp_path / "quiet"))
+    said: list[str] = []
+    stage.on_message = said.append
+    try:
+        rig = stage.start_controllers()
+        rig._thread.join(30)
+        assert not rig._thread.is_alive() and rig.ports is None and not rig.attached
+        assert said == []
+    finally:
+        stage.close()
+    err = capfd.readouterr().err
+    assert "jack" not in err.lower() and "ALSA" not in err, "libjack and ALSA kept quiet"
