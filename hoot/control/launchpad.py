@@ -61,6 +61,8 @@ LEDS = tuple([*range(1, 9), *range(10, 100), *range(101, 109)])
 (10-98), the logo (99) and the upper button row (101-108). 9 and 100 are no LED."""
 SIZE = 109
 
+LEAVING_S = 0.05  # what close() waits for its last message to leave
+
 SHIFT, PANIC = 90, 10
 COUNTDOWN = tuple(range(91, 99))  # the top row, left to right
 ROLE_ROWS = {role: 8 - i for i, role in enumerate(ROLES)}  # drums 8 ... perc 3
@@ -216,6 +218,9 @@ class LaunchpadProMK3(Controller):
             except Exception:  # noqa: BLE001 - leaving must not fail
                 pass
             self.owned = False
+        # RtMidi's JACK output leaves at the next period (5.3 ms at 256 frames): give the
+        # last message time to go before anyone closes the port, even at 1024 frames.
+        time.sleep(LEAVING_S)
 
     def plugged(self, connected: bool) -> None:
         """Unplugged: nothing to count or draw. Back: taken and painted whole again, in

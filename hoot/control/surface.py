@@ -25,7 +25,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -300,7 +299,6 @@ class Rig:
                     a.controller.close()
                 except Exception:  # noqa: BLE001 - leaving must not fail
                     pass
-                time.sleep(0.01)  # let the last message leave before its port closes
                 for port in (a.input, a.output):
                     try:
                         port.close()

@@ -71,6 +71,13 @@ class FakeLaunchpad:
         self._in = self.ports.virtual_input(f"{self.client}:{PORT}", self._arrive)
         self._out = self.ports.virtual_output(f"{self.client}:{PORT}")
 
+    def power_cycle(self, stale: tuple[int, ...] = (0, 1)) -> None:
+        """Back in Live mode with Live mode's LEDs, ports kept: a replug too quick for any
+        port listing to notice."""
+        with self.lock:
+            self.mode = "live"
+            self.leds = [stale if i in LEDS else OFF for i in range(109)]
+
     def unplug(self) -> None:
         """Close the ports, as pulling the USB cable does."""
         for port in (self._in, self._out):

@@ -195,6 +195,48 @@ def test_a_unit_that_stops_answering_is_let_go_and_taken_back_when_it_answers(fa
     driver.close()
 
 
+def test_a_replug_no_port_listing_saw_is_put_right_by_the_heartbeat(fake, ports):
+    out = ports.open_output(lp.LaunchpadProMK3.port)
+    driver = LaunchpadProMK3(out.send, say=Sink(), heartbeat=0.2)
+    ports.open_input(lp.LaunchpadProMK3.port, driver.receive)
+    driver.attach(_NoStage())
+    assert fake.wait_for(lambda f: f.mode == "programmer" and f.frames, PATIENCE)
+    want = [fake.led(i) for i in range(109)]
+    fake.power_cycle(stale=(0, 1))  # the inquiry is answered in Live mode too
+    assert fake.wait_for(lambda f: f.mode == "programmer", PATIENCE)
+    assert fake.wait_for(lambda f: [f.led(i) for i in range(109)] == want, PATIENCE)
+    driver.close()
+
+
+CRASH = '''
+import sys
+sys.path.insert(0, {root!r})
+from hoot.control.launchpad import LaunchpadProMK3
+from hoot.midi.ports import MidiPorts
+
+
+class Stage:
+    actions = perf = None
+
+
+out = MidiPorts(api="jack").open_output("LPProMK3 MIDI")
+LaunchpadProMK3(out.send).attach(Stage())
+raise RuntimeError("the set crashed")
+'''
+
+
+def test_a_crashing_hoot_still_gives_the_unit_back_in_live_mode(fake):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[2])
+    crash = subprocess.run([sys.executable, "-c", CRASH.format(root=root)],
+                           capture_output=True, text=True, timeout=PATIENCE)  # fmt: skip
+    assert "the set crashed" in crash.stderr
+    assert fake.wait_for(lambda f: f.modes[-2:] == ["programmer", "live"], PATIENCE), fake.modes
+
+
 class _NoStage:
     """A stage for driver tests that press nothing."""
 
