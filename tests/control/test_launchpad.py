@@ -208,7 +208,7 @@ def test_a_replug_no_port_listing_saw_is_put_right_by_the_heartbeat(fake, ports)
     driver.close()
 
 
-CRASH = '''
+CRASH = """
 import sys
 sys.path.insert(0, {root!r})
 from hoot.control.launchpad import LaunchpadProMK3
@@ -222,7 +222,7 @@ class Stage:
 out = MidiPorts(api="jack").open_output("LPProMK3 MIDI")
 LaunchpadProMK3(out.send).attach(Stage())
 raise RuntimeError("the set crashed")
-'''
+"""
 
 
 def test_a_crashing_hoot_still_gives_the_unit_back_in_live_mode(fake):
@@ -359,17 +359,18 @@ def test_round_buttons_generate_stop_count_down_and_panic(stage, fake):
     stage, screen = stage
     attached(stage, fake)
     fake.push(59)  # row 5's generate button: lead
-    assert wait_until(lambda: "lead" in stage.perf.picker.latest)
+    assert wait_until(lambda: "lead" in stage.perf.picker.latest), (screen.said, screen.view.queue)
     stage.perf.picker.latest["lead"].wait(timeout=PATIENCE)
     assert fake.wait_for(lambda f: f.led(pad_of("lead", 1)) != lp.OFF, PATIENCE)
     assert any(line.startswith("lead: a new batch of 6") for line in screen.said)
 
     fake.press(pad_of("lead", 1))
-    assert wait_until(lambda: any(i.track == "lead" and i.state == "playing"
-                                  for i in screen.view.queue))  # fmt: skip
+    assert wait_until(
+        lambda: any(i.track == "lead" and i.state == "playing" for i in screen.view.queue)
+    ), (screen.said, screen.view.queue)
     assert fake.wait_for(lambda f: f.led(50) != lp.OFF, PATIENCE), "lead's stop button is lit"
     fake.push(50)  # row 5's stop button
-    assert wait_until(lambda: not stage.perf.tracks.lead.playing)
+    assert wait_until(lambda: not stage.perf.tracks.lead.playing), (screen.said, screen.view.queue)
     assert fake.wait_for(lambda f: f.led(50) == lp.OFF and f.led(pad_of("lead", 1)) != lp.WHITE,
                          PATIENCE)  # fmt: skip
     assert any(line.startswith("lead stops at bar") for line in screen.said)
@@ -379,9 +380,9 @@ def test_round_buttons_generate_stop_count_down_and_panic(stage, fake):
     )
 
     fake.press(pad_of("lead", 2))
-    assert wait_until(lambda: stage.perf.tracks.lead.playing)
+    assert wait_until(lambda: stage.perf.tracks.lead.playing), (screen.said, screen.view.queue)
     fake.push(lp.PANIC)
-    assert wait_until(lambda: not stage.perf.tracks.lead.playing)
+    assert wait_until(lambda: not stage.perf.tracks.lead.playing), (screen.said, screen.view.queue)
     assert "panic: everything stopped" in screen.said
 
 
