@@ -23,6 +23,8 @@ bench: setup
 	$(BIN)/python benchmarks/generate_latency.py
 	$(BIN)/python benchmarks/tui.py
 	$(BIN)/python benchmarks/io_floor.py
+	$(BIN)/python benchmarks/keyboard_latency.py
+	$(BIN)/python benchmarks/midi_out.py
 	$(BIN)/python benchmarks/launchpad_leds.py
 
 lint: setup

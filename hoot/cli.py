@@ -119,6 +119,17 @@ def cmd_devices(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_midi(a: argparse.Namespace) -> int:
+    from hoot.midi.ports import MidiPorts
+
+    with MidiPorts(api=a.api) as ports:
+        print(f"MIDI through {ports.api} (name a port by any unique part of its name)")
+        for title, names in (("inputs", ports.inputs()), ("outputs", ports.outputs())):
+            print(f"{title}:")
+            print("\n".join(f"  {name}" for name in names) or "  none")
+    return 0
+
+
 def cmd_doctor(a: argparse.Namespace) -> int:
     from hoot.engine.devices import doctor
 
@@ -188,6 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("devices", help="list audio host APIs and devices").set_defaults(
         func=cmd_devices
     )
+    m = sub.add_parser("midi", help="list MIDI inputs and outputs, and the MIDI API in use")
+    m.add_argument("--api", default=None, choices=("jack", "alsa", "coremidi", "winmm"),
+                   help="insist on one MIDI API (default: $HOOT_MIDI_API, else JACK when a "
+                   "JACK server runs, else the system's)")
+    m.set_defaults(func=cmd_midi)
     sub.add_parser("doctor", help="check PortAudio, JACK and MIDI").set_defaults(func=cmd_doctor)
     return ap
 

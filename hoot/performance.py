@@ -81,7 +81,7 @@ class Stem:
 
 class Track:
     """One mixer channel: `gain` (dB), `pan` (-1 left .. 1 right), `mute`, `solo`, `sound`,
-    `stop()`."""
+    `stop()`; MIDI: `play_from(port)` (a keyboard plays it), `midi_out` (it plays hardware)."""
 
     def __init__(self, perf: Performance, name: str) -> None:
         self._perf = perf
@@ -152,6 +152,83 @@ class Track:
     @sound.setter
     def sound(self, value: str | None) -> None:
         self._perf._set_sound(self.name, value)
+
+    def play_from(self, port: str | None, channel: int | None = None) -> str | None:
+        """Play this track from a MIDI keyboard: `port` is any unique part of the input's name
+        (`perf.midi` lists them); None stops it. `channel` (1-16) takes only that channel's
+        notes; None takes all. Notes play the track's sound on hoot's synth (a SoundFont sound
+        plays its role's built-in patch live), or its MIDI output when `midi_out` is set, with
+        velocity, sustain pedal and pitch bend (+-2 semitones), metered and recorded like any
+        track. Returns the port's full name.
+
+            perf.tracks.lead.play_from("Keystation")
+            perf.tracks.lead.play_from(None)
+        """
+        perf = self._perf
+        route = perf._send(
+            p.PlayFrom(track=self.name, port=port, channel=channel, sound=self.sound)
+        )
+        perf._midi_in[self.name] = (port, channel) if port is not None else None
+        perf._remember_track(self.name, play_from=port, play_channel=channel)
+        perf.session.log("play_from", track=self.name, port=route.port, channel=channel)
+        return route.port
+
+    @property
+    def midi_out(self) -> str | None:
+        """The MIDI output this track plays (any unique part of its name), or None: hoot's synth.
+
+        While it is set, the track's MIDI stems and the notes a keyboard plays on it go to the
+        hardware instead of hoot's synth, scheduled so that they sound with the audio, on
+        `midi_channel`, `midi_latency_ms` early. Stop, panic, a change of output and the
+        engine's exit all end its notes (note-offs, then all-notes-off).
+
+            perf.tracks.bass.midi_out = "Minilogue"
+            perf.tracks.bass.midi_out = ("Minilogue", 2)     # with its channel
+            perf.tracks.bass.midi_out = None                 # back to hoot's synth
+        """
+        return self._perf._midi_out.get(self.name, {}).get("port")
+
+    @midi_out.setter
+    def midi_out(self, value: str | tuple[str, int] | None) -> None:
+        if isinstance(value, tuple):
+            port, channel = value
+            self._send_midi_out(port=port, channel=channel)
+        else:
+            self._send_midi_out(port=value)
+
+    @property
+    def midi_channel(self) -> int:
+        """The MIDI channel (1-16) `midi_out` sends on; 1 until set."""
+        return self._perf._midi_out.get(self.name, {}).get("channel", 1)
+
+    @midi_channel.setter
+    def midi_channel(self, channel: int) -> None:
+        self._send_midi_out(channel=channel)
+
+    @property
+    def midi_latency_ms(self) -> float:
+        """How much earlier (ms) notes go to `midi_out`, for the device's own delay, so it
+        sounds on the grid with the audio stems (0 until set)."""
+        return self._perf._midi_out.get(self.name, {}).get("latency_ms", 0.0)
+
+    @midi_latency_ms.setter
+    def midi_latency_ms(self, ms: float) -> None:
+        self._send_midi_out(latency_ms=ms)
+
+    def _send_midi_out(self, **change: Any) -> None:
+        perf = self._perf
+        now = {"port": self.midi_out, "channel": self.midi_channel,
+               "latency_ms": self.midi_latency_ms, **change}  # fmt: skip
+        if now["port"] is None and "port" not in change:  # set before the port: remembered
+            channel = now["channel"]
+            if isinstance(channel, bool) or channel not in range(1, 17):
+                raise HootError(f"MIDI channel {channel!r} is out of range; channels are 1 to 16")
+            perf._midi_out[self.name] = now
+        else:
+            perf._send(p.MidiOut(track=self.name, **now))
+            perf._midi_out[self.name] = now
+        perf._remember_track(self.name, midi_out=now)
+        perf.session.log("midi_out", track=self.name, **now)
 
     @property
     def playing(self) -> list[p.PlayerState]:
@@ -233,6 +310,16 @@ class Performance:
             name: str(t["sound"])
             for name, t in tracks.items()
             if isinstance(t, dict) and t.get("sound")
+        }
+        self._midi_out: dict[str, dict] = {
+            name: dict(t["midi_out"])
+            for name, t in tracks.items()
+            if isinstance(t, dict) and isinstance(t.get("midi_out"), dict)
+        }
+        self._midi_in: dict[str, tuple[str, int | None] | None] = {
+            name: (t["play_from"], t.get("play_channel"))
+            for name, t in tracks.items()
+            if isinstance(t, dict) and t.get("play_from")
         }
         self._picker = None
         self._loaded: set[str] = set()
@@ -647,6 +734,7 @@ class Performance:
                     except HootError:
                         pass
         done.append("tempo, meter and mix as they were")
+        done.extend(self._restore_midi())
         again = []
         for player in playing:
             if player.path is None or player.track not in self.tracks:
@@ -670,6 +758,25 @@ class Performance:
                 done.append(f"the recording up to the crash is in {before}; recording again "
                             f"failed ({e})")  # fmt: skip
         return done
+
+    def _restore_midi(self) -> list[str]:
+        """Reconnect the keyboards and hardware the tracks had; say what could not be."""
+        said = []
+        for name, out in self._midi_out.items():
+            if out.get("port") and name in self.tracks:
+                try:
+                    self._send(p.MidiOut(track=name, **out))
+                except HootError as e:
+                    said.append(f"{name} cannot play {out['port']} again ({e})")
+        for name, route in self._midi_in.items():
+            if route and name in self.tracks:
+                port, channel = route
+                try:
+                    self._send(p.PlayFrom(track=name, port=port, channel=channel,
+                                          sound=self._sounds.get(name)))  # fmt: skip
+                except HootError as e:
+                    said.append(f"{name} cannot play from {port} again ({e})")
+        return said
 
     # ---- recording and safety ----------------------------------------------------------
 

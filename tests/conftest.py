@@ -18,7 +18,7 @@ def jack_server() -> Iterator[JackServer]:
     again so its JACK host API reaches it. A missing jackd fails the test (never skips):
     CI installs jackd2.
     """
-    # Named by this process: test runs side by side on one machine each get their own server.
+    # One name per pytest process, so two test runs on one machine each have their own.
     server = start_jack_server_or_fail(f"hoot-test-{os.getpid()}", samplerate=48000, period=256)
     try:
         with use_jack_server(server):

@@ -171,8 +171,6 @@ class LaunchpadProMK3(Controller):
         self.shift = False
         self.frames = 0  # lighting frames sent
         self.garbled = 0  # messages from the device that made no sense
-        self.sent_at: float | None = None  # time.monotonic() of the last frame's send
-        self._desired: list[Spec] | None = None
         self._shown: list[Spec | None] = [None] * SIZE  # what the device was last sent
         self._view: Any = EMPTY  # until the first view comes: a dark grid
         self.connected = True  # the ports layer says when it is unplugged and back
@@ -182,7 +180,7 @@ class LaunchpadProMK3(Controller):
         self._closed = threading.Event()
         self._presses: queue.SimpleQueue[Callable[[], Any] | None] = queue.SimpleQueue()
         self._worker = threading.Thread(target=self._act, daemon=True, name="hoot-launchpad")
-        self._beat = threading.Thread(target=self._pulse, daemon=True, name="hoot-lp-heartbeat")
+        self._beat = threading.Thread(target=self._heartbeat, daemon=True, name="hoot-lp-heartbeat")
 
     # ---- taking the device and giving it back ----------------------------------------------
 
@@ -241,17 +239,15 @@ class LaunchpadProMK3(Controller):
         with self._lock:
             if not (self.owned and self.connected) or self._closed.is_set():
                 return
-            self._desired = desired
             changes = [(i, desired[i]) for i in LEDS if desired[i] != self._shown[i]]
             if not changes:
                 return
             self.send(frame(changes))
-            self.sent_at = time.monotonic()
             self.frames += 1
             for i, spec in changes:
                 self._shown[i] = spec
 
-    def _pulse(self) -> None:
+    def _heartbeat(self) -> None:
         """Every `heartbeat` seconds: was the last inquiry answered? Ask again, and put the
         device in Programmer mode and paint it whole again (a replug into Live mode, or a
         swallowed frame, does not show in the inquiry's answer)."""

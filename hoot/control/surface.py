@@ -12,8 +12,8 @@ Controllers are plug-ins: a package names its class in the entry-point group
     [project.entry-points."hoot.controllers"]
     launchpad_x = "my_package.launchpad_x:LaunchpadX"
 
-The rig (`Rig`) looks at the ports when the stage starts its controllers and again each
-second (a controller plugged in mid-set is attached within about a second); ports that come
+The rig (`ControllerRig`) looks at the ports when the stage starts its controllers and again
+each second (a controller plugged in mid-set is attached within about a second); ports that come
 back after an unplug are reopened by the ports layer itself, and the controller is told to
 draw everything again. Nothing a controller does may stop the set: a controller that raises
 is logged out in one sentence, and the music goes on.
@@ -150,7 +150,7 @@ class _Attached:
         self.controller, self.input, self.output = controller, inp, out
 
 
-class Rig:
+class ControllerRig:
     """The controllers attached to a stage: found on the ports at start and each `poll`
     seconds after, confirmed by their identity reply within `confirm_s`, drawn with each
     view, told about unplugs and replugs, closed with the stage."""

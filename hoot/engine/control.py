@@ -23,9 +23,11 @@ from typing import Any
 from hoot.engine import core
 from hoot.engine import protocol as p
 from hoot.engine.core import FADE, Engine, LoadedStem, NewMap, Start
+from hoot.engine.midi_routes import MidiRoutes
 from hoot.engine.stems import load_stem
 from hoot.errors import EngineError, HootError, StemError
 from hoot.music.roles import default_level
+from hoot.music.sounds import SoundError, live_patch
 from hoot.music.time import QUANTA, TimeError, check_bpm
 
 
@@ -62,8 +64,10 @@ class EngineControl:
         recorder=None,
         recordings: Path | None = None,
         margin: int | None = None,
+        routes: MidiRoutes | None = None,
     ) -> None:
         self.engine = engine
+        self._routes = routes
         self.recorder = recorder
         self.recordings = recordings
         sr = engine.samplerate
@@ -88,6 +92,8 @@ class EngineControl:
             p.SetMeter: self.meter,
             p.SetPhrase: self.phrase,
             p.Panic: self.panic,
+            p.PlayFrom: self.play_from,
+            p.MidiOut: self.midi_out,
             p.Record: self.record,
             p.StopRecording: self.stop_recording,
             p.State: self.state,
@@ -199,6 +205,30 @@ class EngineControl:
     def panic(self, c: p.Panic) -> p.Scheduled:
         self.engine.inbox.append(core.Panic())
         return p.Scheduled(self.now + FADE)
+
+    # ---- MIDI ------------------------------------------------------------------------
+
+    @property
+    def routes(self) -> MidiRoutes:
+        """The engine's MIDI connections (opened on first use)."""
+        if self._routes is None:
+            self._routes = MidiRoutes(self.engine)
+        return self._routes
+
+    def play_from(self, c: p.PlayFrom) -> p.MidiRoute:
+        t = self.track_index(c.track)
+        try:
+            patch = live_patch(c.sound, c.track)
+        except SoundError as e:
+            raise EngineError(str(e)) from None
+        port, channel = self.routes.play_from(t, c.port, c.channel, patch)
+        return p.MidiRoute(c.track, port, channel)
+
+    def midi_out(self, c: p.MidiOut) -> p.MidiRoute:
+        t = self.track_index(c.track)
+        latency_ms = _number(c.latency_ms, "MIDI latency")
+        port = self.routes.midi_out(t, c.port, c.channel, latency_ms)
+        return p.MidiRoute(c.track, port, c.channel if port else None, latency_ms)
 
     # ---- mixer ---------------------------------------------------------------------
 
@@ -316,6 +346,8 @@ class EngineControl:
         )
 
     def close(self) -> None:
+        if self._routes is not None:
+            self._routes.close()  # every note on every output ends
         self._loader.shutdown(wait=False, cancel_futures=True)
 
 

@@ -12,6 +12,11 @@ REAL-TIME CODE. `forward` runs on the audio callback thread:
 Everything outside this module (validation, loading, resolving "the next
 phrase" to a sample) happens on other threads, in `control.py`.
 
+MIDI: live inputs (`live_midi.LiveNotes`) play into the block at their arrival's sample,
+by `clock` (a `live_midi.BlockClock` stamped as each host block begins). Each track's
+notes go to its sink: the synth's VoicePool, or a MIDI output (`midi_out.MidiOutTrack`)
+when the track plays hardware.
+
 Time: `position` is the absolute sample index of the next frame to render.
 Every scheduled thing carries an absolute sample; a player starts at offset
 `start - s0` inside the block that contains it. Output is identical to the bit
@@ -22,12 +27,14 @@ sample indices (see the limiter and the synth for how).
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
 from hoot.engine.limiter import Limiter
+from hoot.engine.live_midi import BlockClock
 from hoot.engine.synth import VoicePool
 from hoot.music.time import TempoMap
 
@@ -174,6 +181,23 @@ class Panic:
     """Stop everything at once with a short fade, and forget what was queued."""
 
 
+@dataclass(frozen=True)
+class Live:
+    """Play these live inputs (hoot.engine.live_midi.LiveNotes) from now on; an input no
+    longer listed ends its notes."""
+
+    inputs: tuple
+
+
+@dataclass(frozen=True)
+class Sink:
+    """Send `track`'s notes to `sink` (a hoot.engine.midi_out.MidiOutTrack) from now on, or
+    back to the synth (None). What sounded on the old sink ends there."""
+
+    track: int
+    sink: object | None
+
+
 class Engine:
     """Mixes stems and synth voices on tracks into a limited stereo master, one block at a time."""
 
@@ -199,6 +223,9 @@ class Engine:
         self.state_version = 0  # bumped whenever what plays or is queued changes
         self.players = [Player(i) for i in range(max_players)]
         self.voices = VoicePool(samplerate, T, max_voices=max_voices, max_block=max_block)
+        self.sinks: list = [self.voices] * T  # where each track's notes go
+        self.live: tuple = ()  # live MIDI inputs (live_midi.LiveNotes)
+        self.clock = BlockClock(samplerate, time.monotonic)
         self.limiter = Limiter(samplerate, max_block)
         self.recorder = None  # set by the server: has tap(master, tracks, frames)
         # mixing buffers: flat, so that each block's (tracks x n x 2) view is contiguous and
@@ -232,6 +259,7 @@ class Engine:
         """Render the next `len(out)` frames of the performance into `out` (frames x 2 float32)."""
         total = len(out)
         done = 0
+        self.clock.stamp(self.position, total)
         while done < total:  # a host block larger than our buffers is rendered in parts
             n = min(total - done, self.max_block)
             part = out[done : done + n]
@@ -249,6 +277,8 @@ class Engine:
         inbox = self.inbox
         while inbox:
             self._apply(inbox.popleft(), s0)
+        for live in self.live:
+            live.forward(self, s0, n)
         T = len(self.tracks)
         tb = self._track_flat[: T * n * 2].reshape(T, n, 2)
         self.track_buf = tb
@@ -363,7 +393,7 @@ class Engine:
         end = s0 + n
         stem = p.stem
         tm = self.tempo_map
-        voices = self.voices
+        voices = self.sinks[p.track]
         key0 = p.index * 128
         if p.start < end and p.start_beat != p.start_beat:  # started at a bare sample
             p.start_beat = tm.beat_at(p.start)
@@ -484,6 +514,10 @@ class Engine:
                 self._new_map(cmd.tempo_map)
             elif isinstance(cmd, Panic):
                 self._panic(s0)
+            elif isinstance(cmd, Live):
+                self._live(cmd.inputs, s0)
+            elif isinstance(cmd, Sink):
+                self._sink(cmd.track, cmd.sink or self.voices, s0)
             self.state_version += 1
         except Exception:  # noqa: BLE001
             self.faults += 1
@@ -535,6 +569,8 @@ class Engine:
 
     def _stop(self, cmd: Stop, s0: int) -> None:
         sample, beat = self._on_time(cmd.track, cmd.sample, cmd.beat, cmd.quantum, s0)
+        if self.sinks[cmd.track] is not self.voices:  # hardware: nothing rings on after a stop
+            self.sinks[cmd.track].all_off(sample)
         for p in self.players:
             if p.active and p.track == cmd.track:
                 if p.start >= sample:
@@ -604,6 +640,34 @@ class Engine:
                 elif p.stop > s0 + FADE:
                     p.stop, p.stop_beat = s0 + FADE, math.nan
         self.voices.silence(s0)
+        for live in self.live:
+            live.release_all(s0, self.sinks[live.track])
+        for sink in self.sinks:
+            if sink is not self.voices:
+                sink.all_off(s0)
+
+    def _live(self, inputs: tuple, s0: int) -> None:
+        for live in self.live:
+            if live not in inputs:
+                live.release_all(s0, self.sinks[live.track])
+        self.live = inputs
+
+    def _sink(self, track: int, sink, s0: int) -> None:
+        old = self.sinks[track]
+        if sink is old:
+            return
+        for live in self.live:  # live notes end where they sound; the next ones go to `sink`
+            if live.track == track:
+                live.release_all(s0, old)
+        if old is self.voices:
+            self.voices.release_track(s0, track)
+            self.voices.bend(s0, track, 0.0)
+        else:
+            old.all_off(s0)
+        for p in self.players:  # the stems' notes start afresh on the new sink
+            if p.active and p.track == track:
+                p.sounding.fill(False)
+        self.sinks[track] = sink
 
     def set_gains_at_rest(self, track: int, left: float, right: float) -> None:
         """Set a track's gains with no glide. Only before the audio starts (construction)."""

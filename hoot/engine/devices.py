@@ -211,6 +211,15 @@ def _check_midi() -> list[Check]:
             f"MIDI: python-rtmidi {rtmidi.version.version} with APIs: {', '.join(apis) or 'none'}",
         )
     ]
+    from hoot.errors import HootError
+    from hoot.midi.ports import MidiPorts
+
+    try:
+        with MidiPorts() as ports:
+            found = f"{len(ports.inputs())} inputs, {len(ports.outputs())} outputs"
+            checks.append(Check(True, f"MIDI: hoot uses {ports.api} ({found}; `hoot midi`)"))
+    except HootError as error:  # its sentence says what to do
+        checks.append(Check(False, f"MIDI: {error}", "", essential=False))
     seq_present = os.path.exists("/dev/snd/seq")
     checks.append(
         Check(

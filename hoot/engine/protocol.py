@@ -175,6 +175,17 @@ class EngineState(Reply):
 
 
 @dataclass(frozen=True)
+class MidiRoute(Reply):
+    """Where a track's MIDI comes from (PlayFrom) or goes to (MidiOut): the port's full name
+    (None: nowhere), its channel (1-16; None: every channel), the latency compensation."""
+
+    track: str
+    port: str | None = None
+    channel: int | None = None
+    latency_ms: float = 0.0
+
+
+@dataclass(frozen=True)
 class Position(Reply):
     position: int
 
@@ -333,6 +344,33 @@ class SetPhrase(Command):
 class Panic(Command):
     verb = "panic"
     reply = Scheduled
+
+
+@dataclass(frozen=True)
+class PlayFrom(Command):
+    """Play `track` from a MIDI input (`port`: any unique part of its name; None stops it):
+    notes on `channel` (1-16; None: every channel) play the track's synth voices with `sound`
+    (a hoot.music.sounds name; None: the track's role's), or its MIDI output if it has one."""
+
+    verb = "play_from"
+    reply = MidiRoute
+    track: str
+    port: str | None = None
+    channel: int | None = None
+    sound: str | None = None
+
+
+@dataclass(frozen=True)
+class MidiOut(Command):
+    """Send `track`'s notes to a MIDI output (`port`: any unique part of its name; None: back
+    to hoot's synth) on `channel` (1-16), `latency_ms` early to make up for the device."""
+
+    verb = "midi_out"
+    reply = MidiRoute
+    track: str
+    port: str | None = None
+    channel: int = 1
+    latency_ms: float = 0.0
 
 
 @dataclass(frozen=True)

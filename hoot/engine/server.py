@@ -30,6 +30,7 @@ from hoot.engine import realtime
 from hoot.engine import status as st
 from hoot.engine.control import EngineControl
 from hoot.engine.core import Engine
+from hoot.engine.midi_routes import MidiRoutes
 from hoot.engine.recorder import RecorderProcess, repair_folder
 from hoot.errors import HootError
 from hoot.music import ROLES
@@ -72,7 +73,9 @@ class EngineServer:
         )
         self.recorder = RecorderProcess(samplerate, len(tracks), list(tracks))
         self.engine.recorder = self.recorder
-        self.control = EngineControl(self.engine, self.recorder, self.recordings)
+        self.routes = MidiRoutes(self.engine, self._output_latency, self.say)
+        self.control = EngineControl(self.engine, self.recorder, self.recordings,
+                                     routes=self.routes)  # fmt: skip
         self.backend_kind, self.device, self.blocksize = backend, device, blocksize
         self.supervisor = None
         self.clients = 0
@@ -111,6 +114,10 @@ class EngineServer:
         )
         self.supervisor.start()
 
+    def _output_latency(self) -> float:
+        b = self.backend
+        return b.latency if b is not None else 0.0
+
     @property
     def backend(self):
         """The audio backend playing now (it changes if the device is lost)."""
@@ -132,6 +139,7 @@ class EngineServer:
 
     def shutdown(self) -> None:
         self.stopping.set()
+        self.routes.close()  # first: hardware hears its note-offs while the engine still runs
         try:
             self.recorder.close()
         finally:

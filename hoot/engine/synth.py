@@ -27,7 +27,7 @@ audio callback, and follows these rules:
 
 Calling convention, from the engine's `forward()`: for the block of absolute
 samples `[s0, s0 + frames)`, first give the block's events (`note_on`,
-`note_off`, `release_track`, `silence`) with their own sample numbers (which may
+`note_off`, `release_track`, `silence`, `bend`) with their own sample numbers (which may
 also lie in a later block), then call `render(s0, frames, out)`. Give the events
 of one sample in order, note-offs before note-ons. An event for a sample that is
 already rendered takes effect at the next unrendered sample.
@@ -75,8 +75,11 @@ envelope has settled long before (it is 174 s at 48 kHz)."""
 _ON, _OFF, _KILL, _END, _SERIAL, _KEY, _TRACK = range(7)
 _BASE, _MASK, _ATTACK, _RELEASE, _NATURAL, _ONE_SHOT = range(7, 13)
 _INT_ROWS = 13
-# Row of the float64 table: table samples advanced per output sample.
-_INC = 0
+# Rows of the float64 table: table samples advanced per output sample (the patch's, times
+# the track's pitch bend), the patch's own increment, and the phase offset that keeps the
+# wave continuous where a bend changed the increment.
+_INC, _BASE_INC, _PHASE = range(3)
+_F64_ROWS = 3
 # Rows of the float32 table: envelope rates (1 / length in samples), the darkening time
 # in samples (infinite for a steady tone) and the gain.
 _ATTACK_RATE, _DECAY_RATE, _SUSTAIN, _DECAY_DEPTH, _DARKEN_TIME, _RELEASE_RATE, _GAIN = range(7)
@@ -386,7 +389,7 @@ class VoicePool:
         self._serial = 0
         self._pos = -NEVER  # first sample not yet rendered
         self._int = np.zeros((_INT_ROWS, cap), dtype=np.int64)
-        self._f64 = np.zeros((1, cap), dtype=np.float64)
+        self._f64 = np.zeros((_F64_ROWS, cap), dtype=np.float64)
         self._f32 = np.zeros((_FLOAT_ROWS, cap), dtype=np.float32)
         self._int_spare = np.zeros_like(self._int)
         self._f64_spare = np.zeros_like(self._f64)
@@ -410,6 +413,13 @@ class VoicePool:
         self._any_decay = False
         self._any_sustain_level = False
         self._any_darken = False
+        self._any_phase = False  # some voice has a phase offset from a bend
+
+        # Pitch bend: the ratio each track's tonal voices play at now, and bends given for
+        # later samples, (sample, track, ratio) in the order given; render splits its
+        # chunks at them, so a bend lands on its sample whatever the block size.
+        self._bend_ratio = np.ones(self.n_tracks, dtype=np.float64)
+        self._bends: list[tuple[int, int, float]] = []
 
         # Routing (see _route): the rows to gather for mixing, and how they are laid out.
         self._routed_version = -1
@@ -429,6 +439,7 @@ class VoicePool:
         # the block size change: elementwise ops run far faster than broadcasting ones.
         self._spreads = {
             "inc": np.zeros(size, dtype=np.float64),
+            "phase": np.zeros(size, dtype=np.float64),
             "mask": np.zeros(size, dtype=np.intp),
             "base": np.zeros(size, dtype=np.intp),
         }
@@ -437,6 +448,7 @@ class VoicePool:
         self._spreads["count from 1"] = np.zeros(size, dtype=np.float64)
         self._spread_sources: dict[str, tuple[np.ndarray, int | None]] = {
             "inc": (self._f64, _INC),
+            "phase": (self._f64, _PHASE),
             "mask": (self._int, _MASK),
             "base": (self._int, _BASE),
             "attack": (self._f32, _ATTACK_RATE),
@@ -494,7 +506,11 @@ class VoicePool:
             slot = self._free_slot()
 
             self._int[:, slot] = self._patch_int[timbre, pitch]
-            self._f64[:, slot] = self._patch_f64[timbre, pitch]
+            base_inc = self._patch_f64[timbre, pitch, _INC]
+            self._f64[_BASE_INC, slot] = base_inc
+            self._f64[_PHASE, slot] = 0.0
+            one_shot = self._int[_ONE_SHOT, slot]
+            self._f64[_INC, slot] = base_inc if one_shot else base_inc * self._bend_ratio[track]
             self._f32[:, slot] = self._patch_f32[timbre, pitch]
             self._f32[_GAIN, slot] *= self._velocity_gain[velocity]
             natural = int(self._int[_NATURAL, slot])
@@ -573,6 +589,28 @@ class VoicePool:
         except Exception as exc:  # noqa: BLE001 (nothing may escape to the audio thread)
             self._fault(f"silence failed: {exc!r}")
 
+    def bend(self, sample: int, track: int, semitones: float) -> None:
+        """From `sample` on, play `track`'s tonal voices (sounding ones and later notes)
+        `semitones` away from their pitch, as a pitch wheel does on a hardware synth's
+        channel: the wave stays continuous and its frequency steps at the sample. A stream
+        of bends is a glide. Drum hits are not bent.
+
+        Bends for samples not yet rendered wait in a short list, in the order given;
+        render splits its chunks at them, so output stays bit-identical at any block size.
+        """
+        try:
+            sample, track = int(sample), int(track)
+            ratio = float(2.0 ** (float(semitones) / 12.0))
+            if not (0 <= track < self.n_tracks and np.isfinite(ratio)):
+                self._fault(f"bend dropped: track {track}, {semitones} semitones")
+                return
+            if len(self._bends) >= self.max_voices * 8:
+                self._fault("bend dropped: too many bends waiting for one block")
+                return
+            self._bends.append((max(sample, self._pos), track, ratio))
+        except Exception as exc:  # noqa: BLE001 (nothing may escape to the audio thread)
+            self._fault(f"bend failed: {exc!r}")
+
     @property
     def active(self) -> int:
         """Voices sounding, fading or waiting to start."""
@@ -583,6 +621,33 @@ class VoicePool:
     def _fault(self, what: str) -> None:
         self.faults += 1
         self.last_fault = what
+
+    def _apply_bend(self, sample: int, track: int, ratio: float) -> None:
+        """Give `track`'s tonal voices the increment `ratio` times their patch's from
+        `sample` on. A sounding voice's phase offset moves so that its wave is continuous
+        there: since * inc + phase is the same on both sides of the bend sample."""
+        self._bend_ratio[track] = ratio
+        n = self._n
+        if n == 0:
+            return
+        ints, f64 = self._int, self._f64
+        hit, later = self._hit[:n], self._hit2[:n]
+        np.equal(ints[_TRACK, :n], track, out=hit)
+        np.equal(ints[_ONE_SHOT, :n], 0, out=later)
+        hit &= later
+        if not hit.any():
+            return
+        for voice in np.flatnonzero(hit).tolist():
+            base = f64[_BASE_INC, voice]
+            new_inc = base * ratio
+            since = float(sample - int(ints[_ON, voice]) + 1)
+            if since > 0:
+                f64[_PHASE, voice] += since * (f64[_INC, voice] - new_inc)
+            else:  # not started yet: it starts fresh at the new pitch
+                f64[_PHASE, voice] = 0.0
+            f64[_INC, voice] = new_inc
+        self._any_phase = bool(np.any(f64[_PHASE, :n] != 0.0))
+        self._version += 1
 
     def _release(self, sample: int, hit: np.ndarray) -> None:
         """Start the release of the `hit` voices that are held and not one-shots."""
@@ -696,6 +761,7 @@ class VoicePool:
             self._attack_until = self._latest_on = -NEVER
             self._first_off = self._first_kill = NEVER
             self._any_decay = self._any_sustain_level = self._any_darken = False
+            self._any_phase = False
             return
         ints, floats = self._int, self._f32
         self._earliest_end = int(ints[_END, :n].min())
@@ -711,6 +777,7 @@ class VoicePool:
         np.multiply(floats[_DECAY_DEPTH, :n], floats[_SUSTAIN, :n], out=partial)
         self._any_sustain_level = bool(partial.max() > 0)
         self._any_darken = bool(floats[_DARKEN_TIME, :n].min() < np.inf)
+        self._any_phase = bool(np.any(self._f64[_PHASE, :n] != 0.0))
 
     def _route(self) -> None:
         """Lay out the rows that mixing gathers, so every track's voices are summed in
@@ -770,6 +837,15 @@ class VoicePool:
             chunk = min(frames - done, self.max_block)
             start = s0 + done
             try:
+                bends = self._bends
+                while bends and bends[0][0] <= start:
+                    self._apply_bend(*bends.pop(0))
+                if bends and bends[0][0] < start + chunk:
+                    chunk = bends[0][0] - start
+            except Exception as exc:  # noqa: BLE001 (nothing may escape to the audio thread)
+                self._bends.clear()
+                self._fault(f"bending failed at sample {start}: {exc!r}")
+            try:
                 if self._n:
                     self._render_chunk(start, chunk, out, done)
             except Exception as exc:  # noqa: BLE001 (nothing may escape to the audio thread)
@@ -818,6 +894,8 @@ class VoicePool:
         # integers, so it does not depend on where blocks split.
         phase, whole, frac, index = views.phase, views.whole, views.frac, views.index
         np.multiply(since, spread("inc"), out=phase)
+        if self._any_phase:
+            np.add(phase, spread("phase"), out=phase)
         np.floor(phase, out=whole)
         np.subtract(phase, whole, out=phase)
         np.copyto(frac, phase)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from hoot.console.namespace import make_namespace
+from hoot.control.midi import MidiRig
 from hoot.engine import protocol as p
 from hoot.engine.protocol import EngineLink, PlayerState
 from hoot.errors import HootError
@@ -34,7 +35,8 @@ from hoot.stage.link import SessionEngine
 class Stage:
     """One set, whatever front end plays it. See the module docstring."""
 
-    def __init__(self, session: Session, link: EngineLink) -> None:
+    def __init__(self, session: Session, link: EngineLink,
+                 on_message: Callable[[str], None] | None = None) -> None:  # fmt: skip
         self.session = session
         self.link = link
         self.perf = Performance(link, session)
@@ -47,13 +49,18 @@ class Stage:
         self.rig = None
         self.viewers: list[Callable] = []  # controllers: each SetView is drawn on them too
         self._post: Callable = lambda view: None
-        self.on_message: Callable[[str], None] = lambda message: None
+        # set first, so what restoring the session says (a saved MIDI map) is heard
+        self.on_message: Callable[[str], None] = on_message or (lambda message: None)
         self.perf.on_message = self.say
         self.last_players: tuple[PlayerState, ...] = ()  # what played, as last seen
         self._selection_saved: tuple[str | None, int] = (None, 0)
         if isinstance(link, SessionEngine):
             link.on_new_engine = self._engine_restarted
         self._restore_selection()
+        # perf.midi: made here because perf imports no MIDI; opens ports only when used
+        self.midi = MidiRig(self)
+        self.perf.midi = self.midi
+        self.midi.restore()
 
     # ---- making one ------------------------------------------------------------------------
 
@@ -63,9 +70,7 @@ class Stage:
         """The stage of `session`'s live engine: attached to if it runs, else started and
         given the settings the session saved."""
         link = SessionEngine(session.dir, start_args=lambda: start_args(session), **engine_args)
-        stage = cls(session, link)
-        if on_message is not None:
-            stage.on_message = on_message
+        stage = cls(session, link, on_message)
         for line in stage.link.messages():
             stage.say(f"engine: {line}")
         if stage.link.started and not session.is_new:
@@ -132,11 +137,11 @@ class Stage:
         hoot.midi.ports.MidiPorts (by default, the one the system's MIDI API gives). Where
         there is no MIDI at all, the set goes on without controllers (`hoot doctor` says
         why)."""
-        from hoot.control.surface import Rig
+        from hoot.control.surface import ControllerRig
 
         if self.watcher is None:
             self.start_view(post=lambda view: None)
-        self.rig = Rig(self, ports, **rig_args)
+        self.rig = ControllerRig(self, ports, **rig_args)
         self.rig.start()  # finds the MIDI API and the ports on its own thread: nothing waits
         return self.rig
 
@@ -199,6 +204,7 @@ class Stage:
         """Stop everything this stage runs here; a live engine plays on."""
         for stop in (
             self.rig and self.rig.close,  # Live mode again while the ports are open
+            self.midi.close,
             self.watcher and self.watcher.stop,
             self.repl and self.repl.stop,
             self.executor and self.executor.close,

@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from hoot.control.surface import HOOTS_OWN, Controller, Rig, controller_classes, identity_of
+from hoot.control.surface import (
+    HOOTS_OWN,
+    Controller,
+    ControllerRig,
+    controller_classes,
+    identity_of,
+)
 from hoot.engine.client import EngineClient
 from hoot.midi.ports import MidiPorts
 from hoot.session import Session
@@ -112,7 +118,7 @@ def test_a_plugged_in_grid_attaches_mid_set_draws_the_stage_and_is_let_go_at_the
     got = threading.Event()
     with MidiPorts(api="jack") as studio:
         rig = stage.start_controllers(poll=0.1)
-        assert isinstance(rig, Rig) and not rig.attached
+        assert isinstance(rig, ControllerRig) and not rig.attached
         # plugged in after the set started
         studio.virtual_input("acme:ACME Grid", lambda m, t: (lights.append(m), got.set()))
         pads = studio.virtual_output("acme:ACME Grid")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 import time
@@ -305,7 +306,7 @@ def run_supervised_child() -> None:
 @pytest.fixture
 def crashable_jack_server() -> Iterator[JackServer]:
     """A JACK server of this test's own, since the test kills it."""
-    server = start_jack_server_or_fail("hoot-test-crash")
+    server = start_jack_server_or_fail(f"hoot-crash-{os.getpid()}")
     try:
         yield server
     finally:

@@ -403,3 +403,46 @@ def test_bad_events_and_buffers_are_counted_not_raised() -> None:
 def test_timbre_names() -> None:
     for name in ("sine", "saw", "square", "pluck", "pad", "bass", "drums"):
         assert name in PATCHES
+
+
+# Pitch bend ----------------------------------------------------------------------------
+
+
+def cycles_per_second(signal: np.ndarray) -> float:
+    """The frequency of a steady tone, from its rising zero crossings."""
+    rising = np.flatnonzero((signal[:-1] <= 0) & (signal[1:] > 0))
+    return SR * (len(rising) - 1) / (rising[-1] - rising[0])
+
+
+def test_a_bend_moves_the_pitch_two_semitones_and_the_wave_stays_continuous() -> None:
+    events = [(0, "note_on", 0, 69, 100, SINE, 1), (24000, "bend", 0, 2.0)]
+    out, pool = play(events, 48000, 128)
+    assert pool.faults == 0
+    before, after = out[0, 4800:23000, 0], out[0, 25000:47000, 0]
+    assert cycles_per_second(before) == pytest.approx(440.0, rel=1e-3)
+    assert cycles_per_second(after) == pytest.approx(440.0 * 2 ** (2 / 12), rel=1e-3)
+    # continuous: no step at the bend larger than the steepest step of the wave itself
+    steps = np.abs(np.diff(out[0, 23000:25000, 0]))
+    assert steps.max() < 1.05 * np.abs(np.diff(after)).max()
+
+
+def test_bends_are_bit_identical_at_any_block_size_and_spare_the_drums() -> None:
+    glide = [(20000 + 37 * k, "bend", 1, 2.0 * k / 60) for k in range(61)]
+    events = busy_evening() + glide + [(70001, "bend", 1, -1.5), (90000, "bend", 1, 0.0)]
+    events.sort(key=lambda e: e[1] if e[0] == "early" else e[0])
+    reference, pool = play(events, 96000, 64, max_voices=12)
+    assert pool.faults == 0
+    rng = np.random.default_rng(5)
+    for blocks in (1000, 4096, list(rng.integers(1, 700, size=2000))):
+        out, pool = play(events, 96000, blocks, max_voices=12)
+        assert pool.faults == 0
+        assert out.tobytes() == reference.tobytes(), f"blocks {str(blocks)[:40]} differ"
+    kick = [(0, "note_on", 1, 36, 100, DRUMS, 1)]
+    straight, _ = play(kick, 20000, 128)
+    bent, _ = play(kick + [(100, "bend", 1, 2.0)], 20000, 128)
+    assert bent.tobytes() == straight.tobytes()
+
+
+def test_a_note_started_after_a_bend_plays_bent() -> None:
+    out, _ = play([(0, "bend", 2, -2.0), (100, "note_on", 2, 69, 100, SINE, 1)], 24000, 256)
+    assert cycles_per_second(out[2, 4800:, 0]) == pytest.approx(440 * 2 ** (-2 / 12), rel=1e-3)

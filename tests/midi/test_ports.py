@@ -187,3 +187,29 @@ def test_closing_is_prompt_and_idempotent(jack_server, studio):
     assert not port.connected
     with pytest.raises(HootError, match="closed"):
         ports.inputs()
+
+
+def test_hoot_midi_lists_inputs_and_outputs_with_the_api(studio, capsys):
+    from hoot.cli import main
+
+    studio.virtual_output("Keystation:out")
+    studio.virtual_input("Minilogue:in", Inbox())
+    assert main(["midi"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("MIDI through JACK")
+    inputs, outputs = shown.split("outputs:")
+    assert "  Keystation:out" in inputs and "  Minilogue:in" in outputs
+
+
+def test_hoot_midi_with_an_unusable_api_says_what_to_do(capsys):
+    from hoot.cli import main
+
+    assert main(["midi", "--api", "alsa"]) == 2
+    assert "ALSA MIDI is not usable here" in capsys.readouterr().err
+
+
+def test_the_doctor_names_the_midi_api(jack_server):
+    from hoot.engine.devices import doctor
+
+    _, report = doctor()
+    assert "MIDI: hoot uses JACK" in report

@@ -1,0 +1,267 @@
+"""MIDI maps: any knob on any controller moves a track's gain or pan, mute, solo, a vibe
+number or the tempo.
+
+    perf.midi.map(cc=21, to="bass.gain", range=(-40, 6))            # any input, any channel
+    perf.midi.map(cc=22, to="vibe.density", port="nano", channel=1)
+    perf.midi.learn("bass.pan")     # the next knob moved on any input is mapped to it
+
+Targets are strings: "TRACK.gain" (dB), "TRACK.pan" (-1..1), "TRACK.mute" and "TRACK.solo"
+(a press, a value going to 64 or more, toggles), "vibe.PARAM" (0..1) and "tempo" (BPM).
+Strings, because `perf.tracks.bass.gain` is a number by the time map() sees it. hoot's
+mixer has no sends yet (hoot.engine.protocol.Mix: gain, pan, mute, solo), so there is no
+send target.
+
+Why the values travel as they do: a controller can send thousands of CCs a second (a
+fast-turned encoder, a flood from a broken device), and each engine command is a round trip
+over the socket. So the MIDI thread only writes the newest value of each map into a dict (a
+toggle counts its presses, so a press and its release within one frame still toggle) and
+wakes the runner thread, which applies what changed at most APPLY_HZ times a second: 10,000
+CCs a second become at most 60 commands. Gain, pan and tempo go to the engine as the knob
+moves; once a knob has rested SETTLE seconds its value is saved in session.toml (one atomic
+write, not 60 a second) and, for the tempo, the candidates are rendered again at it (once,
+not per step). Vibe numbers only matter to the next generation, so they are set when the
+knob rests.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hoot.engine import protocol as p
+from hoot.errors import HootError
+from hoot.music.vibe import PARAMS
+
+APPLY_HZ = 60.0  # engine commands a second at most, per runner, whatever arrives
+SETTLE = 0.5  # seconds a knob rests before its value is saved
+LEARN_TIMEOUT = 30.0  # seconds learn() waits for a knob
+TRACK_PARAMS = ("gain", "pan", "mute", "solo")
+TOGGLES = ("mute", "solo")
+DEFAULT_RANGES: dict[str, tuple[float, float]] = {
+    "gain": (-40.0, 6.0),
+    "pan": (-1.0, 1.0),
+    "tempo": (60.0, 180.0),
+    "vibe": (0.0, 1.0),
+    "mute": (0.0, 1.0),
+    "solo": (0.0, 1.0),
+}
+
+
+@dataclass(frozen=True)
+class MidiMap:
+    """One knob (a CC, on a port and channel, or any) driving one target over a range."""
+
+    cc: int
+    to: str
+    low: float
+    high: float
+    port: str | None = None  # any unique part of an input's name; None: every input
+    channel: int | None = None  # 1..16; None: every channel
+
+    @property
+    def toggles(self) -> bool:
+        return self.to.rsplit(".", 1)[-1] in TOGGLES
+
+    def value(self, cc_value: int) -> float:
+        """The target's value for a CC value 0..127."""
+        return self.low + (self.high - self.low) * cc_value / 127.0
+
+    def hears(self, port: str, channel: int, cc: int) -> bool:
+        """Whether a CC from input `port` on `channel` moves this map."""
+        return (
+            cc == self.cc
+            and (self.channel is None or channel == self.channel)
+            and (self.port is None or self.port.lower() in port.lower())
+        )
+
+    def settings(self) -> dict[str, Any]:
+        """As saved in session.toml (None left out)."""
+        return {"cc": self.cc, "to": self.to, "low": self.low, "high": self.high,
+                "port": self.port, "channel": self.channel}  # fmt: skip
+
+    def __str__(self) -> str:
+        where = f" on {self.port}" if self.port else ""
+        channel = f" channel {self.channel}" if self.channel else ""
+        span = "toggles" if self.toggles else f"{self.low:g}..{self.high:g}"
+        return f"CC {self.cc}{channel}{where} -> {self.to} ({span})"
+
+    def __repr__(self) -> str:
+        return f"<MidiMap {self}>"
+
+
+def valid_targets(tracks: tuple[str, ...]) -> list[str]:
+    """Every target a map may drive, for `tracks`."""
+    return (
+        [f"{track}.{param}" for track in tracks for param in TRACK_PARAMS]
+        + [f"vibe.{param}" for param in PARAMS]
+        + ["tempo"]
+    )
+
+
+def check_target(to: object, tracks: tuple[str, ...]) -> str:
+    """`to` as a target string, or a HootError that lists the valid ones."""
+    target = str(to).strip() if isinstance(to, str) else ""
+    if target in valid_targets(tracks):
+        return target
+    raise HootError(
+        f"a MIDI map cannot drive {to!r}; it drives TRACK.gain, TRACK.pan, TRACK.mute or "
+        f"TRACK.solo (tracks: {', '.join(tracks)}), vibe.{', vibe.'.join(PARAMS)} or tempo, "
+        'given as a string like "bass.gain" (hoot\'s mixer has no sends yet)'
+    )
+
+
+def make_map(
+    cc: int,
+    to: object,
+    tracks: tuple[str, ...],
+    range: tuple[float, float] | None = None,  # noqa: A002 - the performer's word for it
+    port: str | None = None,
+    channel: int | None = None,
+) -> MidiMap:
+    """A checked MidiMap; HootError in one sentence for a bad CC, channel, range or target."""
+    target = check_target(to, tracks)
+    if isinstance(cc, bool) or not isinstance(cc, int) or not 0 <= cc <= 127:
+        raise HootError(f"a CC number runs from 0 to 127, not {cc!r}")
+    if channel is not None and (
+        isinstance(channel, bool) or not isinstance(channel, int) or not 1 <= channel <= 16
+    ):
+        raise HootError(f"a MIDI channel runs from 1 to 16 (or None for all), not {channel!r}")
+    kind = "vibe" if target.startswith("vibe.") else target.rsplit(".", 1)[-1]
+    try:
+        low, high = (float(x) for x in (range or DEFAULT_RANGES[kind]))
+    except (TypeError, ValueError):
+        raise HootError(
+            f"range is two numbers, low and high, like (-40, 6), not {range!r}"
+        ) from None
+    return MidiMap(cc, target, low, high, port or None, channel)
+
+
+class MapRunner:
+    """Applies the maps' newest values to the set, off the MIDI thread, at most APPLY_HZ a
+    second; saves a value once its knob has rested. See the module docstring.
+
+    `perf` is the stage's Performance, `send` the stage's engine link's send, `say` tells
+    the performer. `applied` counts the engine commands sent, for tests and benchmarks.
+    """
+
+    def __init__(self, perf: Any, send: Callable[[p.Command], Any],
+                 say: Callable[[str], None]) -> None:  # fmt: skip
+        self.perf = perf
+        self.send = send
+        self.say = say
+        self.applied = 0
+        self._newest: dict[MidiMap, int] = {}  # written by the MIDI thread
+        self._presses: dict[MidiMap, int] = {}
+        self._last_cc: dict[MidiMap, int] = {}
+        self._moved: dict[MidiMap, tuple[float, float]] = {}  # map -> (when, value), unsaved
+        self._wake = threading.Event()
+        self._closed = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()  # starting the thread
+        self._values = threading.Lock()  # the dicts the MIDI thread writes, swapped each turn
+        self.idle: Callable[[], None] = lambda: None  # called each turn (learn's timeout)
+
+    # ---- the MIDI thread ---------------------------------------------------------------
+
+    def hear(self, midi_map: MidiMap, cc_value: int) -> None:
+        """A CC reached `midi_map`: remember its newest value (cheap, never blocks)."""
+        with self._values:
+            if midi_map.toggles:
+                if cc_value >= 64 and self._last_cc.get(midi_map, 0) < 64:
+                    self._presses[midi_map] = self._presses.get(midi_map, 0) + 1
+                self._last_cc[midi_map] = cc_value
+            else:
+                self._newest[midi_map] = cc_value
+        self._wake.set()
+
+    # ---- the runner thread -------------------------------------------------------------
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None and not self._closed.is_set():
+                self._thread = threading.Thread(target=self._run, name="midi-maps", daemon=True)
+                self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def close(self) -> None:
+        """Stop the runner; values that moved but were not saved yet are saved now."""
+        self._closed.set()
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(5.0)
+        self._settle(force=True)
+
+    def _run(self) -> None:
+        period = 1.0 / APPLY_HZ
+        while not self._closed.is_set():
+            self._wake.wait(0.1)
+            self._wake.clear()
+            began = time.monotonic()
+            try:
+                self._apply()
+                self._settle()
+                self.idle()
+            except Exception as error:  # noqa: BLE001 - the runner must outlive one bad turn
+                self.say(f"MIDI maps: {error}")
+            self._closed.wait(max(0.0, period - (time.monotonic() - began)))
+
+    def _apply(self) -> None:
+        with self._values:
+            newest, self._newest = self._newest, {}
+            presses, self._presses = self._presses, {}
+        for midi_map, cc_value in newest.items():
+            self._set(midi_map, midi_map.value(cc_value))
+        for midi_map, count in presses.items():
+            if count % 2:
+                self._toggle(midi_map)
+
+    def _set(self, midi_map: MidiMap, value: float) -> None:
+        target = midi_map.to
+        try:
+            if target == "tempo":
+                self.send(p.Tempo(bpm=value))
+                self.applied += 1
+            elif target.startswith("vibe."):
+                pass  # set when the knob rests: only the next generation reads it
+            else:
+                track, param = target.split(".")
+                self.send(p.Mix(track=track, **{param: value}))
+                self.applied += 1
+        except HootError as error:
+            self.say(f"MIDI map {midi_map}: {error}")
+            return
+        self._moved[midi_map] = (time.monotonic(), value)
+
+    def _toggle(self, midi_map: MidiMap) -> None:
+        track, param = midi_map.to.split(".")
+        try:
+            current = getattr(self.perf.tracks[track], param)
+            setattr(self.perf.tracks[track], param, not current)  # saved by perf, as F-keys do
+            self.applied += 1
+        except HootError as error:
+            self.say(f"MIDI map {midi_map}: {error}")
+
+    def _settle(self, force: bool = False) -> None:
+        now = time.monotonic()
+        for midi_map, (when, value) in list(self._moved.items()):
+            if not force and now - when < SETTLE:
+                continue
+            del self._moved[midi_map]
+            try:
+                self._save(midi_map.to, value)
+            except HootError as error:
+                self.say(f"MIDI map {midi_map}: {error}")
+
+    def _save(self, target: str, value: float) -> None:
+        if target == "tempo":
+            self.perf.set_tempo(value)  # saved, and the candidates follow once
+        elif target.startswith("vibe."):
+            self.perf.vibe(**{target.split(".", 1)[1]: value})
+        else:
+            track, param = target.split(".")
+            self.perf.session.update_settings(tracks={track: {param: value}})
