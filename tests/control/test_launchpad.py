@@ -125,6 +125,26 @@ def ports(jack_server) -> Iterator[MidiPorts]:
         yield p
 
 
+def test_the_fake_reads_palette_messages_and_keeps_the_units_traps(fake, ports):
+    """The fake itself, on the manual's examples: what the driver's tests lean on."""
+    out = ports.open_output(lp.LaunchpadProMK3.port)
+    for message in ("90 51 05", "91 51 13", "B2 12 2D", "90 12 05", "80 12 00", "B0 5B 03"):
+        out.send(bytes.fromhex(message))
+    assert fake.wait_for(lambda f: f.led(91) == (0, 3), PATIENCE)
+    assert fake.led(81) == (1, 19, 5), "flashing between B (19) and the static A (5)"
+    assert fake.led(18) == lp.OFF, "a note off ends the pulsing too"
+    out.send(lp.PROGRAMMER)
+    out.send(bytes.fromhex("F0 00 20 29 02 0E 03 00 0B 05 00 80 05 F7"))  # index 128: cut
+    out.send(bytes.fromhex("90 0C 05"))
+    out.send(lp.LIVE)
+    assert fake.wait_for(lambda f: f.mode == "live" and f.modes == ["programmer", "live"],
+                         PATIENCE)  # fmt: skip
+    assert fake.led(11) == lp.OFF, "a cut frame lights nothing"
+    assert fake.swallowed == [bytes.fromhex("80 05 F7")], "what followed the cut: swallowed"
+    assert fake.led(12) == (0, 5), "and the message after that lands"
+    assert fake.led(91) == (0, 3), "LEDs survive the mode changes"
+
+
 def test_many_changes_go_out_as_one_frame(fake, ports):
     out = ports.open_output(lp.LaunchpadProMK3.port)
     driver = LaunchpadProMK3(out.send, say=Sink(), heartbeat=PATIENCE)
