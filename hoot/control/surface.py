@@ -184,14 +184,17 @@ class ControllerRig:
     def _run(self) -> None:
         if self.ports is None:
             api = working_api()
-            if api is None:
+            if api is None or self._stop.is_set():
                 return  # no MIDI here: the set goes on without controllers (`hoot doctor`)
             from hoot.midi.ports import MidiPorts
 
-            try:
-                self.ports = MidiPorts(api=api)
-            except HootError:
-                return
+            with self._lock:
+                if self._stop.is_set():
+                    return  # closed while the probe ran
+                try:
+                    self.ports = MidiPorts(api=api)
+                except HootError:
+                    return
         while not self._stop.is_set():
             try:
                 self.scan()
@@ -203,6 +206,8 @@ class ControllerRig:
     def scan(self) -> None:
         """Attach every controller whose port is there and not attached yet."""
         with self._lock:
+            if self._stop.is_set():
+                return
             names = self.ports.inputs()
             self._refused &= set(names)  # a refused port that went away may come back as new
             busy = {a.input.name for a in self.attached}
