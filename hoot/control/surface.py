@@ -284,8 +284,14 @@ class ControllerRig:
         self.stage.viewers.append(controller.draw)
         self.stage.say(f"{cls.name} attached on {name}")
 
-    def _changed(self, attached: _Attached, connected: bool, sentence: str) -> None:
-        self.stage.say(sentence)
+    def _changed(self, attached: _Attached, connected: bool, _sentence: str) -> None:
+        """One sentence each way, in the controller's name (the port's own sentence is about
+        MIDI being dropped, which is not what a performer needs to hear about a grid)."""
+        name = attached.controller.name
+        if connected:
+            self.stage.say(f"the {name} is back; hoot draws on it again")
+        else:
+            self.stage.say(f"the {name} is unplugged; plug it back in and the set returns to it")
         try:
             attached.controller.plugged(connected)
         except Exception as e:  # noqa: BLE001
