@@ -60,12 +60,16 @@ def cmd_play(a: argparse.Namespace) -> int:
         a.output = out
         return cmd_render(a)
     _say(f"playing {a.script} on {stage.link.info.device} (Ctrl-C stops)")
+    if a.controllers:
+        stage.start_controllers()  # a Launchpad on the ports plays along
     try:
         stage.run_script(a.script)
         stage.perf.wait(bars=a.bars)
     except KeyboardInterrupt:
         _say("stopping")
     finally:
+        if stage.rig is not None:
+            stage.rig.close()  # the Launchpad goes back to Live mode
         stage.perf.panic()
         stage.perf.close()
         stage.link.shutdown()
@@ -96,7 +100,9 @@ def cmd_tui(a: argparse.Namespace) -> int:
         args["device"] = a.device
     if a.set is not None and not a.set.is_file():
         raise HootError(f"no set script at {a.set}")
-    return run_tui(a.session, set_script=a.set, starter=not a.empty, **args)
+    return run_tui(
+        a.session, set_script=a.set, starter=not a.empty, controllers=a.controllers, **args
+    )
 
 
 def cmd_repl(a: argparse.Namespace) -> int:
@@ -146,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a set script to run in the console once the engine is ready")
     t.add_argument("--empty", action="store_true",
                    help="a new session starts silent (otherwise it plays a starting groove)")
+    t.add_argument("--no-controllers", dest="controllers", action="store_false",
+                   help="leave MIDI controllers (a Launchpad Pro MK3...) alone")
     t.set_defaults(func=cmd_tui)
 
     rp = sub.add_parser("repl", help="a ptpython prompt in the running hoot tui's namespace")
@@ -177,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--blocksize", default="256")
     p.add_argument("--samplerate", type=int, default=48000)
+    p.add_argument("--no-controllers", dest="controllers", action="store_false",
+                   help="leave MIDI controllers (a Launchpad Pro MK3...) alone")
     p.set_defaults(func=cmd_play)
 
     e = sub.add_parser("engine", help="run the sound server in the foreground")

@@ -642,7 +642,9 @@ class Performance:
             from hoot.generate.batch import Picker
 
             self._picker = Picker(self.session, _PickerHost(self))
-            self._picker.bpm = self.tempo  # candidates made at another tempo are retaken
+            # candidates made at another tempo are retaken: compare with the tempo the map
+            # ends on, not the tempo of now (a change set for the next beat counts already)
+            self._picker.bpm = self.tempo_map().tempi[-1].bpm
         return self._picker
 
     @property

@@ -9,6 +9,7 @@ map is one more front end calling the same actions. Nothing here imports Textual
     stage = Stage.live(Session("friday"), backend="auto")   # attach, or start the engine
     stage.start_console(on_output=print)
     stage.start_view(post=draw)                              # SetView ~30 times a second
+    stage.start_controllers()                                # a Launchpad draws it too
     stage.actions.pick(3)                                    # what F8 and a pad do
     stage.close()                                            # the engine plays on
 """
@@ -46,6 +47,9 @@ class Stage:
         self.watcher = None
         self.repl = None
         self.history = None
+        self.rig = None
+        self.viewers: list[Callable] = []  # controllers: each SetView is drawn on them too
+        self._post: Callable = lambda view: None
         # set first, so what restoring the session says (a saved MIDI map) is heard
         self.on_message: Callable[[str], None] = on_message or (lambda message: None)
         self.perf.on_message = self.say
@@ -117,9 +121,33 @@ class Stage:
         to `post`, from a thread of its own."""
         from hoot.stage.watcher import SetWatcher
 
-        self.watcher = SetWatcher(self, post, hz=hz)
+        self._post = post
+        self.watcher = SetWatcher(self, self._show, hz=hz)
         self.watcher.start()
         return self.watcher
+
+    def _show(self, view) -> None:
+        self._post(view)
+        for draw in list(self.viewers):
+            try:
+                draw(view)
+            except Exception:  # noqa: BLE001 - a broken controller must not stop the screen
+                pass
+
+    def start_controllers(self, ports=None, **rig_args: Any):
+        """Attach the controllers on the MIDI ports (a Launchpad Pro MK3, and any plug-in in
+        `hoot.controllers`), now and whenever one is plugged in later; they draw the set's
+        view (started here if no front end started it) and call the actions. `ports`: a
+        hoot.midi.ports.MidiPorts (by default, the one the system's MIDI API gives). Where
+        there is no MIDI at all, the set goes on without controllers (`hoot doctor` says
+        why)."""
+        from hoot.control.surface import ControllerRig
+
+        if self.watcher is None:
+            self.start_view(post=lambda view: None)
+        self.rig = ControllerRig(self, ports, **rig_args)
+        self.rig.start()  # finds the MIDI API and the ports on its own thread: nothing waits
+        return self.rig
 
     def serve_repl(self) -> str | None:
         """Let `hoot repl` type into this stage's console. Returns why not, or None."""
@@ -205,6 +233,7 @@ class Stage:
     def close(self) -> None:
         """Stop everything this stage runs here; a live engine plays on."""
         for stop in (
+            self.rig and self.rig.close,  # Live mode again while the ports are open
             self.midi.close,
             self.watcher and self.watcher.stop,
             self.repl and self.repl.stop,

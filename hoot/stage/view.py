@@ -106,6 +106,8 @@ class SetView:
     queue: tuple[QueueItem, ...]
     engine_alive: bool
     ceiling_db: float = -0.3  # the master limiter's ceiling: the clip lamps light there
+    muted: tuple[str, ...] = ()  # the tracks muted now
+    soloed: tuple[str, ...] = ()  # the tracks soloed now
 
 
 SILENT = (0.0, 0.0)

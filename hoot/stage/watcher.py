@@ -92,6 +92,7 @@ class SetWatcher:
         m = st.meters[len(names)]
         master = TrackLevel("master", (float(m[0]), float(m[1])), (float(m[2]), float(m[3])))
         players = state.players if state else ()
+        mixes = state.tracks if state else {}
         sounding = {candidate_of(pl.stem): pl.state for pl in players}
         batches = []
         for batch in list(self.perf.picker.latest.values()):
@@ -148,6 +149,8 @@ class SetWatcher:
             queue=queue,
             engine_alive=alive,
             ceiling_db=info.ceiling_db,
+            muted=tuple(name for name, mix in mixes.items() if mix.mute),
+            soloed=tuple(name for name, mix in mixes.items() if mix.solo),
         )
 
     def _queue_item(self, player: p.PlayerState, tm: TempoMap) -> QueueItem:

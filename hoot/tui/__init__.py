@@ -7,17 +7,24 @@ from concurrent.futures import Future
 
 
 def run_tui(
-    session: str = "default", set_script=None, starter: bool = True, **engine_args
+    session: str = "default",
+    set_script=None,
+    starter: bool = True,
+    controllers: bool = True,
+    **engine_args,
 ) -> int:
     """`hoot tui`: the set of `session` on screen (hoot.tui.app.HootApp: `set_script`,
-    `starter`). Its engine is attached to (or started with `engine_args`) before Textual
-    is even imported, so a cold engine boots meanwhile."""
+    `starter`, `controllers`). Its engine is attached to (or started with `engine_args`)
+    before Textual is even imported, so a cold engine boots meanwhile."""
     from hoot.session import Session
 
     starting = start_stage(Session(session), **engine_args)
     from hoot.tui.app import HootApp
 
-    HootApp(session, starting=starting, set_script=set_script, starter=starter).run()
+    HootApp(
+        session, starting=starting, set_script=set_script, starter=starter,
+        controllers=controllers,
+    ).run()  # fmt: skip
     return 0
 
 

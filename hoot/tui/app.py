@@ -147,9 +147,11 @@ class HootApp(App):
         starting=None,
         set_script: Path | None = None,
         starter: bool = False,
+        controllers: bool = False,
         **engine_args,
     ) -> None:
         super().__init__()
+        self.controllers = controllers  # attach MIDI controllers (`hoot tui` does)
         from hoot.session import Session
         from hoot.tui import start_stage
 
@@ -213,6 +215,8 @@ class HootApp(App):
             on_exit_request=lambda: self.post_message(ExitRequested()),
         )
         stage.start_view(post=lambda v: self.post_message(ViewUpdated(v)))
+        if self.controllers:
+            stage.start_controllers()  # a Launchpad draws the same views, calls the same actions
         why = stage.serve_repl()
         if why:
             say(f"hoot repl is not available: {why}")
