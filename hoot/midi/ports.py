@@ -30,7 +30,8 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import rtmidi
 
@@ -64,13 +65,38 @@ def compiled_apis() -> list[str]:
 
 
 def usable(api: str) -> bool:
-    """Whether `api` ("jack", "alsa"...) opens a client now; never starts a JACK server."""
-    try:
-        probe = rtmidi.MidiIn(APIS[api][0], "hoot-probe")
-    except (rtmidi.RtMidiError, RuntimeError):
-        return False
-    probe.delete()
+    """Whether `api` ("jack", "alsa"...) opens a client now; never starts a JACK server.
+
+    libjack and ALSA print their refusals straight to file descriptor 2 ("Cannot connect to
+    server socket...", "open /dev/snd/seq failed"), which under `hoot tui` is the screen and
+    under `hoot midi` buries hoot's one sentence: the probe runs with fd 2 pointed at
+    /dev/null for its few milliseconds.
+    """
+    with _stderr_silenced():
+        try:
+            probe = rtmidi.MidiIn(APIS[api][0], "hoot-probe")
+        except (rtmidi.RtMidiError, RuntimeError):
+            return False
+        probe.delete()
     return True
+
+
+@contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null, and back (what C libraries print is lost)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no fd 2 to save: nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def choose_api(api: str | None = None) -> str:
