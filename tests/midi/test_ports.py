@@ -6,7 +6,11 @@ side opens it by part of its name, as a performer would.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -206,6 +210,17 @@ def test_hoot_midi_with_an_unusable_api_says_what_to_do(capsys):
 
     assert main(["midi", "--api", "alsa"]) == 2
     assert "ALSA MIDI is not usable here" in capsys.readouterr().err
+
+
+def test_hoot_midi_with_no_midi_system_prints_one_sentence_and_no_library_noise(tmp_path):
+    """libjack and ALSA print their refusals to fd 2 themselves; hoot's sentence stands alone."""
+    env = {**os.environ, "JACK_DEFAULT_SERVER": f"nobody-{uuid.uuid4().hex[:8]}"}
+    env.pop("HOOT_MIDI_API", None)
+    done = subprocess.run([sys.executable, "-m", "hoot.cli", "midi"], capture_output=True,
+                          text=True, env=env, cwd=tmp_path, timeout=60)  # fmt: skip
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("hoot: no MIDI system is usable here"), lines
 
 
 def test_the_doctor_names_the_midi_api(jack_server):
