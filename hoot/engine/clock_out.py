@@ -56,7 +56,6 @@ TRANSPORT = {"start": START, "stop": STOP, "continue": CONTINUE}
 TICKS_PER_WHOLE = 96  # 24 a quarter note
 SPP_LIMIT = 1 << 14  # the pointer is 14 bits of 16ths (1024 bars of 4/4)
 POLL = 0.001  # seconds an idle rtmidi sender waits between looks at its ticks
-SPIN = 0.00025  # it waits until this long before a tick, then spins (hoot.engine.midi_out too)
 LATE = 0.001  # a tick sent this long after it was due counts as late
 STOP_WAIT = 1.0  # seconds `close` waits for a last Stop to go out before letting go
 REPLUG_INTERVAL = 0.5  # seconds between the JACK path's looks for its port (as hoot.midi's)
@@ -242,13 +241,9 @@ class RtMidiClock:
     A tick of sample s is due at `engine.clock.wall_at(s)` (the engine's BlockClock: the
     earliest block start seen, so a block the scheduler woke late does not drag its ticks
     late) plus the output latency and the limiter's lookahead, when its audio is heard. The
-    sender waits on an Event until a quarter of a millisecond before, then spins: a sleep
-    that wakes late is the one thing here that can make a tick late, and a spin longer than
-    that would hold the GIL the audio thread needs. It runs SCHED_FIFO just below the audio
-    thread (where allowed): at the engine's helper priority, 1, the scheduler let other
-    real-time threads (JACK's, other engines' on a shared 2-core machine) hold it off for
-    up to 77 ms (13 of 380 ticks sent over 1 ms late, sd 3.5 ms at 128 frames). It wakes 48
-    times a second at 120 BPM and spins at most SPIN each time, 1.2 % of one core.
+    sender waits as hoot.engine.realtime's `until` and `raise_sender_thread` say (an Event,
+    then a spin of at most a quarter of a millisecond; SCHED_FIFO just below the audio
+    thread): it wakes 48 times a second at 120 BPM, 1.2 % of one core.
     """
 
     name = "rtmidi"
@@ -287,19 +282,15 @@ class RtMidiClock:
         self.due.append((self.engine.clock.wall_at(s) + self.shift, message))
 
     def _send(self) -> None:
-        realtime.raise_this_thread(realtime.wanted_priority() - 1)
-        due, halt, monotonic = self.due, self._halt, time.monotonic
+        realtime.raise_sender_thread()
+        due, halt, monotonic, until = self.due, self._halt, time.monotonic, realtime.until
         while not halt.is_set():
             if not due:
                 halt.wait(POLL)
                 continue
             when, message = due[0]
-            wait = when - monotonic()
-            if wait > SPIN:
-                halt.wait(min(wait - SPIN, POLL))
+            if not until(when, halt, POLL):
                 continue
-            while monotonic() < when:
-                pass  # at most SPIN
             due.popleft()
             sent = monotonic()
             self.output.send(message)  # dropped, never raised, while unplugged
