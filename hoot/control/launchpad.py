@@ -7,7 +7,8 @@ live layer. A pad shows its candidate: off (none), dim role colour (pending), pu
 (rendering), role colour (ready; paler for the candidate under the picker's cursor, the one
 F8 queues), red (failed), flashing (queued) and bright white (playing). Pulsing and
 flashing are the device's own animations, in time with the MIDI clock it receives (one
-flash a beat, one pulse every two beats; 120 BPM without a clock).
+flash a beat, one pulse every two beats; 120 BPM without a clock): the rig has the engine
+send it ticks (`wants_clock`; hoot.engine.clock_out's feeds), so they keep hoot's tempo.
 
 Pressing a pad toggles its candidate in the queue (`SetActions.toggle`, what F8 does for the
 selected one). The right column of round buttons makes a new batch for its row's role, the
@@ -161,6 +162,7 @@ class LaunchpadProMK3(Controller):
     name = "Launchpad Pro MK3"
     port = "LPProMK3 MIDI"
     identity = bytes.fromhex("0020292301")  # Novation, family 23 01 (not the manual's 13 01)
+    wants_clock = True  # flashing (queued) and pulsing (rendering) keep hoot's tempo
 
     def __init__(self, send: Callable[[bytes], None], say: Callable[[str], None] = print,
                  heartbeat: float = 2.0, misses: int = 3) -> None:  # fmt: skip

@@ -30,6 +30,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, ClassVar
 
+from hoot.engine import protocol as p
 from hoot.errors import HootError
 
 GROUP = "hoot.controllers"
@@ -72,6 +73,10 @@ class Controller:
     name: ClassVar[str] = "controller"
     port: ClassVar[str] = ""
     identity: ClassVar[bytes | None] = None
+    wants_clock: ClassVar[bool] = False
+    """True for a device that keeps time by the MIDI clock it receives (a Launchpad animates
+    its flashing and pulsing pads by it): while it is attached and plugged in, the rig has
+    the engine send it clock ticks (no Start or Stop) at hoot's tempo."""
 
     def __init__(self, send: Callable[[bytes], None], say: Callable[[str], None] = print) -> None:
         self.send = send
@@ -144,10 +149,11 @@ def working_api() -> str | None:
 
 
 class _Attached:
-    """A controller with its two ports."""
+    """A controller with its two ports; `part`: what its output was opened by (the engine
+    finds the same port by it, even after a replug renamed it)."""
 
-    def __init__(self, controller: Controller, inp: Any, out: Any) -> None:
-        self.controller, self.input, self.output = controller, inp, out
+    def __init__(self, controller: Controller, inp: Any, out: Any, part: str) -> None:
+        self.controller, self.input, self.output, self.part = controller, inp, out, part
 
 
 class ControllerRig:
@@ -171,6 +177,8 @@ class ControllerRig:
         self.confirm_s = confirm_s
         self.attached: list[_Attached] = []
         self._refused: set[str] = set()  # input ports that did not answer as their class
+        self._clocked: set[str] = set()  # output parts the engine sends clock ticks to for us
+        self._clock_said: set[str] = set()  # parts whose clock trouble was said already
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="hoot-rig")
@@ -218,6 +226,41 @@ class ControllerRig:
                     if cls.matches(name) and not self._returning(cls):
                         self._try(cls, name)
                         break
+            self._clock({a.part for a in self.attached
+                         if a.controller.wants_clock and a.output.connected})  # fmt: skip
+
+    def _clock(self, wanted: set[str]) -> None:
+        """Have the engine send clock ticks to exactly the `wanted` output parts (asked at
+        every scan, so a replugged controller, or a new engine after a crash, gets its
+        clock back within a scan). Through `peek`: a controller never starts an engine. A
+        refusal is said once a port, and the lights keep the unit's own 120 BPM."""
+        link = getattr(self.stage, "link", None)
+        if link is None or not (wanted or self._clocked):
+            return
+        try:
+            fed = set(link.peek(p.GetClock()).feeds)
+        except HootError:
+            return  # no engine now: the next scan asks again
+        self._clocked |= wanted & fed  # ours to stop, even if an earlier stage asked for it
+        for part in sorted(self._clocked - wanted):
+            self._ask_clock(link, part, on=False)
+        for part in sorted(wanted - fed):
+            self._ask_clock(link, part, on=True)
+
+    def _ask_clock(self, link: Any, part: str, on: bool) -> None:
+        try:
+            link.peek(p.ClockFeed(port=part, on=on))
+        except HootError as e:
+            if on and part not in self._clock_said:
+                self._clock_said.add(part)
+                self.stage.say(f"the controller on {part} gets no clock, so its flashing "
+                               f"keeps 120 BPM: {e}")  # fmt: skip
+            return
+        if on:
+            self._clocked.add(part)
+            self._clock_said.discard(part)
+        else:
+            self._clocked.discard(part)
 
     def _returning(self, cls: type[Controller]) -> bool:
         """Whether a controller of `cls` is unplugged now: its ports layer reopens it when
@@ -253,8 +296,9 @@ class ControllerRig:
         # renames a client that comes back while its old name lingers).
         alone = sum(cls.matches(n) for n in self.ports.inputs()) == 1
         inp = self.ports.open_input(cls.port if alone else name, listen)
+        out_part = cls.port if alone else out_name
         try:
-            out = self.ports.open_output(cls.port if alone else out_name)
+            out = self.ports.open_output(out_part)
         except HootError:
             inp.close()
             raise
@@ -269,7 +313,7 @@ class ControllerRig:
                 self.stage.say(f"{name} looks like a {cls.name} but {said}; hoot leaves it be")
                 return
         controller = cls(out.send, say=self.stage.say)
-        attached = _Attached(controller, inp, out)
+        attached = _Attached(controller, inp, out, out_part)
         route.append(controller.receive)
         out.on_change(lambda connected, sentence: self._changed(attached, connected, sentence))
         try:
@@ -303,6 +347,7 @@ class ControllerRig:
         if self._thread.is_alive():
             self._thread.join(timeout)
         with self._lock:
+            self._clock(set())  # no clock left running to a controller hoot let go of
             for a in self.attached:
                 if a.controller.draw in self.stage.viewers:
                     self.stage.viewers.remove(a.controller.draw)

@@ -28,6 +28,9 @@ A cycle the JACK callback misses would put ticks in the past: they are skipped a
 counted (`skipped`), never written at a negative offset (which raised OverflowError in
 §2.2's rig).
 
+Several ports can get clock at once (`ClockOut`): the performer's, with transport, and
+feeds of ticks only for controllers that animate their lights by it.
+
 REAL-TIME CODE: `TickSchedule.window`, `JackClock.process`, `JackClock.block` and
 `RtMidiClock.block` run on the audio or JACK process thread: no locks, no logging, no
 file access, nothing raises out (a fault is counted). Transport changes reach them
@@ -56,7 +59,6 @@ TRANSPORT = {"start": START, "stop": STOP, "continue": CONTINUE}
 TICKS_PER_WHOLE = 96  # 24 a quarter note
 SPP_LIMIT = 1 << 14  # the pointer is 14 bits of 16ths (1024 bars of 4/4)
 POLL = 0.001  # seconds an idle rtmidi sender waits between looks at its ticks
-SPIN = 0.00025  # it waits until this long before a tick, then spins (hoot.engine.midi_out too)
 LATE = 0.001  # a tick sent this long after it was due counts as late
 STOP_WAIT = 1.0  # seconds `close` waits for a last Stop to go out before letting go
 REPLUG_INTERVAL = 0.5  # seconds between the JACK path's looks for its port (as hoot.midi's)
@@ -242,13 +244,9 @@ class RtMidiClock:
     A tick of sample s is due at `engine.clock.wall_at(s)` (the engine's BlockClock: the
     earliest block start seen, so a block the scheduler woke late does not drag its ticks
     late) plus the output latency and the limiter's lookahead, when its audio is heard. The
-    sender waits on an Event until a quarter of a millisecond before, then spins: a sleep
-    that wakes late is the one thing here that can make a tick late, and a spin longer than
-    that would hold the GIL the audio thread needs. It runs SCHED_FIFO just below the audio
-    thread (where allowed): at the engine's helper priority, 1, the scheduler let other
-    real-time threads (JACK's, other engines' on a shared 2-core machine) hold it off for
-    up to 77 ms (13 of 380 ticks sent over 1 ms late, sd 3.5 ms at 128 frames). It wakes 48
-    times a second at 120 BPM and spins at most SPIN each time, 1.2 % of one core.
+    sender waits as hoot.engine.realtime's `until` and `raise_sender_thread` say (an Event,
+    then a spin of at most a quarter of a millisecond; SCHED_FIFO just below the audio
+    thread): it wakes 48 times a second at 120 BPM, 1.2 % of one core.
     """
 
     name = "rtmidi"
@@ -287,19 +285,15 @@ class RtMidiClock:
         self.due.append((self.engine.clock.wall_at(s) + self.shift, message))
 
     def _send(self) -> None:
-        realtime.raise_this_thread(realtime.wanted_priority() - 1)
-        due, halt, monotonic = self.due, self._halt, time.monotonic
+        realtime.raise_sender_thread()
+        due, halt, monotonic, until = self.due, self._halt, time.monotonic, realtime.until
         while not halt.is_set():
             if not due:
                 halt.wait(POLL)
                 continue
             when, message = due[0]
-            wait = when - monotonic()
-            if wait > SPIN:
-                halt.wait(min(wait - SPIN, POLL))
+            if not until(when, halt, POLL):
                 continue
-            while monotonic() < when:
-                pass  # at most SPIN
             due.popleft()
             sent = monotonic()
             self.output.send(message)  # dropped, never raised, while unplugged
@@ -320,10 +314,20 @@ class RtMidiClock:
 
 
 class ClockOut:
-    """MIDI clock out of one engine: which path is on, and the transport commands.
+    """MIDI clock out of one engine: the performer's clock port, with its transport, and the
+    feeds: ports that get the ticks only.
 
-    Control-thread side. `use_backend` tells it whether the engine plays on JACK and
-    with what output latency; until it is called (offline renders) clock out is refused.
+    The performer's port is what `perf.clock_out("Drum machine")` names: ticks, Start, Stop,
+    Continue and song position, one port at a time. A feed (`feed`) is asked for by a
+    controller's rig: a Launchpad Pro MK3 animates its flashing and pulsing pads in time with
+    the F8 it receives (120 BPM without), so it gets ticks and nothing else (a Start could
+    start the unit's own sequencer). Each port has a path and a TickSchedule of its own; the
+    audio thread steps through `engine.clocks_out`, all of them, at every block: every port's
+    ticks fall on the same samples, from the same tempo map.
+
+    Control-thread side (EngineControl serialises its calls). `use_backend` tells it
+    whether the engine plays on JACK and with what output latency; until it is called
+    (offline renders) clock out is refused.
     """
 
     def __init__(self, engine) -> None:
@@ -333,6 +337,7 @@ class ClockOut:
         self.live = False
         self.path: JackClock | RtMidiClock | None = None
         self.schedule = TickSchedule()
+        self.feeds: dict[str, JackClock | RtMidiClock] = {}  # as asked for -> its path
         self.say: Say = lambda sentence: None
 
     def use_backend(self, backend, say: Say | None = None) -> None:
@@ -346,20 +351,47 @@ class ClockOut:
 
     def connect(self, part: str) -> ClockState:
         """Send clock to the MIDI input whose name contains `part` (replacing any other)."""
+        self._check_live()
+        self.close()
+        schedule = TickSchedule()
+        path = self._open(part, schedule, self.say)
+        self.schedule, self.path = schedule, path
+        self._publish()
+        return self.state()
+
+    def feed(self, part: str, on: bool = True) -> ClockState:
+        """Ticks only to the MIDI input whose name contains `part` (`on`), or no more (not
+        `on`). Quiet: whoever asked (the controllers' rig) says the port's comings and
+        goings in the controller's name. Asking twice for one part feeds it once."""
+        if not on:
+            path = self.feeds.pop(part, None)
+            if path is not None:
+                self._publish()
+                self._let_go(path)
+            return self.state()
+        self._check_live()
+        if part not in self.feeds:
+            self.feeds[part] = self._open(part, TickSchedule(), lambda sentence: None)
+            self._publish()
+        return self.state()
+
+    def _check_live(self) -> None:
         if not self.live:
             raise EngineError(
                 "MIDI clock out needs a live engine (hoot tui or hoot play); an offline "
                 "render has no wall clock to send it by"
             )
-        self.close()
-        schedule = TickSchedule()
+
+    def _open(self, part: str, schedule: TickSchedule, say: Say) -> JackClock | RtMidiClock:
         if self.on_jack:
-            path = JackClock(self.engine, part, schedule, self.say)
-        else:
-            path = RtMidiClock(self.engine, part, self.latency, schedule, self.say)
-        self.schedule, self.path = schedule, path
-        self.engine.clock_out = path
-        return self.state()
+            return JackClock(self.engine, part, schedule, say)
+        return RtMidiClock(self.engine, part, self.latency, schedule, say)
+
+    def _publish(self) -> None:
+        """Hand the audio thread every path as one tuple (one assignment: it sees the old
+        tuple or the new, never half of one)."""
+        performer = (self.path,) if self.path is not None else ()
+        self.engine.clocks_out = performer + tuple(self.feeds.values())
 
     def transport(self, kind: str, beat: float) -> None:
         if self.path is None:
@@ -369,7 +401,8 @@ class ClockOut:
         self.schedule.at(beat, kind)
 
     def close(self) -> None:
-        """Send Stop (if started) on the next tick, then let the port go."""
+        """The performer's port: send Stop (if started) on the next tick, then let it go.
+        The feeds go on."""
         path = self.path
         if path is None:
             return
@@ -380,12 +413,25 @@ class ClockOut:
             deadline = time.monotonic() + STOP_WAIT
             while schedule.events == sent and time.monotonic() < deadline:
                 time.sleep(0.002)
-        self.engine.clock_out = None
+        self.path = None
+        self._publish()
+        self._let_go(path)
+
+    def close_all(self) -> None:
+        """The performer's port and every feed (the engine's exit)."""
+        self.close()
+        feeds = list(self.feeds.values())
+        self.feeds.clear()
+        self._publish()
+        for path in feeds:
+            self._let_go(path)
+
+    def _let_go(self, path: JackClock | RtMidiClock) -> None:
+        """Close a path the audio thread no longer steps through."""
         if isinstance(path, RtMidiClock):  # what was stamped goes out before the port closes
             deadline = time.monotonic() + STOP_WAIT
             while path.due and time.monotonic() < deadline:
                 time.sleep(0.002)
-        self.path = None
         path.close()
 
     def state(self) -> ClockState:
@@ -398,4 +444,5 @@ class ClockOut:
             transport=sch.last,
             faults=path.faults if path else 0,
             late=getattr(path, "late", 0),
+            feeds=tuple(self.feeds),
         )

@@ -103,6 +103,7 @@ class EngineControl:
             p.Downbeat: self.downbeat,
             p.ClockOut: self.clock_out,
             p.ClockTransport: self.clock_transport,
+            p.ClockFeed: self.clock_feed,
             p.GetClock: lambda c: self.clock.state(),
         }
 
@@ -332,6 +333,11 @@ class EngineControl:
             self.clock.transport("start", beat)
         return self.clock.state()
 
+    def clock_feed(self, c: p.ClockFeed) -> p.ClockState:
+        if not isinstance(c.port, str) or not c.port:
+            raise EngineError(f"a clock feed needs a MIDI port's name, not {c.port!r}")
+        return self.clock.feed(c.port, bool(c.on))
+
     def clock_transport(self, c: p.ClockTransport) -> p.Scheduled:
         if c.at not in QUANTA:
             raise EngineError(f"clock messages go out on a 'phrase', 'bar' or 'beat', not {c.at!r}")
@@ -386,7 +392,7 @@ class EngineControl:
         if self._routes is not None:
             self._routes.close()  # every note on every output ends
         self._loader.shutdown(wait=False, cancel_futures=True)
-        self.clock.close()
+        self.clock.close_all()
 
 
 def _number(value: Any, what: str) -> float:

@@ -228,7 +228,7 @@ class Engine:
         self.clock = BlockClock(samplerate, time.monotonic)
         self.limiter = Limiter(samplerate, max_block)
         self.recorder = None  # set by the server: has tap(master, tracks, frames)
-        self.clock_out = None  # MIDI clock out (clock_out.py): has block(s0, frames)
+        self.clocks_out: tuple = ()  # MIDI clock out's paths (clock_out.py): block(s0, frames)
         # mixing buffers: flat, so that each block's (tracks x n x 2) view is contiguous and
         # numpy reduces over it without buffering (which would allocate on this thread)
         self._track_flat = np.zeros(T * max_block * 2, np.float32)
@@ -260,8 +260,7 @@ class Engine:
         """Render the next `len(out)` frames of the performance into `out` (frames x 2 float32)."""
         total = len(out)
         self.clock.stamp(self.position, total)
-        clock = self.clock_out
-        if clock is not None:  # never raises; tempo changes lie past this block
+        for clock in self.clocks_out:  # never raises; tempo changes lie past this block
             clock.block(self.position, total)  # after the stamp: it reads self.clock
         done = 0
         while done < total:  # a host block larger than our buffers is rendered in parts

@@ -16,7 +16,11 @@ with the wall time at which its sample will be heard,
     due = BlockClock.wall_at(sample) + output latency + limiter lookahead - midi_latency_ms,
 
 and appends (due, order, message) to its port's `MidiSender` deque. The sender thread sleeps
-until each message is due and sends it, so hardware and speakers sound together. What the
+until each message is due and sends it, so hardware and speakers sound together. It waits as
+clock out's sender does (hoot.engine.realtime's `until`: an Event, then a spin of at most a
+quarter of a millisecond) and runs SCHED_FIFO just below the audio thread
+(`raise_sender_thread`): at the helper priority, 1, other real-time threads held clock out's
+sender off for up to 77 ms. What the
 engine schedules is at most one block plus the output latency ahead, so compensation beyond
 that (a very slow synth) arrives late; the sender counts those (`late`). Through RtMidi on JACK
 a message then waits for the next JACK period (RtMidi's writes carry no frame offset), which
@@ -39,6 +43,7 @@ import threading
 import time
 from collections import deque
 
+from hoot.engine import realtime
 from hoot.engine.live_midi import BlockClock
 
 POLL = 0.001
@@ -95,27 +100,26 @@ class MidiSender:
             self._send(bytes((0xB0 | channel, ALL_NOTES_OFF, 0)))
 
     def _run(self) -> None:
+        realtime.raise_sender_thread()
         heap: list[tuple[float, int, bytes]] = []
-        queue = self.queue
-        while not self._halt.is_set():
+        queue, halt, until = self.queue, self._halt, realtime.until
+        while not halt.is_set():
             while queue:
                 heapq.heappush(heap, queue.popleft())
-            now = time.monotonic()
-            if heap and heap[0][0] <= now + POLL / 4:
-                due, _, message = heapq.heappop(heap)
-                while time.monotonic() < due:
-                    pass  # at most a quarter of a millisecond
-                sent_at = time.monotonic()
-                self._send(message)
-                lateness = sent_at - due
-                self.latest_lateness = lateness
-                if lateness > LATE and due > 0:
-                    self.late += 1
-                if self.log is not None:
-                    self.log.append((due, sent_at, message))
+            if not heap:
+                halt.wait(POLL)
                 continue
-            wait = POLL if not heap else min(POLL, heap[0][0] - now - POLL / 4)
-            self._halt.wait(max(wait, 0.0))
+            if not until(heap[0][0], halt, POLL):
+                continue  # woke early: something due sooner may have come
+            due, _, message = heapq.heappop(heap)
+            sent_at = time.monotonic()
+            self._send(message)
+            lateness = sent_at - due
+            self.latest_lateness = lateness
+            if lateness > LATE and due > 0:
+                self.late += 1
+            if self.log is not None:
+                self.log.append((due, sent_at, message))
 
     def _send(self, message: bytes) -> None:
         """Send one message, keeping count of the notes it leaves sounding. Sender thread."""

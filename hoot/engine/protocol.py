@@ -217,7 +217,9 @@ class ClockState(Reply):
     """MIDI clock out: the port it goes to ("" when off), its path ("jack": frame-stamped,
     "rtmidi": sent at wall times), ticks sent and skipped (missed cycles), the last
     transport message sent ("start", "stop", "continue" or ""), faults, and ticks the
-    rtmidi path sent more than a millisecond after they were due (`late`)."""
+    rtmidi path sent more than a millisecond after they were due (`late`). `feeds`: the
+    ports (named as asked for) that get ticks only, beside the performer's (a Launchpad's
+    animations follow them)."""
 
     port: str = ""
     path: str = ""
@@ -226,6 +228,12 @@ class ClockState(Reply):
     transport: str = ""
     faults: int = 0
     late: int = 0
+    feeds: tuple[str, ...] = ()
+
+    @classmethod
+    def from_wire(cls, data: Any) -> ClockState:
+        state = super().from_wire(data)
+        return dataclasses.replace(state, feeds=tuple(state.feeds))
 
 
 # ---- commands ---------------------------------------------------------------------------
@@ -459,6 +467,18 @@ class ClockTransport(Command):
     reply = Scheduled
     action: str
     at: str = "bar"
+
+
+@dataclass(frozen=True)
+class ClockFeed(Command):
+    """Send MIDI clock ticks, and nothing else, to the MIDI input named by `port` (`on`), or
+    stop (not `on`), beside the performer's clock port: for a controller whose lights keep
+    time by the clock it receives."""
+
+    verb = "clock_feed"
+    reply = ClockState
+    port: str
+    on: bool = True
 
 
 @dataclass(frozen=True)

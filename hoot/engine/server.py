@@ -82,6 +82,8 @@ class EngineServer:
         self.last_client = time.monotonic()
         self.stopping = threading.Event()
         self.messages: list[str] = []  # device trouble etc., for clients to show
+        self.said = 0  # sentences said so far: the status file carries it, so a client asks
+        # for messages only when there are new ones
         self._sock: socket.socket | None = None
 
     # ---- lifecycle -----------------------------------------------------------------
@@ -127,6 +129,7 @@ class EngineServer:
     def say(self, message: str) -> None:
         self.messages.append(message)
         del self.messages[:-20]
+        self.said += 1
         self.log(f"hoot engine: {message}")
 
     def serve_forever(self) -> None:
@@ -283,6 +286,7 @@ class EngineServer:
             s[st.F_LIMITER_DB] = e.limiter.reduction_db
             s[st.F_RECORDING] = 1.0 if self.recorder.recording else 0.0
             s[st.F_DROPPED] = self.recorder.dropped_frames
+            s[st.F_MESSAGES] = self.said
             if b is not None:
                 s[st.F_XRUNS] = b.xruns
                 s[st.F_CPU] = b.cpu_load

@@ -23,7 +23,7 @@ HEADER = 24  # float64 slots before the meters
 # header slots
 F_MAGIC, F_LAYOUT, F_SAMPLERATE, F_POSITION, F_BLOCKS, F_XRUNS, F_FAULTS, F_CPU = range(8)
 F_STATE_VERSION, F_HEARTBEAT, F_TRACKS, F_PID, F_LATENCY, F_LIMITER_DB, F_RECORDING = range(8, 15)
-F_DROPPED, F_BLOCKSIZE, F_CPU_PEAK, F_REALTIME = range(15, 19)
+F_DROPPED, F_BLOCKSIZE, F_CPU_PEAK, F_REALTIME, F_MESSAGES = range(15, 20)
 
 
 def addresses(session_dir: Path) -> tuple[Path, Path]:
@@ -73,6 +73,7 @@ class EngineStatus:
     blocksize: int
     realtime: int  # the audio thread's SCHED_FIFO priority; 0 normal, -1 not yet known
     meters: np.ndarray
+    messages: int = 0  # sentences the engine has said since it started (protocol's `messages`)
 
 
 class StatusReader:
@@ -107,4 +108,5 @@ class StatusReader:
             blocksize=int(mm[F_BLOCKSIZE]),
             realtime=int(mm[F_REALTIME]),
             meters=mm[HEADER : HEADER + (t + 1) * 4].reshape(t + 1, 4).copy(),
+            messages=int(mm[F_MESSAGES]),
         )

@@ -5,6 +5,10 @@ nothing), asks for the structured state only when it changed, builds one `SetVie
 and hands it to the front end through `post` (for the TUI, Textual's thread-safe
 `post_message`). No front end ever waits on the engine: if the engine hangs or dies,
 the view says so. No Textual here.
+
+What the engine says during the set (a MIDI output or a clock-out port unplugged or back,
+device trouble) reaches the performer here too: the status counts the engine's sentences,
+and when the count moves the watcher asks for them and hands each to `stage.say`.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class SetWatcher:
         self.period = 1.0 / hz
         self._state: p.EngineState | None = None
         self._version = -1
+        self._said = 0  # the engine's sentences counted when its messages were last read
         self._state_at = 0.0
         self._map: TempoMap | None = None
         self._stop = threading.Event()
@@ -74,6 +79,17 @@ class SetWatcher:
                 return self._state
         return self._state
 
+    def _tell(self, said: int) -> None:
+        """The engine's new sentences, to the performer (a new engine counts from 0 again,
+        so any change of the count means news)."""
+        try:
+            lines = self.link.peek(p.GetMessages()).lines
+        except (HootError, OSError, ValueError):
+            return  # the next view asks again
+        self._said = said
+        for line in lines:
+            self.stage.say(f"engine: {line}")
+
     def build(self) -> SetView:
         if len(self.perf.picker.history) != self._batches_seen:  # a new batch: select it
             self._batches_seen = len(self.perf.picker.history)
@@ -81,6 +97,8 @@ class SetWatcher:
         st = self.link.status()
         alive = time.time() - st.heartbeat < 1.5
         state = self._fresh_state(st.state_version) if alive else self._state
+        if alive and st.messages != self._said:
+            self._tell(st.messages)
         tm = self._map or TempoMap(st.samplerate or 48000)
         pos = tm.position(st.position)
         boundary = tm.next_boundary(st.position + 1, "phrase")

@@ -14,7 +14,9 @@ hardware does:
   swallowed;
 - pads and buttons can be pressed (notes `row*10 + col`, CCs 127 / 0 on channel 1);
 - it can be unplugged (its ports close) and plugged back in: then it starts in Live mode,
-  with the LEDs Live mode drew (stale to hoot).
+  with the LEDs Live mode drew (stale to hoot);
+- it keeps time by the MIDI clock (F8) it receives, as the unit's flashing and pulsing do:
+  `ticks` holds each tick's arrival, `tempo()` the BPM they make.
 
 LED looks are tuples as the driver writes them: (0, palette), (1, B, A), (2, palette),
 (3, r, g, b); (0, 0) is off.
@@ -46,6 +48,7 @@ class FakeLaunchpad:
         self.leds: list[tuple[int, ...]] = [OFF] * 109
         self.lock = threading.RLock()  # conditions read the LEDs while waiting under it
         self.received: list[tuple[float, bytes]] = []  # (time.monotonic(), message) as sent
+        self.ticks: list[float] = []  # the arrival of each clock tick (F8), kept apart
         # the `03` lighting SysExs understood: (time.monotonic(), bytes, the LEDs each set)
         self.frames: list[tuple[float, bytes, tuple[int, ...]]] = []
         self.swallowed: list[bytes] = []
@@ -130,8 +133,21 @@ class FakeLaunchpad:
 
     # ---- the unit's parser --------------------------------------------------------------------
 
+    def tempo(self, beats: int = 2) -> float | None:
+        """The BPM of the clock received over its last `beats` beats (24 ticks a beat), or
+        None until that many have come."""
+        with self.lock:
+            n = 24 * beats
+            if len(self.ticks) <= n:
+                return None
+            return 60.0 * beats / (self.ticks[-1] - self.ticks[-1 - n])
+
     def _arrive(self, message: bytes, arrived: float) -> None:
         with self.lock:
+            if message == b"\xf8":
+                self.ticks.append(arrived)
+                self.changed.notify_all()
+                return
             self.received.append((arrived, message))
             for unit in _cut(message):
                 if self._swallow:

@@ -16,6 +16,7 @@ import pytest
 
 from hoot.control import launchpad as lp
 from hoot.control.launchpad import LaunchpadProMK3, frame, pad_of, picture
+from hoot.engine import protocol as p
 from hoot.engine.client import EngineClient
 from hoot.midi.ports import MidiPorts
 from hoot.session import Session
@@ -430,6 +431,7 @@ def test_unplugged_and_plugged_back_in_it_is_painted_whole_in_programmer_mode(st
     assert fake.wait_for(lambda f: f.led(pad_of("drums", 2)) != lp.OFF, PATIENCE)
     fake.unplug()
     assert wait_until(lambda: any("unplugged" in line for line in screen.said))
+    assert wait_until(lambda: feeds(stage) == ()), "no clock to a unit that is gone"
     fake.plug(stale=(0, 1))  # back in Live mode, showing what Live mode drew
     assert wait_until(lambda: any("is back" in line for line in screen.said))
     driver = stage.rig.controllers()[0]
@@ -440,6 +442,55 @@ def test_unplugged_and_plugged_back_in_it_is_painted_whole_in_programmer_mode(st
     plugs = [line for line in screen.said if "unplugged" in line or "is back" in line]
     assert len(plugs) == 2, f"one sentence each way: {plugs}"
     assert len(stage.rig.attached) == 1, "the same Launchpad, not a second one"
+    count = len(fake.ticks)
+    assert fake.wait_for(lambda f: len(f.ticks) > count + 24, PATIENCE), "its clock is back"
+
+
+def near(bpm: float | None, target: float) -> bool:
+    """Within 3 %: two beats of ticks through RtMidi's JACK output, which sends at the next
+    period, measure a tempo to about that."""
+    return bpm is not None and abs(bpm - target) <= 0.03 * target
+
+
+def feeds(stage: Stage) -> tuple[str, ...]:
+    return stage.link.send(p.GetClock()).feeds
+
+
+def test_flashing_keeps_hoots_tempo_by_the_clock_the_engine_sends_the_unit(stage, fake):
+    stage, screen = stage  # at 180 BPM
+    attached(stage, fake)
+    assert feeds(stage) == (LaunchpadProMK3.port,), "asked for when it attached"
+    assert fake.wait_for(lambda f: near(f.tempo(), 180), PATIENCE), fake.tempo()
+    stage.perf.tempo = 100
+    assert fake.wait_for(lambda f: near(f.tempo(), 100), PATIENCE), fake.tempo()
+    clock = stage.link.send(p.GetClock())
+    assert clock.port == "" and clock.transport == "", "the performer's clock out is untouched"
+    assert not [m for _, m in fake.received if m[0] in (0xFA, 0xFB, 0xFC, 0xF2)], "ticks only"
+    session_dir = stage.session.dir
+    stage.close()
+    assert EngineClient(session_dir).send(p.GetClock()).feeds == (), "no clock left running"
+    count = len(fake.ticks)
+    assert not fake.wait_for(lambda f: len(f.ticks) > count, 0.3), "no tick after the stage left"
+
+
+def test_the_performers_clock_out_and_the_units_ticks_go_out_side_by_side(stage, fake):
+    stage, screen = stage
+    drum_machine: list[bytes] = []
+    ports = MidiPorts(api="jack")
+    ports.virtual_input("drumbox:Drum machine", lambda m, t: drum_machine.append(m))
+    try:
+        attached(stage, fake)
+        state = stage.perf.clock_out("Drum machine", start="beat")
+        assert state.port and state.feeds == (LaunchpadProMK3.port,)
+        assert wait_until(lambda: b"\xfa" in drum_machine and drum_machine.count(b"\xf8") > 48)
+        count = len(fake.ticks)
+        assert fake.wait_for(lambda f: len(f.ticks) > count + 48, PATIENCE)
+        assert stage.perf.clock_out(None).feeds == (LaunchpadProMK3.port,), "the unit keeps it"
+        assert wait_until(lambda: b"\xfc" in drum_machine), "Stop to the performer's port"
+        count = len(fake.ticks)
+        assert fake.wait_for(lambda f: len(f.ticks) > count + 24, PATIENCE)
+    finally:
+        ports.close()
 
 
 def test_leaving_gives_the_unit_back_in_live_mode(stage, fake):

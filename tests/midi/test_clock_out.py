@@ -196,3 +196,30 @@ def test_the_block_clock_ignores_a_late_callback_and_follows_lost_time_within_a_
         if moved_at is None and abs(clock.origin - (100.0 + lost)) < 1e-9:
             moved_at = k * 128 / 48000
     assert moved_at is not None and moved_at <= WINDOW
+
+
+@pytest.mark.jack
+def test_jack_clock_feeds_ticks_only_beside_the_performers_port(jack_engine):
+    from hoot.engine import protocol as p
+
+    perf = jack_engine
+    drums, grid = JackRecorder("drum-machine"), JackRecorder("grid-unit")
+    try:
+        fed = perf._link.send(p.ClockFeed(port="grid-unit"))
+        assert fed.feeds == ("grid-unit",) and fed.port == ""
+        state = perf.clock_out("drum-machine", start="beat")
+        assert state.path == "jack" and state.feeds == ("grid-unit",)
+        assert wait_until(lambda: ticks_after(grid.seen(), 0) > 48)
+        assert wait_until(lambda: any(m[0] == FA for _, m in drums.seen()))
+        assert wait_until(lambda: ticks_after(drums.seen(), 0) > 48)
+        perf.clock_out(None)
+        assert perf._link.send(p.ClockFeed(port="grid-unit", on=False)).feeds == ()
+        both = grid.seen(), drums.seen()
+    finally:
+        drums.close()
+        grid.close()
+    assert {m[0] for _, m in both[0]} == {F8}, "ticks only to a feed"
+    assert FC in {m[0] for _, m in both[1]}, "Stop to the performer's port"
+    # the same tempo map, the same samples: the feed's ticks fall where the performer's do
+    shared = set(f for f, m in both[0]) & set(f for f, m in both[1] if m[0] == F8)
+    assert len(shared) > 24

@@ -197,3 +197,27 @@ def test_an_observer_never_starts_an_engine(session):
         stage.link.peek(State())
     assert stage.link.restarts == 0
     stage.close()
+
+
+@pytest.mark.jack
+def test_a_midi_output_unplugged_mid_set_is_said_to_the_performer(session, jack_server):
+    from hoot.midi.ports import MidiPorts
+
+    said: list[str] = []
+    stage = Stage.live(session, on_message=said.append, **ENGINE)
+    studio = MidiPorts(api="jack")
+    synth = studio.virtual_input("hoot-stage-synth:in", lambda message, arrived: None)
+    try:
+        stage.start_view(post=lambda view: None)
+        stage.perf.tracks.bass.midi_out = "hoot-stage-synth"
+        synth.close()  # the synth's cable pulled while the set plays
+        eventually(lambda: any("unplugged" in line for line in said), what="the engine's word")
+        line = next(line for line in said if "unplugged" in line)
+        assert line.startswith("engine: ") and "hoot-stage-synth" in line
+        synth = studio.virtual_input("hoot-stage-synth:in", lambda message, arrived: None)
+        eventually(lambda: any("back" in line and "hoot-stage-synth" in line for line in said),
+                   what="its return")  # fmt: skip
+    finally:
+        stage.close()
+        synth.close()
+        studio.close()
