@@ -312,6 +312,7 @@ class SoundDeviceBackend(Backend):
         if not self._scheduled:  # once per start: PortAudio's thread may be new
             self._scheduled = True
             self.realtime_priority = realtime.raise_this_thread(keep_realtime=self.is_jack)
+            realtime.audio_priority = self.realtime_priority
         self._render_block(outdata, frames)
 
     def start(self) -> None:
@@ -472,6 +473,7 @@ class NullBackend(Backend):
         buffer = self._buffer
         halt = self._halt
         self.realtime_priority = realtime.raise_this_thread()
+        realtime.audio_priority = self.realtime_priority
         deadline = perf_counter()
         while not halt.is_set():
             self._render_block(buffer, frames)

@@ -30,6 +30,10 @@ HELPER_PRIORITY = 1
 SPIN = 0.00025
 """Seconds before a message is due at which a sender stops sleeping and spins (`until`)."""
 
+audio_priority = -1
+"""The SCHED_FIFO priority the engine's audio thread runs at, once its first block said
+(the backends set it; -1 before then): senders go one step below it."""
+
 PRIORITY_ENV = "HOOT_RT_PRIORITY"
 HOW_TO_ALLOW = (
     "allow real-time scheduling: add yourself to the audio group "
@@ -117,8 +121,12 @@ def raise_sender_thread() -> int:
     over 1 ms late, sd 3.5 ms at 128 frames); just below the audio thread, sd 1.0-1.2 ms.
     Such a thread sleeps between messages and spins at most SPIN before each (`until`),
     so it costs the rest of the machine little: 48 wake-ups a second is 1.2 % of a core.
+    Below the audio thread as it really runs: jackd gives its clients' threads its own
+    priority (5 here), not hoot's wanted 40, and a sender above that would take the CPU
+    from the audio it times.
     """
-    return raise_this_thread(wanted_priority() - 1)
+    audio = audio_priority if audio_priority > 0 else wanted_priority()
+    return raise_this_thread(max(1, audio - 1))
 
 
 def until(when: float, halt: threading.Event, poll: float) -> bool:

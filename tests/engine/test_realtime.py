@@ -53,6 +53,16 @@ def test_a_jack_thread_keeps_its_priority_and_others_are_raised_to_the_setting(
     assert on_a_new_thread(lambda: at(70)) == 70  # never lowered
 
 
+def test_midi_senders_run_one_step_below_the_audio_thread_as_it_really_runs(monkeypatch) -> None:
+    if not ALLOWED:
+        pytest.skip("needs SCHED_FIFO (root or an rtprio limit); CI has it")
+    monkeypatch.delenv(realtime.PRIORITY_ENV, raising=False)
+    monkeypatch.setattr(realtime, "audio_priority", 5)  # a JACK client thread, as jackd sets
+    assert on_a_new_thread(realtime.raise_sender_thread) == 4
+    monkeypatch.setattr(realtime, "audio_priority", -1)  # before the first block: the wanted
+    assert on_a_new_thread(realtime.raise_sender_thread) == realtime.DEFAULT_PRIORITY - 1
+
+
 def test_engine_threads_run_below_the_audio_thread_and_can_start_normal_processes() -> None:
     def engine_thread() -> tuple[int, int, int]:
         got = realtime.raise_engine_threads()
