@@ -129,8 +129,8 @@ class Window:
         dead, status, signal = self._show(
             "#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}"
         ).split("|")
-        if dead != "1":
-            return ""
+        if dead != "1" or not (status or signal):
+            return ""  # tmux can mark a pane dead a moment before it has its exit status
         return f"signal {signal}" if signal else f"status {status}"
 
     def wait_for(
