@@ -22,7 +22,8 @@ blocks and starts a note at the first of its blocks after the call: a note there
 Sustain is the keyboard's (LiveNotes holds the note-offs while the pedal is down, for every
 sink alike); pitch bend is fluidsynth's wheel at its default range of 2 semitones, hoot's
 range. `all_off` (panic, the track's synth or output changed) fades the track out over
-core.FADE frames and then ends every voice, reverb tails included: no note hangs.
+core.FADE frames and then ends every voice; the reverb's tail (-42 dB a second after a held
+string section) stays unheard until the next note: no note hangs, nothing rings on.
 
 REAL-TIME CODE: `note_on`, `note_off`, `bend`, `all_off` and `render` run on the audio
 thread: preallocated numpy buffers whose addresses are taken once, ctypes calls with ints,
@@ -170,6 +171,7 @@ class SoundFontVoice:
         self._out_ptr = self._out.ctypes.data  # taken once: render passes ints
         self._fade = (0.5 * (1 + np.cos(np.linspace(0, np.pi, FADE + 1)[1:]))).astype(np.float32)
         self.fade_from = -1  # all_off: the fade's first sample; -1 when none runs
+        self.hushed = False  # after all_off, until the next note: the reverb's tail unheard
         self.faults = 0
         self.played = 0
 
@@ -211,6 +213,7 @@ class SoundFontVoice:
     def _apply(self, kind: int, a: int, b: int) -> None:
         lib, synth = self._lib, self._synth
         if kind == NOTE_ON:
+            self.hushed = False
             lib.fluid_synth_noteon(synth, self.channel, a, b)
             self.played += 1
         elif kind == NOTE_OFF:
@@ -263,6 +266,9 @@ class SoundFontVoice:
     def _write(self, write, synth, ptr: int, s0: int, lo: int, hi: int) -> None:
         """Render frames [lo, hi) of the block into `_out`, fading while an all_off runs."""
         write(synth, hi - lo, ptr, 2 * lo, 2, ptr, 2 * lo + 1, 2)
+        if self.hushed:
+            self._out[lo:hi].fill(0)
+            return
         start = self.fade_from
         if start < 0:
             return
@@ -276,6 +282,7 @@ class SoundFontVoice:
             self._out[max(a, start + FADE) - s0 : hi].fill(0)
             self._lib.fluid_synth_all_sounds_off(synth, -1)
             self.fade_from = -1
+            self.hushed = True
 
     @property
     def pending(self) -> int:
