@@ -1,17 +1,22 @@
 """A keyboard plays a SoundFont program live: the real libfluidsynth and FluidR3_GM.sf2 (which
 scripts/setup installs; a machine without them fails here with what to install, nothing is
-skipped), driven through the Engine with injected arrival stamps."""
+skipped), driven through the Engine with injected arrival stamps; then the real engine process
+on JACK with a virtual keyboard port."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from hoot.engine import core
 from hoot.engine.core import FADE, Engine
 from hoot.engine.fluid import SoundFontVoice, library, soundfont_for
 from hoot.engine.live_midi import LiveNotes
 from hoot.errors import HootError
+from hoot.performance import Performance
+from tests.engine.test_live_midi import live, meter, studio  # noqa: F401 - fixtures
+from tests.waiting import wait_until
 
 SR = 48000
 BLOCK = 256
@@ -200,3 +205,36 @@ def test_a_program_the_font_lacks_says_so() -> None:
     gm_font()
     with pytest.raises(HootError, match="program 120 in bank 128"):
         SoundFontVoice(0, "soundfont:120", "drums", SR)
+
+
+# The real engine on JACK, a virtual keyboard ---------------------------------------------
+
+
+@pytest.mark.jack
+def test_a_keyboard_plays_a_soundfont_track_through_the_engine_and_is_recorded(
+    live,  # noqa: F811
+    studio,  # noqa: F811
+) -> None:
+    gm_font()
+    client, session = live
+    keys = studio.virtual_output("hoot-test-keys:out")
+    perf = Performance(client, session)
+    perf.tracks.chords.sound = "soundfont:48"
+    assert perf.tracks.chords.play_from("test-keys") == "hoot-test-keys:out"
+    perf.record(tracks=True)
+    chords = meter(client, "chords")
+    keys.send(bytes((0x90, 60, 110)))
+    assert wait_until(lambda: chords() > 0.01), "the strings sound on the chords track"
+    perf.tracks.chords.sound = "soundfont:0"  # the keys play the piano from now on
+    assert wait_until(lambda: chords() == 0.0), "the strings fade out with their synth"
+    keys.send(bytes((0x90, 64, 110)))
+    assert wait_until(lambda: chords() > 0.01), "the piano sounds"
+    keys.send(bytes((0x80, 60, 0)))
+    keys.send(bytes((0x80, 64, 0)))
+    assert perf.tracks.chords.play_from(None) is None
+    assert wait_until(lambda: chords() == 0.0), "nothing rings on after the keys go"
+    files = perf.stop_recording()
+    (chords_file,) = [f for f in files if f.stem.endswith("-chords")]
+    audio, _ = sf.read(chords_file)
+    assert np.abs(audio).max() > 0.01, "recorded like any track"
+    assert not any("built-in sound live" in m for m in client.messages())
