@@ -171,7 +171,8 @@ class SoundFontVoice:
         self._out_ptr = self._out.ctypes.data  # taken once: render passes ints
         self._fade = (0.5 * (1 + np.cos(np.linspace(0, np.pi, FADE + 1)[1:]))).astype(np.float32)
         self.fade_from = -1  # all_off: the fade's first sample; -1 when none runs
-        self.hushed = False  # after all_off, until the next note: the reverb's tail unheard
+        self.hushed = True  # before the first note, and after all_off until the next: the
+        # reverb idles at ~1e-8, which would keep the track's meter off zero
         self.faults = 0
         self.played = 0
 
