@@ -25,6 +25,7 @@ bench: setup
 	$(BIN)/python benchmarks/io_floor.py
 	$(BIN)/python benchmarks/keyboard_latency.py
 	$(BIN)/python benchmarks/midi_out.py
+	$(BIN)/python benchmarks/soundfont_voice.py
 	$(BIN)/python benchmarks/launchpad_leds.py
 
 lint: setup

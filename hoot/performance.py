@@ -156,10 +156,12 @@ class Track:
     def play_from(self, port: str | None, channel: int | None = None) -> str | None:
         """Play this track from a MIDI keyboard: `port` is any unique part of the input's name
         (`perf.midi` lists them); None stops it. `channel` (1-16) takes only that channel's
-        notes; None takes all. Notes play the track's sound on hoot's synth (a SoundFont sound
-        plays its role's built-in patch live), or its MIDI output when `midi_out` is set, with
-        velocity, sustain pedal and pitch bend (+-2 semitones), metered and recorded like any
-        track. Returns the port's full name.
+        notes; None takes all. Notes play the track's sound: a built-in sound on hoot's synth,
+        a SoundFont program on its own live SoundFont synth (libfluidsynth; where the engine
+        lacks it, one sentence says what to install and the role's built-in sound plays), or
+        the track's MIDI output when `midi_out` is set; with velocity, sustain pedal and pitch
+        bend (+-2 semitones), metered and recorded like any track. Setting `sound` while a
+        keyboard plays the track changes what the keys play. Returns the port's full name.
 
             perf.tracks.lead.play_from("Keystation")
             perf.tracks.lead.play_from(None)
@@ -629,6 +631,10 @@ class Performance:
                     raise HootError(f"SoundFont rendering is not available: {why}")
             self._sounds[track] = value
         self._remember_track(track, sound=value)
+        route = self._midi_in.get(track)
+        if route:  # a keyboard plays this track: the keys play the new sound from now on
+            port, channel = route
+            self._send(p.PlayFrom(track=track, port=port, channel=channel, sound=value))
 
     def _remember_track(self, track: str, **values: Any) -> None:
         self.session.update_settings(tracks={track: values})

@@ -24,11 +24,12 @@ from hoot.engine import core
 from hoot.engine import protocol as p
 from hoot.engine.clock_out import ClockOut
 from hoot.engine.core import FADE, Engine, LoadedStem, NewMap, Start
+from hoot.engine.fluid import SoundFontVoice
 from hoot.engine.midi_routes import MidiRoutes
 from hoot.engine.stems import load_stem
 from hoot.errors import EngineError, HootError, StemError
 from hoot.music.roles import default_level
-from hoot.music.sounds import SoundError, live_patch
+from hoot.music.sounds import SoundError, is_soundfont, live_patch
 from hoot.music.time import QUANTA, TimeError, check_bpm
 
 
@@ -228,7 +229,14 @@ class EngineControl:
             patch = live_patch(c.sound, c.track)
         except SoundError as e:
             raise EngineError(str(e)) from None
-        port, channel = self.routes.play_from(t, c.port, c.channel, patch)
+        synth = None
+        if c.port is not None and is_soundfont(c.sound):
+            try:  # read off the audio thread: the font's file, the program's samples
+                engine = self.engine
+                synth = SoundFontVoice(t, c.sound, c.track, engine.samplerate, engine.max_block)
+            except HootError as e:
+                self.routes.say(f"{c.track} plays its built-in sound live: {e}")
+        port, channel = self.routes.play_from(t, c.port, c.channel, patch, synth)
         return p.MidiRoute(c.track, port, channel)
 
     def midi_out(self, c: p.MidiOut) -> p.MidiRoute:

@@ -14,8 +14,9 @@ phrase" to a sample) happens on other threads, in `control.py`.
 
 MIDI: live inputs (`live_midi.LiveNotes`) play into the block at their arrival's sample,
 by `clock` (a `live_midi.BlockClock` stamped as each host block begins). Each track's
-notes go to its sink: the synth's VoicePool, or a MIDI output (`midi_out.MidiOutTrack`)
-when the track plays hardware.
+notes go to its sink: the track's synth, or a MIDI output (`midi_out.MidiOutTrack`) when
+the track plays hardware. A track's synth is the engine's VoicePool, or, while a keyboard
+plays a track whose sound is a SoundFont program, that track's own `fluid.SoundFontVoice`.
 
 Time: `position` is the absolute sample index of the next frame to render.
 Every scheduled thing carries an absolute sample; a player starts at offset
@@ -190,9 +191,19 @@ class Live:
 
 
 @dataclass(frozen=True)
+class Synth:
+    """Play `track`'s notes on `synth` (a hoot.engine.fluid.SoundFontVoice) from now on, or
+    on the engine's VoicePool (None). What sounded on the old synth ends there (a fade); the
+    old one goes to the graveyard once it is silent."""
+
+    track: int
+    synth: object | None
+
+
+@dataclass(frozen=True)
 class Sink:
     """Send `track`'s notes to `sink` (a hoot.engine.midi_out.MidiOutTrack) from now on, or
-    back to the synth (None). What sounded on the old sink ends there."""
+    back to the track's synth (None). What sounded on the old sink ends there."""
 
     track: int
     sink: object | None
@@ -223,7 +234,9 @@ class Engine:
         self.state_version = 0  # bumped whenever what plays or is queued changes
         self.players = [Player(i) for i in range(max_players)]
         self.voices = VoicePool(samplerate, T, max_voices=max_voices, max_block=max_block)
-        self.sinks: list = [self.voices] * T  # where each track's notes go
+        self.synths: list = [self.voices] * T  # each track's synth: VoicePool or SoundFontVoice
+        self.sinks: list = [self.voices] * T  # where each track's notes go: synth or MIDI out
+        self.fonts: tuple = ()  # SoundFontVoices that sound: the tracks' and those fading out
         self.live: tuple = ()  # live MIDI inputs (live_midi.LiveNotes)
         self.clock = BlockClock(samplerate, time.monotonic)
         self.limiter = Limiter(samplerate, max_block)
@@ -298,6 +311,11 @@ class Engine:
                     self.faults += 1
                     self.state_version += 1
         self.voices.render(s0, n, tb)
+        for font in self.fonts:
+            font.render(s0, n, tb)
+            if font.fade_from < 0 and font not in self.synths:  # faded out: let it go
+                self.fonts = tuple(f for f in self.fonts if f is not font)
+                self.graveyard.append(font)
         self._guard_tracks(tb)
         self._apply_gains(tb, s0, n)
         np.add.reduce(tb, axis=0, out=self.master[:n])
@@ -520,7 +538,9 @@ class Engine:
             elif isinstance(cmd, Live):
                 self._live(cmd.inputs, s0)
             elif isinstance(cmd, Sink):
-                self._sink(cmd.track, cmd.sink or self.voices, s0)
+                self._sink(cmd.track, cmd.sink or self.synths[cmd.track], s0)
+            elif isinstance(cmd, Synth):
+                self._synth(cmd.track, cmd.synth or self.voices, s0)
             self.state_version += 1
         except Exception:  # noqa: BLE001
             self.faults += 1
@@ -572,8 +592,9 @@ class Engine:
 
     def _stop(self, cmd: Stop, s0: int) -> None:
         sample, beat = self._on_time(cmd.track, cmd.sample, cmd.beat, cmd.quantum, s0)
-        if self.sinks[cmd.track] is not self.voices:  # hardware: nothing rings on after a stop
-            self.sinks[cmd.track].all_off(sample)
+        sink = self.sinks[cmd.track]
+        if sink is not self.synths[cmd.track]:  # hardware: nothing rings on after a stop
+            sink.all_off(sample)
         for p in self.players:
             if p.active and p.track == cmd.track:
                 if p.start >= sample:
@@ -646,8 +667,11 @@ class Engine:
         for live in self.live:
             live.release_all(s0, self.sinks[live.track])
         for sink in self.sinks:
-            if sink is not self.voices:
+            if sink is not self.voices:  # MIDI outputs and SoundFont voices
                 sink.all_off(s0)
+        for font in self.fonts:  # one that fades out already fades
+            if font.fade_from < 0 and font not in self.sinks:
+                font.all_off(s0)
 
     def _live(self, inputs: tuple, s0: int) -> None:
         for live in self.live:
@@ -671,6 +695,18 @@ class Engine:
             if p.active and p.track == track:
                 p.sounding.fill(False)
         self.sinks[track] = sink
+
+    def _synth(self, track: int, synth, s0: int) -> None:
+        old = self.synths[track]
+        if synth is old:
+            return
+        if self.sinks[track] is old:
+            self._sink(track, synth, s0)  # ends what sounded on the old synth
+        elif old is not self.voices:
+            old.all_off(s0)
+        self.synths[track] = synth
+        if synth is not self.voices and synth not in self.fonts:
+            self.fonts = (*self.fonts, synth)
 
     def set_gains_at_rest(self, track: int, left: float, right: float) -> None:
         """Set a track's gains with no glide. Only before the audio starts (construction)."""

@@ -80,10 +80,16 @@ class MidiRoutes:
     # ---- inputs ------------------------------------------------------------------------
 
     def play_from(
-        self, track: int, port: str | None, channel: int | None = None, patch: int = 0
+        self,
+        track: int,
+        port: str | None,
+        channel: int | None = None,
+        patch: int = 0,
+        synth=None,
     ) -> tuple[str | None, int | None]:
-        """Play `track` from the input named by `port` (None: stop). Returns (full port name,
-        channel)."""
+        """Play `track` from the input named by `port` (None: stop). Its notes play `synth`
+        (a hoot.engine.fluid.SoundFontVoice: the track's SoundFont program) or, when None, the
+        engine's synth on `patch`. Returns (full port name, channel)."""
         if channel is not None:
             channel = _channel(channel)
         with self._lock:
@@ -97,7 +103,9 @@ class MidiRoutes:
             old = self.inputs.pop(track, None)
             if live is not None:
                 self.inputs[track] = (live, midi_in)
-            # the audio thread ends the old input's notes when it takes this in
+            # the audio thread ends the old input's notes, and fades the old synth out, when
+            # it takes these in
+            self.engine.inbox.append(core.Synth(track, synth if live is not None else None))
             self.engine.inbox.append(core.Live(tuple(x for x, _ in self.inputs.values())))
             if old is not None:
                 old[1].close()

@@ -24,16 +24,15 @@ from __future__ import annotations
 import importlib
 from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import entry_points
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from hoot.music.clip import NoteClip
+from hoot.music.sounds import MODELS_DIR
 
 ENTRY_POINT_GROUP = "hoot.generators"
 BUILTIN = {"default": "hoot.generate.compose:DefaultGenerator"}
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
 
 @dataclass(frozen=True)

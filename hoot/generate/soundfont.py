@@ -1,6 +1,7 @@
 """Render note clips through a SoundFont with the `fluidsynth` program, as seamless loops.
 
-When a General MIDI SoundFont (.sf2) is in `models/` or a standard system place, a
+When a General MIDI SoundFont (.sf2) is in `models/` or a standard system place
+(hoot.music.sounds.find_soundfonts, which the engine's live SoundFont voices share), a
 generated clip can be heard on real sampled instruments instead of hoot's synthesizers.
 The `fluidsynth` command-line program (Debian: `apt-get install fluidsynth`; the GM bank
 `fluid-soundfont-gm` puts FluidR3_GM.sf2 in /usr/share/sounds/sf2) renders a MIDI file
@@ -22,19 +23,11 @@ import numpy as np
 import soundfile as sf
 
 from hoot.errors import HootError
-from hoot.generate.base import MODELS_DIR
 from hoot.generate.loops import stereo_loop
 from hoot.music.clip import NoteClip
-from hoot.music.sounds import parse_soundfont
-
-SYSTEM_SOUNDFONT_DIRS: tuple[Path, ...] = (
-    Path("/usr/share/sounds/sf2"),
-    Path("/usr/share/soundfonts"),
-)
-"""Where Debian's soundfont packages put .sf2 files (fluid-soundfont-gm, timgm6mb...)."""
+from hoot.music.sounds import find_soundfonts, no_soundfont, parse_soundfont
 
 INSTALL_FLUIDSYNTH = "sudo apt-get install fluidsynth"
-INSTALL_SOUNDFONT = "sudo apt-get install fluid-soundfont-gm"
 
 DRUM_CHANNEL = 9
 """MIDI channel 10 (counted from 1): General MIDI's percussion channel."""
@@ -56,33 +49,13 @@ sample, under 1.5 ms at 44.1 kHz and above."""
 _TICKS_PER_BEAT = 960
 
 
-def find_soundfonts(models_dir: Path | None = None) -> list[Path]:
-    """SoundFonts (.sf2) in `models_dir` (default: the project's `models/`), then in the
-    system places, each file once (a symlink such as default-GM.sf2 counts as its target)."""
-    folders = [MODELS_DIR if models_dir is None else Path(models_dir), *SYSTEM_SOUNDFONT_DIRS]
-    found: list[Path] = []
-    seen: set[Path] = set()
-    for folder in folders:
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.iterdir()):
-            if path.suffix.lower() != ".sf2" or not path.is_file():
-                continue
-            real = path.resolve()
-            if real not in seen:
-                seen.add(real)
-                found.append(path)
-    return found
-
-
 def soundfont_available() -> tuple[bool, str]:
     """Whether SoundFont rendering can run here, and why not (with the command that fixes it)."""
     if shutil.which("fluidsynth") is None:
         return False, f"no fluidsynth program: {INSTALL_FLUIDSYNTH}"
     fonts = find_soundfonts()
     if not fonts:
-        places = ", ".join(str(folder) for folder in (MODELS_DIR, *SYSTEM_SOUNDFONT_DIRS))
-        return False, f"no SoundFont (.sf2) in {places}: {INSTALL_SOUNDFONT}, or put one in models/"
+        return False, no_soundfont()
     return True, f"fluidsynth with {fonts[0].name}"
 
 

@@ -142,8 +142,48 @@ def parse_soundfont(sound: str) -> SoundFontSound:
     return SoundFontSound(font, program)
 
 
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+"""The project's models/ folder: weights, and SoundFonts a performer drops in."""
+
+SYSTEM_SOUNDFONT_DIRS: tuple[Path, ...] = (
+    Path("/usr/share/sounds/sf2"),
+    Path("/usr/share/soundfonts"),
+)
+"""Where Debian's soundfont packages put .sf2 files (fluid-soundfont-gm, timgm6mb...)."""
+
+INSTALL_SOUNDFONT = "sudo apt-get install fluid-soundfont-gm"
+
+
+def find_soundfonts(models_dir: Path | None = None) -> list[Path]:
+    """SoundFonts (.sf2) in `models_dir` (default: the project's `models/`), then in the
+    system places, each file once (a symlink such as default-GM.sf2 counts as its target).
+    The offline renderer (hoot.generate.soundfont) and the engine's live SoundFont voices
+    (hoot.engine.fluid) both look here, so a track sounds the same font both ways."""
+    folders = [MODELS_DIR if models_dir is None else Path(models_dir), *SYSTEM_SOUNDFONT_DIRS]
+    found: list[Path] = []
+    seen: set[Path] = set()
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            if path.suffix.lower() != ".sf2" or not path.is_file():
+                continue
+            real = path.resolve()
+            if real not in seen:
+                seen.add(real)
+                found.append(path)
+    return found
+
+
+def no_soundfont() -> str:
+    """Why no SoundFont is found, with what fixes it."""
+    places = ", ".join(str(folder) for folder in (MODELS_DIR, *SYSTEM_SOUNDFONT_DIRS))
+    return f"no SoundFont (.sf2) in {places}: {INSTALL_SOUNDFONT}, or put one in models/"
+
+
 def live_patch(sound: str | None, role: str | None = None) -> int:
     """The engine synth's patch number for a sound (the role's default sound when None).
-    SoundFont sounds play, live, on the patch of the role's default sound."""
+    A SoundFont sound gets the patch of the role's default sound: what its MIDI stems play,
+    and what live notes play where the engine has no libfluidsynth (hoot.engine.fluid)."""
     name = sound if sound and not is_soundfont(sound) else default_sound(role or "")
     return LIVE_PATCHES.index(SOUNDS[check_sound(name)].live)
