@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 import time
@@ -305,8 +304,9 @@ def run_supervised_child() -> None:
 
 @pytest.fixture
 def crashable_jack_server() -> Iterator[JackServer]:
-    """A JACK server of this test's own, since the test kills it."""
-    server = start_jack_server_or_fail(f"hoot-crash-{os.getpid()}")
+    """A JACK server of this test's own, since the test kills it. Its name is fixed: jack2
+    frees a killed server's slot (of 8) only when a server of that name starts again."""
+    server = start_jack_server_or_fail("hoot-test-crash")
     try:
         yield server
     finally:
