@@ -7,7 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.jack_server import JackServer, start_jack_server_or_fail, use_jack_server
+from tests.jack_server import (
+    JackServer,
+    start_jack_server_or_fail,
+    stop_orphaned_servers,
+    use_jack_server,
+)
 
 
 @pytest.fixture(scope="session")
@@ -18,7 +23,9 @@ def jack_server() -> Iterator[JackServer]:
     again so its JACK host API reaches it. A missing jackd fails the test (never skips):
     CI installs jackd2.
     """
-    # One name per pytest process, so two test runs on one machine each have their own.
+    # One name per pytest process, so two test runs on one machine each have their own;
+    # the servers of runs that were killed before they could stop theirs go first.
+    stop_orphaned_servers("hoot-test-")
     server = start_jack_server_or_fail(f"hoot-test-{os.getpid()}", samplerate=48000, period=256)
     try:
         with use_jack_server(server):

@@ -13,6 +13,7 @@ PortAudio must be initialised again (`use_jack_server` does both).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -105,6 +106,21 @@ def remove_leftovers(name: str) -> None:
     """
     for path in (*SHM_DIR.glob(f"jack_{name}_*"), *SHM_DIR.glob(f"jack_sem.*_{name}_*")):
         path.unlink(missing_ok=True)
+
+
+def stop_orphaned_servers(prefix: str) -> None:
+    """Stop the jackd servers named `prefix` + a process id whose process is gone: a test run
+    killed before its fixture could stop its server leaves it running (its own session, so
+    a Ctrl-C does not reach it)."""
+    listing = subprocess.run(["pgrep", "-a", "-x", "jackd"], capture_output=True, text=True)
+    for line in listing.stdout.splitlines():
+        pid, _, command = line.partition(" ")
+        found = re.search(rf"-n {re.escape(prefix)}(\d+)\b", command)
+        if found and not Path(f"/proc/{found.group(1)}").exists():
+            try:
+                os.kill(int(pid), signal.SIGTERM)
+            except (ProcessLookupError, PermissionError, ValueError):
+                pass
 
 
 def jackd_path() -> str:
