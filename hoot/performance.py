@@ -41,6 +41,7 @@ from hoot.errors import HootError
 from hoot.generate.base import Request, known_generators, model_backends
 from hoot.music import ROLES
 from hoot.music.harmony import Key, default_progression, parse_progression
+from hoot.music.roles import LIVE_TRACKS
 from hoot.music.sounds import SoundError, check_sound, is_soundfont
 from hoot.music.time import Meter, Position, TempoMap
 from hoot.music.vibe import VibeError, apply_words, check_vibe, default_vibe
@@ -163,8 +164,8 @@ class Track:
         bend (+-2 semitones), metered and recorded like any track. Setting `sound` while a
         keyboard plays the track changes what the keys play. Returns the port's full name.
 
-            perf.tracks.lead.play_from("Keystation")
-            perf.tracks.lead.play_from(None)
+            perf.tracks.keys.play_from("Keystation")     # the track for a player
+            perf.tracks.keys.play_from(None)
         """
         perf = self._perf
         route = perf._send(
@@ -688,6 +689,11 @@ class Performance:
             raise HootError(
                 f"no role {role!r}{_did_you_mean(role, self.tracks._tracks)}; "
                 f"roles are {', '.join(self.tracks._tracks)}"
+            )
+        if role in LIVE_TRACKS and (using or "default") == "default":
+            raise HootError(
+                f"{role} is played live, not generated: perf.tracks.{role}.play_from"
+                f"('your keyboard'); generate for {', '.join(ROLES)}"
             )
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 16:
             raise HootError(f"n={n!r}: ask for 1 to 16 candidates")

@@ -225,10 +225,10 @@ class LocalEngine(EngineLink):
         from hoot.engine.control import EngineControl
         from hoot.engine.core import Engine
         from hoot.engine.recorder import Recorder
-        from hoot.music import ROLES
+        from hoot.music import TRACKS
         from hoot.music.time import TempoMap
 
-        tracks = tuple(tracks or ROLES)
+        tracks = tuple(tracks or TRACKS)
         self.engine = Engine(samplerate, tracks, tempo_map=TempoMap(samplerate, bpm))
         self.recorder = Recorder(samplerate, len(tracks), list(tracks))
         self.engine.recorder = self.recorder

@@ -33,7 +33,7 @@ from hoot.engine.core import Engine
 from hoot.engine.midi_routes import MidiRoutes
 from hoot.engine.recorder import RecorderProcess, repair_folder
 from hoot.errors import HootError
-from hoot.music import ROLES
+from hoot.music import TRACKS
 from hoot.music.time import TempoMap
 from hoot.runtime import peer_uid
 
@@ -57,7 +57,7 @@ class EngineServer:
         samplerate: int = 48000,
         blocksize: int = 0,
         idle_timeout: float = 600.0,
-        tracks: tuple[str, ...] = ROLES,
+        tracks: tuple[str, ...] = TRACKS,
         bpm: float = 120.0,
         meter: str = "4/4",
         phrase: int = 4,
@@ -329,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bpm", type=float, default=120.0)
     ap.add_argument("--meter", default="4/4")
     ap.add_argument("--phrase", type=int, default=4)
-    ap.add_argument("--tracks", default=",".join(ROLES))
+    ap.add_argument("--tracks", default=",".join(TRACKS))
     a = ap.parse_args(argv)
     set_switch_interval()
     raise_priority()

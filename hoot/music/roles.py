@@ -5,6 +5,14 @@ from __future__ import annotations
 ROLES: tuple[str, ...] = ("drums", "bass", "chords", "lead", "pad", "perc")
 """The tracks a set has, in mixer order (and in the picker's and the Launchpad's rows)."""
 
+LIVE_TRACKS: tuple[str, ...] = ("keys",)
+"""Tracks for what is played live rather than generated: a keyboard plays `keys`
+(`perf.tracks.keys.play_from("Keystation")`), beside the roles, so that stopping or
+muting the generated lead never touches what a player holds."""
+
+TRACKS: tuple[str, ...] = ROLES + LIVE_TRACKS
+"""Every track an engine mixes, in mixer order: the roles, then the live tracks."""
+
 LEVELS: dict[str, float] = {
     "drums": -5.0,
     "bass": -6.0,
@@ -12,6 +20,7 @@ LEVELS: dict[str, float] = {
     "lead": -9.0,
     "pad": -12.0,
     "perc": -11.0,
+    "keys": -9.0,  # a played part sits where a lead does
 }
 """Default fader levels (dB). Every generated stem is loudness-matched to -14 LUFS on its
 own, so it is ready to play alone; summed at 0 dB, five of them reach about -7 LUFS and

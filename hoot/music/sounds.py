@@ -55,9 +55,10 @@ ROLE_SOUNDS: dict[str, tuple[str, ...]] = {
     "lead": ("saw_lead", "pulse_lead", "pluck", "keys", "acid_bass"),
     "pad": ("pad", "keys", "saw_lead"),
     "perc": ("perc_kit", "kit"),
+    "keys": ("keys", "pad", "pluck", "saw_lead", "pulse_lead"),
 }
-"""Per role, the sounds that suit it; the first is the role's default. Any sound may play
-any role."""
+"""Per role (and live track), the sounds that suit it; the first is its default. Any sound
+may play any role."""
 
 ALIASES: dict[str, str] = {
     "saw": "saw_lead",
@@ -69,7 +70,7 @@ ALIASES: dict[str, str] = {
 """Names older stems' metadata used for the synth's patches."""
 
 SOUNDFONT = "soundfont"
-GM_PROGRAM_FOR_ROLE = {"bass": 33, "chords": 0, "lead": 80, "pad": 89}
+GM_PROGRAM_FOR_ROLE = {"bass": 33, "chords": 0, "lead": 80, "pad": 89, "keys": 0}
 """The General MIDI program a role plays when a SoundFont sound names none."""
 
 

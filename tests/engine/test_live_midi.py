@@ -20,6 +20,7 @@ from hoot.engine.client import EngineClient
 from hoot.engine.core import Engine
 from hoot.engine.live_midi import LIVE_KEYS, LiveNotes
 from hoot.engine.synth import PATCHES
+from hoot.errors import HootError
 from hoot.midi.ports import MidiPorts
 from hoot.performance import Performance
 from hoot.session import Session
@@ -215,23 +216,35 @@ def meter(client: EngineClient, track: str) -> Callable[[], float]:
 
 
 @pytest.mark.jack
-def test_a_keyboard_plays_the_track_through_the_engine_and_is_recorded(live, studio) -> None:
+def test_a_keyboard_plays_the_keys_track_through_the_engine_and_is_recorded(live, studio) -> None:
     client, session = live
     keys = studio.virtual_output("hoot-test-keys:out")
     perf = Performance(client, session)
-    perf.tracks.lead.sound = "pulse_lead"
-    assert perf.tracks.lead.play_from("test-keys") == "hoot-test-keys:out"
+    assert "keys" in perf.tracks, "a track of its own for what is played live"
+    assert perf.tracks.keys.play_from("test-keys") == "hoot-test-keys:out"
     perf.record(tracks=True)
-    lead = meter(client, "lead")
+    played, lead = meter(client, "keys"), meter(client, "lead")
     keys.send(bytes((0x90, 60, 110)))
-    assert wait_until(lambda: lead() > 0.02), "the note sounds on the lead track"
+    assert wait_until(lambda: played() > 0.02), "the note sounds on the keys track"
+    assert lead() == 0.0, "and on no other"
     keys.send(bytes((0x80, 60, 0)))
-    assert wait_until(lambda: lead() == 0.0), "and ends when the key comes up"
+    assert wait_until(lambda: played() == 0.0), "and ends when the key comes up"
     files = perf.stop_recording()
-    (lead_file,) = [f for f in files if f.stem.endswith("-lead")]
-    audio, _ = sf.read(lead_file)
+    (keys_file,) = [f for f in files if f.stem.endswith("-keys")]
+    audio, _ = sf.read(keys_file)
     assert np.abs(audio).max() > 0.02, "recorded like any track"
-    assert perf.tracks.lead.play_from(None) is None
+    assert perf.tracks.keys.play_from(None) is None
+
+
+def test_the_keys_track_is_played_not_generated(tmp_path) -> None:
+    from hoot.stage import Stage
+
+    stage = Stage.offline(Session(tmp_path / "set"))
+    try:
+        with pytest.raises(HootError, match=r"keys is played live.*play_from"):
+            stage.perf.generate("keys")
+    finally:
+        stage.close()
 
 
 @pytest.mark.jack

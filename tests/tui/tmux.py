@@ -36,6 +36,8 @@ class Terminal:
         self.height = height
         self.config = Path(folder) / f"{name}.tmux.conf"
         self.config.write_text("set -g remain-on-exit on\n")
+        self.folder = Path(folder)
+        self._opened = 0
         self.windows: list[Window] = []
         # Passed explicitly: the C environment of a test process can differ from os.environ
         # (readline exports COLUMNS=80 LINES=24 behind Python's back), and programs that
@@ -57,14 +59,20 @@ class Terminal:
         return done.stdout
 
     def open(self, *argv: str, title: str) -> Window:
-        """Start `argv` (no shell) in a new window of this terminal."""
+        """Start `argv` in a new window of this terminal. A shell waits for it and writes its
+        exit status to a file: tmux 3.3 sometimes marks a pane dead without ever having its
+        exit status (seen under load), so the status is taken from the shell, which knows."""
+        self._opened += 1
+        status = self.folder / f"{self.name}-{self._opened}.status"
+        status.unlink(missing_ok=True)
+        argv = ("sh", "-c", '"$@"; echo "$?" > "$0"', str(status), *argv)
         show_pane = ("-P", "-F", "#{pane_id}")
         if self.windows:
             pane = self.tmux("new-window", "-d", "-t", self.name, *show_pane, "--", *argv)
         else:
             size = ("-x", str(self.width), "-y", str(self.height))
             pane = self.tmux("new-session", "-d", "-s", self.name, *size, *show_pane, "--", *argv)
-        window = Window(self, pane.strip(), title)
+        window = Window(self, pane.strip(), title, status)
         self.windows.append(window)
         return window
 
@@ -86,10 +94,11 @@ class Terminal:
 class Window:
     """One program on screen: type into it, press keys, read it, wait for it."""
 
-    def __init__(self, terminal: Terminal, pane: str, title: str) -> None:
+    def __init__(self, terminal: Terminal, pane: str, title: str, status: Path) -> None:
         self.terminal = terminal
         self.pane = pane
         self.title = title
+        self.status_file = status
 
     # ---- the keyboard ---------------------------------------------------------------------
 
@@ -115,23 +124,21 @@ class Window:
         return self.terminal.tmux("display-message", "-p", "-t", self.pane, fmt).strip()
 
     @property
-    def pid(self) -> int:
-        """The program's process id (tmux starts it directly, without a shell)."""
-        return int(self._show("#{pane_pid}"))
-
-    @property
     def dead(self) -> bool:
         return self._show("#{pane_dead}") == "1"
 
     @property
     def end(self) -> str:
-        """How the program ended: "signal 9", "status 0", or "" while it runs."""
-        dead, status, signal = self._show(
-            "#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}"
-        ).split("|")
-        if dead != "1" or not (status or signal):
-            return ""  # tmux can mark a pane dead a moment before it has its exit status
-        return f"signal {signal}" if signal else f"status {status}"
+        """How the program ended: "signal 9", "status 0", or "" while it runs (the shell
+        around it writes the status: 128 + N is signal N)."""
+        try:
+            text = self.status_file.read_text()
+        except OSError:
+            return ""
+        if not text.endswith("\n"):
+            return ""  # being written
+        code = int(text)
+        return f"signal {code - 128}" if code > 128 else f"status {code}"
 
     def wait_for(
         self,
