@@ -123,14 +123,19 @@ class ClockIn:
     def _plugged(self, connected: bool, sentence: str) -> None:
         """The watcher of hoot.midi's ports: the input went away or came back."""
         with self._guard:
+            held = self.follower.bpm if self._lock_state is not None else None
             self.follower.reset()
             self._lock_state, self._origin, self.running = None, None, None
         if connected:
             self.perf.say(f"{self.name} is back: hoot follows its clock again.")
             return
         try:
-            tempo = f"{self.perf.tempo:g} BPM"
-        except HootError:
+            bpm = self.perf.tempo
+            if held:  # free-run at the master's tempo, without the last phase nudge
+                bpm = round(held * int(self.perf.meter.split("/")[1]) / 4, 2)
+                self.perf.follow_tempo(bpm)
+            tempo = f"{bpm:.1f} BPM"
+        except (HootError, ValueError, IndexError):
             tempo = "its last tempo"
         self.perf.say(f"{self.name} unplugged: hoot plays on at {tempo}; plug it back in "
                       "and it follows again.")  # fmt: skip

@@ -55,10 +55,12 @@ ROLE_SOUNDS: dict[str, tuple[str, ...]] = {
     "lead": ("saw_lead", "pulse_lead", "pluck", "keys", "acid_bass"),
     "pad": ("pad", "keys", "saw_lead"),
     "perc": ("perc_kit", "kit"),
-    "keys": ("keys", "pad", "pluck", "saw_lead", "pulse_lead"),
 }
-"""Per role (and live track), the sounds that suit it; the first is its default. Any sound
-may play any role."""
+"""Per role, the sounds that suit it; the first is the role's default. Any sound may play
+any role."""
+
+LIVE_TRACK_SOUNDS: dict[str, str] = {"keys": "keys"}
+"""The sound a live track (hoot.music.roles.LIVE_TRACKS) plays when it names none."""
 
 ALIASES: dict[str, str] = {
     "saw": "saw_lead",
@@ -70,7 +72,7 @@ ALIASES: dict[str, str] = {
 """Names older stems' metadata used for the synth's patches."""
 
 SOUNDFONT = "soundfont"
-GM_PROGRAM_FOR_ROLE = {"bass": 33, "chords": 0, "lead": 80, "pad": 89, "keys": 0}
+GM_PROGRAM_FOR_ROLE = {"bass": 33, "chords": 0, "lead": 80, "pad": 89}
 """The General MIDI program a role plays when a SoundFont sound names none."""
 
 
@@ -93,7 +95,9 @@ class SoundFontSound:
 
 
 def default_sound(role: str) -> str:
-    """The built-in sound a role plays when its track names none."""
+    """The built-in sound a role (or a live track) plays when its track names none."""
+    if role in LIVE_TRACK_SOUNDS:
+        return LIVE_TRACK_SOUNDS[role]
     return ROLE_SOUNDS.get(role, ("pluck",))[0]
 
 
