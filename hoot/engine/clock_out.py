@@ -63,6 +63,8 @@ LATE = 0.001  # a tick sent this long after it was due counts as late
 STOP_WAIT = 1.0  # seconds `close` waits for a last Stop to go out before letting go
 REPLUG_INTERVAL = 0.5  # seconds between the JACK path's looks for its port (as hoot.midi's)
 
+CONFIRM_BLOCKS = 3  # blocks in a row that must agree on a new JACK offset
+
 Emit = Callable[[int, bytes], None]
 Say = Callable[[str], None]
 
@@ -161,6 +163,8 @@ class JackClock:
         self.schedule = schedule
         self.say = say
         self.offset: int | None = None  # JACK frame of engine sample 0 (D)
+        self._candidate: int | None = None  # a new D, seen `_seen` blocks in a row
+        self._seen = 0
         self.faults = 0
         try:
             self.client = jack.Client("hoot-clock", no_start_server=True)
@@ -203,11 +207,25 @@ class JackClock:
                 continue
 
     def block(self, s0: int, n: int) -> None:
-        """At the engine's block start (audio thread): where engine samples are in JACK."""
+        """At the engine's block start (audio thread): where engine samples are in JACK.
+
+        A new offset is taken only once CONFIRM_BLOCKS blocks in a row agree on it. A lost
+        cycle moves it for good, and the clock follows the audio 3 blocks later; but a
+        PortAudio callback that runs late reads the next cycle's frame time for one block,
+        and that single reading moved a Start a whole period off its tick (seen in CI)."""
         try:
-            self.offset = self.client.last_frame_time - s0
+            d = self.client.last_frame_time - s0
         except Exception:  # noqa: BLE001 - the audio thread must go on
             self.faults += 1
+            return
+        if self.offset is None or d == self.offset:
+            self.offset, self._seen = d, 0
+        elif d == self._candidate:
+            self._seen += 1
+            if self._seen >= CONFIRM_BLOCKS:
+                self.offset, self._seen = d, 0
+        else:
+            self._candidate, self._seen = d, 1
 
     def process(self, frames: int) -> None:
         """JACK's process callback: this cycle's ticks at their frame offsets."""

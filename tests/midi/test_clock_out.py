@@ -65,9 +65,12 @@ def ticks_after(events, frame: int) -> int:
 
 
 @pytest.mark.jack
-def test_jack_clock_ticks_fall_on_their_beats_samples_through_tempo_changes(jack_engine, report):
+def test_jack_clock_ticks_fall_on_their_beats_samples_through_tempo_changes(
+    jack_engine, jack_server, report
+):
     perf = jack_engine
     assert "JACK" in perf._link.info.device
+    xruns_before = perf._link.status().xruns
     recorder = JackRecorder()
     try:
         state = perf.clock_out("clock-recorder", start=None)
@@ -88,18 +91,29 @@ def test_jack_clock_ticks_fall_on_their_beats_samples_through_tempo_changes(jack
         events = recorder.seen()
     finally:
         recorder.close()
+    lost = perf._link.status().xruns - xruns_before
 
-    # where engine samples are in JACK frames: the Start's frame is its bar's first sample
+    # Where engine samples are in JACK frames: the Start's frame is its bar's first sample.
+    # A cycle the engine loses (an xrun, on a busy machine) moves the clock with the audio
+    # by whole periods, as it should: the ticks stay on the samples that are heard. So each
+    # event is exact to the sample up to whole periods, and those appear only with xruns.
+    period = jack_server.period
     start_frame = next(f for f, m in events if m[0] == FA)
     offset = start_frame - start_sample
-    ticks = [f - offset for f, m in events if m[0] == F8]
-    beats = [round(tm.beat_at(s) * 24) for s in ticks]
-    assert [tm.sample_at(k / 24) for k in beats] == ticks, "every tick on its beat's sample"
-    assert beats == list(range(beats[0], beats[0] + len(beats))), "no tick missing"
+    frames = [f - offset for f, m in events if m[0] == F8]
+    first = round(tm.beat_at(frames[0]) * 24)
+    beats = list(range(first, first + len(frames)))  # consecutive: no tick missing
+    slips = [f - tm.sample_at(k / 24) for f, k in zip(frames, beats, strict=True)]
+    assert all(s % period == 0 for s in slips), "every tick on its beat's sample"
+    assert len(set(slips)) - 1 <= lost, f"slips {sorted(set(slips))} with {lost} xruns"
     assert state.skipped == 0
+    ticks = [tm.sample_at(k / 24) for k in beats]
     intervals = {b - a for a, b in zip(ticks, ticks[1:], strict=False)}
     # 120, 126 and 93.5 BPM: 1000, 952.4 and 1283.4 samples a tick at 48 kHz
     assert intervals == {1000, 952, 953, 1283, 1284}
+    steady = [b - a for (a, sa), (b, sb) in zip(zip(frames, slips), zip(frames[1:], slips[1:]))
+              if sa == sb]  # fmt: skip
+    assert set(steady) <= intervals, "as JACK carried them, between lost cycles"
 
     # transport: SPP 0, Start, then the bar's first tick; Stop before a beat's tick;
     # SPP (16ths since Start), Continue, then the tick of the bar it continues at
@@ -110,13 +124,16 @@ def test_jack_clock_ticks_fall_on_their_beats_samples_through_tempo_changes(jack
     messages = [m for _, m in events]
     i = messages.index(bytes([FA]))
     assert messages[i - 1] == b"\xf2\x00\x00" and messages[i + 1] == bytes([F8])
-    assert at[FC][0] == stop_sample and messages[at[FC][1] + 1] == bytes([F8])
+    assert (at[FC][0] - stop_sample) % period == 0 and messages[at[FC][1] + 1] == bytes([F8])
     j = at[FB][1]
     sixteenths = round((tm.beat_at(continue_sample) - tm.beat_at(start_sample)) * 4)
     assert messages[j - 1] == bytes([0xF2, sixteenths & 0x7F, sixteenths >> 7])
-    assert at[FB][0] == continue_sample and messages[j + 1] == bytes([F8])
+    assert (at[FB][0] - continue_sample) % period == 0 and messages[j + 1] == bytes([F8])
+    if not lost:
+        assert set(slips) == {0} and at[FC][0] == stop_sample and at[FB][0] == continue_sample
     assert bytes([FC]) in messages[-2:], "turning clock out off sends Stop"
-    report(f"JACK clock out: {len(ticks)} ticks, intervals {sorted(intervals)} samples")
+    report(f"JACK clock out: {len(frames)} ticks, intervals {sorted(intervals)} samples, "
+           f"{lost} xruns, slips {sorted(set(slips))}")  # fmt: skip
 
 
 @pytest.mark.jack
