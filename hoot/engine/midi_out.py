@@ -55,6 +55,7 @@ LATE = 0.001
 """A message sent this much (s) after it was due counts as late."""
 
 ALL_NOTES_OFF = 123
+SETTLE = 0.05  # seconds a port that came back is given before its all-notes-off
 
 
 class MidiSender:
@@ -82,10 +83,13 @@ class MidiSender:
         self._thread.start()
 
     def all_off_now(self) -> None:
-        """Silence every channel this sender has used, as soon as the thread can (a port
-        that came back after being unplugged). Any thread."""
+        """Silence every channel this sender has used (a port that came back after being
+        unplugged), SETTLE seconds from now: a message written the moment the connection is
+        made can be lost, since JACK applies a new connection from the next cycle (a CI run
+        lost it). Any thread."""
+        due = time.monotonic() + SETTLE
         for channel in sorted(self._used):
-            self.queue.append((0.0, self.next_order(), bytes((0xB0 | channel, ALL_NOTES_OFF, 0))))
+            self.queue.append((due, self.next_order(), bytes((0xB0 | channel, ALL_NOTES_OFF, 0))))
 
     def close(self) -> None:
         """Stop the thread, forget what was still to come, and end every note it started:
