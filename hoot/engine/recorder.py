@@ -56,13 +56,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import count
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import soundfile as sf
 
 from hoot.engine import realtime
 from hoot.errors import HootError
+
+if TYPE_CHECKING:
+    from hoot.engine.kernel.tap import TapState
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,24 @@ _RING_OFFSET = 64  # bytes before the ring: the two positions, padded to a cache
 
 _U32_MAX = 0xFFFFFFFF
 _FRAME_BYTES = 2 * 4  # stereo float32
+
+ARMED, TAP_TRACKS, IN_TAP, DROPPED = range(4)
+"""Columns of `Recorder._flags`: the tap's state, in an array so that the engine's compiled
+tap (hoot.engine.kernel.tap) reads and writes it without the GIL."""
+
+
+class _Flag:
+    """A Recorder attribute stored in a column of its `_flags` array."""
+
+    def __init__(self, column: int, kind: type) -> None:
+        self.column = column
+        self.kind = kind
+
+    def __get__(self, recorder: Recorder | None, owner: type | None = None):
+        return self if recorder is None else self.kind(recorder._flags[self.column])
+
+    def __set__(self, recorder: Recorder, value: object) -> None:
+        recorder._flags[self.column] = value
 
 
 def _update_header(f: sf.SoundFile) -> None:
@@ -180,6 +201,11 @@ class Recorder:
     by `tap()` over the recorder's lifetime.
     """
 
+    _armed = _Flag(ARMED, bool)
+    _tap_tracks = _Flag(TAP_TRACKS, bool)
+    _in_tap = _Flag(IN_TAP, bool)  # lets stop() wait for a tap() that is mid-copy
+    dropped_frames = _Flag(DROPPED, int)
+
     def __init__(
         self,
         samplerate: int,
@@ -197,6 +223,7 @@ class Recorder:
         self.track_names = list(track_names)
         self.max_block = int(max_block)
         self.ring_seconds = float(ring_seconds)
+        self._flags = np.zeros(4, np.int64)  # behind _armed, _tap_tracks, _in_tap, dropped_frames
         self._capacity = ring_capacity(samplerate, max_block, ring_seconds)
         size = ring_bytes(self.n_tracks, self._capacity)
         # The positions and the ring live in one block of memory, which may be shared with
@@ -217,7 +244,7 @@ class Recorder:
             self._ring.fill(0.0)
         self._armed = False
         self._tap_tracks = False
-        self._in_tap = False  # lets stop() wait for a tap() that is mid-copy
+        self._in_tap = False
 
         self._lock = threading.Lock()  # serialises drain/start/stop; tap never takes it
         self._files: list[sf.SoundFile] = []
@@ -231,6 +258,13 @@ class Recorder:
         self.faults = 0
         self.frames_written = 0
         self.paths: list[Path] = []
+
+    def tap_state(self) -> TapState:
+        """The ring, its positions and the flags above, for the engine's compiled tap
+        (hoot.engine.kernel.tap.tap), which then stands in for `tap`."""
+        from hoot.engine.kernel.tap import TapState  # numba: the writer process never needs it
+
+        return TapState(self._ring, self._pos, self._flags)
 
     @property
     def recording(self) -> bool:
