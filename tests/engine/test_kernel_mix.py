@@ -168,6 +168,20 @@ def test_a_mix_for_a_track_that_does_not_exist_or_a_gain_that_is_not_finite_is_d
     assert ms.i[km.GLIDES_END] == 0
 
 
+def test_a_block_the_state_was_not_made_for_is_refused_with_silence_and_counted():
+    ms = km.make_mix(SR, 2, 64)
+    out = np.ones((128, 2), np.float32)
+    km.mix_block(ms, np.ones((2, 128, 2), np.float32), out, 0, 128)  # past max_block
+    assert not out.any()
+    out[:] = 1
+    km.mix_block(ms, np.ones((3, 64, 2), np.float32), out, 0, 64)  # a track too many
+    km.mix_block(ms, np.ones((2, 32, 2), np.float32), out, 0, 64)  # buffers too short
+    assert not out[:64].any() and out[64:].all()
+    assert ms.i[km.FAULTS] == 3
+    km.mix_block(ms, np.full((2, 64, 2), 0.25, np.float32), out, 0, 64)
+    assert ms.i[km.FAULTS] == 3 and out[63:].tolist()[0] == [0.5, 0.5]
+
+
 # ---- the recorder tap ------------------------------------------------------------
 
 
@@ -216,6 +230,8 @@ def test_the_compiled_tap_drops_a_block_the_ring_has_no_room_for_and_counts_it(t
     tap(state, master, tracks, 128)  # room again
     assert compiled._pos.tolist() == [512, 384]
     assert compiled.dropped_frames == 256
+    tap(state, master[:64], tracks, 128)  # a master shorter than the block: dropped too
+    assert compiled._pos.tolist() == [512, 384] and compiled.dropped_frames == 384
     compiled.stop()
     python.stop()
 

@@ -265,7 +265,20 @@ def mix_block(ms: MixState, tracks: np.ndarray, out: np.ndarray, s0: int, n: int
     """Mix `tracks[:, :n]` (float32 (T, >= n, 2), this block's track buffers, starting at
     absolute sample s0) into `out[:n]` (float32 (>= n, 2)): the limited master, delayed by
     the limiter's lookahead - 1 frames. The tracks are left guarded and gained (what the
-    recorder taps); `ms.meters` holds this block's levels."""
+    recorder taps); `ms.meters` holds this block's levels. A block longer than the state's
+    max_block (or than the buffers given), or a number of tracks other than the state's, is
+    refused: silence, and a fault counted."""
+    if (
+        n <= 0
+        or n > ms.delay.shape[0] - ms.i[LOOKAHEAD] + 1
+        or min(tracks.shape[1], out.shape[0]) < n
+        or tracks.shape[0] != ms.gain_old.shape[0]
+    ):
+        for k in range(min(max(n, 0), out.shape[0])):
+            out[k, 0] = np.float32(0.0)
+            out[k, 1] = np.float32(0.0)
+        ms.i[FAULTS] += 1
+        return
     _guard(ms, tracks, n)
     _gain_and_sum(ms, tracks, s0, n)
     _limit(ms, out, s0, n)

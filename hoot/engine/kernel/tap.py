@@ -55,8 +55,8 @@ _full = _fence_intrinsic("seq_cst")
 def tap(ts: TapState, master: np.ndarray, tracks: np.ndarray, frames: int) -> None:
     """Copy the first `frames` frames of the block into the ring when the recorder is armed:
     `master` float32 (>= frames, 2), `tracks` float32 (T, >= frames, 2), copied only when
-    the recording takes tracks. A block the ring has no room for is dropped whole and its
-    frames counted in DROPPED."""
+    the recording takes tracks. A block the ring has no room for, or shorter buffers than
+    `frames`, is dropped whole and its frames counted in DROPPED."""
     flags = ts.flags
     flags[IN_TAP] = 1
     _full()
@@ -64,7 +64,8 @@ def tap(ts: TapState, master: np.ndarray, tracks: np.ndarray, frames: int) -> No
         ring, pos = ts.ring, ts.pos
         capacity = ring.shape[1]
         write = pos[0]
-        if frames > capacity - (write - pos[1]):
+        short = master.shape[0] < frames or (flags[TAP_TRACKS] != 0 and tracks.shape[1] < frames)
+        if short or frames > capacity - (write - pos[1]):
             flags[DROPPED] += frames
         else:
             start = write % capacity
