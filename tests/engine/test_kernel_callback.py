@@ -119,3 +119,98 @@ def test_a_python_callback_loses_blocks_to_a_thread_holding_the_gil(jack_server,
     assert seen["ran"] < seen["expected"] // 2, seen
     assert seen["underflows"] > 0 or seen["jack_xruns"] > 0, seen
     report(f"Python callback beside a GIL hog: {seen}")
+
+
+def test_a_cold_cache_says_it_compiles_and_a_warm_one_loads(tmp_path, report):
+    heard: list[str] = []
+    cold = kc.build_callback(process, make_toy(), on_message=heard.append, folder=tmp_path)
+    assert cold.cold and heard[0] == kc.COMPILING and heard[1].startswith("compiled")
+    heard.clear()
+    warm = kc.build_callback(process, make_toy(), on_message=heard.append, folder=tmp_path)
+    assert not warm.cold and heard == [] and warm.path == cold.path
+    report(f"toy core: cold {cold.compile_seconds:.2f} s, warm {warm.compile_seconds:.2f} s")
+
+
+def test_a_world_the_callback_cannot_carry_is_refused_in_a_sentence():
+    toy = make_toy()
+    with pytest.raises(ValueError, match=r"world.gain is float16"):
+        kc.build_callback(process, toy._replace(gain=np.zeros(1, np.float16)))
+    with pytest.raises(ValueError, match=r"world.blocks must be a writeable C-contiguous"):
+        kc.build_callback(process, toy._replace(blocks=np.zeros((2, 2), np.int64)[:, 0]))
+
+
+class Loop:
+    """A JACK client that records what reaches `back`, cycle by cycle, and once armed plays
+    a known signal out of `send` from the start of its next cycle (`began`: that cycle's
+    index in the recording)."""
+
+    def __init__(self, signal: np.ndarray) -> None:
+        self.signal = signal
+        self.armed = False
+        self.began = -1
+        self.played = 0
+        self.heard: list[np.ndarray] = []
+        self.client = jack.Client("hoot-loop", no_start_server=True)
+        self.send = self.client.outports.register("send")
+        self.back = self.client.inports.register("back")
+        self.client.set_process_callback(self._process)
+        self.client.activate()
+
+    def _process(self, frames: int) -> None:
+        block = self.send.get_array()
+        block[:] = 0.0
+        if self.armed:
+            if self.began < 0:
+                self.began = len(self.heard)
+            part = self.signal[self.played : self.played + frames]
+            block[: len(part)] = part
+            self.played += len(part)
+        self.heard.append(self.back.get_array().copy())
+
+    def recording(self) -> np.ndarray:
+        return np.concatenate(self.heard)
+
+    def close(self) -> None:
+        self.client.deactivate()
+        self.client.close()
+
+
+@pytest.mark.jack
+def test_duplex_input_comes_back_identical_after_a_constant_latency(jack_server, report):
+    rng = np.random.default_rng(10)
+    signal = np.concatenate(
+        [rng.uniform(-0.5, 0.5, 960), np.sin(np.arange(48000) * 0.05) * 0.3]
+    ).astype(np.float32)  # a 20 ms noise marker, then a second of tone
+    built = kc.build_callback(process, make_toy(), in_channels=2)
+    backend = KernelBackend(built)
+    loop = Loop(signal)
+    try:
+        backend.start()
+        ours = loop.client.get_ports("PortAudio", is_audio=True)
+        capture = [p.name for p in ours if p.is_input]
+        playback = [p.name for p in ours if p.is_output]
+        assert len(capture) == 2 and len(playback) == 2, [p.name for p in ours]
+        for port in capture:
+            for source in loop.client.get_all_connections(port):
+                loop.client.disconnect(source, port)
+        loop.client.connect(loop.send, capture[0])
+        loop.client.connect(playback[0], loop.back)
+        loop.armed = True
+        period = jack_server.period
+        assert wait_until(
+            lambda: (
+                loop.began >= 0
+                and len(loop.heard) * period > (loop.began + 16) * period + len(signal)
+            )
+        )
+        heard = loop.recording()
+    finally:
+        backend.close()
+        loop.close()
+    marker = signal[:64]
+    found = [i for i in range(len(heard) - 64) if np.array_equal(heard[i : i + 64], marker)]
+    assert len(found) == 1, "the marker comes back once"
+    latency = found[0] - loop.began * period
+    assert np.array_equal(heard[found[0] : found[0] + len(signal)], signal), "bit for bit"
+    assert latency % period == 0  # whole cycles through the graph
+    report(f"duplex loop: the signal came back identical, {latency} frames later")
