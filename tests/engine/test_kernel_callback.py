@@ -16,7 +16,6 @@ import pytest
 
 from hoot.engine.backends import KernelBackend, OfflineDriver, SoundDeviceBackend
 from hoot.engine.kernel import callback as kc
-from hoot.engine.kernel.clock import now, offset
 from tests.engine.toy_core import make_toy, process
 from tests.waiting import wait_until
 
@@ -83,9 +82,11 @@ def test_a_python_render_runs_the_same_process_as_the_callback():
 
 
 def test_the_kernel_clock_is_pythons_monotonic_clock():
-    assert abs(offset()) < 1e-3
-    before = time.monotonic()
-    assert before <= now() + 1e-6
+    kc.now()  # load it first
+    for _ in range(100):
+        before = time.monotonic()
+        stamp = kc.now()
+        assert before <= stamp <= time.monotonic()
 
 
 @pytest.mark.jack
