@@ -215,3 +215,16 @@ def test_duplex_input_comes_back_identical_after_a_constant_latency(jack_server,
     assert np.array_equal(heard[found[0] : found[0] + len(signal)], signal), "bit for bit"
     assert latency % period == 0  # whole cycles through the graph
     report(f"duplex loop: the signal came back identical, {latency} frames later")
+
+
+def test_a_read_only_install_caches_under_the_users_cache_folder(tmp_path, monkeypatch):
+    import numba
+
+    from hoot.engine.kernel import cache
+
+    monkeypatch.setattr(numba.config, "CACHE_DIR", "")
+    monkeypatch.setattr(cache, "package_writable", lambda: False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cache.configure_numba() == str(tmp_path / "hoot" / "numba")
+    assert numba.config.CACHE_DIR == str(tmp_path / "hoot" / "numba")
+    assert cache.kernel_dir() == tmp_path / "hoot" / "kernel"
