@@ -28,12 +28,15 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from time import perf_counter
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
 from hoot.engine import realtime
 from hoot.errors import DeviceError
+
+if TYPE_CHECKING:  # the kernel imports numba (0.3 s); only a KernelBackend needs it
+    from hoot.engine.kernel.callback import Callback
 
 RenderFn = Callable[[np.ndarray], None]
 MessageFn = Callable[[str], None]
@@ -280,22 +283,29 @@ class SoundDeviceBackend(Backend):
         self._stopping = False
         self._watchdog: threading.Thread | None = None
         try:
-            self._stream = sounddevice.OutputStream(
-                samplerate=self.samplerate,
-                blocksize=self.blocksize,
-                device=index,
-                channels=CHANNELS,
-                dtype="float32",
-                latency=latency,
-                callback=self._callback,
-                finished_callback=self._finished.set,
-            )
+            self._stream = self._open_stream(index, latency)
         except (sounddevice.PortAudioError, ValueError) as error:
             raise OutputUnavailable(
                 f"PortAudio could not open an output stream on {self.device} ({error})"
             ) from error
-        self.latency = float(self._stream.latency)
+        latency_seconds = self._stream.latency
+        if isinstance(latency_seconds, tuple):  # a duplex stream: (input, output)
+            latency_seconds = latency_seconds[1]
+        self.latency = float(latency_seconds)
         self._closed = False
+
+    def _open_stream(self, index: int, latency: float | str) -> Any:
+        """Open the PortAudio stream on output device `index`, unstarted."""
+        return self._sounddevice.OutputStream(
+            samplerate=self.samplerate,
+            blocksize=self.blocksize,
+            device=index,
+            channels=CHANNELS,
+            dtype="float32",
+            latency=latency,
+            callback=self._callback,
+            finished_callback=self._finished.set,
+        )
 
     @property
     def host_cpu_load(self) -> float:
@@ -410,6 +420,136 @@ class SoundDeviceBackend(Backend):
         self.running = False
         if self.on_lost is not None:
             self.on_lost(reason)
+
+
+class InputUnavailable(DeviceError):
+    """The device cannot give the inputs asked for; the output alone still can."""
+
+
+class KernelBackend(SoundDeviceBackend):
+    """PortAudio calls the compiled core itself: no Python, hence no GIL, on the audio path.
+
+    The stream is duplex when the callback has input channels (JACK's `system` capture
+    ports, or the device's inputs), output-only otherwise. Life cycle, device-loss watching
+    and the fallback to the null backend are SoundDeviceBackend's; the null backend (and
+    the offline driver) call the same `process` from Python through `callback.render`.
+    The counters are read from the callback's `Stats`, which the compiled code writes.
+    """
+
+    name = "kernel"
+
+    def __init__(
+        self,
+        callback: Callback,
+        samplerate: int = 48000,
+        blocksize: int = 0,
+        device: int | str | None = None,
+        latency: float | str = "low",
+        on_lost: LostFn | None = None,
+    ) -> None:
+        from hoot.engine.kernel import callback as kc
+
+        self.callback = callback
+        self._kc = kc
+        super().__init__(callback.render, samplerate, blocksize, device, latency, on_lost)
+
+    def _open_stream(self, index: int, latency: float | str) -> Any:
+        """Open the stream with the compiled callback, duplex if it takes inputs."""
+        sd = self._sounddevice
+        callback = self.callback
+        ffi = sd._ffi
+        common = {
+            "samplerate": self.samplerate,
+            "blocksize": self.blocksize,
+            "dtype": "float32",
+            "latency": latency,
+            "callback": ffi.cast("PaStreamCallback *", callback.address),
+            "userdata": ffi.cast("void *", callback.userdata),
+            "finished_callback": self._finished.set,
+        }
+        if not callback.in_channels:
+            return sd._StreamBase("output", device=index, channels=CHANNELS, **common)
+        source = self._input_device(index)
+        return sd._StreamBase(
+            "duplex",
+            device=(source, index),
+            channels=(callback.in_channels, CHANNELS),
+            **common,
+        )
+
+    def _input_device(self, output: int) -> int:
+        """The input device: the output's own when it has enough inputs (JACK's `system`),
+        else PortAudio's default input; InputUnavailable when neither has enough."""
+        sd = self._sounddevice
+        wanted = self.callback.in_channels
+        candidates = [output]
+        default = sd.default.device[0]
+        if default is not None and default >= 0:
+            candidates.append(int(default))
+        for index in candidates:
+            if sd.query_devices(index)["max_input_channels"] >= wanted:
+                return index
+        have = sd.query_devices(output)["max_input_channels"]
+        raise InputUnavailable(
+            f"{self.device} has {have} input channel{'s' if have != 1 else ''} and hoot asked "
+            f"for {wanted}; open the engine without inputs, or choose a device with more "
+            f"({DEVICES_HINT})."
+        )
+
+    @property
+    def render_calls(self) -> int:
+        return int(self.callback.stats.counters[self._kc.CALLBACKS])
+
+    @render_calls.setter
+    def render_calls(self, value: int) -> None:
+        self.callback.stats.counters[self._kc.CALLBACKS] = value
+
+    @property
+    def frames_rendered(self) -> int:
+        return int(self.callback.stats.counters[self._kc.FRAMES])
+
+    @frames_rendered.setter
+    def frames_rendered(self, value: int) -> None:
+        self.callback.stats.counters[self._kc.FRAMES] = value
+
+    @property
+    def last_block(self) -> int:
+        return int(self.callback.stats.counters[self._kc.LAST_FRAMES])
+
+    @last_block.setter
+    def last_block(self, value: int) -> None:
+        self.callback.stats.counters[self._kc.LAST_FRAMES] = value
+
+    @property
+    def xruns(self) -> int:
+        """Blocks PortAudio flagged as an output underflow (on JACK: a cycle we missed)."""
+        return int(self.callback.stats.counters[self._kc.UNDERFLOWS])
+
+    @xruns.setter
+    def xruns(self, value: int) -> None:
+        self.callback.stats.counters[self._kc.UNDERFLOWS] = value
+
+    @property
+    def cpu_load(self) -> float:
+        """The last 20 blocks' mean render time as a share of their period."""
+        frames = self.last_block
+        times = self.recent_callback_times()[-round(1 / CPU_SMOOTHING) :]
+        if not frames or not len(times):
+            return 0.0
+        return float(times.mean() * self.samplerate / frames)
+
+    @cpu_load.setter
+    def cpu_load(self, value: float) -> None:
+        """Computed from the stats; Backend's starting 0.0 has nothing to set."""
+
+    def recent_callback_times(self) -> np.ndarray:
+        """A copy of the stored render durations in seconds, oldest first."""
+        return self.callback.recent(self.callback.stats.render_time)
+
+    def block_times(self) -> tuple[np.ndarray, np.ndarray]:
+        """(monotonic time each recent block began, sample index of its first frame)."""
+        stats = self.callback.stats
+        return self.callback.recent(stats.block_time), self.callback.recent(stats.block_sample)
 
 
 def _abandon_jack_stream(sounddevice: Any, stream: Any) -> None:

@@ -13,6 +13,9 @@ import numba
 from numba import types
 from numba.extending import intrinsic
 
+from hoot.engine.kernel.cache import configure_numba
+
+configure_numba()  # before any kernel function compiles: see cache.py
 jit = numba.njit(cache=True, nogil=True, fastmath=False, boundscheck=False, error_model="numpy")
 """Decorate a kernel function: `@jit`."""
 
@@ -34,6 +37,8 @@ def _pointer_intrinsic(element: types.Type):
 f32_pointer = _pointer_intrinsic(types.float32)
 f64_pointer = _pointer_intrinsic(types.float64)
 i64_pointer = _pointer_intrinsic(types.int64)
+i32_pointer = _pointer_intrinsic(types.int32)
+u8_pointer = _pointer_intrinsic(types.uint8)
 """`numba.carray(f32_pointer(address), shape)` views memory Python handed over as an integer
 address (`array.ctypes.data`): stem audio, shared-memory rings. The Python side keeps the
 array alive for as long as the kernel may read it."""
