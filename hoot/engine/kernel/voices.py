@@ -71,7 +71,6 @@ from hoot.engine.synth import (
     _TIME_LIMIT,
     _TRACK,
     NEVER,
-    PATCHES,
     SILENCE_SECONDS,
     _sounds,
 )
