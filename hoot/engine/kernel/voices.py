@@ -168,115 +168,112 @@ def faults(vs: VoiceState) -> tuple[int, str]:
 
 
 # Voice bookkeeping ------------------------------------------------------------------
+# Helpers take only the arrays they touch: numba compiles each for its argument types, and
+# a state of 17 arrays in every signature made the first compile twice as long.
 
 
 @jit
-def _fault(vs: VoiceState, kind: int) -> None:
-    vs.registers[FAULTS] += 1
-    vs.registers[LAST_FAULT] = kind
+def _fault(registers: np.ndarray, kind: int) -> None:
+    registers[FAULTS] += 1
+    registers[LAST_FAULT] = kind
 
 
 @jit
-def _lower_end(vs: VoiceState, v: int, end: int) -> None:
-    if end < vs.ints[_END, v]:
-        vs.ints[_END, v] = end
+def _lower_end(ints: np.ndarray, v: int, end: int) -> None:
+    if end < ints[_END, v]:
+        ints[_END, v] = end
 
 
 @jit
-def _release(vs: VoiceState, v: int, sample: int) -> None:
+def _release(ints: np.ndarray, v: int, sample: int) -> None:
     """Start voice v's release at `sample` if it is held and not a one-shot."""
-    ints = vs.ints
     if ints[_OFF, v] == NEVER and ints[_ONE_SHOT, v] == 0:
         ints[_OFF, v] = sample
-        _lower_end(vs, v, ints[_RELEASE, v] + sample + 1)
+        _lower_end(ints, v, ints[_RELEASE, v] + sample + 1)
 
 
 @jit
-def _kill(vs: VoiceState, v: int, sample: int) -> None:
+def _kill(ints: np.ndarray, v: int, sample: int, kill_len: int) -> None:
     """Fade voice v out from `sample`, keeping an earlier fade."""
-    ints = vs.ints
     if ints[_KILL, v] > sample:
         ints[_KILL, v] = sample
-        _lower_end(vs, v, sample + vs.registers[KILL_LEN] + 1)
+        _lower_end(ints, v, sample + kill_len + 1)
 
 
 @jit
-def _cancel(vs: VoiceState, v: int) -> None:
+def _cancel(ints: np.ndarray, v: int, kill_len: int) -> None:
     """Silence voice v before it starts: its fade is over by its note-on."""
-    ints = vs.ints
-    ints[_KILL, v] = ints[_ON, v] - vs.registers[KILL_LEN] - 1
-    _lower_end(vs, v, ints[_ON, v])
+    ints[_KILL, v] = ints[_ON, v] - kill_len - 1
+    _lower_end(ints, v, ints[_ON, v])
 
 
 @jit
-def _make_room(vs: VoiceState, sample: int) -> None:
+def _make_room(ints: np.ndarray, registers: np.ndarray, sample: int) -> None:
     """Steal the oldest released voice, else the oldest, if max_voices sound at `sample`
     (fading voices do not count). Slots are in note-on order: the first found is oldest."""
-    ints = vs.ints
     busy = 0
     oldest = -1
     oldest_released = -1
-    for v in range(vs.registers[N]):
+    for v in range(registers[N]):
         if ints[_END, v] > sample and ints[_KILL, v] == NEVER:
             busy += 1
             if oldest < 0:
                 oldest = v
             if oldest_released < 0 and ints[_OFF, v] <= sample:
                 oldest_released = v
-    if busy < vs.registers[MAX_VOICES]:
-        return
-    _kill(vs, oldest_released if oldest_released >= 0 else oldest, sample)
+    if busy >= registers[MAX_VOICES]:
+        victim = oldest_released if oldest_released >= 0 else oldest
+        _kill(ints, victim, sample, registers[KILL_LEN])
 
 
 @jit
-def _close_up(vs: VoiceState, v: int, n: int) -> None:
-    """Move the voices after slot v one slot down, keeping their order."""
-    for u in range(v, n - 1):
-        vs.ints[:, u] = vs.ints[:, u + 1]
-        vs.f64[:, u] = vs.f64[:, u + 1]
-        vs.f32[:, u] = vs.f32[:, u + 1]
+def _move(ints: np.ndarray, f64: np.ndarray, f32: np.ndarray, to: int, source: int) -> None:
+    """Copy voice `source` into slot `to`."""
+    for row in range(ints.shape[0]):
+        ints[row, to] = ints[row, source]
+    for row in range(f64.shape[0]):
+        f64[row, to] = f64[row, source]
+    for row in range(f32.shape[0]):
+        f32[row, to] = f32[row, source]
 
 
 @jit
-def _free_slot(vs: VoiceState) -> int:
-    n = vs.registers[N]
-    if n < vs.ints.shape[1]:
-        vs.registers[N] = n + 1
+def _free_slot(ints: np.ndarray, f64: np.ndarray, f32: np.ndarray, registers: np.ndarray) -> int:
+    n = registers[N]
+    if n < ints.shape[1]:
+        registers[N] = n + 1
         return n
     # Every slot is taken within one block: the voice ending first gives way (VoicePool's
-    # one block-size-dependent case).
+    # one block-size-dependent case). The voices after it close up, keeping note-on order.
     victim = 0
     for v in range(1, n):
-        if vs.ints[_END, v] < vs.ints[_END, victim]:
+        if ints[_END, v] < ints[_END, victim]:
             victim = v
-    _close_up(vs, victim, n)
-    vs.registers[OVERWRITES] += 1
+    for v in range(victim, n - 1):
+        _move(ints, f64, f32, v, v + 1)
+    registers[OVERWRITES] += 1
     return n - 1
 
 
 @jit
-def _reap(vs: VoiceState, now: int) -> None:
+def _reap(ints: np.ndarray, f64: np.ndarray, f32: np.ndarray, registers: np.ndarray, now: int):
     """Free the slots of voices silent from `now` on, keeping note-on order."""
-    ints = vs.ints
-    n = vs.registers[N]
     kept = 0
-    for v in range(n):
+    for v in range(registers[N]):
         if ints[_END, v] > now:
             if kept != v:
-                ints[:, kept] = ints[:, v]
-                vs.f64[:, kept] = vs.f64[:, v]
-                vs.f32[:, kept] = vs.f32[:, v]
+                _move(ints, f64, f32, kept, v)
             kept += 1
-    vs.registers[N] = kept
+    registers[N] = kept
 
 
 @jit
-def _apply_bend(vs: VoiceState, sample: int, track: int, ratio: float) -> None:
+def _apply_bend(
+    ints: np.ndarray, f64: np.ndarray, n: int, sample: int, track: int, ratio: float
+) -> None:
     """Tonal voices of `track` play at `ratio` times their patch's increment from `sample`;
     a sounding voice's phase offset moves so its wave is continuous there."""
-    vs.bend_ratio[track] = ratio
-    ints, f64 = vs.ints, vs.f64
-    for v in range(vs.registers[N]):
+    for v in range(n):
         if ints[_TRACK, v] != track or ints[_ONE_SHOT, v] != 0:
             continue
         new_inc = f64[_BASE_INC, v] * ratio
@@ -288,6 +285,14 @@ def _apply_bend(vs: VoiceState, sample: int, track: int, ratio: float) -> None:
         f64[_INC, v] = new_inc
 
 
+@jit
+def _note_off(ints: np.ndarray, registers: np.ndarray, sample: int, key: int) -> None:
+    sample = max(sample, registers[POS])
+    for v in range(registers[N]):
+        if ints[_KEY, v] == key and ints[_ON, v] <= sample:
+            _release(ints, v, sample)
+
+
 # Events -----------------------------------------------------------------------------
 
 
@@ -295,11 +300,7 @@ def _apply_bend(vs: VoiceState, sample: int, track: int, ratio: float) -> None:
 def note_off(vs: VoiceState, sample: int, key: int) -> None:
     """Release, at `sample`, the held voices started with `key` at or before it (drum hits
     ring out)."""
-    sample = max(sample, vs.registers[POS])
-    ints = vs.ints
-    for v in range(vs.registers[N]):
-        if ints[_KEY, v] == key and ints[_ON, v] <= sample:
-            _release(vs, v, sample)
+    _note_off(vs.ints, vs.registers, sample, key)
 
 
 @jit
@@ -313,18 +314,21 @@ def note_on(
         and 0 <= pitch < 128
         and 0 <= timbre < vs.patch_int.shape[0]
     ):
-        _fault(vs, NOTE_DROPPED)
+        _fault(vs.registers, NOTE_DROPPED)
         return
+    ints, f64, f32 = vs.ints, vs.f64, vs.f32
     if velocity <= 0:
-        note_off(vs, sample, key)
+        _note_off(ints, vs.registers, sample, key)
         return
     velocity = min(velocity, 127)
     sample = max(sample, vs.registers[POS])
-    _make_room(vs, sample)
-    v = _free_slot(vs)
-    ints, f64, f32 = vs.ints, vs.f64, vs.f32
-    ints[:, v] = vs.patch_int[timbre, pitch]
-    f32[:, v] = vs.patch_f32[timbre, pitch]
+    _make_room(ints, vs.registers, sample)
+    v = _free_slot(ints, f64, f32, vs.registers)
+    patch_int, patch_f32 = vs.patch_int[timbre, pitch], vs.patch_f32[timbre, pitch]
+    for row in range(ints.shape[0]):
+        ints[row, v] = patch_int[row]
+    for row in range(f32.shape[0]):
+        f32[row, v] = patch_f32[row]
     base_inc = vs.patch_f64[timbre, pitch, _INC]
     f64[_BASE_INC, v] = base_inc
     f64[_PHASE, v] = 0.0
@@ -347,16 +351,16 @@ def release_track(vs: VoiceState, sample: int, track: int) -> None:
     """Release every held voice on `track` at `sample`; notes set to start later are
     cancelled. Drum hits ring out."""
     if not 0 <= track < vs.bend_ratio.shape[0]:
-        _fault(vs, TRACK_DROPPED)
+        _fault(vs.registers, TRACK_DROPPED)
         return
     sample = max(sample, vs.registers[POS])
     ints = vs.ints
     for v in range(vs.registers[N]):
         if ints[_TRACK, v] == track:
             if ints[_ON, v] > sample:
-                _cancel(vs, v)
+                _cancel(ints, v, vs.registers[KILL_LEN])
             else:
-                _release(vs, v, sample)
+                _release(ints, v, sample)
 
 
 @jit
@@ -364,16 +368,16 @@ def silence(vs: VoiceState, sample: int, track: int) -> None:
     """Fade out every voice of `track` (-1: of every track) in SILENCE_SECONDS from
     `sample`, drums included; notes set to start later are cancelled."""
     if not -1 <= track < vs.bend_ratio.shape[0]:
-        _fault(vs, TRACK_DROPPED)
+        _fault(vs.registers, TRACK_DROPPED)
         return
     sample = max(sample, vs.registers[POS])
     ints = vs.ints
     for v in range(vs.registers[N]):
         if track == -1 or ints[_TRACK, v] == track:
             if ints[_ON, v] > sample:
-                _cancel(vs, v)
+                _cancel(ints, v, vs.registers[KILL_LEN])
             else:
-                _kill(vs, v, sample)
+                _kill(ints, v, sample, vs.registers[KILL_LEN])
 
 
 @jit
@@ -382,12 +386,12 @@ def bend(vs: VoiceState, sample: int, track: int, semitones: float) -> None:
     pitch wheel); waits in a ring of 8 * max_voices bends until render reaches it."""
     ratio = 2.0 ** (semitones / 12.0)
     if not (0 <= track < vs.bend_ratio.shape[0] and np.isfinite(ratio)):
-        _fault(vs, BEND_DROPPED)
+        _fault(vs.registers, BEND_DROPPED)
         return
     capacity = vs.bend_by.shape[0]
     count = vs.registers[BEND_COUNT]
     if count >= capacity:
-        _fault(vs, BENDS_FULL)
+        _fault(vs.registers, BENDS_FULL)
         return
     slot = (vs.registers[BEND_HEAD] + count) % capacity
     vs.bend_at[slot, 0] = max(sample, vs.registers[POS])
@@ -409,7 +413,7 @@ def dispatch(vs: VoiceState, ev: ev_columns.Events, use: np.ndarray) -> None:
             silence(vs, sample, -1)
             continue
         if not (0 <= track < use.shape[0] and ev_columns.ON <= kind <= ev_columns.ALL_OFF):
-            _fault(vs, BAD_EVENT)
+            _fault(vs.registers, BAD_EVENT)
             continue
         if not use[track]:
             continue
@@ -449,16 +453,25 @@ def _ramp_down(since: int, rate: np.float32) -> np.float32:
 
 
 @jit
-def _add_voice(vs: VoiceState, v: int, start: int, frames: int, kill_rate: np.float32) -> None:
-    """Add voice v's samples in [start, start + frames) to its track's mix row."""
-    ints, f64, f32 = vs.ints, vs.f64, vs.f32
+def _add_voice(
+    vs_tables: tuple,
+    ints: np.ndarray,
+    f64: np.ndarray,
+    f32: np.ndarray,
+    mix: np.ndarray,
+    v: int,
+    start: int,
+    frames: int,
+    kill_rate: np.float32,
+) -> None:
+    """Add voice v's samples in [start, start + frames) to its track's row of `mix`."""
+    table, slope, darker, darker_slope = vs_tables
     on = ints[_ON, v]
     first = max(on, start)
     last = min(ints[_END, v], start + frames)
     if first >= last:
         return
-    mix = vs.mix[ints[_TRACK, v]]
-    table, slope, darker, darker_slope = vs.table, vs.slope, vs.darker, vs.darker_slope
+    row = mix[ints[_TRACK, v]]
     table_top = table.shape[0] - 1
     slope_top = slope.shape[0] - 1
     mask, base = ints[_MASK, v], ints[_BASE, v]
@@ -498,29 +511,30 @@ def _add_voice(vs: VoiceState, v: int, start: int, frames: int, kill_rate: np.fl
             env = env * _ramp_down(s - kill, kill_rate)
         env = env * gain
         i = s - start
-        mix[i] = mix[i] + wave * env
+        row[i] = row[i] + wave * env
 
 
 @jit
 def _render_chunk(vs: VoiceState, start: int, frames: int, tracks: np.ndarray, at: int) -> None:
+    ints, mix, sounding = vs.ints, vs.mix, vs.sounding
     n = vs.registers[N]
-    sounding = vs.sounding
     sounding[:] = False
     for v in range(n):
-        sounding[vs.ints[_TRACK, v]] = True
+        sounding[ints[_TRACK, v]] = True
     for t in range(sounding.shape[0]):
         if sounding[t]:
-            vs.mix[t, :frames] = _ZERO32
+            mix[t, :frames] = _ZERO32
     kill_rate = np.float32(1.0 / vs.registers[KILL_LEN])
+    tables = (vs.table, vs.slope, vs.darker, vs.darker_slope)
     for v in range(n):
-        _add_voice(vs, v, start, frames, kill_rate)
+        _add_voice(tables, ints, vs.f64, vs.f32, mix, v, start, frames, kill_rate)
     for t in range(sounding.shape[0]):
         if sounding[t]:
-            mix = vs.mix[t]
+            row = mix[t]
             block = tracks[t]
             for i in range(frames):
-                block[at + i, 0] += mix[i]
-                block[at + i, 1] += mix[i]
+                block[at + i, 0] += row[i]
+                block[at + i, 1] += row[i]
 
 
 @jit
@@ -530,13 +544,13 @@ def render(vs: VoiceState, s0: int, frames: int, tracks: np.ndarray) -> None:
     block silent (counted); time moves on either way."""
     registers = vs.registers
     if frames < 0:
-        _fault(vs, BAD_RENDER)
+        _fault(registers, BAD_RENDER)
         return
     writable = (
         tracks.shape[0] >= vs.mix.shape[0] and tracks.shape[1] >= frames and tracks.shape[2] == 2
     )
     if not writable:
-        _fault(vs, BAD_RENDER)
+        _fault(registers, BAD_RENDER)
     capacity = vs.bend_by.shape[0]
     done = 0
     while done < frames:
@@ -544,15 +558,17 @@ def render(vs: VoiceState, s0: int, frames: int, tracks: np.ndarray) -> None:
         start = s0 + done
         while registers[BEND_COUNT] > 0:
             head = registers[BEND_HEAD]
-            if vs.bend_at[head, 0] > start:
-                if vs.bend_at[head, 0] < start + chunk:
-                    chunk = vs.bend_at[head, 0] - start
+            sample, track = vs.bend_at[head, 0], vs.bend_at[head, 1]
+            if sample > start:
+                if sample < start + chunk:
+                    chunk = sample - start
                 break
-            _apply_bend(vs, vs.bend_at[head, 0], vs.bend_at[head, 1], vs.bend_by[head])
+            vs.bend_ratio[track] = vs.bend_by[head]
+            _apply_bend(vs.ints, vs.f64, registers[N], sample, track, vs.bend_by[head])
             registers[BEND_HEAD] = (head + 1) % capacity
             registers[BEND_COUNT] -= 1
         if writable and registers[N] > 0:
             _render_chunk(vs, start, chunk, tracks, done)
         registers[POS] = start + chunk
-        _reap(vs, start + chunk)
+        _reap(vs.ints, vs.f64, vs.f32, registers, start + chunk)
         done += chunk
