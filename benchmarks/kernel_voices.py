@@ -8,8 +8,9 @@ Load: 32 held notes over 8 tracks, cycling sine, saw, square, pad and bass (none
 itself; pad and bass darken, bass decays to its sustain), so every render runs 32 voices.
 Each block size (64, 128, 256 frames at 48 kHz) renders `--seconds` of audio back to back
 through each pool; p50, p99.9 and max are % of the period. The compiled figures include
-the Python-to-numba call (unboxing the state's arrays, a few microseconds), which the
-compiled engine core will not pay, as it calls render from compiled code.
+the Python-to-numba call (unboxing the state's arrays), which the compiled engine core
+will not pay, as it calls render from compiled code: the "call only" row times it, a
+render of a pool without voices.
 
 These VMs differ about 3x in speed, so the run also times benchmarks/reference.py's
 workload at its start and end and prints p50 and p99.9 in units of it ("0.40 ref").
@@ -104,7 +105,13 @@ def measure(blocksize: int, seconds: float) -> list[tuple[str, np.ndarray, int]]
         kv.note_on(vs, 0, v % TRACKS, 36 + v, 100, TIMBRES[v % len(TIMBRES)], v)
     compiled = timed(lambda s0, frames, out: kv.render(vs, s0, frames, out), blocksize, seconds)
     python = timed(pool.render, blocksize, seconds)
-    return [("kernel", compiled, kv.active(vs)), ("VoicePool", python, pool.active)]
+    idle = kv.make_voices(SR, TRACKS, max_voices=32)
+    call = timed(lambda s0, frames, out: kv.render(idle, s0, frames, out), blocksize, seconds)
+    return [
+        ("kernel", compiled, kv.active(vs)),
+        ("VoicePool", python, pool.active),
+        ("call only", call, kv.active(idle)),
+    ]
 
 
 def main() -> None:
