@@ -76,14 +76,17 @@ def test_boundaries_at_their_own_samples_round_the_same_way() -> None:
                     )
 
 
-def test_the_double_buffer_flips_to_the_map_python_wrote() -> None:
+def test_the_core_reads_the_buffer_it_was_told_and_python_writes_another() -> None:
     slow, fast = TempoMap(48000, 60.0), TempoMap(48000, 240.0)
-    maps = tempo.make_maps(slow)
+    maps = tempo.make_maps(slow, buffers=3)
     assert tempo.sample_at(tempo.current(maps), 1.0) == 48000
-    tempo.encode_map(fast, tempo.idle(maps))
-    maps.active[0] = 1
+    k = tempo.free_buffer(maps)
+    tempo.encode_map(fast, maps.buffers[k])
+    assert tempo.free_buffer(maps, pending=(k,)) not in (0, k)
+    maps.active[0] = k
     assert tempo.sample_at(tempo.current(maps), 1.0) == 12000
-    assert tempo.idle(maps) is maps.a
+    with pytest.raises(EngineError, match="wait for the engine"):
+        tempo.free_buffer(maps, pending=(0, 2) if k == 1 else (0, 1))
 
 
 def test_a_map_too_long_for_the_buffer_is_refused_in_a_sentence() -> None:

@@ -10,8 +10,11 @@ A map is written once by Python (`encode_map`) into a preallocated `MapState`: t
 segments (beat, sample, samples per beat) and grid segments (beat, beats per bar, beats
 per phrase), 256 of each by default (a set that changes tempo every bar for 20 minutes at
 120 BPM has 600 changes; `TempoMap.with_tempo` drops later changes, so a performed set
-rarely holds more than a few dozen). The players hold two of them (`Maps`): Python
-writes the idle one while the core reads the other, and a NEW_MAP command flips them.
+rarely holds more than a few dozen). The players hold a few of them (`Maps`, 4 by
+default): Python writes one that the core neither reads nor has been told to read next,
+then a NEW_MAP command names it. Two would do if tempo changes came one per block; four
+let a script set tempo, meter and phrase in one breath (three maps sent before the core
+takes the first) without Python ever writing a buffer the core may be reading.
 """
 
 from __future__ import annotations
@@ -45,11 +48,10 @@ class MapState(NamedTuple):
 
 
 class Maps(NamedTuple):
-    """The two buffers of the double-buffered map; `active[0]` says which one plays."""
+    """The map's buffers; `active[0]` says which one plays."""
 
-    a: MapState
-    b: MapState
-    active: np.ndarray  # int64 (1,): 0 for a, 1 for b
+    buffers: tuple  # of MapState
+    active: np.ndarray  # int64 (1,)
 
 
 def make_map(capacity: int = 256) -> MapState:
@@ -64,16 +66,23 @@ def make_map(capacity: int = 256) -> MapState:
     )
 
 
-def make_maps(tempo_map: TempoMap, capacity: int = 256) -> Maps:
-    """Both buffers, the first holding `tempo_map` and playing."""
-    maps = Maps(make_map(capacity), make_map(capacity), np.zeros(1, np.int64))
-    encode_map(tempo_map, maps.a)
+def make_maps(tempo_map: TempoMap, buffers: int = 4, capacity: int = 256) -> Maps:
+    """The buffers, the first holding `tempo_map` and playing."""
+    maps = Maps(tuple(make_map(capacity) for _ in range(buffers)), np.zeros(1, np.int64))
+    encode_map(tempo_map, maps.buffers[0])
     return maps
 
 
-def idle(maps: Maps) -> MapState:
-    """The buffer Python may write: the one the core does not read."""
-    return maps.b if maps.active[0] == 0 else maps.a
+def free_buffer(maps: Maps, pending: tuple[int, ...] = ()) -> int:
+    """A buffer Python may write: neither the one that plays nor one named by a NEW_MAP
+    command the core has not taken yet (`pending`)."""
+    for k in range(len(maps.buffers)):
+        if k != maps.active[0] and k not in pending:
+            return k
+    raise EngineError(
+        f"{len(pending)} tempo changes wait for the engine to take them; "
+        "give it a moment between changes"
+    )
 
 
 def encode_map(tm: TempoMap, out: MapState) -> None:
@@ -99,7 +108,7 @@ def encode_map(tm: TempoMap, out: MapState) -> None:
 @jit
 def current(maps: Maps) -> MapState:
     """The buffer that plays."""
-    return maps.a if maps.active[0] == 0 else maps.b
+    return maps.buffers[maps.active[0]]
 
 
 @jit
