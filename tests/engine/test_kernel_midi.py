@@ -5,8 +5,10 @@ time.monotonic()'s clock."""
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
+from collections import deque
 from types import SimpleNamespace
 
 import numpy as np
@@ -14,7 +16,10 @@ import numpy as np
 from hoot.engine.kernel import clock as kclock
 from hoot.engine.kernel import events as kev
 from hoot.engine.kernel import midi_in
+from hoot.engine.kernel import midi_out as kout
 from hoot.engine.live_midi import BlockClock, LiveNotes
+from hoot.engine.midi_out import MidiOutTrack, MidiSender
+from tests.waiting import wait_until
 
 SR = 48000
 ORIGIN = 1000.0  # the monotonic time at which sample 0 renders
@@ -193,3 +198,75 @@ def test_the_kernel_reads_the_clock_time_monotonic_reads() -> None:
     kclock.stamp(kc, 480, 256)
     assert before - 0.01 <= kc.f[kclock.ORIGIN] + 480 / SR <= time.monotonic()
     assert np.isfinite(kc.f[kclock.ORIGIN])
+
+
+class Queue:
+    """MidiSender's side that MidiOutTrack writes: its deque and its order."""
+
+    def __init__(self) -> None:
+        self.queue: deque = deque()
+        self.next_order = itertools.count().__next__
+
+
+def test_midi_out_records_equal_what_midi_out_track_stamps() -> None:
+    rng = random.Random(9)
+    clock = BlockClock(SR)
+    kc = kclock.make_clock(SR)
+    sender = Queue()
+    ring = kout.make_out_ring()
+    tracks = [(MidiOutTrack(sender, clock, ch, shift), kout.make_out_track(ring, ch, shift))
+              for ch, shift in ((2, 0.0071), (9, -0.0123))]  # fmt: skip
+    due = np.zeros(kout.RING, np.float64)
+    message = np.zeros((kout.RING, 3), np.int64)
+    expected, got = [], []
+    for b in range(200):
+        s0 = b * 256
+        now = ORIGIN + s0 / SR + rng.choice((0.0, 0.0007, 0.0023))
+        clock.now = lambda now=now: now
+        clock.stamp(s0, 256)
+        kclock.stamp_at(kc, s0, 256, now)
+        ev = kev.make_events(64)
+        for _ in range(rng.randint(0, 6)):
+            t = rng.randrange(2)
+            sample = s0 + rng.randrange(256)
+            kind = rng.choice((kev.ON, kev.OFF, kev.BEND, kev.ALL_OFF, kev.SILENCE))
+            pitch, velocity = rng.randint(0, 127), rng.randint(-5, 140)
+            key = t * 128 + pitch
+            semitones = rng.choice((0.0, 2.0, -2.0, 0.5, rng.uniform(-2.5, 2.5), 1 / 8192))
+            kev.push(ev, sample, kind, t, pitch, velocity, 0, key, semitones)
+            python = tracks[t][0]
+            if kind == kev.ON:
+                python.note_on(sample, t, pitch, velocity, 0, key)
+            elif kind == kev.OFF:
+                python.note_off(sample, key)
+            elif kind == kev.BEND:
+                python.bend(sample, t, semitones)
+            elif kind == kev.ALL_OFF:
+                python.all_off(sample)
+        for k in range(ev.count[0]):  # each event to its track's sink, in order
+            kout.play_event(tracks[ev.i[k, kev.TRACK]][1], kc, ev, k)
+        n = kout.take(ring, due, message)
+        got += [(float(due[k]), bytes(message[k].tolist())) for k in range(n)]
+    expected = [(when, m) for when, _, m in sender.queue]
+    assert len(expected) > 300
+    assert got == expected
+    assert ring.index[kout.DROPPED] == 0
+
+
+def test_the_sender_sends_what_the_kernel_wrote_when_it_is_due() -> None:
+    port = SimpleNamespace(sent=[], send=lambda m: port.sent.append((time.monotonic(), m)))
+    sender = MidiSender(port, "fake synth")
+    try:
+        kc = kclock.make_clock(SR)
+        kclock.stamp(kc, 0, 256)
+        out = kout.make_out_track(sender.ring, 1, 0.0)
+        kout.note_on(out, kc, 2400, 60, 100)  # 50 ms from the block's start
+        kout.note_off(out, kc, 4800, 60)
+        kout.all_off(out, kc, 4800)
+        assert wait_until(lambda: len(port.sent) == 3)
+    finally:
+        sender.close()
+    times = [t for t, _ in port.sent[:3]]
+    assert [m for _, m in port.sent[:3]] == [b"\x91\x3c\x64", b"\x81\x3c\x00", b"\xb1\x7b\x00"]
+    assert times[0] >= kclock.wall_at(kc, 2400) and times[1] >= kclock.wall_at(kc, 4800)
+    assert sender.ring.index[kout.READ] == 3
