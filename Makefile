@@ -18,6 +18,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/forward_cost.py
+	$(BIN)/python benchmarks/kernel_players.py
 	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/soak.py
 	$(BIN)/python benchmarks/generate_latency.py

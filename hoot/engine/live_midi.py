@@ -127,14 +127,32 @@ class LiveNotes:
         self.bent = False
         self.faults = 0
         self.played = 0  # notes started, for status and tests
+        self.kernel = None  # the compiled core's ring and state (kernel.midi_in.LiveInput)
+        self._write = self._end = None
+
+    def use_kernel(self):
+        """Feed the compiled core from now on: `receive` and `end_all` write the input's
+        ring (hoot.engine.kernel.midi_in) instead of the deque. Returns its LiveInput."""
+        from hoot.engine.kernel import midi_in
+
+        self.kernel = midi_in.make_live_input(self.track, self.patch, self.channel)
+        self._write, self._end = midi_in.write, midi_in.end_all
+        return self.kernel
 
     def receive(self, message: bytes, arrived: float) -> None:
         """The MIDI input's callback (its own thread): queue the message for the audio thread."""
-        self.events.append((message, arrived))
+        if self.kernel is not None:
+            self._write(self.kernel, message, arrived)
+        else:
+            self.events.append((message, arrived))
 
     def end_all(self, arrived: float | None = None) -> None:
         """Ask the audio thread to end every note of this input (the port went away)."""
-        self.events.append((RELEASE_ALL, time.monotonic() if arrived is None else arrived))
+        arrived = time.monotonic() if arrived is None else arrived
+        if self.kernel is not None:
+            self._end(self.kernel, arrived)
+        else:
+            self.events.append((RELEASE_ALL, arrived))
 
     # ---- the audio thread ---------------------------------------------------------------
 

@@ -43,7 +43,10 @@ import threading
 import time
 from collections import deque
 
+import numpy as np
+
 from hoot.engine import realtime
+from hoot.engine.kernel import midi_out as kout
 from hoot.engine.live_midi import BlockClock
 
 POLL = 0.001
@@ -63,7 +66,8 @@ class MidiSender:
 
     `port` has send(bytes) (hoot.midi.ports.MidiOut). The engine's MidiOutTracks append
     (due, order, message) to `queue`; `order` (from `next_order`) keeps messages due at the
-    same moment in the order they were made.
+    same moment in the order they were made. The compiled core writes `ring` instead
+    (hoot.engine.kernel.midi_out); the thread takes both in.
     """
 
     def __init__(self, port, name: str = "") -> None:
@@ -78,6 +82,9 @@ class MidiSender:
         self._on = [[0] * 128 for _ in range(16)]  # notes sounding, as sent, per channel
         self._bent = [False] * 16
         self._used: set[int] = set()
+        self.ring = kout.make_out_ring()
+        self._due = np.zeros(256, np.float64)  # what one look takes from the ring
+        self._message = np.zeros((256, 3), np.int64)
         self._halt = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"midi-out {name}", daemon=True)
         self._thread.start()
@@ -110,6 +117,7 @@ class MidiSender:
         while not halt.is_set():
             while queue:
                 heapq.heappush(heap, queue.popleft())
+            self._take(heap)
             if not heap:
                 halt.wait(POLL)
                 continue
@@ -124,6 +132,14 @@ class MidiSender:
                 self.late += 1
             if self.log is not None:
                 self.log.append((due, sent_at, message))
+
+    def _take(self, heap: list[tuple[float, int, bytes]]) -> None:
+        """Move what the compiled core wrote into the heap, in the order it was written."""
+        due, message = self._due, self._message
+        while n := kout.take(self.ring, due, message):
+            for k in range(n):
+                record = (float(due[k]), self.next_order(), bytes(message[k].tolist()))
+                heapq.heappush(heap, record)
 
     def _send(self, message: bytes) -> None:
         """Send one message, keeping count of the notes it leaves sounding. Sender thread."""
@@ -169,9 +185,7 @@ class MidiOutTrack:
 
     def _at(self, sample: int, message: bytes) -> None:
         sender = self.sender
-        sender.queue.append(
-            (self.clock.wall_at(sample) + self.shift, sender.next_order(), message)
-        )
+        sender.queue.append((self.clock.wall_at(sample) + self.shift, sender.next_order(), message))
 
     def note_on(
         self, sample: int, track: int, pitch: int, velocity: int, timbre: int, key: int
