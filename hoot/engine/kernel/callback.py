@@ -88,6 +88,7 @@ POINTERS = {
     np.dtype(np.int64): "i64_pointer",
     np.dtype(np.int32): "i32_pointer",
     np.dtype(np.uint8): "u8_pointer",
+    np.dtype(np.bool_): "b1_pointer",
 }
 """dtypes an array of the world may have, with the intrinsic that makes their pointer."""
 
@@ -200,6 +201,9 @@ def layout(world: Any, stats: Stats) -> Layout:
             shape = "".join(f"d[{at + 1 + i}], " for i in range(node.ndim))
             return f"carray({POINTERS[node.dtype]}(d[{at}]), ({shape}))"
         cls = type(node)
+        if type(node) is tuple and node:  # a plain tuple (a map's buffers): each item walked
+            items = ", ".join(walk(x, f"{where}[{k}]") for k, x in enumerate(node))
+            return f"({items},)"
         if not (isinstance(node, tuple) and hasattr(cls, "_fields")):
             raise ValueError(f"{where} is a {cls.__name__}; a world holds arrays and NamedTuples")
         module = sys.modules.get(cls.__module__)
@@ -239,7 +243,9 @@ import numpy as np
 from numba import carray
 
 from hoot.engine.kernel import callback as kc
-from hoot.engine.kernel.jit import f32_pointer, f64_pointer, i32_pointer, i64_pointer, u8_pointer
+from hoot.engine.kernel.jit import (
+    b1_pointer, f32_pointer, f64_pointer, i32_pointer, i64_pointer, u8_pointer
+)
 from {process.__module__} import {process.__qualname__} as process
 {imports}
 

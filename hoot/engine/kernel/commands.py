@@ -27,6 +27,10 @@ from hoot.engine.kernel.tempo import Maps
 START, STOP, UNQUEUE, SWAP, NEW_MAP, PANIC, MIX = range(1, 8)
 """Record kinds: engine.core's Start, Stop, Unqueue, Swap, NewMap, Panic, Mix."""
 
+FOREIGN = 16
+"""Kinds from FOREIGN on belong to other parts of the core (kernel.world): handed on as MIX
+is."""
+
 KIND, TRACK, SLOT, SAMPLE, QUANTUM, NAME, BUFFER, AT_ONCE = range(8)
 INT_COLUMNS = 8
 """Integer columns: SLOT is a stem table slot (Start, Swap), NAME a stem's name (Unqueue's
@@ -66,8 +70,9 @@ def take_commands(
     s0: int,
     events: ev.Events,
 ) -> int:
-    """Apply the records sent before this block (Engine._apply); stop at a MIX and return
-    MIX (its record in `ring.mix_i`, `ring.mix_f`), or return 0 when none is left."""
+    """Apply the records sent before this block (Engine._apply); stop at a MIX or a FOREIGN
+    kind and return it (its record in `ring.mix_i`, `ring.mix_f`), after a PANIC return
+    PANIC, or return 0 when none is left."""
     capacity = ring.i.shape[0]
     tracks = ps.hardware.shape[0]
     while ring.at[READ] < ring.at[WRITE]:
@@ -75,7 +80,7 @@ def take_commands(
         r = ring.i[k]
         kind = r[KIND]
         track = r[TRACK]
-        if kind != NEW_MAP and kind != PANIC and not 0 <= track < tracks:
+        if kind != NEW_MAP and kind != PANIC and kind < FOREIGN and not 0 <= track < tracks:
             ps.reg[pl.FAULTS] += 1  # Python checks tracks; a stray record is dropped
             ring.at[READ] += 1
             continue
@@ -91,12 +96,15 @@ def take_commands(
             pl.new_map(ps, maps, r[BUFFER], s0)
         elif kind == PANIC:
             pl.panic(ps, st, s0, events)
-        elif kind == MIX:
+            ps.reg[pl.STATE_VERSION] += 1
+            ring.at[READ] += 1
+            return PANIC  # the caller ends the live inputs' notes too
+        elif kind == MIX or kind >= FOREIGN:
             ring.mix_i[:] = r
             ring.mix_f[:] = ring.f[k]
             ring.at[READ] += 1
             ps.reg[pl.STATE_VERSION] += 1
-            return MIX
+            return kind
         else:
             ps.reg[pl.FAULTS] += 1
             ring.at[READ] += 1

@@ -37,6 +37,7 @@ def _pointer_intrinsic(element: types.Type):
 f32_pointer = _pointer_intrinsic(types.float32)
 f64_pointer = _pointer_intrinsic(types.float64)
 i64_pointer = _pointer_intrinsic(types.int64)
+b1_pointer = _pointer_intrinsic(types.boolean)
 i32_pointer = _pointer_intrinsic(types.int32)
 u8_pointer = _pointer_intrinsic(types.uint8)
 """`numba.carray(f32_pointer(address), shape)` views memory Python handed over as an integer
