@@ -106,6 +106,11 @@ class EngineControl:
             p.ClockTransport: self.clock_transport,
             p.ClockFeed: self.clock_feed,
             p.GetClock: lambda c: self.clock.state(),
+            p.Inputs: self._inputs_not_ready,
+            p.AddInput: self._inputs_not_ready,
+            p.RemoveInput: self._inputs_not_ready,
+            p.Monitor: self._inputs_not_ready,
+            p.MeasureLatency: self._inputs_not_ready,
         }
 
     # ---- entry ---------------------------------------------------------------------
@@ -213,6 +218,9 @@ class EngineControl:
     def panic(self, c: p.Panic) -> p.Scheduled:
         self.engine.inbox.append(core.Panic())
         return p.Scheduled(self.now + FADE)
+
+    def _inputs_not_ready(self, c: p.Command) -> p.Reply:
+        raise EngineError(f"this engine cannot do {c.verb!r} yet: live inputs are being built")
 
     # ---- MIDI ------------------------------------------------------------------------
 
