@@ -11,12 +11,13 @@ import soundfile as sf
 
 from hoot.engine import protocol as p
 from hoot.engine.backends import SoundDeviceBackend
-from hoot.engine.client import LocalEngine
+from hoot.engine.client import EngineClient, LocalEngine
 from hoot.engine.control import EngineControl
 from hoot.engine.core import Engine
 from hoot.engine.inputs import INPUT_ROWS
 from hoot.engine.latency import _portaudio_clients, measure_round_trip
 from hoot.engine.recorder import Recorder
+from hoot.engine.rings import RingReader
 from hoot.errors import EngineError
 from tests.waiting import wait_until
 
@@ -229,3 +230,43 @@ def test_a_jack_client_played_into_an_input_is_recorded_exactly_and_monitored_at
     assert abs(heard - at) <= 64  # the limiter's look-ahead, at most
     level = np.abs(master[heard : heard + n, 0]).max() / np.abs(sent[:n]).max()
     assert level == pytest.approx(float(gain), rel=1e-3)
+
+
+@pytest.mark.jack
+def test_the_engine_process_opens_jack_duplex_and_rings_its_inputs_to_other_processes(
+    jack_server, tmp_path
+):
+    client = EngineClient.spawn(tmp_path / "live", backend="sounddevice", idle_timeout=30)
+    try:
+        assert client.info.inputs == INPUT_ROWS
+        listed = client.send(p.Inputs())
+        assert listed.duplex, listed.reason
+        assert listed.ports == ("system:capture_1", "system:capture_2")
+        with pytest.raises(EngineError, match="no input channel 5; the device has 1 "):
+            client.send(p.AddInput("sax", channels=(5,)))
+        reader = RingReader(listed.ring)
+        client.send(p.AddInput("sax", channels=(1, 2)))
+        client.send(p.AddInput("guide", signal="sine 440", monitor=False))
+        assert wait_until(lambda: reader.written > reader.next + 50)
+        s0, block = reader.read()
+        assert block.shape[0] == INPUT_ROWS and s0 >= 0
+        assert wait_until(lambda: client.status().inputs[1, 0] > 0.49)
+        latency = client.send(p.MeasureLatency())
+        assert latency.measured and latency.frames == jack_server.period, latency
+    finally:
+        client.shutdown()
+
+
+def test_an_engine_without_device_inputs_plays_on_and_refuses_them(tmp_path):
+    client = EngineClient.spawn(tmp_path / "live", backend="null", idle_timeout=30)
+    try:
+        listed = client.send(p.Inputs())
+        assert not listed.duplex and listed.ports == ()
+        assert listed.reason == "the null backend has no audio device, so no inputs"
+        with pytest.raises(EngineError, match="there are no device inputs to take"):
+            client.send(p.AddInput("sax", channels=(1,)))
+        client.send(p.AddInput("guide", signal="clicks 120"))
+        assert wait_until(lambda: client.status().meters[-1, 0] > 0.1)  # the master sounds
+        assert not client.send(p.MeasureLatency()).measured
+    finally:
+        client.shutdown()
