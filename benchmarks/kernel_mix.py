@@ -28,13 +28,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-from reference import reference_seconds
+from reference import reference_seconds, repository_on_path
 
-from hoot.engine.core import Engine, Mix
+from hoot.engine.core import Mix
 from hoot.engine.kernel.jit import jit
 from hoot.engine.kernel.mix import FAULTS, make_mix, mix_block, set_mix
 from hoot.engine.kernel.tap import tap
 from hoot.engine.recorder import RecorderProcess
+
+repository_on_path()  # the Python engine, our oracle, lives with the tests
+from tests.engine.oracle import Engine  # noqa: E402
 
 SR = 48000
 TRACKS = ("drums", "bass", "chords", "lead", "pad", "perc", "in1", "in2")

@@ -31,7 +31,7 @@ import time
 
 import numba
 import numpy as np
-from reference import reference_seconds
+from reference import reference_seconds, repository_on_path
 
 from hoot.engine import core
 from hoot.engine.kernel import commands as cm
@@ -39,6 +39,9 @@ from hoot.engine.kernel import events as ev
 from hoot.engine.kernel import players as pl
 from hoot.engine.kernel.desk import Desk
 from hoot.music.time import TempoMap
+
+repository_on_path()  # the Python engine, our oracle, lives with the tests
+from tests.engine.oracle import Engine  # noqa: E402
 
 SR = 48000
 TRACKS = ("drums", "bass", "chords", "lead", "pad", "perc", "in1", "in2")
@@ -144,7 +147,7 @@ def kernel_block(blocksize: int, seconds: float, one_call: bool) -> np.ndarray:
 
 
 def python_block(blocksize: int, seconds: float) -> np.ndarray:
-    engine = core.Engine(SR, TRACKS)
+    engine = Engine(SR, TRACKS)
     engine.sinks = [Mute()] * len(TRACKS)
     for cmd in the_set():
         engine.inbox.append(cmd)

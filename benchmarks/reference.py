@@ -28,3 +28,14 @@ def reference_seconds(repeats: int = 300) -> float:
             total += i * i
         times.append(time.perf_counter() - t0)
     return float(np.median(times))
+
+
+def repository_on_path() -> None:
+    """Let a benchmark import from the repository's tests (the Python engine the compiled
+    core replaced lives there, as the tests' oracle: tests/engine/oracle.py)."""
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parent.parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)

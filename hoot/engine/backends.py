@@ -5,6 +5,9 @@ and never raises. The same function runs under three drivers:
 
 - `SoundDeviceBackend`: PortAudio (through sounddevice) calls it from the host's audio thread.
   Under JACK the stream is opened with blocksize 0, so every call gets exactly JACK's period.
+  It opens the device for input and output together (duplex) where it has inputs, and then
+  calls `render(out, indata)` with the input block; a device without inputs, or one that
+  refuses duplex, plays output only, and `input_reason` says why in one sentence.
 - `NullBackend`: no device; a thread calls it in real time, paced by absolute deadlines, so
   the music keeps time (and clocks, MIDI and the console behave) with nothing to play on.
 - `OfflineDriver`: as fast as possible and synchronous, for renders, tests and benchmarks,
@@ -38,7 +41,7 @@ from hoot.errors import DeviceError
 if TYPE_CHECKING:  # the kernel imports numba (0.3 s); only a KernelBackend needs it
     from hoot.engine.kernel.callback import Callback
 
-RenderFn = Callable[[np.ndarray], None]
+RenderFn = Callable[..., None]  # render(out) or, on a duplex stream, render(out, indata)
 MessageFn = Callable[[str], None]
 LostFn = Callable[[str], None]
 
@@ -52,6 +55,7 @@ STALL_SECONDS = 2.0  # no callback for this long while "active" means the device
 STALL_BLOCKS = 50  # ...or for this many block periods, if that is longer
 JACK_HOSTAPI_MARK = "JACK"
 DEVICES_HINT = "run `hoot devices` to see what PortAudio sees"
+MAX_INPUTS = 32  # input channels opened at most: a large interface's, not a JACK graph's
 
 # PortAudio streams on a JACK server that died: they must stay open for good (see
 # `_abandon_jack_stream`), and this list keeps them referenced so nothing tries to close them.
@@ -103,6 +107,11 @@ class Backend:
         # realtime.py): 0 normal scheduling, -1 not known (yet, or on this platform)
         self.realtime_priority = -1
         self._scheduled = False  # the render thread has been raised (or tried)
+        # the device's input channels (JACK: the physical capture ports' names), or none
+        # and why not, in one sentence
+        self.input_ports: tuple[str, ...] = ()
+        self.input_reason = "the null backend has no audio device, so no inputs"
+        self.input_latency = 0.0  # seconds, as the host reports them
 
     def start(self) -> None:
         """Begin calling the render function."""
@@ -129,11 +138,15 @@ class Backend:
         ordered = np.roll(self.callback_times, -self.callback_index)
         return ordered[HISTORY - count :].copy()
 
-    def _render_block(self, out: np.ndarray, frames: int) -> None:
-        """Call render on `out` and account for it. REAL-TIME: runs on the audio thread."""
+    def _render_block(self, out: np.ndarray, frames: int, indata: np.ndarray | None = None) -> None:
+        """Call render on `out` (and the input block, if any) and account for it.
+        REAL-TIME: runs on the audio thread."""
         began = perf_counter()
         try:
-            self.render(out)
+            if indata is None:
+                self.render(out)
+            else:
+                self.render(out, indata)
         except Exception:  # noqa: BLE001 - whatever render raises, the audio thread must go on
             # A faulty render must not kill the stream: this block plays as silence instead.
             out.fill(0.0)
@@ -238,7 +251,8 @@ def choose_output_device(sounddevice: Any, device: int | str | None) -> int:
 
 
 class SoundDeviceBackend(Backend):
-    """PortAudio output through a sounddevice.OutputStream with a callback (float32, stereo).
+    """PortAudio through a sounddevice.Stream (duplex: the device's inputs and stereo out) or,
+    where the device has no inputs or refuses duplex, an OutputStream; float32, a callback.
 
     The stream is opened here, so a device problem shows at construction as
     OutputUnavailable. A watchdog thread notices when the stream dies without being asked
@@ -256,6 +270,7 @@ class SoundDeviceBackend(Backend):
         device: int | str | None = None,
         latency: float | str = "low",
         on_lost: LostFn | None = None,
+        duplex: bool = False,
     ) -> None:
         super().__init__(render, samplerate, blocksize)
         sounddevice = import_sounddevice()
@@ -282,17 +297,77 @@ class SoundDeviceBackend(Backend):
         self._halt = threading.Event()
         self._stopping = False
         self._watchdog: threading.Thread | None = None
-        try:
-            self._stream = self._open_stream(index, latency)
-        except (sounddevice.PortAudioError, ValueError) as error:
-            raise OutputUnavailable(
-                f"PortAudio could not open an output stream on {self.device} ({error})"
-            ) from error
-        latency_seconds = self._stream.latency
-        if isinstance(latency_seconds, tuple):  # a duplex stream: (input, output)
-            latency_seconds = latency_seconds[1]
-        self.latency = float(latency_seconds)
+        self.input_reason = "hoot asked this stream for output only"
+        self._stream = self._open_duplex(sounddevice, index, info, latency) if duplex else None
+        if self._stream is None:
+            try:
+                self._stream = self._open_stream(index, latency)
+            except (sounddevice.PortAudioError, ValueError) as error:
+                raise OutputUnavailable(
+                    f"PortAudio could not open an output stream on {self.device} ({error})"
+                ) from error
+            self.latency = float(self._stream.latency)
         self._closed = False
+
+    def _open_duplex(self, sounddevice: Any, index: int, info: dict, latency: float | str):
+        """A duplex Stream on the output device's inputs (or its host API's default input
+        device), or None with `input_reason` set when there are none or PortAudio refuses."""
+        source = index
+        if info["max_input_channels"] <= 0:
+            api = sounddevice.query_hostapis(info["hostapi"])
+            source = api["default_input_device"]
+            if source is None or source < 0:
+                self.input_reason = f"{self.device} has no input channels"
+                return None
+        source_info = sounddevice.query_devices(source)
+        channels = min(int(source_info["max_input_channels"]), MAX_INPUTS)
+        if channels <= 0:
+            self.input_reason = f"{self.device} has no input channels"
+            return None
+        try:
+            stream = self._open_duplex_stream(source, index, channels, latency)
+        except (sounddevice.PortAudioError, ValueError) as error:
+            self.input_reason = (
+                f"PortAudio would not open {source_info['name']} for input and output "
+                f"together ({error}), so hoot plays without inputs"
+            )
+            return None
+        self.input_ports = self._port_names(channels)
+        self.input_reason = ""
+        self.input_latency, self.latency = (float(x) for x in stream.latency)
+        return stream
+
+    def _port_names(self, channels: int) -> tuple[str, ...]:
+        """JACK: the physical capture ports PortAudio connects its inputs to, in order;
+        elsewhere (or if JACK will not say): "in 1".."in N"."""
+        names = tuple(f"in {k + 1}" for k in range(channels))
+        if not self.is_jack:
+            return names
+        try:
+            import jack
+
+            client = jack.Client("hoot-ports", no_start_server=True)
+            try:
+                ports = client.get_ports(is_audio=True, is_output=True, is_physical=True)
+                found = tuple(port.name for port in ports)
+            finally:
+                client.close()
+        except Exception:  # noqa: BLE001 - names are a courtesy; numbers still work
+            return names
+        return found[:channels] + names[len(found) :]
+
+    def _open_duplex_stream(self, source: int, index: int, channels: int, latency) -> Any:
+        """Open a duplex stream, `channels` inputs from device `source`, unstarted."""
+        return self._sounddevice.Stream(
+            samplerate=self.samplerate,
+            blocksize=self.blocksize,
+            device=(source, index),
+            channels=(channels, CHANNELS),
+            dtype="float32",
+            latency=latency,
+            callback=self._duplex_callback,
+            finished_callback=self._finished.set,
+        )
 
     def _open_stream(self, index: int, latency: float | str) -> Any:
         """Open the PortAudio stream on output device `index`, unstarted."""
@@ -324,6 +399,18 @@ class SoundDeviceBackend(Backend):
             self.realtime_priority = realtime.raise_this_thread(keep_realtime=self.is_jack)
             realtime.audio_priority = self.realtime_priority
         self._render_block(outdata, frames)
+
+    def _duplex_callback(
+        self, indata: np.ndarray, outdata: np.ndarray, frames: int, time_info: Any, status: Any
+    ) -> None:
+        """PortAudio's duplex stream callback. REAL-TIME: see the module docstring."""
+        if status and (status.output_underflow or status.input_overflow):
+            self.xruns += 1
+        if not self._scheduled:
+            self._scheduled = True
+            self.realtime_priority = realtime.raise_this_thread(keep_realtime=self.is_jack)
+            realtime.audio_priority = self.realtime_priority
+        self._render_block(outdata, frames, indata)
 
     def start(self) -> None:
         """Start the stream and its watchdog."""
@@ -422,10 +509,6 @@ class SoundDeviceBackend(Backend):
             self.on_lost(reason)
 
 
-class InputUnavailable(DeviceError):
-    """The device cannot give the inputs asked for; the output alone still can."""
-
-
 class KernelBackend(SoundDeviceBackend):
     """PortAudio calls the compiled core itself: no Python, hence no GIL, on the audio path.
 
@@ -446,55 +529,45 @@ class KernelBackend(SoundDeviceBackend):
         device: int | str | None = None,
         latency: float | str = "low",
         on_lost: LostFn | None = None,
+        duplex: bool = False,
     ) -> None:
         from hoot.engine.kernel import callback as kc
 
         self.callback = callback
         self._kc = kc
-        super().__init__(callback.render, samplerate, blocksize, device, latency, on_lost)
+        super().__init__(
+            callback.render, samplerate, blocksize, device, latency, on_lost, duplex=duplex
+        )
 
-    def _open_stream(self, index: int, latency: float | str) -> Any:
-        """Open the stream with the compiled callback, duplex if it takes inputs."""
-        sd = self._sounddevice
-        callback = self.callback
-        ffi = sd._ffi
-        common = {
+    def _stream_args(self, latency: float | str) -> dict:
+        ffi = self._sounddevice._ffi
+        return {
             "samplerate": self.samplerate,
             "blocksize": self.blocksize,
             "dtype": "float32",
             "latency": latency,
-            "callback": ffi.cast("PaStreamCallback *", callback.address),
-            "userdata": ffi.cast("void *", callback.userdata),
+            "callback": ffi.cast("PaStreamCallback *", self.callback.address),
+            "userdata": ffi.cast("void *", self.callback.userdata),
             "finished_callback": self._finished.set,
         }
-        if not callback.in_channels:
-            return sd._StreamBase("output", device=index, channels=CHANNELS, **common)
-        source = self._input_device(index)
-        return sd._StreamBase(
-            "duplex",
-            device=(source, index),
-            channels=(callback.in_channels, CHANNELS),
-            **common,
+
+    def _open_stream(self, index: int, latency: float | str) -> Any:
+        """An output-only stream with the compiled callback: it hears no inputs."""
+        self.callback.use_inputs(0)
+        return self._sounddevice._StreamBase(
+            "output", device=index, channels=CHANNELS, **self._stream_args(latency)
         )
 
-    def _input_device(self, output: int) -> int:
-        """The input device: the output's own when it has enough inputs (JACK's `system`),
-        else PortAudio's default input; InputUnavailable when neither has enough."""
-        sd = self._sounddevice
-        wanted = self.callback.in_channels
-        candidates = [output]
-        default = sd.default.device[0]
-        if default is not None and default >= 0:
-            candidates.append(int(default))
-        for index in candidates:
-            if sd.query_devices(index)["max_input_channels"] >= wanted:
-                return index
-        have = sd.query_devices(output)["max_input_channels"]
-        raise InputUnavailable(
-            f"{self.device} has {have} input channel{'s' if have != 1 else ''} and hoot asked "
-            f"for {wanted}; open the engine without inputs, or choose a device with more "
-            f"({DEVICES_HINT})."
+    def _open_duplex_stream(self, source: int, index: int, channels: int, latency) -> Any:
+        """A duplex stream with the compiled callback, `channels` inputs from `source`."""
+        stream = self._sounddevice._StreamBase(
+            "duplex",
+            device=(source, index),
+            channels=(channels, CHANNELS),
+            **self._stream_args(latency),
         )
+        self.callback.use_inputs(channels)
+        return stream
 
     @property
     def render_calls(self) -> int:
@@ -744,20 +817,24 @@ def open_backend(
     device: int | str | None = None,
     on_message: MessageFn = print,
     on_lost: LostFn | None = None,
+    duplex: bool = False,
 ) -> Backend:
     """Open a backend of `kind` ("sounddevice", "null" or "auto") for `render`, unstarted.
 
     "auto" and "sounddevice" both try PortAudio; when the library is missing, there is no
     output device, or the stream cannot be opened, `on_message` gets one sentence saying
     what is wrong and what to do, and a NullBackend comes back instead. `on_lost` is passed
-    to a SoundDeviceBackend (see `Supervisor` for an owner that uses it).
+    to a SoundDeviceBackend (see `Supervisor` for an owner that uses it). `duplex`: open
+    the device's inputs too, for a `render(out, indata)` (the engine's forward).
     """
     if kind == "null":
         return NullBackend(render, samplerate, blocksize or NULL_BLOCKSIZE)
     if kind not in ("sounddevice", "auto"):
         raise ValueError(f'backend kind must be "sounddevice", "null" or "auto", not {kind!r}')
     try:
-        return SoundDeviceBackend(render, samplerate, blocksize, device=device, on_lost=on_lost)
+        return SoundDeviceBackend(
+            render, samplerate, blocksize, device=device, on_lost=on_lost, duplex=duplex
+        )
     except OutputUnavailable as error:
         return _null_fallback(render, samplerate, blocksize, on_message, error.problem, error.fix)
     except Exception as error:  # noqa: BLE001 - any open failure means: play on the null backend
@@ -789,8 +866,10 @@ class Supervisor:
         blocksize: int = 0,
         device: int | str | None = None,
         on_message: MessageFn = print,
+        duplex: bool = False,
     ) -> None:
         self.render = render
+        self.duplex = duplex
         self.kind = kind
         self.samplerate = samplerate
         self.blocksize = blocksize
@@ -813,6 +892,7 @@ class Supervisor:
                 self.device,
                 on_message=self.on_message,
                 on_lost=self._device_lost,
+                duplex=self.duplex,
             )
             try:
                 backend.start()

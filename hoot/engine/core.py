@@ -138,6 +138,20 @@ class Live:
 
 
 @dataclass(frozen=True)
+class SetInput:
+    """Feed input row `row` from device channels `left`, `right` (0-based; kind DEVICE),
+    from `loop` (frames x 2 float32, playing from this block on; kind LOOP) or from nothing
+    (kind OFF), monitored or not. The row's old loop goes to the graveyard."""
+
+    row: int
+    kind: int
+    left: int = 0
+    right: int = 0
+    loop: np.ndarray | None = None
+    monitor: bool = True
+
+
+@dataclass(frozen=True)
 class Synth:
     """Play `track`'s notes on `synth` (a hoot.engine.fluid.SoundFontVoice) from now on, or
     on the engine's VoicePool (None). What sounded on the old synth ends there (a fade); the
@@ -169,15 +183,18 @@ class Engine:
         max_players: int = 64,
         max_voices: int = 32,
         tempo_map: TempoMap | None = None,
+        inputs: int = 0,
     ) -> None:
         from hoot.engine.kernel.front import Front  # numba: only where an engine is made
 
         self.samplerate = samplerate
-        self.tracks = tuple(tracks)
+        self.generated = len(tracks)  # rows of generated tracks; live input rows follow
+        # a free input row's name; the control side renames a row when an input takes it
+        self.tracks = tuple(tracks) + tuple(f"input {k + 1}" for k in range(inputs))
         self.max_block = max_block
         self.core = Front(
             samplerate, self.tracks, max_block, max_players, max_voices,
-            tempo_map or TempoMap(samplerate),
+            tempo_map or TempoMap(samplerate), self.generated,
         )  # fmt: skip
         self.inbox = self.core.inbox
         self.graveyard = self.core.graveyard
@@ -225,6 +242,16 @@ class Engine:
     def set_gains_at_rest(self, track: int, left: float, right: float) -> None:
         """Set a track's gains with no glide. Only before the audio starts (construction)."""
         self.core.set_gains_at_rest(track, left, right)
+
+    def use_ring(self, ring) -> None:
+        """Send every input block to `ring` (rings.Ring) from now on; before the audio."""
+        self.core.use_ring(ring)
+
+    def clips(self) -> np.ndarray:
+        """Each input row's clip lamp: whether it reached CLIP in the last CLIP_HOLD s."""
+        from hoot.engine.inputs import CLIP_HOLD
+
+        return self.position - self.core.inputs.clip_at < CLIP_HOLD * self.samplerate
 
     def playing(self) -> bool:
         """Whether any player is active (playing or queued)."""

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 from hoot.errors import EngineError
 
-PROTOCOL = 2  # bumped when a command or reply changes shape
+PROTOCOL = 3  # bumped when a command or reply changes shape
 
 
 # ---- replies ----------------------------------------------------------------------------
@@ -64,6 +64,7 @@ class EngineInfo(Reply):
     device: str
     latency: float  # output latency in seconds, as the backend reports it
     ceiling_db: float = -0.3  # the master limiter's ceiling (dBFS): meters light their lamp there
+    inputs: int = 0  # input track rows the engine reserves after `tracks` (see InputList)
 
     @classmethod
     def from_wire(cls, data: Any) -> EngineInfo:
@@ -155,6 +156,7 @@ class EngineState(Reply):
     recording: tuple[str, ...]
     faults: int
     state_version: int
+    inputs: tuple[InputTrack, ...] = ()  # the live inputs; their mixes are in `tracks`
 
     def to_wire(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -168,6 +170,7 @@ class EngineState(Reply):
             players=tuple(PlayerState.from_wire(p) for p in base.players),
             stems=tuple(base.stems),
             recording=tuple(base.recording),
+            inputs=tuple(InputTrack.from_wire(i) for i in base.inputs),
         )
 
     def playing_on(self, track: str) -> list[PlayerState]:
@@ -234,6 +237,69 @@ class ClockState(Reply):
     def from_wire(cls, data: Any) -> ClockState:
         state = super().from_wire(data)
         return dataclasses.replace(state, feeds=tuple(state.feeds))
+
+
+@dataclass(frozen=True)
+class InputTrack(Reply):
+    """A live input: a track named `name` in engine row `track` (Mix, meters and recording
+    address it by name like any track), fed by device input `channels` (numbered from 1 as
+    InputList.ports lists them; two for a stereo pair) or by a stand-in `source` ("device",
+    "file PATH" or "signal SPEC"). `row`: its row in the input ring (InputList.ring), whose
+    blocks carry the input before gain and monitoring. `monitor`: mixed into the master
+    (False: recorded, metered and ringed only). `clip`: its lamp, lit while a sample reached
+    0.999 in the last 2 s."""
+
+    name: str
+    track: int
+    channels: tuple[int, ...] = ()
+    source: str = "device"
+    monitor: bool = True
+    row: int = 0
+    clip: bool = False
+
+    @classmethod
+    def from_wire(cls, data: Any) -> InputTrack:
+        track = super().from_wire(data)
+        return dataclasses.replace(track, channels=tuple(track.channels))
+
+
+@dataclass(frozen=True)
+class InputList(Reply):
+    """The device's input channels, numbered from 1 in the order of `ports` (JACK: the
+    physical capture ports' names; else "in 1".."in N"). `duplex` False, with `reason` (one
+    sentence), when the device has none or would not open them: outputs play on, and only
+    file and signal inputs can be made. `tracks`: the inputs made; `rows`: how many the
+    engine can hold; `ring`: the shared-memory ring every input block goes to
+    (hoot.engine.rings.RingReader opens it by this name)."""
+
+    ports: tuple[str, ...] = ()
+    duplex: bool = False
+    reason: str = ""
+    tracks: tuple[InputTrack, ...] = ()
+    rows: int = 0
+    ring: str = ""
+
+    @classmethod
+    def from_wire(cls, data: Any) -> InputList:
+        base = super().from_wire(data)
+        return dataclasses.replace(
+            base,
+            ports=tuple(base.ports),
+            tracks=tuple(InputTrack.from_wire(t) for t in base.tracks),
+        )
+
+
+@dataclass(frozen=True)
+class Latency(Reply):
+    """The round trip from an input to the monitored output: `frames` at the engine's rate
+    and `ms`. `measured`: found by playing a noise marker out of hoot's output into its own
+    input (a JACK loopback); else the device's reported input plus output latency. `how`
+    says which, in a sentence."""
+
+    frames: int
+    ms: float
+    measured: bool
+    how: str
 
 
 # ---- commands ---------------------------------------------------------------------------
@@ -485,6 +551,58 @@ class ClockFeed(Command):
 class GetClock(Command):
     verb = "clock"
     reply = ClockState
+
+
+@dataclass(frozen=True)
+class Inputs(Command):
+    """The device's input channels and the live inputs made from them."""
+
+    verb = "inputs"
+    reply = InputList
+
+
+@dataclass(frozen=True)
+class AddInput(Command):
+    """Make live input track `name` from device input `channels` (one, or a stereo pair,
+    numbered from 1 as Inputs lists them), or from a stand-in: `file` (WAV/FLAC at any rate,
+    resampled and looped, playing from the next block) or `signal` ("sine 220", "noise",
+    "clicks 120": a click per beat at that tempo), through the same path. `monitor`: heard
+    through the mixer (False: a player who hears themselves acoustically). An input of the
+    same name is replaced."""
+
+    verb = "add_input"
+    reply = InputTrack
+    name: str
+    channels: tuple[int, ...] = ()
+    file: str = ""
+    signal: str = ""
+    monitor: bool = True
+
+
+@dataclass(frozen=True)
+class RemoveInput(Command):
+    """Silence and forget live input `name`; its row is free again."""
+
+    verb = "remove_input"
+    name: str
+
+
+@dataclass(frozen=True)
+class Monitor(Command):
+    """Hear live input `name` through the mixer (`on`) or not (recorded, metered, ringed)."""
+
+    verb = "monitor"
+    reply = InputTrack
+    name: str
+    on: bool = True
+
+
+@dataclass(frozen=True)
+class MeasureLatency(Command):
+    """Find the round trip from input to monitored output (see Latency)."""
+
+    verb = "measure_latency"
+    reply = Latency
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ live inputs to the outputs; the real engine is the lead's to put in.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -183,7 +184,7 @@ def test_duplex_input_comes_back_identical_after_a_constant_latency(jack_server,
         [rng.uniform(-0.5, 0.5, 960), np.sin(np.arange(48000) * 0.05) * 0.3]
     ).astype(np.float32)  # a 20 ms noise marker, then a second of tone
     built = kc.build_callback(process, make_toy(), in_channels=2)
-    backend = KernelBackend(built)
+    backend = KernelBackend(built, duplex=True)
     loop = Loop(signal)
     try:
         backend.start()
@@ -217,14 +218,26 @@ def test_duplex_input_comes_back_identical_after_a_constant_latency(jack_server,
     report(f"duplex loop: the signal came back identical, {latency} frames later")
 
 
-def test_a_read_only_install_caches_under_the_users_cache_folder(tmp_path, monkeypatch):
+def test_the_cache_folder_is_named_by_the_engine_sources_so_a_change_never_loads_stale_code(
+    tmp_path, monkeypatch
+):
     import numba
 
     from hoot.engine.kernel import cache
 
     monkeypatch.setattr(numba.config, "CACHE_DIR", "")
-    monkeypatch.setattr(cache, "package_writable", lambda: False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert cache.configure_numba() == str(tmp_path / "hoot" / "numba")
-    assert numba.config.CACHE_DIR == str(tmp_path / "hoot" / "numba")
+    stale = tmp_path / "hoot" / "numba-0000000000000000"
+    stale.mkdir(parents=True)
+    long_ago = time.time() - (cache.STALE_DAYS + 1) * 86400
+    os.utime(stale, (long_ago, long_ago))
+    younger = tmp_path / "hoot" / "numba-1111111111111111"  # another checkout's, in use
+    younger.mkdir()
+    folder = cache.configure_numba()
+    assert folder == str(tmp_path / "hoot" / f"numba-{cache.sources_fingerprint()}")
+    assert numba.config.CACHE_DIR == folder
+    assert not stale.exists(), "an older engine's machine code is cleared away"
+    assert younger.exists(), "another checkout's, used lately, is left alone"
     assert cache.kernel_dir() == tmp_path / "hoot" / "kernel"
+    monkeypatch.setattr(numba.config, "CACHE_DIR", "/somewhere/the/performer/chose")
+    assert cache.configure_numba() == "/somewhere/the/performer/chose"

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from hoot.engine.core import GAIN_RAMP, TRACK_CLAMP, Engine, Mix
+from hoot.engine.core import GAIN_RAMP, TRACK_CLAMP, Mix
 from hoot.engine.kernel import mix as km
 from hoot.engine.kernel.tap import tap
 from hoot.engine.recorder import Recorder
+from tests.engine.oracle import Engine
 
 SR = 48000
 T = 8

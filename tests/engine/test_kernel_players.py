@@ -1,26 +1,31 @@
-"""The compiled players play what engine.core.Engine's players play, to the bit.
+"""The compiled players play what the Python engine's players played, to the bit.
 
 Each set is a list of (sample, command) that both are sent before the block that starts at
 or after that sample: the Python Engine through its inbox, the kernel through a Desk and
-its command ring. Audio stems' track buffers must be identical to the bit, MIDI stems'
-note events identical to what the Engine told a recording sink, and the readers must
-agree, at several block sizes.
+its command ring, its Mix records handed to kernel.mix. Audio stems' track buffers (and
+the limited master after them) must be identical to the bit, MIDI stems' note events
+identical to what the Engine told a recording sink, and the readers must agree, at
+several block sizes.
 """
 
 from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 import pytest
+from numba.core.runtime import _nrt_python, rtsys
 
 from hoot.engine import core
 from hoot.engine.kernel import commands as cm
 from hoot.engine.kernel import events as ev
+from hoot.engine.kernel import mix as mx
 from hoot.engine.kernel import players as pl
 from hoot.engine.kernel.desk import Desk
 from hoot.errors import EngineError
 from hoot.music.time import TempoMap
+from tests.engine import oracle
 
 SR = 48000
 TRACKS = ("drums", "bass", "chords", "lead", "pad", "perc")
@@ -48,6 +53,12 @@ class RecordingSink:
     def render(self, s0, n, out) -> None:
         pass
 
+    def release_track(self, sample, track) -> None:
+        self.log.append((sample, ev.RELEASE_TRACK, track))
+
+    def bend(self, sample, track, semitones) -> None:
+        self.log.append((sample, ev.BEND, track))
+
 
 def kernel_words(events: ev.Events) -> list[tuple]:
     words = []
@@ -62,6 +73,10 @@ def kernel_words(events: ev.Events) -> list[tuple]:
     return words
 
 
+def sink(log: list, track: int) -> RecordingSink:
+    return RecordingSink(log, track)
+
+
 def blocks(blocking, total: int, seed: int):
     """(s0, n) covering [0, total) in the blocking's sizes."""
     rng = np.random.default_rng(seed)
@@ -74,15 +89,14 @@ def blocks(blocking, total: int, seed: int):
         k += 1
 
 
-def render_both(tm, script, total, blocking, hardware=(), max_players=64, check=None):
+def render_both(tm, script, total, blocking, hardware=(), max_players=64, check=None, log=None):
     """Render `script` through the Engine and the kernel; (tracks, tracks, log, log)."""
-    engine = core.Engine(SR, TRACKS, max_block=4096, max_players=max_players, tempo_map=tm)
-    log: list = []
+    engine = oracle.Engine(SR, TRACKS, max_block=4096, max_players=max_players, tempo_map=tm)
+    log: list = [] if log is None else log
     fake = RecordingSink(log)
     engine.voices = fake
     engine.synths = [fake] * len(TRACKS)
     engine.sinks = [RecordingSink(log, t) if t in hardware else fake for t in range(len(TRACKS))]
-    engine._apply_gains = lambda tb, s0, n: None  # gains are the mixer's part (kernel.mix)
     desk = Desk(TRACKS, tm, max_players=max_players)
     desk.players.hardware[list(hardware)] = True
     events = ev.make_events()
@@ -90,37 +104,56 @@ def render_both(tm, script, total, blocking, hardware=(), max_players=64, check=
     out = np.zeros((4096, 2), np.float32)
     py = np.zeros((len(TRACKS), total, 2), np.float32)
     kn = np.zeros_like(py)
+    ms = mx.make_mix(SR, len(TRACKS), 4096)
+    kout = np.zeros((4096, 2), np.float32)
+    masters = np.zeros((2, total, 2), np.float32)
     klog: list = []
     todo = sorted(script, key=lambda x: x[0])
     for s0, n in blocks(blocking, total, seed=len(script)):
+        ev.clear(events)
         while todo and todo[0][0] <= s0:
             cmd = todo.pop(0)[1]
             engine.inbox.append(cmd)
+            if isinstance(cmd, core.Sink):  # what the sinks' part does, then the players'
+                hw = cmd.sink is not None
+                if desk.players.hardware[cmd.track]:
+                    ev.push(events, s0, ev.ALL_OFF, cmd.track)
+                else:
+                    ev.push(events, s0, ev.RELEASE_TRACK, cmd.track)
+                    ev.push(events, s0, ev.BEND, cmd.track)
+                pl.forget_notes(desk.players, cmd.track)
+                desk.players.hardware[cmd.track] = hw
+                desk.players.reg[pl.STATE_VERSION] += 1
+                continue
             desk.send(cmd)
             if check:
                 check(engine, desk)
-        ev.clear(events)
         while cm.take_commands(desk.ring, desk.players, desk.stems, desk.maps, s0, events):
-            assert desk.ring.mix_i[cm.KIND] == cm.MIX
+            r, f = desk.ring.mix_i, desk.ring.mix_f
+            mx.set_mix(ms, r[cm.TRACK], f[cm.LEFT], f[cm.RIGHT], r[cm.AT_ONCE] != 0, s0)
         tracks[:, :n] = 0
         pl.play(desk.players, desk.stems, desk.maps, s0, n, tracks, events)
+        mx.mix_block(ms, tracks, kout, s0, n)
         klog += kernel_words(events)
         engine.forward(out[:n])
         py[:, s0 : s0 + n] = engine.track_buf
         kn[:, s0 : s0 + n] = tracks[:, :n]
+        masters[0, s0 : s0 + n] = out[:n]
+        masters[1, s0 : s0 + n] = kout[:n]
         desk.collect()
         if check:
             check(engine, desk)
     assert desk.faults == engine.faults
     assert desk.state_version == engine.state_version
     assert events.dropped[0] == 0
+    assert np.array_equal(masters[0], masters[1]), "the mixer's master should match too"
     held = {int(s) for s in desk.players.stem[desk.players.active]}
     held |= {int(s) for s in desk.players.next_stem[desk.players.active] if s >= 0}
     assert {k for k, h in enumerate(desk.shelf.held) if h is not None} == held
     return py, kn, log, klog
 
 
-def agree(engine: core.Engine, desk: Desk) -> None:
+def agree(engine: oracle.Engine, desk: Desk) -> None:
     ids = {p.stem.id for p in engine.players if p.active} | {"nothing"}
     for c in engine.inbox:
         if isinstance(c, core.Start):
@@ -275,6 +308,28 @@ def test_midi_stems_tell_their_sinks_the_same_notes_in_the_same_order(blocking) 
     assert klog == log
 
 
+@pytest.mark.parametrize("blocking", BLOCKINGS)
+def test_a_track_that_changes_sink_starts_its_notes_afresh(blocking) -> None:
+    """A keyboard's track moves to a MIDI output and back: the stems' notes that sounded
+    are ended by the sink change, not again by the stem."""
+    tm = TempoMap(SR, 150.0)
+    log: list = []
+    out = RecordingSink(log, 2)
+    script = [
+        (0, core.Start(2, notes("keys", 30), 0)),
+        (10000, core.Sink(2, out)),
+        (30000, core.Sink(2, None)),
+        (45000, core.Stop(2, **at(tm, 45000, "bar"))),
+    ]
+    _, _, log, klog = render_both(tm, script, 60000, blocking, log=log)
+    assert klog == log
+    assert [w[1:] for w in klog if w[1] not in (ev.ON, ev.OFF)] == [
+        (ev.RELEASE_TRACK, 2),
+        (ev.BEND, 2),
+        (ev.ALL_OFF, 2),  # leaving the MIDI output; the synth's Stop needs none
+    ]
+
+
 def test_a_full_player_pool_counts_a_fault_and_lets_the_stem_go() -> None:
     tm = TempoMap(SR, 120.0)
     script = [(0, core.Start(t, noise(f"s{t}", 3000 + t, t), 0)) for t in range(5)]
@@ -348,3 +403,40 @@ def test_what_the_players_cannot_take_is_refused_in_a_sentence() -> None:
     small.send(core.Panic())
     with pytest.raises(EngineError, match="has not taken the last 2 commands"):
         small.send(core.Panic())
+
+
+@numba.njit
+def _blocks(ring, ps, st, maps, s0, n, count, tracks, events) -> None:
+    for _ in range(count):
+        ev.clear(events)
+        while cm.take_commands(ring, ps, st, maps, s0, events):
+            pass
+        pl.play(ps, st, maps, s0, n, tracks, events)
+        s0 += n
+
+
+def test_the_players_allocate_nothing_however_many_blocks_they_play() -> None:
+    """numba counts its allocations: a call for 1 block with no command, one for 1 block
+    taking every kind of command, and one for 300 blocks playing audio, loops and notes
+    make the same number: those of handing the arrays over at the call."""
+    tm = TempoMap(SR, 133.0, "4/4", 2)
+    script, _ = a_locked_set(tm)
+    sets = a_launch_set(tm) + script + [(0, core.Mix(0, 1.0, 1.0))]
+    sets.append((0, core.Start(5, notes("keys", 1), 0)))
+    events = ev.make_events()
+    tracks = np.zeros((len(TRACKS), 512, 2), np.float32)
+    counts = []
+    _nrt_python.memsys_enable_stats()
+    try:
+        for commands, count in (([], 1), (sets + [(0, core.Panic())], 1), (sets, 300)):
+            desk = Desk(TRACKS, tm)
+            for _, cmd in commands:
+                desk.send(cmd)
+            args = (desk.ring, desk.players, desk.stems, desk.maps)
+            before = rtsys.get_allocation_stats().alloc
+            _blocks(*args, 0, 512, count, tracks, events)
+            counts.append(rtsys.get_allocation_stats().alloc - before)
+    finally:
+        _nrt_python.memsys_disable_stats()
+    assert counts[0] == counts[1] == counts[2]
+    assert desk.players.active.sum() >= 4, "the players should still play at the end"

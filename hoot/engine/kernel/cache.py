@@ -1,11 +1,11 @@
 """Where the compiled core keeps its machine code, so that only the first start compiles.
 
-numba's `cache=True` writes next to the source (`hoot/engine/kernel/__pycache__`) when that
-folder is writable: a checkout, or a virtual environment the performer owns. When hoot is
-installed where the performer cannot write (a system or shared environment), numba would
-fall back to its own folder; hoot names the folder instead, under the user's cache folder
-(`~/.cache/hoot/numba` on Linux), so `hoot doctor` can say where it is and one `rm -r`
-clears it. A NUMBA_CACHE_DIR the performer set wins over both.
+numba's `cache=True` would write next to the source (`hoot/engine/kernel/__pycache__`), and
+checks a cached function only against its own file's date. hoot names the folder instead,
+under the user's cache folder (`~/.cache/hoot/numba-<hash of the engine's sources>` on
+Linux): a changed engine compiles into a new folder, never loads stale code, works where
+the package is read-only, and `hoot doctor` can say where it is. A NUMBA_CACHE_DIR the
+performer set wins.
 
 The audio callback's unpacking code is generated per layout of the core's state and must
 live in a real file for numba to cache it; those files go to `kernel_dir()` (also under
@@ -14,11 +14,16 @@ the user's cache folder), with their caches beside them.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import sys
+import time
 from pathlib import Path
 
 import numba
+
+STALE_DAYS = 30  # a cache folder no engine has used this long belongs to an older hoot
 
 
 def user_cache_dir() -> Path:
@@ -37,21 +42,35 @@ def kernel_dir() -> Path:
     return user_cache_dir() / "kernel"
 
 
-def package_writable() -> bool:
-    """Whether numba can cache next to the kernel's own source files."""
-    here = Path(__file__).parent
-    cache = here / "__pycache__"
-    return os.access(cache if cache.is_dir() else here, os.W_OK | os.X_OK)
+def sources_fingerprint() -> str:
+    """A hash of every engine source file and of numba's version: the name of the folder
+    the machine code of this exact engine lives in."""
+    digest = hashlib.sha256(numba.__version__.encode())
+    engine = Path(__file__).resolve().parent.parent
+    for path in sorted(engine.rglob("*.py")):
+        digest.update(path.relative_to(engine).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def configure_numba() -> str:
-    """Point numba's cache at the user's cache folder when the package folder is read-only
-    (and NUMBA_CACHE_DIR is unset); return where the kernel's cache lives now."""
+    """Point numba's cache at a folder named by the engine's sources (unless the performer
+    set NUMBA_CACHE_DIR); return where the kernel's cache lives now.
+
+    numba checks a cached function against its own file only: a function whose callee in
+    another file changed would load stale machine code from `__pycache__`. A folder per
+    version of the sources cannot be stale; an upgrade compiles once into a new folder,
+    and a folder no engine has used for STALE_DAYS is removed here (another checkout or
+    version may still use a younger one)."""
     if numba.config.CACHE_DIR:
         return numba.config.CACHE_DIR
-    if package_writable():
-        return str(Path(__file__).parent / "__pycache__")
-    folder = user_cache_dir() / "numba"
+    name = f"numba-{sources_fingerprint()}"
+    root = user_cache_dir()
+    folder = root / name
     folder.mkdir(parents=True, exist_ok=True)
+    os.utime(folder)  # in use today
+    for old in root.glob("numba-*"):
+        if old.name != name and time.time() - old.stat().st_mtime > STALE_DAYS * 86400:
+            shutil.rmtree(old, ignore_errors=True)
     numba.config.CACHE_DIR = str(folder)
     return numba.config.CACHE_DIR

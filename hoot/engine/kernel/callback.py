@@ -349,6 +349,13 @@ class Callback:
             inp = self._silence[:frames]
         self.process(self.world, inp, out, frames, self.in_channels)
 
+    def use_inputs(self, channels: int) -> None:
+        """The stream hands the callback `channels` input channels (0: output only). Before
+        the stream starts: the compiled code reads the count from the directory."""
+        self.in_channels = int(channels)
+        self.directory[0] = self.in_channels
+        self._silence = np.zeros((0, self.in_channels), np.float32)
+
     def counter(self, column: int) -> int:
         return int(self.stats.counters[column])
 

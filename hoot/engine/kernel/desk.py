@@ -162,10 +162,23 @@ class Desk:
             flo[cm.LEFT], flo[cm.RIGHT] = cmd.left, cmd.right
         else:
             raise EngineError(f"{type(cmd).__name__} is not a command the players take")
+        self.send_record(rec, flo)
+
+    def send_record(self, rec: np.ndarray, flo: np.ndarray) -> int:
+        """Write one record (any kind, kernel.commands' columns); returns its number, which
+        the core has taken once `ring.at[READ]` is past it."""
+        ring = self.ring
+        capacity = len(ring.i)
+        write = int(ring.at[cm.WRITE])
+        if write - int(ring.at[cm.READ]) >= capacity:
+            raise EngineError(
+                f"the engine has not taken the last {capacity} commands; is its audio running?"
+            )
         k = write % capacity
         ring.i[k] = rec
         ring.f[k] = flo
         ring.at[cm.WRITE] = write + 1  # last: the record is whole before the core sees it
+        return write
 
     def collect(self) -> int:
         """Let go of the stems the core released; how many (the control thread, often)."""

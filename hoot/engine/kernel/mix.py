@@ -62,6 +62,8 @@ class MixState(NamedTuple):
     mag: np.ndarray  # float32 (lookahead - 1 + max_block,): its stereo-linked magnitude
     peak: np.ndarray  # float32 (lookahead - 1 + max_block,): window maxima (scratch)
     hold: np.ndarray  # int64 (lookahead - 1 + max_block,): reduction held, log2 units
+    to_master: np.ndarray  # uint8 (T,): 1 where the track is summed into the master (an
+    # input whose player hears themselves acoustically is 0: metered, recorded, not heard)
 
 
 def make_mix(samplerate: int, n_tracks: int, max_block: int) -> MixState:
@@ -89,6 +91,7 @@ def make_mix(samplerate: int, n_tracks: int, max_block: int) -> MixState:
         np.zeros(size, np.float32),
         np.zeros(size, np.float32),
         np.zeros(size, np.int64),
+        np.ones(n_tracks, np.uint8),
     )
 
 
@@ -156,13 +159,18 @@ def _guard(ms: MixState, tracks: np.ndarray, n: int) -> None:
 
 @jit
 def _gain_and_sum(ms: MixState, tracks: np.ndarray, s0: int, n: int) -> None:
-    """Apply the gains in place, meter each track, and sum the tracks into the limiter's
-    delay line (track 0 first, then adding 1, 2...: the order numpy reduces them in)."""
+    """Apply the gains in place, meter each track, and sum the tracks heard in the master
+    into the limiter's delay line (the first one first, then adding the next...: the order
+    numpy reduces them in)."""
     h = ms.i[LOOKAHEAD] - 1
     master = ms.delay
     steady = s0 >= ms.i[GLIDES_END]
     inv_n = np.float32(1.0 / n)
+    summed = False
     for t in range(tracks.shape[0]):
+        heard = ms.to_master[t] != 0
+        first = heard and not summed
+        summed = summed or heard
         peak_l = np.float32(0.0)
         peak_r = np.float32(0.0)
         sq_l = 0.0
@@ -178,10 +186,10 @@ def _gain_and_sum(ms: MixState, tracks: np.ndarray, s0: int, n: int) -> None:
             right = tracks[t, k, 1] * g_r
             tracks[t, k, 0] = left
             tracks[t, k, 1] = right
-            if t == 0:
+            if first:
                 master[h + k, 0] = left
                 master[h + k, 1] = right
-            else:
+            elif heard:
                 master[h + k, 0] += left
                 master[h + k, 1] += right
             peak_l = max(peak_l, abs(left))
@@ -189,7 +197,7 @@ def _gain_and_sum(ms: MixState, tracks: np.ndarray, s0: int, n: int) -> None:
             sq_l += left * left
             sq_r += right * right
         _set_meter(ms.meters, t, peak_l, peak_r, sq_l, sq_r, inv_n)
-    if tracks.shape[0] == 0:
+    if not summed:
         for k in range(n):
             master[h + k, 0] = np.float32(0.0)
             master[h + k, 1] = np.float32(0.0)

@@ -340,6 +340,15 @@ def panic(ps: PlayerState, st: StemTable, s0: int, events: ev.Events) -> None:
             ev.push(events, s0, ev.ALL_OFF, t)
 
 
+@jit
+def forget_notes(ps: PlayerState, track: int) -> None:
+    """Engine._sink's part for the players: the stems on `track` start their notes afresh
+    on its new sink (the part that switches sinks ends what sounded on the old one)."""
+    for p in range(ps.active.shape[0]):
+        if ps.active[p] and ps.track[p] == track:
+            ps.sounding[p, :] = False
+
+
 # ---- the block -------------------------------------------------------------------------
 
 

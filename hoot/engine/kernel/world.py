@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from hoot.engine.inputs import OFF, InputState, render_inputs
 from hoot.engine.kernel import clock as kclock
 from hoot.engine.kernel import commands as cm
 from hoot.engine.kernel import events as kev
@@ -31,19 +32,22 @@ from hoot.engine.kernel import players as pl
 from hoot.engine.kernel import voices as kv
 from hoot.engine.kernel.jit import jit
 from hoot.engine.kernel.tap import TapState, tap
+from hoot.engine.latency import ProbeState, probe_block
+from hoot.engine.rings import Ring, write_block
 
-POSITION, BLOCKS, MAX_BLOCK, TRACKS = range(4)
-REGISTERS = 4
+POSITION, BLOCKS, MAX_BLOCK, TRACKS, GENERATED, RING_ON = range(6)
+REGISTERS = 6
 """`World.regs`: the sample the next block starts at, host blocks rendered, the largest part
-rendered at once, tracks."""
+rendered at once, tracks (generated, then live input rows), generated tracks, whether the
+input ring is written."""
 
 VOICES, HARDWARE = 0, 1
 """`World.sink`: where a track's notes go: the synth voices, or a MIDI output."""
 
-SINK, LIVE = 16, 17
+SINK, LIVE, INPUT = 16, 17, 18
 """Command records beyond the players' (kernel.commands hands them on): route a track's
 notes (TRACK; SLOT = VOICES or HARDWARE), start or end a live input slot (SLOT; TRACK;
-SAMPLE = 1 on, 0 off)."""
+SAMPLE = 1 on, 0 off), feed a live audio input row (kernel.front.INPUT says how)."""
 
 LIVE_SLOTS = 8
 """Live MIDI inputs playing at once (keyboards, pads, a wind controller)."""
@@ -129,6 +133,9 @@ class World(NamedTuple):
     use_voices: np.ndarray  # bool (T,): sink == VOICES
     live: LiveTable
     outs: OutTable
+    inputs: InputState  # the live input rows' sources
+    in_ring: Ring  # every input block, for other processes (a stand-in when RING_ON is 0)
+    probe: ProbeState  # the round-trip measurement
 
 
 @jit
@@ -140,14 +147,14 @@ def process(w: World, inp: np.ndarray, out: np.ndarray, frames: int, in_channels
     while done < frames:
         n = min(frames - done, regs[MAX_BLOCK])
         s0 = regs[POSITION]
-        _block(w, out[done : done + n], s0, n)
+        _block(w, inp[done : done + n], out[done : done + n], s0, n)
         regs[POSITION] = s0 + n
         done += n
     regs[BLOCKS] += 1
 
 
 @jit
-def _block(w: World, out: np.ndarray, s0: int, n: int) -> None:
+def _block(w: World, inp: np.ndarray, out: np.ndarray, s0: int, n: int) -> None:
     kev.clear(w.events)
     _take_commands(w, s0)
     for k in range(LIVE_SLOTS):
@@ -159,7 +166,17 @@ def _block(w: World, out: np.ndarray, s0: int, n: int) -> None:
     pl.play(w.players, w.stems, w.maps, s0, n, tb, w.events)
     _flush(w)
     kv.render(w.voices, s0, n, tb)
+    G = w.regs[GENERATED]
+    if G < T:
+        rows = tb[G:]
+        render_inputs(w.inputs, inp, s0, n, rows)
+        if w.regs[RING_ON]:
+            write_block(w.in_ring, rows, s0, n)
+        for r in range(T - G):
+            heard = w.inputs.kind[r] != OFF and w.inputs.monitor[r] != 0
+            w.mix.to_master[G + r] = 1 if heard else 0
     kmix.mix_block(w.mix, tb, out, s0, n)
+    probe_block(w.probe, out, inp, s0, n)
     tap(w.tap, out, tb, n)
 
 
@@ -193,6 +210,9 @@ def _take_commands(w: World, s0: int) -> None:
             _route(w, r[cm.TRACK], r[cm.SLOT], s0)
         elif kind == LIVE:
             _live(w, r[cm.SLOT], r[cm.TRACK], r[cm.SAMPLE] != 0, s0)
+        elif kind == INPUT:
+            _input(w, r[cm.TRACK], r[cm.SLOT], r[cm.SAMPLE], r[cm.QUANTUM], r[cm.NAME],
+                   r[cm.BUFFER], r[cm.AT_ONCE], s0)  # fmt: skip
 
 
 @jit
@@ -213,12 +233,10 @@ def _route(w: World, track: int, sink: int, s0: int) -> None:
         for k in range(ev.count[0]):
             if ev.i[k, kev.TRACK] == track:
                 midi_out.play_event(out_track(w.outs, track), w.clock, ev, k)
-        midi_out.all_off(w.outs[track], w.clock, s0)
+        midi_out.all_off(out_track(w.outs, track), w.clock, s0)
     kev.clear(ev)
     ps = w.players
-    for p in range(ps.active.shape[0]):
-        if ps.active[p] and ps.track[p] == track:
-            ps.sounding[p, :] = False
+    pl.forget_notes(ps, track)
     w.sink[track] = sink
     w.use_voices[track] = sink == VOICES
     ps.hardware[track] = sink == HARDWARE
@@ -237,3 +255,23 @@ def _live(w: World, slot: int, track: int, on: bool, s0: int) -> None:
     elif regs[midi_in.TRACK] >= 0:
         midi_in.release_all(live_input(w.live, slot), s0, w.events)
         regs[midi_in.TRACK] = -1
+
+
+@jit
+def _input(
+    w: World, row: int, kind: int, left: int, right: int, loop: int, frames: int,
+    monitor: int, s0: int,
+) -> None:  # fmt: skip
+    """Input `row` is fed from device channels `left`, `right`, from the loop at address
+    `loop` (`frames` long, playing from this block on), or from nothing."""
+    st = w.inputs
+    if not 0 <= row < st.kind.shape[0]:
+        w.players.reg[pl.FAULTS] += 1
+        return
+    st.kind[row] = kind
+    st.left[row] = left
+    st.right[row] = right
+    st.loop_addr[row] = loop
+    st.loop_len[row] = frames
+    st.loop_start[row] = s0
+    st.monitor[row] = monitor
