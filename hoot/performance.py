@@ -724,15 +724,18 @@ class Performance:
     def _restore_inputs(self) -> list[str]:
         """Take the session's inputs again on a new engine; say which could not be (they
         stay saved, for when the device that has them is back)."""
-        said = []
+        said, again = [], []
         for name, source in self._saved_inputs().items():
             if name in self.tracks and not isinstance(self.tracks[name], InputTrack):
                 continue
             try:
                 self._take_input(name, source)
+                again.append(name)
             except HootError as e:
                 self.tracks._let_go(name)
                 said.append(f"{name} is not listening again ({e})")
+        if again:
+            said.insert(0, f"{', '.join(again)} listening again")
         return said
 
     # ---- harmony and vibe --------------------------------------------------------------
