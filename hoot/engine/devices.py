@@ -25,6 +25,7 @@ INSTALL_PORTAUDIO = "sudo apt-get install libportaudio2"
 INSTALL_JACK = "sudo apt-get install jackd2"
 INSTALL_SNDFILE = "sudo apt-get install libsndfile1"
 START_JACK = "jackd -d alsa -r 48000"
+CONNECT_INPUTS = f"connect an interface with inputs, or start JACK with `{START_JACK}`"
 JACK_PROBE_SECONDS = 5.0  # jack_wait gives up long before this unless the machine is stuck
 
 
@@ -206,7 +207,12 @@ def _check_inputs(sounddevice: Any, jack_running: bool) -> list[Check]:
         info = sounddevice.query_devices(choose_output_device(sounddevice, None))
     except (OutputUnavailable, ValueError, sounddevice.PortAudioError) as error:
         return [
-            Check(False, f"audio inputs (no device to listen to: {error})", "", essential=False)
+            Check(
+                False,
+                f"audio inputs (no device to listen to: {error})",
+                CONNECT_INPUTS,
+                essential=False,
+            )
         ]
     channels = int(info["max_input_channels"])
     if not channels:
@@ -215,7 +221,7 @@ def _check_inputs(sounddevice: Any, jack_running: bool) -> list[Check]:
                 False,
                 f"audio inputs: {info['name']} has none (outputs play; "
                 "perf.input takes a file or a signal)",
-                f"connect an interface with inputs, or start JACK with `{START_JACK}`",
+                CONNECT_INPUTS,
                 essential=False,
             )
         ]
@@ -253,7 +259,7 @@ def _inputs_from_an_engine() -> list[Check]:
                 Check(
                     False,
                     f"audio inputs (hoot's engine did not start on JACK: {error})",
-                    "",
+                    "`hoot engine SOME_FOLDER` in the foreground shows why",
                     essential=False,
                 )
             ]
@@ -264,7 +270,14 @@ def _inputs_from_an_engine() -> list[Check]:
                 more = f" and {len(found.ports) - 4} more" if len(found.ports) > 4 else ""
                 checks = [Check(True, f"audio inputs: {listed}{more}", essential=False)]
             else:
-                checks = [Check(False, f"audio inputs: none ({found.reason})", "", essential=False)]
+                checks = [
+                    Check(
+                        False,
+                        f"audio inputs: none ({found.reason})",
+                        CONNECT_INPUTS,
+                        essential=False,
+                    )
+                ]
             trip = engine.send(p.MeasureLatency())
             found_how = "measured" if trip.measured else "as the device reports it, not measured"
             checks.append(
@@ -276,7 +289,14 @@ def _inputs_from_an_engine() -> list[Check]:
                 )
             )
         except HootError as error:
-            checks = [Check(False, f"audio inputs ({error})", "", essential=False)]
+            checks = [
+                Check(
+                    False,
+                    f"audio inputs ({error})",
+                    "`hoot devices` shows the device",
+                    essential=False,
+                )
+            ]
         finally:
             engine.shutdown()
     return checks
