@@ -709,17 +709,22 @@ class Performance:
         return track
 
     def _saved_inputs(self) -> dict[str, dict[str, Any]]:
+        """The inputs session.toml keeps (a row the file spoils is left out)."""
         saved = self.session.read_settings().get("inputs", {})
-        return {
-            name: {
-                "channels": [int(c) for c in row.get("channels", [])],
+        inputs = {}
+        for name, row in saved.items() if isinstance(saved, dict) else ():
+            if not isinstance(row, dict) or not str(name).isidentifier():
+                continue
+            channels = row.get("channels", [])
+            if not isinstance(channels, list) or not all(isinstance(c, int) for c in channels):
+                continue
+            inputs[str(name)] = {
+                "channels": channels,
                 "file": str(row.get("file", "")),
                 "signal": str(row.get("signal", "")),
                 "monitor": bool(row.get("monitor", True)),
-            }  # fmt: skip
-            for name, row in (saved.items() if isinstance(saved, dict) else ())
-            if isinstance(row, dict) and isinstance(name, str) and name.isidentifier()
-        }
+            }
+        return inputs
 
     def _restore_inputs(self) -> list[str]:
         """Take the session's inputs again on a new engine; say which could not be (they
