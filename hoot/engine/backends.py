@@ -5,6 +5,9 @@ and never raises. The same function runs under three drivers:
 
 - `SoundDeviceBackend`: PortAudio (through sounddevice) calls it from the host's audio thread.
   Under JACK the stream is opened with blocksize 0, so every call gets exactly JACK's period.
+  It opens the device for input and output together (duplex) where it has inputs, and then
+  calls `render(out, indata)` with the input block; a device without inputs, or one that
+  refuses duplex, plays output only, and `input_reason` says why in one sentence.
 - `NullBackend`: no device; a thread calls it in real time, paced by absolute deadlines, so
   the music keeps time (and clocks, MIDI and the console behave) with nothing to play on.
 - `OfflineDriver`: as fast as possible and synchronous, for renders, tests and benchmarks,
@@ -35,7 +38,7 @@ import numpy as np
 from hoot.engine import realtime
 from hoot.errors import DeviceError
 
-RenderFn = Callable[[np.ndarray], None]
+RenderFn = Callable[..., None]  # render(out) or, on a duplex stream, render(out, indata)
 MessageFn = Callable[[str], None]
 LostFn = Callable[[str], None]
 
@@ -49,6 +52,7 @@ STALL_SECONDS = 2.0  # no callback for this long while "active" means the device
 STALL_BLOCKS = 50  # ...or for this many block periods, if that is longer
 JACK_HOSTAPI_MARK = "JACK"
 DEVICES_HINT = "run `hoot devices` to see what PortAudio sees"
+MAX_INPUTS = 32  # input channels opened at most: a large interface's, not a JACK graph's
 
 # PortAudio streams on a JACK server that died: they must stay open for good (see
 # `_abandon_jack_stream`), and this list keeps them referenced so nothing tries to close them.
@@ -100,6 +104,11 @@ class Backend:
         # realtime.py): 0 normal scheduling, -1 not known (yet, or on this platform)
         self.realtime_priority = -1
         self._scheduled = False  # the render thread has been raised (or tried)
+        # the device's input channels (JACK: the physical capture ports' names), or none
+        # and why not, in one sentence
+        self.input_ports: tuple[str, ...] = ()
+        self.input_reason = "the null backend has no audio device, so no inputs"
+        self.input_latency = 0.0  # seconds, as the host reports them
 
     def start(self) -> None:
         """Begin calling the render function."""
@@ -126,11 +135,15 @@ class Backend:
         ordered = np.roll(self.callback_times, -self.callback_index)
         return ordered[HISTORY - count :].copy()
 
-    def _render_block(self, out: np.ndarray, frames: int) -> None:
-        """Call render on `out` and account for it. REAL-TIME: runs on the audio thread."""
+    def _render_block(self, out: np.ndarray, frames: int, indata: np.ndarray | None = None) -> None:
+        """Call render on `out` (and the input block, if any) and account for it.
+        REAL-TIME: runs on the audio thread."""
         began = perf_counter()
         try:
-            self.render(out)
+            if indata is None:
+                self.render(out)
+            else:
+                self.render(out, indata)
         except Exception:  # noqa: BLE001 - whatever render raises, the audio thread must go on
             # A faulty render must not kill the stream: this block plays as silence instead.
             out.fill(0.0)
@@ -235,7 +248,8 @@ def choose_output_device(sounddevice: Any, device: int | str | None) -> int:
 
 
 class SoundDeviceBackend(Backend):
-    """PortAudio output through a sounddevice.OutputStream with a callback (float32, stereo).
+    """PortAudio through a sounddevice.Stream (duplex: the device's inputs and stereo out) or,
+    where the device has no inputs or refuses duplex, an OutputStream; float32, a callback.
 
     The stream is opened here, so a device problem shows at construction as
     OutputUnavailable. A watchdog thread notices when the stream dies without being asked
@@ -253,6 +267,7 @@ class SoundDeviceBackend(Backend):
         device: int | str | None = None,
         latency: float | str = "low",
         on_lost: LostFn | None = None,
+        duplex: bool = False,
     ) -> None:
         super().__init__(render, samplerate, blocksize)
         sounddevice = import_sounddevice()
@@ -279,23 +294,82 @@ class SoundDeviceBackend(Backend):
         self._halt = threading.Event()
         self._stopping = False
         self._watchdog: threading.Thread | None = None
+        self.input_reason = "hoot asked this stream for output only"
+        self._stream = self._open_duplex(sounddevice, index, info, latency) if duplex else None
+        if self._stream is None:
+            try:
+                self._stream = sounddevice.OutputStream(
+                    samplerate=self.samplerate,
+                    blocksize=self.blocksize,
+                    device=index,
+                    channels=CHANNELS,
+                    dtype="float32",
+                    latency=latency,
+                    callback=self._callback,
+                    finished_callback=self._finished.set,
+                )
+            except (sounddevice.PortAudioError, ValueError) as error:
+                raise OutputUnavailable(
+                    f"PortAudio could not open an output stream on {self.device} ({error})"
+                ) from error
+            self.latency = float(self._stream.latency)
+        self._closed = False
+
+    def _open_duplex(self, sounddevice: Any, index: int, info: dict, latency: float | str):
+        """A duplex Stream on the output device's inputs (or its host API's default input
+        device), or None with `input_reason` set when there are none or PortAudio refuses."""
+        source = index
+        if info["max_input_channels"] <= 0:
+            api = sounddevice.query_hostapis(info["hostapi"])
+            source = api["default_input_device"]
+            if source is None or source < 0:
+                self.input_reason = f"{self.device} has no input channels"
+                return None
+        source_info = sounddevice.query_devices(source)
+        channels = min(int(source_info["max_input_channels"]), MAX_INPUTS)
+        if channels <= 0:
+            self.input_reason = f"{self.device} has no input channels"
+            return None
         try:
-            self._stream = sounddevice.OutputStream(
+            stream = sounddevice.Stream(
                 samplerate=self.samplerate,
                 blocksize=self.blocksize,
-                device=index,
-                channels=CHANNELS,
+                device=(source, index),
+                channels=(channels, CHANNELS),
                 dtype="float32",
                 latency=latency,
-                callback=self._callback,
+                callback=self._duplex_callback,
                 finished_callback=self._finished.set,
             )
         except (sounddevice.PortAudioError, ValueError) as error:
-            raise OutputUnavailable(
-                f"PortAudio could not open an output stream on {self.device} ({error})"
-            ) from error
-        self.latency = float(self._stream.latency)
-        self._closed = False
+            self.input_reason = (
+                f"PortAudio would not open {source_info['name']} for input and output "
+                f"together ({error}), so hoot plays without inputs"
+            )
+            return None
+        self.input_ports = self._port_names(channels)
+        self.input_reason = ""
+        self.input_latency, self.latency = (float(x) for x in stream.latency)
+        return stream
+
+    def _port_names(self, channels: int) -> tuple[str, ...]:
+        """JACK: the physical capture ports PortAudio connects its inputs to, in order;
+        elsewhere (or if JACK will not say): "in 1".."in N"."""
+        names = tuple(f"in {k + 1}" for k in range(channels))
+        if not self.is_jack:
+            return names
+        try:
+            import jack
+
+            client = jack.Client("hoot-ports", no_start_server=True)
+            try:
+                ports = client.get_ports(is_audio=True, is_output=True, is_physical=True)
+                found = tuple(port.name for port in ports)
+            finally:
+                client.close()
+        except Exception:  # noqa: BLE001 - names are a courtesy; numbers still work
+            return names
+        return found[:channels] + names[len(found) :]
 
     @property
     def host_cpu_load(self) -> float:
@@ -314,6 +388,18 @@ class SoundDeviceBackend(Backend):
             self.realtime_priority = realtime.raise_this_thread(keep_realtime=self.is_jack)
             realtime.audio_priority = self.realtime_priority
         self._render_block(outdata, frames)
+
+    def _duplex_callback(
+        self, indata: np.ndarray, outdata: np.ndarray, frames: int, time_info: Any, status: Any
+    ) -> None:
+        """PortAudio's duplex stream callback. REAL-TIME: see the module docstring."""
+        if status and (status.output_underflow or status.input_overflow):
+            self.xruns += 1
+        if not self._scheduled:
+            self._scheduled = True
+            self.realtime_priority = realtime.raise_this_thread(keep_realtime=self.is_jack)
+            realtime.audio_priority = self.realtime_priority
+        self._render_block(outdata, frames, indata)
 
     def start(self) -> None:
         """Start the stream and its watchdog."""
@@ -604,20 +690,24 @@ def open_backend(
     device: int | str | None = None,
     on_message: MessageFn = print,
     on_lost: LostFn | None = None,
+    duplex: bool = False,
 ) -> Backend:
     """Open a backend of `kind` ("sounddevice", "null" or "auto") for `render`, unstarted.
 
     "auto" and "sounddevice" both try PortAudio; when the library is missing, there is no
     output device, or the stream cannot be opened, `on_message` gets one sentence saying
     what is wrong and what to do, and a NullBackend comes back instead. `on_lost` is passed
-    to a SoundDeviceBackend (see `Supervisor` for an owner that uses it).
+    to a SoundDeviceBackend (see `Supervisor` for an owner that uses it). `duplex`: open
+    the device's inputs too, for a `render(out, indata)` (the engine's forward).
     """
     if kind == "null":
         return NullBackend(render, samplerate, blocksize or NULL_BLOCKSIZE)
     if kind not in ("sounddevice", "auto"):
         raise ValueError(f'backend kind must be "sounddevice", "null" or "auto", not {kind!r}')
     try:
-        return SoundDeviceBackend(render, samplerate, blocksize, device=device, on_lost=on_lost)
+        return SoundDeviceBackend(
+            render, samplerate, blocksize, device=device, on_lost=on_lost, duplex=duplex
+        )
     except OutputUnavailable as error:
         return _null_fallback(render, samplerate, blocksize, on_message, error.problem, error.fix)
     except Exception as error:  # noqa: BLE001 - any open failure means: play on the null backend
@@ -649,8 +739,10 @@ class Supervisor:
         blocksize: int = 0,
         device: int | str | None = None,
         on_message: MessageFn = print,
+        duplex: bool = False,
     ) -> None:
         self.render = render
+        self.duplex = duplex
         self.kind = kind
         self.samplerate = samplerate
         self.blocksize = blocksize
@@ -673,6 +765,7 @@ class Supervisor:
                 self.device,
                 on_message=self.on_message,
                 on_lost=self._device_lost,
+                duplex=self.duplex,
             )
             try:
                 backend.start()

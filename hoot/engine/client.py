@@ -224,13 +224,16 @@ class LocalEngine(EngineLink):
         from hoot.engine.backends import OfflineDriver
         from hoot.engine.control import EngineControl
         from hoot.engine.core import Engine
+        from hoot.engine.inputs import INPUT_ROWS
         from hoot.engine.recorder import Recorder
         from hoot.music import TRACKS
         from hoot.music.time import TempoMap
 
         tracks = tuple(tracks or TRACKS)
-        self.engine = Engine(samplerate, tracks, tempo_map=TempoMap(samplerate, bpm))
-        self.recorder = Recorder(samplerate, len(tracks), list(tracks))
+        self.engine = Engine(
+            samplerate, tracks, tempo_map=TempoMap(samplerate, bpm), inputs=INPUT_ROWS
+        )
+        self.recorder = Recorder(samplerate, len(self.engine.tracks), list(self.engine.tracks))
         self.engine.recorder = self.recorder
         recordings = Path(session_dir) / "recordings" if session_dir else None
         # offline, a command arrives exactly when the script says: no safety margin needed
@@ -247,6 +250,7 @@ class LocalEngine(EngineLink):
             device="none",
             latency=0.0,
             ceiling_db=self.engine.limiter.ceiling_db,
+            inputs=INPUT_ROWS,
         )
 
     def _render(self, out: np.ndarray) -> None:
@@ -295,7 +299,9 @@ class LocalEngine(EngineLink):
             dropped=self.recorder.dropped_frames,
             blocksize=0,
             realtime=0,
-            meters=e.meters.copy(),
+            meters=np.concatenate([e.meters[: e.generated], e.meters[-1:]]),
+            inputs=e.meters[e.generated : -1].copy(),
+            clips=e.clips(),
         )
 
     def close(self) -> None:

@@ -25,6 +25,7 @@ from hoot.engine import protocol as p
 from hoot.engine.clock_out import ClockOut
 from hoot.engine.core import FADE, Engine, LoadedStem, NewMap, Start
 from hoot.engine.fluid import SoundFontVoice
+from hoot.engine.inputs import DEVICE, LOOP, OFF, InputDeck, file_loop, signal_loop
 from hoot.engine.midi_routes import MidiRoutes
 from hoot.engine.stems import load_stem
 from hoot.errors import EngineError, HootError, StemError
@@ -78,9 +79,15 @@ class EngineControl:
         self.stems: dict[str, LoadedStem] = {}
         self.stem_paths: dict[str, str] = {}
         self.settings = {name: TrackSettings(default_level(name)) for name in engine.tracks}
-        for name in engine.tracks:  # tracks start at their role's level, before any sound
-            engine.set_gains_at_rest(self.track_index(name), *self._gains(name))
+        for t, name in enumerate(engine.tracks):  # at their role's level, before any sound
+            engine.set_gains_at_rest(t, *self._gains(name))
         self.clock = ClockOut(engine)  # told the backend by the server (use_backend)
+        self.deck = InputDeck(engine.generated, len(engine.tracks) - engine.generated,
+                              engine.samplerate)  # fmt: skip
+        # the round trip input -> output, found by the server (it owns the device)
+        self.latency_probe = lambda: p.Latency(
+            0, 0.0, False, "an offline engine has no device, so no round trip"
+        )
         self._lock = threading.RLock()
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hoot-loader")
         self._handlers = {
@@ -106,11 +113,11 @@ class EngineControl:
             p.ClockTransport: self.clock_transport,
             p.ClockFeed: self.clock_feed,
             p.GetClock: lambda c: self.clock.state(),
-            p.Inputs: self._inputs_not_ready,
-            p.AddInput: self._inputs_not_ready,
-            p.RemoveInput: self._inputs_not_ready,
-            p.Monitor: self._inputs_not_ready,
-            p.MeasureLatency: self._inputs_not_ready,
+            p.Inputs: self.inputs,
+            p.AddInput: self.add_input,
+            p.RemoveInput: self.remove_input,
+            p.Monitor: self.monitor,
+            p.MeasureLatency: lambda c: self.latency_probe(),
         }
 
     # ---- entry ---------------------------------------------------------------------
@@ -132,14 +139,17 @@ class EngineControl:
         return self.engine.position
 
     def track_index(self, track: str) -> int:
-        try:
+        names = self.track_names()
+        if track in names:
             return self.engine.tracks.index(track)
-        except ValueError:
-            close = difflib.get_close_matches(str(track), self.engine.tracks, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise EngineError(
-                f"no track {track!r}{hint}; tracks are {', '.join(self.engine.tracks)}"
-            ) from None
+        close = difflib.get_close_matches(str(track), names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise EngineError(f"no track {track!r}{hint}; tracks are {', '.join(names)}")
+
+    def track_names(self) -> tuple[str, ...]:
+        """The generated tracks, then the live inputs made (free input rows have no name)."""
+        e = self.engine
+        return e.tracks[: e.generated] + tuple(row.name for row in self.deck.rows if row.name)
 
     def when(self, at: str | int | float) -> tuple[int, float, str]:
         """(sample, beat, quantum) for `at`: a boundary name, "now", or an absolute sample."""
@@ -219,8 +229,88 @@ class EngineControl:
         self.engine.inbox.append(core.Panic())
         return p.Scheduled(self.now + FADE)
 
-    def _inputs_not_ready(self, c: p.Command) -> p.Reply:
-        raise EngineError(f"this engine cannot do {c.verb!r} yet: live inputs are being built")
+    # ---- live inputs -------------------------------------------------------------------
+
+    def inputs(self, c: p.Inputs | None = None) -> p.InputList:
+        d = self.deck
+        return p.InputList(
+            ports=d.ports,
+            duplex=bool(d.ports),
+            reason=d.reason,
+            tracks=d.listing(self.engine.clips()),
+            rows=len(d.rows),
+            ring=d.ring,
+        )
+
+    def add_input(self, c: p.AddInput) -> p.InputTrack:
+        d, e = self.deck, self.engine
+        name = c.name
+        if not isinstance(name, str) or not name.strip() or name != name.strip():
+            raise EngineError(f"an input needs a name without outer spaces, not {name!r}")
+        if name in e.tracks[: e.generated]:
+            raise EngineError(f"{name!r} is a generated track; give the input another name")
+        channels = tuple(c.channels or ())
+        given = [x for x in (channels, c.file, c.signal) if x]
+        if len(given) != 1:
+            raise EngineError(
+                "an input comes from one of: channels (e.g. channels=(1,)), a file, or a "
+                "signal (e.g. 'sine 220')"
+            )
+        r = d.find(name)
+        if r is None:
+            r = next((k for k, row in enumerate(d.rows) if not row.name), None)
+            if r is None:
+                taken = ", ".join(row.name for row in d.rows)
+                raise EngineError(
+                    f"all {len(d.rows)} input rows are taken ({taken}); remove one first"
+                )
+        left = right = 0
+        loop = None
+        if channels:
+            left, right = d.check_channels(channels)
+            kind, source = DEVICE, "device"
+        elif c.file:
+            loop = file_loop(str(c.file), e.samplerate)
+            kind, source = LOOP, f"file {c.file}"
+        else:
+            loop, spec = signal_loop(c.signal, e.samplerate)
+            kind, source = LOOP, f"signal {spec}"
+        row = d.rows[r]
+        fresh = row.name != name
+        row.name, row.channels, row.source = name, channels, source
+        row.monitor, row.loop = bool(c.monitor), loop
+        e.inbox.append(core.SetInput(r, kind, left, right, loop, row.monitor))
+        if fresh:
+            self._name_row(r, name)
+        return d.reply(r, e.clips())
+
+    def remove_input(self, c: p.RemoveInput) -> p.Done:
+        d = self.deck
+        r = d.named(c.name)
+        self.engine.inbox.append(core.SetInput(r, OFF))
+        d.rows[r].__init__()
+        self._name_row(r, f"input {r + 1}")
+        return p.Done()
+
+    def monitor(self, c: p.Monitor) -> p.InputTrack:
+        d = self.deck
+        r = d.named(c.name)
+        row = d.rows[r]
+        row.monitor = bool(c.on)
+        kind = LOOP if row.loop is not None else DEVICE
+        left, right = (row.channels[0] - 1, row.channels[-1] - 1) if row.channels else (0, 0)
+        self.engine.inbox.append(core.SetInput(r, kind, left, right, row.loop, row.monitor))
+        return d.reply(r, self.engine.clips())
+
+    def _name_row(self, r: int, name: str) -> None:
+        """Give input row `r` its name, at 0 dB, centred, neither muted nor soloed."""
+        e = self.engine
+        t = e.generated + r
+        old = e.tracks[t]
+        e.tracks = e.tracks[:t] + (name,) + e.tracks[t + 1 :]
+        self.settings = {(name if k == old else k): v for k, v in self.settings.items()}
+        self.settings[name] = TrackSettings(0.0)
+        self.engine.inbox.append(core.Mix(t, 1.0, 1.0, at_once=True))  # the row is silent now
 
     # ---- MIDI ------------------------------------------------------------------------
 
@@ -281,10 +371,8 @@ class EngineControl:
         if c.solo is not None:
             s.solo = bool(c.solo)
         at_once = self._before_the_music()  # nothing sounds yet: no glide to de-click
-        for name in self.settings:  # solo changes every track's audibility
-            self.engine.inbox.append(
-                core.Mix(self.track_index(name), *self._gains(name), at_once=at_once)
-            )
+        for t, name in enumerate(self.engine.tracks):  # solo changes every track's audibility
+            self.engine.inbox.append(core.Mix(t, *self._gains(name), at_once=at_once))
         return s.reply()
 
     # ---- time --------------------------------------------------------------------------
@@ -367,12 +455,19 @@ class EngineControl:
         if self.recorder is None or self.recordings is None:
             raise EngineError("this engine has no recorder (it was started without a session)")
         try:
-            paths = self.recorder.start(self.recordings, name=c.name, tracks=c.tracks)
+            paths = self.recorder.start(
+                self.recordings, name=c.name, tracks=c.tracks, names=self.recorded_names()
+            )
         except HootError:
             raise
         except OSError as e:
             raise EngineError(f"cannot record to {self.recordings}: {e}") from None
         return p.Recording(tuple(str(x) for x in paths))
+
+    def recorded_names(self) -> list[str]:
+        """Each track row's file label in a track recording; "" (no file) for a free row."""
+        e = self.engine
+        return [*e.tracks[: e.generated], *(row.name for row in self.deck.rows)]
 
     def stop_recording(self, c: p.StopRecording) -> p.Recording:
         if self.recorder is None:
@@ -392,7 +487,7 @@ class EngineControl:
             samplerate=e.samplerate,
             position=e.position,
             tempo_map=self.tempo_map.to_dict(),
-            tracks={name: s.reply() for name, s in self.settings.items()},
+            tracks={name: self.settings[name].reply() for name in self.track_names()},
             players=tuple(
                 p.PlayerState(**row, path=self.stem_paths.get(row["stem"]))
                 for row in e.snapshot()
@@ -402,6 +497,7 @@ class EngineControl:
             else (),
             faults=e.faults,
             state_version=e.state_version,
+            inputs=self.deck.listing(e.clips()),
         )
 
     def close(self) -> None:

@@ -221,6 +221,7 @@ class Recorder:
 
         self._lock = threading.Lock()  # serialises drain/start/stop; tap never takes it
         self._files: list[sf.SoundFile] = []
+        self._rows: list[int] = []  # the ring row each file records
         self._dirty = False  # frames written since the last header update
         self._last_header = 0.0
 
@@ -239,12 +240,20 @@ class Recorder:
 
     # -- control thread -------------------------------------------------------------
 
-    def start(self, folder: Path, name: str | None = None, tracks: bool = False) -> list[Path]:
+    def start(
+        self,
+        folder: Path,
+        name: str | None = None,
+        tracks: bool = False,
+        names: list[str] | None = None,
+    ) -> list[Path]:
         """Open new files in `folder` and start capturing; return their paths.
 
         The master goes to "<name>-master.wav" and, with `tracks`, each track to
-        "<name>-<track>.wav". `name` defaults to the current local time. Raises
-        HootError if already recording or if the folder cannot be written to.
+        "<name>-<track>.wav". `names` renames the tracks for this recording (live inputs
+        name their rows when made); a row named "" writes no file (a free input row).
+        `name` defaults to the current local time. Raises HootError if already recording
+        or if the folder cannot be written to.
         """
         if self._armed or self._files:
             raise HootError(
@@ -253,7 +262,11 @@ class Recorder:
         folder = Path(folder)
         if name is None:
             name = datetime.now().strftime("%Y-%m-%dT%H-%M-%S")
-        labels = _unique_labels(self.track_names if tracks else [])
+        named = self.track_names if names is None else list(names)
+        if len(named) != self.n_tracks:
+            raise HootError(f"{self.n_tracks} tracks but {len(named)} names to record them by")
+        rows = [0, *(1 + t for t, n in enumerate(named) if n)] if tracks else [0]
+        labels = _unique_labels([n for n in named if n] if tracks else [])
         try:
             folder.mkdir(parents=True, exist_ok=True)
             paths = _reserve_paths(folder, name, labels)
@@ -277,6 +290,7 @@ class Recorder:
 
         with self._lock:
             self._files = files
+            self._rows = rows
             self.paths = paths
             self._pos[:] = 0
             self.frames_written = 0
@@ -435,7 +449,7 @@ class Recorder:
         return frames
 
     def _write_span(self, start: int, frames: int) -> None:
-        for row, f in enumerate(self._files):
+        for row, f in zip(self._rows, self._files, strict=True):
             f.write(self._ring[row, start : start + frames])
 
     def _sync_headers(self) -> None:
@@ -540,7 +554,13 @@ class RecorderProcess(Recorder):
             raise HootError(reply["error"])
         return reply
 
-    def start(self, folder: Path, name: str | None = None, tracks: bool = False) -> list[Path]:
+    def start(
+        self,
+        folder: Path,
+        name: str | None = None,
+        tracks: bool = False,
+        names: list[str] | None = None,
+    ) -> list[Path]:
         """Have the writer open new files in `folder`, then start capturing; see Recorder."""
         if self._armed:
             raise HootError(
@@ -548,7 +568,9 @@ class RecorderProcess(Recorder):
             )
         if not self.writer_alive:
             self.start_writer()
-        reply = self._ask(cmd="start", folder=str(folder), name=name, tracks=tracks)
+        reply = self._ask(
+            cmd="start", folder=str(folder), name=name, tracks=tracks, names=names
+        )
         self.paths = [Path(p) for p in reply["paths"]]
         self.frames_written = 0
         self.dropped_frames = 0
@@ -628,7 +650,10 @@ def serve_writer(argv: list[str] | None = None) -> None:
         request = json.loads(line)
         try:
             if request["cmd"] == "start":
-                paths = recorder.start(Path(request["folder"]), request["name"], request["tracks"])
+                paths = recorder.start(
+                    Path(request["folder"]), request["name"], request["tracks"],
+                    request.get("names"),
+                )  # fmt: skip
                 reply: dict = {"paths": [str(p) for p in paths]}
             else:
                 recorder.stop()

@@ -26,16 +26,18 @@ from pathlib import Path
 import numpy as np
 
 from hoot.engine import protocol as p
-from hoot.engine import realtime
+from hoot.engine import realtime, rings
 from hoot.engine import status as st
 from hoot.engine.control import EngineControl
 from hoot.engine.core import Engine
+from hoot.engine.inputs import INPUT_ROWS
+from hoot.engine.latency import measure_round_trip
 from hoot.engine.midi_routes import MidiRoutes
 from hoot.engine.recorder import RecorderProcess, repair_folder
 from hoot.errors import HootError
 from hoot.music import TRACKS
 from hoot.music.time import TempoMap
-from hoot.runtime import peer_uid
+from hoot.runtime import peer_uid, session_key
 
 
 def set_switch_interval() -> float:
@@ -69,13 +71,18 @@ class EngineServer:
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         self.socket_path, self.status_path = st.addresses(self.session_dir)
         self.engine = Engine(
-            samplerate, tracks, tempo_map=TempoMap(samplerate, bpm, meter, phrase)
+            samplerate, tracks, tempo_map=TempoMap(samplerate, bpm, meter, phrase),
+            inputs=INPUT_ROWS,
+        )  # fmt: skip
+        self.recorder = RecorderProcess(
+            samplerate, len(self.engine.tracks), list(self.engine.tracks)
         )
-        self.recorder = RecorderProcess(samplerate, len(tracks), list(tracks))
         self.engine.recorder = self.recorder
         self.routes = MidiRoutes(self.engine, self._output_latency, self.say)
         self.control = EngineControl(self.engine, self.recorder, self.recordings,
                                      routes=self.routes)  # fmt: skip
+        self.control.latency_probe = self.measure_latency
+        self.ring_name = f"{session_key(self.session_dir)}.inputs"
         self.backend_kind, self.device, self.blocksize = backend, device, blocksize
         self.supervisor = None
         self.clients = 0
@@ -92,7 +99,10 @@ class EngineServer:
         if self.recordings.is_dir():
             for path in repair_folder(self.recordings):
                 self.say(f"repaired recording {path.name} left by a crash")
-        self.status = st.create_status(self.status_path, len(self.engine.tracks))
+        e = self.engine
+        self.status = st.create_status(self.status_path, e.generated, len(e.tracks) - e.generated)
+        e.use_ring(rings.create_ring(self.ring_name, len(e.tracks) - e.generated, e.samplerate))
+        self.control.deck.ring = self.ring_name
         self.status[st.F_SAMPLERATE] = self.engine.samplerate
         self.status[st.F_PID] = os.getpid()
         self._open_backend()
@@ -113,9 +123,16 @@ class EngineServer:
             blocksize=self.blocksize,
             device=self.device,
             on_message=self.say,
+            duplex=True,
         )
         self.supervisor.start()
         self.control.clock.use_backend(self.supervisor.backend, self.say)
+        deck, b = self.control.deck, self.supervisor.backend
+        deck.ports, deck.reason = b.input_ports, b.input_reason
+
+    def measure_latency(self) -> p.Latency:
+        """The round trip input -> output on the device playing now (latency.py)."""
+        return measure_round_trip(self.engine, self.backend)
 
     def _output_latency(self) -> float:
         b = self.backend
@@ -150,7 +167,7 @@ class EngineServer:
             if self.supervisor is not None:
                 self.supervisor.stop()
             self.control.close()
-            for path in (self.socket_path, self.status_path):
+            for path in (self.socket_path, self.status_path, rings.ring_path(self.ring_name)):
                 try:
                     path.unlink()  # clients that map the status keep their mapping
                 except FileNotFoundError:
@@ -246,13 +263,14 @@ class EngineServer:
             protocol=p.PROTOCOL,
             pid=os.getpid(),
             session=str(self.session_dir),
-            tracks=tuple(self.engine.tracks),
+            tracks=tuple(self.engine.tracks[: self.engine.generated]),
             samplerate=self.engine.samplerate,
             status=str(self.status_path),
             backend=b.name if b else "none",
             device=b.device if b else "none",
             latency=b.latency if b else 0.0,
             ceiling_db=self.engine.limiter.ceiling_db,
+            inputs=len(self.engine.tracks) - self.engine.generated,
         )
 
     def timing(self) -> p.Timing:
@@ -275,7 +293,8 @@ class EngineServer:
 
     def _status_loop(self) -> None:
         e, s = self.engine, self.status
-        T = len(e.tracks)
+        G, T = e.generated, len(e.tracks)
+        live = st.HEADER + (G + 1) * 4
         while not self.stopping.is_set():
             b = self.backend
             s[st.F_POSITION] = e.position
@@ -294,7 +313,10 @@ class EngineServer:
                 s[st.F_LATENCY] = b.latency
                 s[st.F_BLOCKSIZE] = getattr(b, "last_block", 0) or b.blocksize
                 s[st.F_REALTIME] = b.realtime_priority
-            s[st.HEADER : st.HEADER + (T + 1) * 4] = e.meters.reshape(-1)
+            s[st.HEADER : st.HEADER + G * 4] = e.meters[:G].reshape(-1)
+            s[live - 4 : live] = e.meters[T]
+            s[live : live + (T - G) * 4] = e.meters[G:T].reshape(-1)
+            s[live + (T - G) * 4 : live + (T - G) * 5] = e.clips()
             e.graveyard.clear()  # let go of retired stems here, off the audio thread
             time.sleep(1 / 120)
 

@@ -9,6 +9,7 @@ anything, so a busy or hung client costs the engine nothing. Structured state
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ HEADER = 24  # float64 slots before the meters
 # header slots
 F_MAGIC, F_LAYOUT, F_SAMPLERATE, F_POSITION, F_BLOCKS, F_XRUNS, F_FAULTS, F_CPU = range(8)
 F_STATE_VERSION, F_HEARTBEAT, F_TRACKS, F_PID, F_LATENCY, F_LIMITER_DB, F_RECORDING = range(8, 15)
-F_DROPPED, F_BLOCKSIZE, F_CPU_PEAK, F_REALTIME, F_MESSAGES = range(15, 20)
+F_DROPPED, F_BLOCKSIZE, F_CPU_PEAK, F_REALTIME, F_MESSAGES, F_INPUTS = range(15, 21)
 
 
 def addresses(session_dir: Path) -> tuple[Path, Path]:
@@ -34,13 +35,16 @@ def addresses(session_dir: Path) -> tuple[Path, Path]:
     return d / f"{key}.sock", d / f"{key}.status"
 
 
-def status_size(n_tracks: int) -> int:
-    return HEADER + (n_tracks + 1) * 4
+def status_size(n_tracks: int, n_inputs: int = 0) -> int:
+    """Slots: the header, meters of the tracks and the master, then the live input rows'
+    meters and their clip lamps (after the master, so readers of the tracks' rows and the
+    master's are the same whether or not an engine has inputs)."""
+    return HEADER + (n_tracks + 1) * 4 + n_inputs * 5
 
 
-def create_status(path: Path, n_tracks: int) -> np.ndarray:
+def create_status(path: Path, n_tracks: int, n_inputs: int = 0) -> np.ndarray:
     """Create (or reset) the status file and map it read-write."""
-    n = status_size(n_tracks)
+    n = status_size(n_tracks, n_inputs)
     with open(path, "wb") as f:
         f.write(b"\0" * (8 * n))
     os.chmod(path, 0o600)
@@ -48,6 +52,7 @@ def create_status(path: Path, n_tracks: int) -> np.ndarray:
     mm[F_MAGIC] = MAGIC
     mm[F_LAYOUT] = LAYOUT
     mm[F_TRACKS] = n_tracks
+    mm[F_INPUTS] = n_inputs
     return mm
 
 
@@ -74,6 +79,9 @@ class EngineStatus:
     realtime: int  # the audio thread's SCHED_FIFO priority; 0 normal, -1 not yet known
     meters: np.ndarray
     messages: int = 0  # sentences the engine has said since it started (protocol's `messages`)
+    # live input rows (protocol's InputTrack.row): meters as above, and clip lamps
+    inputs: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 4)))
+    clips: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.bool_))
 
 
 class StatusReader:
@@ -86,10 +94,12 @@ class StatusReader:
             raise ValueError(f"{path} is not a hoot engine status file")
         self._mm = raw
         self.n_tracks = int(raw[F_TRACKS])
+        self.n_inputs = int(raw[F_INPUTS])
 
     def read(self) -> EngineStatus:
         mm = np.array(self._mm)  # one copy, so the fields agree with each other
-        t = self.n_tracks
+        t, k = self.n_tracks, self.n_inputs
+        live = HEADER + (t + 1) * 4
         return EngineStatus(
             samplerate=int(mm[F_SAMPLERATE]),
             position=int(mm[F_POSITION]),
@@ -109,4 +119,6 @@ class StatusReader:
             realtime=int(mm[F_REALTIME]),
             meters=mm[HEADER : HEADER + (t + 1) * 4].reshape(t + 1, 4).copy(),
             messages=int(mm[F_MESSAGES]),
+            inputs=mm[live : live + k * 4].reshape(k, 4).copy(),
+            clips=mm[live + k * 4 : live + k * 5] > 0,
         )
