@@ -1154,8 +1154,7 @@ class RoundTrip:
         self.ms, self.frames, self.measured, self.how = ms, frames, measured, how
 
     def __repr__(self) -> str:
-        found = "measured" if self.measured else "as the device reports it, not measured"
-        return f"<round trip {self.ms:.1f} ms ({self.frames} frames), {found}: {self.how}>"
+        return f"<round trip {self.ms:.1f} ms ({self.frames} frames): {self.how}>"
 
 
 def _source_of(track: p.InputTrack) -> dict[str, Any]:

@@ -111,14 +111,15 @@ class SetWatcher:
         pos = tm.position(st.position)
         boundary = tm.next_boundary(st.position + 1, "phrase")
         names = list(self.link.tracks)
-        rows = [(name, st.meters[i]) for i, name in enumerate(names)]
-        inputs = state.inputs if state else ()
-        rows += [(i.name, st.meters[i.track]) for i in inputs if i.track < len(st.meters) - 1]
+        rows = list(zip(names, st.meters[: len(names)]))
+        # live inputs: their meters and clip lamps follow the master's row in the status
+        inputs = tuple(i for i in (state.inputs if state else ()) if i.row < len(st.inputs))
+        rows += [(i.name, st.inputs[i.row]) for i in inputs]
         tracks = tuple(
             TrackLevel(name, (float(m[0]), float(m[1])), (float(m[2]), float(m[3])))
             for name, m in rows
         )
-        m = st.meters[-1]  # the master closes the rows, after any input rows
+        m = st.meters[len(names)]
         master = TrackLevel("master", (float(m[0]), float(m[1])), (float(m[2]), float(m[3])))
         players = state.players if state else ()
         mixes = state.tracks if state else {}
@@ -180,7 +181,7 @@ class SetWatcher:
             ceiling_db=info.ceiling_db,
             muted=tuple(name for name, mix in mixes.items() if mix.mute),
             soloed=tuple(name for name, mix in mixes.items() if mix.solo),
-            inputs=tuple(_input_view(i) for i in inputs),
+            inputs=tuple(_input_view(i, bool(st.clips[i.row])) for i in inputs),
         )
 
     def _queue_item(self, player: p.PlayerState, tm: TempoMap) -> QueueItem:
@@ -203,7 +204,7 @@ class SetWatcher:
         )
 
 
-def _input_view(track: p.InputTrack) -> InputView:
+def _input_view(track: p.InputTrack, clip: bool) -> InputView:
     kind, _, rest = track.source.partition(" ")
     if kind == "file":
         source = f"file {Path(rest).name}"
@@ -213,7 +214,7 @@ def _input_view(track: p.InputTrack) -> InputView:
         source = ("channels " if len(track.channels) > 1 else "channel ") + "+".join(
             str(c) for c in track.channels
         )
-    return InputView(track.name, track.monitor, track.clip, source)
+    return InputView(track.name, track.monitor, clip, source)
 
 
 def _label(candidate) -> str:
