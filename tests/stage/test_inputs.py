@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from hoot.engine.client import EngineClient, process_alive
 from hoot.engine.protocol import State
@@ -81,6 +82,12 @@ def test_a_file_input_is_a_track_like_any_other_offline(tmp_path):
     quiet = stage.link.advance(SR)[SR // 10 :]
     assert np.abs(quiet).max() < 1e-6, "not heard through hoot"
     assert perf.session.read_settings()["inputs"]["trombone"]["monitor"] is False
+    perf.record(tracks=True)
+    perf.wait(beats=2)
+    files = {path.stem.rsplit("-", 1)[-1]: path for path in perf.stop_recording()}
+    recorded, _ = sf.read(str(files["trombone"]))
+    master, _ = sf.read(str(files["master"]))
+    assert rms(recorded) > 0.05 and np.abs(master).max() < 1e-6, "recorded, not heard"
 
     horn.remove()
     assert "trombone" not in perf.tracks and perf.tracks.inputs == []
