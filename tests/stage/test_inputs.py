@@ -224,3 +224,29 @@ def test_inputs_live_on_the_jack_dummy_server(session, jack_server):
     finally:
         stage.close()
         EngineClient(session.dir).shutdown()
+
+
+@pytest.mark.jack
+def test_a_knob_moves_an_input_fader_and_its_map_comes_back_with_the_input(session, jack_server):
+    from hoot.midi.ports import MidiPorts
+
+    studio = MidiPorts(api="jack")
+    knobs = studio.virtual_output("hoot-inputs-knobs:out")
+    said: list[str] = []
+    stage = Stage.live(session, on_message=said.append, **ENGINE)
+    try:
+        stage.perf.input("voice", signal="sine 220")
+        stage.perf.midi.map(cc=21, to="voice.gain", range=(-40, 6), port="hoot-inputs-knobs")
+        knobs.send(bytes([0xB0, 21, 127]))
+        eventually(lambda: stage.perf.tracks.voice.gain == pytest.approx(6.0), what="the knob")
+        stage.close()  # the UI goes; a new one finds the input, then the map
+
+        stage = Stage.live(session, on_message=said.append, **ENGINE)
+        assert [m.to for m in stage.perf.midi.maps] == ["voice.gain"]
+        assert not [line for line in said if "left out" in line], said
+        knobs.send(bytes([0xB0, 21, 0]))
+        eventually(lambda: stage.perf.tracks.voice.gain == pytest.approx(-40.0), what="it again")
+    finally:
+        stage.close()
+        knobs.close()
+        studio.close()
