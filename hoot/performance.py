@@ -248,12 +248,63 @@ class Track:
         )
 
 
+class InputTrack(Track):
+    """A track a player plays into: a device's input channel (or two), or a file or a signal
+    standing in for one. Mixed, metered and recorded like any track; `monitor` says whether
+    it is heard through hoot's outputs; `remove()` lets the channel go."""
+
+    def __init__(self, perf: Performance, name: str, source: dict[str, Any]) -> None:
+        super().__init__(perf, name)
+        self.source = source  # channels, file, signal, monitor: as saved in session.toml
+
+    @property
+    def channels(self) -> tuple[int, ...]:
+        """The device's input channels it listens to, numbered from 1 (empty for a file or
+        a signal)."""
+        return tuple(self.source["channels"])
+
+    @property
+    def monitor(self) -> bool:
+        """Whether the input is heard through hoot's outputs. False for a player who hears
+        themselves acoustically: still metered, recorded and sent to the beat tracker."""
+        return bool(self.source["monitor"])
+
+    @monitor.setter
+    def monitor(self, on: bool) -> None:
+        perf = self._perf
+        perf._send(p.Monitor(name=self.name, on=bool(on)))
+        self.source = {**self.source, "monitor": bool(on)}
+        perf.session.update_settings(inputs={self.name: {"monitor": bool(on)}})
+        perf.session.log("monitor", track=self.name, on=bool(on))
+
+    def remove(self) -> None:
+        """Let the input go: its track leaves the mixer, its settings leave the session."""
+        self._perf.remove_input(self.name)
+
+    def stop(self, at: str | int = "phrase") -> int:
+        """An input plays while its player plays: mute it, or remove() it."""
+        raise HootError(
+            f"{self.name} is an input, it plays while its player plays: "
+            f"perf.tracks.{self.name}.mute = True, or perf.tracks.{self.name}.remove()"
+        )
+
+    def __repr__(self) -> str:
+        s = self._settings()
+        flags = "".join([" muted" if s.mute else "", " solo" if s.solo else ""])
+        heard = "monitored" if self.monitor else "not monitored"
+        return (
+            f"<Input {self.name} ({_source_words(self.source)}, {heard}): {s.gain:+.1f} dB, "
+            f"pan {s.pan:+.2f}{flags}>"
+        )
+
+
 class Tracks:
-    """The mixer's tracks, by name: `perf.tracks.bass` or `perf.tracks["bass"]`."""
+    """The mixer's tracks, by name: `perf.tracks.bass` or `perf.tracks["bass"]`. The
+    generated and played tracks come first, then the inputs (`perf.input`)."""
 
     def __init__(self, perf: Performance, names: tuple[str, ...]) -> None:
         self._perf = perf
-        self._tracks = {n: Track(perf, n) for n in names}
+        self._tracks: dict[str, Track] = {n: Track(perf, n) for n in names}
 
     def __getitem__(self, name: str) -> Track:
         try:
@@ -280,6 +331,17 @@ class Tracks:
 
     def __dir__(self) -> list[str]:
         return list(self._tracks)
+
+    @property
+    def inputs(self) -> list[InputTrack]:
+        """The input tracks, in the order they were taken."""
+        return [t for t in self._tracks.values() if isinstance(t, InputTrack)]
+
+    def _take(self, track: Track) -> None:
+        self._tracks[track.name] = track
+
+    def _let_go(self, name: str) -> None:
+        self._tracks.pop(name, None)
 
     def __repr__(self) -> str:
         return f"<Tracks {', '.join(self._tracks)}>"
@@ -517,6 +579,11 @@ class Performance:
         Returns a Stem to `queue()`."""
         p_ = _find_stem_file(Path(path).expanduser(), self.session.stems)
         role = role or _guess_role(p_.stem)
+        if isinstance(self.tracks._tracks.get(role), InputTrack):
+            raise HootError(
+                f"{role} is an input: its player fills it; load {p_.name} for one of "
+                f"{', '.join(ROLES)}"
+            )
         if role not in self.tracks:
             raise HootError(
                 f"no track {role!r}{_did_you_mean(role, ROLES)} to load {p_.name} on; "
@@ -526,6 +593,155 @@ class Performance:
         info = self._send(p.Load(stem_id=stem_id, path=str(p_), role=role))
         self.session.log("load", stem=stem_id, path=str(p_), role=role)
         return Stem(self, stem_id, p_, role, info)
+
+    # ---- live inputs ---------------------------------------------------------------------
+
+    @property
+    def inputs(self) -> InputChannels:
+        """The device's input channels, numbered from 1 as `perf.input` takes them (on JACK,
+        with the ports they are), or the sentence that says why there are none."""
+        found = self._send(p.Inputs())
+        return InputChannels(tuple(found.ports), bool(found.duplex), str(found.reason))
+
+    def input(
+        self,
+        name: str,
+        channel: int | tuple[int, ...] | None = None,
+        file: str | Path | None = None,
+        signal: str | None = None,
+        monitor: bool = True,
+    ) -> InputTrack:
+        """A track a player plays into, named after them: gain, pan, mute and solo like any
+        track, metered with a clip lamp, recorded with perf.record(tracks=True).
+
+            perf.input("trombone", channel=1)             # the device's first input
+            perf.input("keys", channel=(3, 4))            # a stereo pair
+            perf.input("trombone", file="take.wav")       # rehearsal: a file plays the part
+            perf.input("voice", signal="sine 220")        # or a signal stands in for it
+            perf.input("sax", channel=2, monitor=False)   # heard acoustically, not through hoot
+
+        `perf.inputs` lists the channels. Files are looked up as perf.load looks them up.
+        Taking a name again changes its source and keeps its mix. Saved with the session:
+        a new UI or a new engine takes the inputs again. Returns the track
+        (perf.tracks.trombone); perf.tracks.trombone.remove() lets it go."""
+        if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+            raise HootError(
+                f"input name {name!r}: a name like 'trombone' (letters, digits and _), so "
+                "that perf.tracks.trombone finds it"
+            )
+        existing = self.tracks._tracks.get(name)
+        if existing is not None and not isinstance(existing, InputTrack):
+            raise HootError(
+                f"{name} is a generated track; name the input after its player, like "
+                "'trombone' or 'voice'"
+            )
+        source = self._input_source(channel, file, signal, monitor)
+        track = self._take_input(name, source)
+        self.session.update_settings(inputs={name: source})
+        self.session.log("input", track=name, **source)
+        return track
+
+    def remove_input(self, name: str) -> None:
+        """Let the input `name` go (perf.tracks.NAME.remove() does the same)."""
+        track = self.tracks[name]
+        if not isinstance(track, InputTrack):
+            inputs = ", ".join(t.name for t in self.tracks.inputs) or "none yet"
+            raise HootError(f"{name} is not an input; inputs are {inputs}")
+        self._send(p.RemoveInput(name=name))
+        self.tracks._let_go(name)
+        self.session.update_settings(inputs={name: None}, tracks={name: None})
+        self.session.log("remove_input", track=name)
+
+    @property
+    def latency(self) -> RoundTrip:
+        """The round trip from an input to the monitored output, in ms and frames, and how
+        it was found: measured on a JACK loopback (hoot's output played into its own input)
+        where the engine can, else the figure the device reports."""
+        found = self._send(p.MeasureLatency())
+        return RoundTrip(float(found.ms), int(found.frames), bool(found.measured), str(found.how))
+
+    def _input_source(self, channel, file, signal, monitor) -> dict[str, Any]:
+        """What an input listens to, checked, as session.toml keeps it."""
+        given = [what for what, x in (("channel", channel), ("file", file), ("signal", signal))
+                 if x is not None]  # fmt: skip
+        if len(given) != 1:
+            raise HootError(
+                "an input takes one of channel=1 (or (1, 2)), file='take.wav' or "
+                f"signal='sine 220'; {'nothing' if not given else ' and '.join(given)} was given"
+            )
+        channels: tuple = ()
+        if channel is not None:
+            channels = channel if isinstance(channel, (tuple, list)) else (channel,)
+            if not 1 <= len(channels) <= 2 or any(
+                isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in channels
+            ):
+                raise HootError(
+                    f"channel={channel!r}: one channel number from 1, or a stereo pair like "
+                    "(1, 2); perf.inputs lists them"
+                )
+        path = ""
+        if file is not None:
+            path = str(_find_stem_file(Path(file).expanduser(), self.session.stems))
+        if signal is not None and (not isinstance(signal, str) or not signal.strip()):
+            raise HootError(f"signal={signal!r}: a signal like 'sine 220', 'noise' or 'clicks 120'")
+        return {"channels": list(channels), "file": path, "signal": signal or "",
+                "monitor": bool(monitor)}  # fmt: skip
+
+    def _take_input(self, name: str, source: dict[str, Any]) -> InputTrack:
+        """Ask the engine for the input and put its track in perf.tracks, with the mix the
+        session saved for it."""
+        self._send(
+            p.AddInput(
+                name=name,
+                channels=tuple(source["channels"]),
+                file=source["file"],
+                signal=source["signal"],
+                monitor=source["monitor"],
+            )
+        )
+        track = InputTrack(self, name, source)
+        self.tracks._take(track)
+        row = self.session.read_settings().get("tracks", {}).get(name)
+        mix = {k: row[k] for k in ("gain", "pan", "mute", "solo") if k in row} if isinstance(
+            row, dict) else {}  # fmt: skip
+        if mix:
+            self._send(p.Mix(track=name, **mix))
+        return track
+
+    def _saved_inputs(self) -> dict[str, dict[str, Any]]:
+        """The inputs session.toml keeps (a row the file spoils is left out)."""
+        saved = self.session.read_settings().get("inputs", {})
+        inputs = {}
+        for name, row in saved.items() if isinstance(saved, dict) else ():
+            if not isinstance(row, dict) or not str(name).isidentifier():
+                continue
+            channels = row.get("channels", [])
+            if not isinstance(channels, list) or not all(isinstance(c, int) for c in channels):
+                continue
+            inputs[str(name)] = {
+                "channels": channels,
+                "file": str(row.get("file", "")),
+                "signal": str(row.get("signal", "")),
+                "monitor": bool(row.get("monitor", True)),
+            }
+        return inputs
+
+    def _restore_inputs(self) -> list[str]:
+        """Take the session's inputs again on a new engine; say which could not be (they
+        stay saved, for when the device that has them is back)."""
+        said, again = [], []
+        for name, source in self._saved_inputs().items():
+            if name in self.tracks and not isinstance(self.tracks[name], InputTrack):
+                continue
+            try:
+                self._take_input(name, source)
+                again.append(name)
+            except HootError as e:
+                self.tracks._let_go(name)
+                said.append(f"{name} is not listening again ({e})")
+        if again:
+            said.insert(0, f"{', '.join(again)} listening again")
+        return said
 
     # ---- harmony and vibe --------------------------------------------------------------
 
@@ -685,6 +901,10 @@ class Performance:
         (perf.generators lists them) or points at your own class as "module:Class".
         With by="phrase", you are told which candidates will not be ready by the next phrase
         boundary (a pick plays only once fully made)."""
+        if isinstance(self.tracks._tracks.get(role), InputTrack):
+            raise HootError(
+                f"{role} is an input: it is played, not generated; generate for {', '.join(ROLES)}"
+            )
         if role not in self.tracks:
             raise HootError(
                 f"no role {role!r}{_did_you_mean(role, self.tracks._tracks)}; "
@@ -804,14 +1024,26 @@ class Performance:
         if state.recording:
             self._recording = len(state.recording) > 1
             self._recording_paths = [Path(x) for x in state.recording]
+        saved = self._saved_inputs()
+        for listening in state.inputs:  # the engine played on: its inputs listen on
+            source = saved.pop(listening.name, None) or _source_of(listening)
+            source["monitor"] = listening.monitor
+            self.tracks._take(InputTrack(self, listening.name, source))
+        for name, source in saved.items():  # saved, but the engine lost them: take again
+            if name not in self.tracks:
+                try:
+                    self._take_input(name, source)
+                except HootError as e:
+                    self.say(f"{name} is not listening again ({e})")
 
     def restore_engine(self, playing: tuple[p.PlayerState, ...] = ()) -> list[str]:
         """Give a newly started engine the mix the performer set (it started on the session's
         tempo, meter and phrase length), start again what was playing, at the next phrase,
         and the recording. Returns what it did, in words."""
-        settings = self.session.read_settings()
         done = []
         self._loaded.clear()
+        done.extend(self._restore_inputs())
+        settings = self.session.read_settings()
         for name, row in settings.get("tracks", {}).items():
             if name in self.tracks and isinstance(row, dict):
                 mix = {k: row[k] for k in ("gain", "pan", "mute", "solo") if k in row}
@@ -897,6 +1129,51 @@ class Performance:
             )
         except HootError:
             return f"<Performance {self.session.name}>"
+
+
+class InputChannels(tuple):
+    """The device's input channels: `channels[0]` is channel 1's port name. Its repr is
+    what the console shows for `perf.inputs`."""
+
+    def __new__(cls, ports: tuple[str, ...], duplex: bool, reason: str) -> InputChannels:
+        channels = super().__new__(cls, ports)
+        channels.duplex, channels.reason = duplex, reason
+        return channels
+
+    def __repr__(self) -> str:
+        if not self:
+            return f"<no input channels: {self.reason or 'the device has none'}>"
+        rows = "\n".join(f"  {number:>2}  {port}" for number, port in enumerate(self, 1))
+        return f"<input channels (perf.input('trombone', channel=1)):\n{rows}>"
+
+
+class RoundTrip:
+    """The round trip from an input to the monitored output (`perf.latency`)."""
+
+    def __init__(self, ms: float, frames: int, measured: bool, how: str) -> None:
+        self.ms, self.frames, self.measured, self.how = ms, frames, measured, how
+
+    def __repr__(self) -> str:
+        return f"<round trip {self.ms:.1f} ms ({self.frames} frames): {self.how}>"
+
+
+def _source_of(track: p.InputTrack) -> dict[str, Any]:
+    """An engine's input, as session.toml keeps it."""
+    kind, _, rest = track.source.partition(" ")
+    return {"channels": list(track.channels), "file": rest if kind == "file" else "",
+            "signal": rest if kind == "signal" else "", "monitor": track.monitor}  # fmt: skip
+
+
+def _source_words(source: dict[str, Any]) -> str:
+    """Where an input's sound comes from, as the performer said it."""
+    if source.get("file"):
+        return f"file {Path(source['file']).name}"
+    if source.get("signal"):
+        return f"signal {source['signal']}"
+    channels = source.get("channels", [])
+    if len(channels) == 2:
+        return f"channels {channels[0]}+{channels[1]}"
+    return f"channel {channels[0]}" if channels else "no source"
 
 
 class _PickerHost:

@@ -199,6 +199,24 @@ def test_doctor_checks_portaudio_jack_and_midi_and_says_ok_or_missing():
         assert "essential check" in verdict and "failed" in verdict
 
 
+@pytest.mark.jack
+def test_doctor_lists_the_input_channels_and_measures_the_round_trip_on_jack(jack_server):
+    result = subprocess.run(  # this checkout's hoot, on the test's JACK server
+        [sys.executable, "-m", "hoot.cli", "doctor"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode in (0, 1), result.stderr
+    lines = result.stdout.splitlines()
+    [inputs] = [line for line in lines if "audio inputs" in line]
+    assert inputs.startswith("ok ") and "1 system:capture_1" in inputs, inputs
+    [trip] = [line for line in lines if "round trip" in line]
+    assert trip.startswith("ok ") and " ms (" in trip and "frames)" in trip, trip
+    assert "measured on a JACK loopback" in trip, "on JACK, hoot measures it on its own loopback"
+
+
 # ---- playing -----------------------------------------------------------------------------
 
 

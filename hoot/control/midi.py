@@ -44,7 +44,6 @@ class MidiRig:
         self._perf = stage.perf
         self._session = stage.session
         self._say = stage.say
-        self._tracks = tuple(stage.link.info.tracks)
         self._ports = None
         self._lock = threading.RLock()
         self._maps: list[MidiMap] = []
@@ -56,6 +55,11 @@ class MidiRig:
         self._closed = False
         self.runner = MapRunner(stage.perf, stage.link.send, stage.say)
         self.runner.idle = self._turn
+
+    @property
+    def _tracks(self) -> tuple[str, ...]:
+        """The tracks a knob may move, live inputs (perf.input) among them."""
+        return tuple(track.name for track in self._perf.tracks)
 
     # ---- ports -----------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ INSTALL_PORTAUDIO = "sudo apt-get install libportaudio2"
 INSTALL_JACK = "sudo apt-get install jackd2"
 INSTALL_SNDFILE = "sudo apt-get install libsndfile1"
 START_JACK = "jackd -d alsa -r 48000"
+CONNECT_INPUTS = f"connect an interface with inputs, or start JACK with `{START_JACK}`"
 JACK_PROBE_SECONDS = 5.0  # jack_wait gives up long before this unless the machine is stuck
 
 
@@ -193,6 +194,113 @@ def _check_jack(sounddevice: Any) -> list[Check]:
     return checks
 
 
+def _check_inputs(sounddevice: Any, jack_running: bool) -> list[Check]:
+    """The input channels hoot would listen to, and the round trip from an input to the
+    monitored output. On JACK a short-lived engine of hoot's own (a few seconds) lists the
+    capture ports and measures the trip: its output played into its own input. Elsewhere
+    the device's reported latencies stand in, and the line says so."""
+    if sounddevice is None:
+        return [Check(False, "audio inputs (cannot look without PortAudio)", "", essential=False)]
+    if jack_running:
+        return _inputs_from_an_engine()
+    try:
+        info = sounddevice.query_devices(choose_output_device(sounddevice, None))
+    except (OutputUnavailable, ValueError, sounddevice.PortAudioError) as error:
+        return [
+            Check(
+                False,
+                f"audio inputs (no device to listen to: {error})",
+                CONNECT_INPUTS,
+                essential=False,
+            )
+        ]
+    channels = int(info["max_input_channels"])
+    if not channels:
+        return [
+            Check(
+                False,
+                f"audio inputs: {info['name']} has none (outputs play; "
+                "perf.input takes a file or a signal)",
+                CONNECT_INPUTS,
+                essential=False,
+            )
+        ]
+    trip = (info["default_low_input_latency"] + info["default_low_output_latency"]) * 1000
+    return [
+        Check(
+            True,
+            f"audio inputs: {_plural(channels, 'channel')} on {info['name']} "
+            f"(perf.input('name', channel=1..{channels}))",
+            essential=False,
+        ),
+        Check(
+            True,
+            f"round trip input to output: about {trip:.1f} ms, as the device reports "
+            "it (not measured: hoot measures it on JACK)",
+            essential=False,
+        ),
+    ]
+
+
+def _inputs_from_an_engine() -> list[Check]:
+    """Ask a short-lived engine on JACK for its inputs and the measured round trip."""
+    import tempfile
+    from pathlib import Path
+
+    from hoot.engine import protocol as p
+    from hoot.engine.client import EngineClient
+    from hoot.errors import HootError
+
+    with tempfile.TemporaryDirectory(prefix="hoot-doctor-") as folder:
+        try:
+            engine = EngineClient.spawn(Path(folder), backend="sounddevice", idle_timeout=30)
+        except HootError as error:
+            return [
+                Check(
+                    False,
+                    f"audio inputs (hoot's engine did not start on JACK: {error})",
+                    "`hoot engine SOME_FOLDER` in the foreground shows why",
+                    essential=False,
+                )
+            ]
+        try:
+            found = engine.send(p.Inputs())
+            if found.ports:
+                listed = ", ".join(f"{n} {port}" for n, port in enumerate(found.ports[:4], 1))
+                more = f" and {len(found.ports) - 4} more" if len(found.ports) > 4 else ""
+                checks = [Check(True, f"audio inputs: {listed}{more}", essential=False)]
+            else:
+                checks = [
+                    Check(
+                        False,
+                        f"audio inputs: none ({found.reason})",
+                        CONNECT_INPUTS,
+                        essential=False,
+                    )
+                ]
+            trip = engine.send(p.MeasureLatency())
+            checks.append(
+                Check(
+                    True,
+                    f"round trip input to output: {trip.ms:.1f} ms "
+                    f"({trip.frames} frames): {trip.how}",
+                    essential=False,
+                )
+            )
+        except HootError as error:
+            checks = [
+                Check(
+                    False,
+                    f"audio inputs ({error})",
+                    "`hoot devices` shows the device",
+                    essential=False,
+                )
+            ]
+        finally:
+            engine.shutdown()
+    return checks
+
+
 def _check_midi() -> list[Check]:
     try:
         import rtmidi
@@ -270,9 +378,11 @@ def doctor() -> tuple[bool, str]:
     problem, the command that fixes it. Returns (every essential check passed, report).
     """
     portaudio_checks, sounddevice = _check_portaudio()
+    jack_checks = _check_jack(sounddevice)
     checks = [
         *portaudio_checks,
-        *_check_jack(sounddevice),
+        *jack_checks,
+        *_check_inputs(sounddevice, jack_running=jack_checks[-1].ok),
         *_check_realtime(),
         *_check_midi(),
         *_check_soundfile(),

@@ -59,9 +59,8 @@ class Stage:
             link.on_new_engine = self._engine_restarted
         self._restore_selection()
         # perf.midi: made here because perf imports no MIDI; opens ports only when used
-        self.midi = MidiRig(self)
+        self.midi = MidiRig(self)  # its saved maps come back once the inputs are known
         self.perf.midi = self.midi
-        self.midi.restore()
         # perf.follow's sync sources, on the same ports (hoot.control.clock_in)
         self.perf.open_sync = lambda port: ClockIn(self.perf, self.midi.ports, port)
 
@@ -80,6 +79,7 @@ class Stage:
             stage.perf.restore_engine()
         elif not stage.link.started:  # reattached: a recording may be running
             stage.perf.adopt(stage.link.send(p.State()))
+        stage.midi.restore()  # after the inputs: a knob may move an input's fader
         stage.restore_sync()
         return stage
 
@@ -91,7 +91,9 @@ class Stage:
         from hoot.engine.client import LocalEngine
 
         link = LocalEngine(samplerate, blocksize=blocksize, session_dir=session.dir, seed=seed)
-        return cls(session, link)
+        stage = cls(session, link)
+        stage.midi.restore()
+        return stage
 
     # ---- what runs beside it -----------------------------------------------------------------
 

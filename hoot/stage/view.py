@@ -26,6 +26,18 @@ class TrackLevel:
 
 
 @dataclass(frozen=True)
+class InputView:
+    """A live input's track: `monitored` (heard through hoot's outputs, or only metered and
+    recorded), `clip` (a sample reached full scale in the last 2 s, before its fader),
+    `source` in words ("channel 1", "channels 3+4", "file take.wav", "signal sine 220")."""
+
+    name: str
+    monitored: bool
+    clip: bool
+    source: str
+
+
+@dataclass(frozen=True)
 class CandidateView:
     """One candidate of a batch. `status` is one of `CANDIDATE_STATUSES`; `progress`
     0..1 while rendering; `reason` why it failed; `label` e.g. its archetype, or ""."""
@@ -108,6 +120,7 @@ class SetView:
     ceiling_db: float = -0.3  # the master limiter's ceiling: the clip lamps light there
     muted: tuple[str, ...] = ()  # the tracks muted now
     soloed: tuple[str, ...] = ()  # the tracks soloed now
+    inputs: tuple[InputView, ...] = ()  # the live inputs, whose levels close `tracks`
 
 
 SILENT = (0.0, 0.0)

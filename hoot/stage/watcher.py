@@ -16,12 +16,20 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from hoot.engine import protocol as p
 from hoot.errors import HootError
 from hoot.generate.batch import candidate_of
 from hoot.music.time import TempoMap
-from hoot.stage.view import BatchView, CandidateView, QueueItem, SetView, TrackLevel
+from hoot.stage.view import (
+    BatchView,
+    CandidateView,
+    InputView,
+    QueueItem,
+    SetView,
+    TrackLevel,
+)
 
 
 class SetWatcher:
@@ -103,9 +111,13 @@ class SetWatcher:
         pos = tm.position(st.position)
         boundary = tm.next_boundary(st.position + 1, "phrase")
         names = list(self.link.tracks)
+        rows = list(zip(names, st.meters[: len(names)]))
+        # live inputs: their meters and clip lamps follow the master's row in the status
+        inputs = tuple(i for i in (state.inputs if state else ()) if i.row < len(st.inputs))
+        rows += [(i.name, st.inputs[i.row]) for i in inputs]
         tracks = tuple(
             TrackLevel(name, (float(m[0]), float(m[1])), (float(m[2]), float(m[3])))
-            for name, m in zip(names, st.meters[: len(names)])
+            for name, m in rows
         )
         m = st.meters[len(names)]
         master = TrackLevel("master", (float(m[0]), float(m[1])), (float(m[2]), float(m[3])))
@@ -169,6 +181,7 @@ class SetWatcher:
             ceiling_db=info.ceiling_db,
             muted=tuple(name for name, mix in mixes.items() if mix.mute),
             soloed=tuple(name for name, mix in mixes.items() if mix.solo),
+            inputs=tuple(_input_view(i, bool(st.clips[i.row])) for i in inputs),
         )
 
     def _queue_item(self, player: p.PlayerState, tm: TempoMap) -> QueueItem:
@@ -189,6 +202,19 @@ class SetWatcher:
             candidate=f"{c.role} #{c.number}" if c is not None else "",
             label=_label(c) if c is not None else "",
         )
+
+
+def _input_view(track: p.InputTrack, clip: bool) -> InputView:
+    kind, _, rest = track.source.partition(" ")
+    if kind == "file":
+        source = f"file {Path(rest).name}"
+    elif kind == "signal":
+        source = f"signal {rest}"
+    else:
+        source = ("channels " if len(track.channels) > 1 else "channel ") + "+".join(
+            str(c) for c in track.channels
+        )
+    return InputView(track.name, track.monitor, clip, source)
 
 
 def _label(candidate) -> str:

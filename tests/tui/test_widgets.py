@@ -11,7 +11,15 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.geometry import Region, Size
 
-from hoot.stage.view import EMPTY, BatchView, CandidateView, QueueItem, SetView, TrackLevel
+from hoot.stage.view import (
+    EMPTY,
+    BatchView,
+    CandidateView,
+    InputView,
+    QueueItem,
+    SetView,
+    TrackLevel,
+)
 from hoot.tui.app import HootApp
 from hoot.tui.messages import CandidateChosen, RunCode, ViewUpdated
 from hoot.tui.widgets import STYLESHEET
@@ -252,6 +260,40 @@ async def test_meters_clip_lamp_lights_for_two_seconds():
         assert not lamp(5.1, -0.5)
         assert lamp(5.2, 0.0)
         assert styled(meters, 0, "CLIP", "meters--clip")
+
+
+@pytest.mark.asyncio
+async def test_meters_mark_inputs_monitored_or_not_and_light_their_clip_lamp():
+    drums = level("drums", -12.0)
+    horn, sax = level("trombone", -14.0), level("sax", -31.0)
+    inputs = (InputView("trombone", True, False, "channel 1"),
+              InputView("sax", False, False, "file take.wav"))  # fmt: skip
+    view = replace(EMPTY, tracks=(drums, horn, sax), inputs=inputs)
+    app = Stage(view)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        meters = app.query_one(Meters)
+        assert meter_row(meters, "trombone").split()[-2:] == ["in", "mon"]
+        assert meter_row(meters, "sax").split()[-2:] == ["in", "off"]
+        assert meter_row(meters, "drums").split()[-1] == "-12", "a generated track: no mark"
+        assert styled(meters, 1, "in mon", "meters--input")
+        assert styled(meters, 2, "in off", "meters--input meters--unheard")
+        ends = {meter_row(meters, n).index(v) + 3 for n, v in (("drums", "-12"), ("sax", "-31"))}
+        assert len(ends) == 1, "the bars line up whether or not a row is an input"
+
+        def lamp(seconds: float, clip: bool) -> bool:
+            app.clock.now = 100.0 + seconds
+            lit = (InputView("trombone", True, clip, "channel 1"), inputs[1])
+            meters.update(replace(view, inputs=lit))
+            return meter_row(meters, "trombone").endswith("CLIP")
+
+        assert not lamp(0.0, False)
+        assert lamp(0.1, True), "the engine saw the input reach full scale (its fader is lower)"
+        assert not meter_row(meters, "sax").endswith("CLIP") and not meter_row(
+            meters, "master"
+        ).endswith("CLIP"), "nothing else lights"
+        assert lamp(2.0, False), "held 2 s"
+        assert not lamp(2.2, False)
 
 
 @pytest.mark.asyncio

@@ -1,11 +1,16 @@
 """Level meters: a horizontal bar per track and the master, with peak hold and clip lamps.
 
-    drums  ███████████████████████▋        ┃     │              -8
-    master █████████████████████████████▍        ┃│             -1 CLIP
-           -60        -48         -36   -24   -18   -12   -6 -3  0
+    drums    ███████████████████████▋        ┃     │              -8
+    trombone ████████████████████▍     ┃                         -14 in mon CLIP
+    sax      ███████████▋   ┃                                    -31 in off
+    master   █████████████████████████████▍        ┃│             -1        CLIP
+             -60        -48         -36   -24   -18   -12   -6 -3  0
 
 RMS is the solid bar, the peak a marker in the bar's colour, the held peak a white
 marker (and the number at the right, in dB). Stereo shows as the louder channel.
+A live input (perf.input) is marked "in mon" when hoot's outputs play it, "in off" when its
+player hears themselves acoustically (metered and recorded only); its lamp lights too when
+the input itself reached full scale before its fader (the engine's lamp, held 2 s).
 The scale is dB from -60 to 0, so a longer terminal gives finer bars. When the widget
 is shorter than its bars, they flow into columns (and the scale goes first); when even
 those are too few, silent tracks go, and the master always stays.
@@ -24,7 +29,7 @@ from rich.style import Style
 from textual.geometry import Size
 from textual.strip import Strip
 
-from hoot.stage.view import SetView, TrackLevel
+from hoot.stage.view import InputView, SetView, TrackLevel
 from hoot.tui.widgets import LineWidget
 
 FLOOR_DB = -60.0
@@ -40,6 +45,8 @@ PEAK, HOLD = "┃", "│"
 NAME_MAX = 10
 VALUE_W = 4
 CLIP = "CLIP"
+MONITORED, UNHEARD = "in mon", "in off"  # an input's mark
+MARK_W = len(MONITORED)
 GAP = 2  # between columns
 MIN_COLUMN = 32
 SCALE = "scale"  # the line model of the scale row
@@ -70,6 +77,7 @@ class Reading:
     peak: float
     hold: float
     clip: bool
+    mark: str = ""  # an input's: MONITORED or UNHEARD
 
 
 class Ballistics:
@@ -84,8 +92,11 @@ class Ballistics:
         master: TrackLevel,
         now: float,
         ceiling_db: float = -0.3,
+        inputs: Sequence[InputView] = (),
     ) -> list[Reading]:
         clip_db = ceiling_db - CLIP_BELOW_CEILING_DB
+        marks = {i.name: (MONITORED if i.monitored else UNHEARD) for i in inputs}
+        clipped = {i.name for i in inputs if i.clip}
         held: dict[tuple[bool, str], _Held] = {}
         out = []
         for level, is_master in [*((t, False) for t in levels), (master, True)]:
@@ -95,11 +106,13 @@ class Ballistics:
             h = self._held.get(key)
             if h is None or peak >= h.level(now):
                 h = _Held(peak, now, h.clip_until if h else -math.inf)
-            if peak_lin >= 1.0 or peak >= clip_db:
+            if peak_lin >= 1.0 or peak >= clip_db or (not is_master and level.name in clipped):
                 h.clip_until = now + CLIP_S
             held[key] = h
             rms = to_db(max(level.rms))
-            out.append(Reading(level.name, is_master, rms, peak, h.level(now), now < h.clip_until))
+            mark = "" if is_master else marks.get(level.name, "")
+            clip = now < h.clip_until
+            out.append(Reading(level.name, is_master, rms, peak, h.level(now), clip, mark))
         self._held = held
         return out
 
@@ -111,12 +124,14 @@ class _Geometry:
     scale: bool
     name: int
     bar: int
+    mark: int = 0  # the width of the inputs' marks (and a space), 0 with no input
 
 
-def _geometry(n: int, names: Sequence[str], size: Size) -> _Geometry:
+def _geometry(n: int, names: Sequence[str], size: Size, marked: bool = False) -> _Geometry:
     width, height = size.width, max(size.height, 1)
     name_w = min(NAME_MAX, max((len(s) for s in names), default=4))
-    fixed = name_w + 1 + 1 + VALUE_W + 1 + len(CLIP)
+    mark_w = MARK_W + 1 if marked else 0
+    fixed = name_w + 1 + 1 + VALUE_W + 1 + mark_w + len(CLIP)
     most = max(1, (width + GAP) // (MIN_COLUMN + GAP))
     columns = min(most, max(1, math.ceil(n / height)))
     rows = math.ceil(n / columns) if n else 0
@@ -125,7 +140,7 @@ def _geometry(n: int, names: Sequence[str], size: Size) -> _Geometry:
         rows, scale = height - 1, True
     rows = min(rows, height)  # and fewer bars (see _fitting)
     column_w = (width - GAP * (columns - 1)) // columns
-    return _Geometry(columns, rows, scale, name_w, max(1, column_w - fixed))
+    return _Geometry(columns, rows, scale, name_w, max(1, column_w - fixed), mark_w)
 
 
 def _fitting(readings: list[Reading], room: int) -> list[Reading]:
@@ -174,6 +189,8 @@ class Meters(LineWidget):
         "meters--value",
         "meters--clip",
         "meters--scale",
+        "meters--input",
+        "meters--unheard",
     }
 
     def __init__(
@@ -193,7 +210,7 @@ class Meters(LineWidget):
         """Take new levels (and the time now); repaint the bars that look different."""
         self.view = view
         self.readings = self.ballistics.step(
-            view.tracks, view.master, self.clock(), view.ceiling_db
+            view.tracks, view.master, self.clock(), view.ceiling_db, view.inputs
         )
         self.show_lines()
 
@@ -204,7 +221,7 @@ class Meters(LineWidget):
 
     def lay_out(self, size: Size) -> tuple:
         names = [r.name for r in self.readings]
-        g = _geometry(len(names), names, size)
+        g = _geometry(len(names), names, size, any(r.mark for r in self.readings))
         shown = _fitting(self.readings, g.rows * g.columns)
         lines: list[tuple] = [
             (g, tuple(self._cell(shown, c * g.rows + y, g.bar) for c in range(g.columns)))
@@ -224,7 +241,7 @@ class Meters(LineWidget):
         hold = min(int(_position(r.hold, bar)), bar - 1) if r.hold >= FLOOR_DB else -1
         db = round(r.hold)
         value = "" if r.hold < -99.5 else (f"+{db}" if db > 0 else str(db))
-        return (r.name, r.master, rms, peak, hold, value, r.clip)
+        return (r.name, r.master, rms, peak, hold, value, r.clip, r.mark)
 
     # ---- drawing ----------------------------------------------------------------------------
 
@@ -246,10 +263,10 @@ class Meters(LineWidget):
     def _scale_segments(self, g: _Geometry) -> list[Segment]:
         style = self.style_of("meters--scale")
         pad = " " * (g.name + 1)
-        return [Segment(pad + _scale(g.bar) + " " * (1 + VALUE_W + 1 + len(CLIP)), style)]
+        return [Segment(pad + _scale(g.bar) + " " * (1 + VALUE_W + 1 + g.mark + len(CLIP)), style)]
 
     def _bar_segments(self, cell: tuple, g: _Geometry) -> list[Segment]:
-        name, master, rms, peak, hold, value, clip = cell
+        name, master, rms, peak, hold, value, clip, mark = cell
         style = self.style_of
         track = style("meters--track")
         looks = {zone: style(f"meters--track {zone}") for _, zone in ZONES}
@@ -273,6 +290,10 @@ class Meters(LineWidget):
                 runs.append((char, look))
         segments += [Segment(text, look) for text, look in runs]
         segments.append(Segment(f" {value:>{VALUE_W}} ", style("meters--value")))
+        if g.mark:
+            look = style("meters--input" if mark != UNHEARD else "meters--input meters--unheard")
+            segments.append(Segment(f"{mark:<{MARK_W}}", look if mark else self.rich_style))
+            segments.append(Segment(" ", self.rich_style))
         if clip:
             segments.append(Segment(CLIP, style("meters--clip")))
         else:
