@@ -818,6 +818,7 @@ def open_backend(
     on_message: MessageFn = print,
     on_lost: LostFn | None = None,
     duplex: bool = False,
+    callback: Callback | None = None,
 ) -> Backend:
     """Open a backend of `kind` ("sounddevice", "null" or "auto") for `render`, unstarted.
 
@@ -826,12 +827,18 @@ def open_backend(
     what is wrong and what to do, and a NullBackend comes back instead. `on_lost` is passed
     to a SoundDeviceBackend (see `Supervisor` for an owner that uses it). `duplex`: open
     the device's inputs too, for a `render(out, indata)` (the engine's forward).
+    `callback`: PortAudio calls this compiled callback (kernel.callback) instead of
+    `render`, which the null backend still calls (the same core, from Python).
     """
     if kind == "null":
         return NullBackend(render, samplerate, blocksize or NULL_BLOCKSIZE)
     if kind not in ("sounddevice", "auto"):
         raise ValueError(f'backend kind must be "sounddevice", "null" or "auto", not {kind!r}')
     try:
+        if callback is not None:
+            return KernelBackend(
+                callback, samplerate, blocksize, device=device, on_lost=on_lost, duplex=duplex
+            )
         return SoundDeviceBackend(
             render, samplerate, blocksize, device=device, on_lost=on_lost, duplex=duplex
         )
@@ -867,9 +874,11 @@ class Supervisor:
         device: int | str | None = None,
         on_message: MessageFn = print,
         duplex: bool = False,
+        callback: Callback | None = None,
     ) -> None:
         self.render = render
         self.duplex = duplex
+        self.callback = callback
         self.kind = kind
         self.samplerate = samplerate
         self.blocksize = blocksize
@@ -893,6 +902,7 @@ class Supervisor:
                 on_message=self.on_message,
                 on_lost=self._device_lost,
                 duplex=self.duplex,
+                callback=self.callback,
             )
             try:
                 backend.start()

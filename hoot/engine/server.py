@@ -124,6 +124,8 @@ class EngineServer:
             device=self.device,
             on_message=self.say,
             duplex=True,
+            # PortAudio calls the compiled core itself: no GIL on the audio path
+            callback=self.engine.core.callback(on_message=self.say),
         )
         self.supervisor.start()
         self.control.clock.use_backend(self.supervisor.backend, self.say)
