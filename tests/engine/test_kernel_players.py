@@ -128,9 +128,10 @@ def render_both(tm, script, total, blocking, hardware=(), max_players=64, check=
             desk.send(cmd)
             if check:
                 check(engine, desk)
-        while cm.take_commands(desk.ring, desk.players, desk.stems, desk.maps, s0, events):
-            r, f = desk.ring.mix_i, desk.ring.mix_f
-            mx.set_mix(ms, r[cm.TRACK], f[cm.LEFT], f[cm.RIGHT], r[cm.AT_ONCE] != 0, s0)
+        while kind := cm.take_commands(desk.ring, desk.players, desk.stems, desk.maps, s0, events):
+            if kind == cm.MIX:
+                r, f = desk.ring.mix_i, desk.ring.mix_f
+                mx.set_mix(ms, r[cm.TRACK], f[cm.LEFT], f[cm.RIGHT], r[cm.AT_ONCE] != 0, s0)
         tracks[:, :n] = 0
         pl.play(desk.players, desk.stems, desk.maps, s0, n, tracks, events)
         mx.mix_block(ms, tracks, kout, s0, n)
