@@ -1,7 +1,8 @@
 """The compiled core's MIDI against the Python oracle: a keyboard's messages become the note
 events LiveNotes' sink calls were, at the same samples; a track that plays hardware gets the
-records MidiOutTrack stamped; the block clock agrees with BlockClock to the bit and reads
-time.monotonic()'s clock."""
+records MidiOutTrack stamped; each block publishes where it is for clock out's threads (the
+JACK and rtmidi paths themselves are checked by tests/midi/test_clock_out.py); the block
+clock agrees with BlockClock to the bit and reads time.monotonic()'s clock."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from hoot.engine.kernel import clock as kclock
+from hoot.engine.kernel import clock_out as kco
 from hoot.engine.kernel import events as kev
 from hoot.engine.kernel import midi_in
 from hoot.engine.kernel import midi_out as kout
@@ -270,3 +272,18 @@ def test_the_sender_sends_what_the_kernel_wrote_when_it_is_due() -> None:
     assert [m for _, m in port.sent[:3]] == [b"\x91\x3c\x64", b"\x81\x3c\x00", b"\xb1\x7b\x00"]
     assert times[0] >= kclock.wall_at(kc, 2400) and times[1] >= kclock.wall_at(kc, 4800)
     assert sender.ring.index[kout.READ] == 3
+
+
+def test_each_block_publishes_where_it_is_for_the_clock_out_thread() -> None:
+    kc = kclock.make_clock(SR)
+    ring = kco.make_block_ring(4)
+    for b in range(6):
+        kclock.stamp_at(kc, b * 256, 256, ORIGIN + b * 256 / SR)
+        kco.publish_clock(ring, kc, b * 256, 256)
+    blocks = np.zeros((8, 3), np.int64)
+    origins = np.zeros(8, np.float64)
+    assert kco.take(ring, blocks, origins) == 4 and ring.index[kco.DROPPED] == 2
+    assert blocks[:4].tolist() == [[b * 256, 256, 0] for b in range(4)]
+    assert origins[:4].tolist() == [ORIGIN] * 4
+    kco.publish(ring, 9000, 128, 1.5, 77)
+    assert kco.take(ring, blocks, origins) == 1 and blocks[0].tolist() == [9000, 128, 77]
