@@ -192,7 +192,7 @@ class JackClock:
         except jack.JackError as e:
             raise EngineError(f"cannot open a JACK client for MIDI clock out ({e})") from None
         try:
-            self.address = kco.jack_client(self.client)
+            self.jack = kco.jack_client(self.client)
             self.port = self.client.midi_outports.register("clock")
             self.client.set_process_callback(self.process)
             self.client.activate()
@@ -231,7 +231,7 @@ class JackClock:
     def block(self, s0: int, n: int) -> None:
         """At the engine's block start (audio thread): publish the block and the JACK frame
         its cycle began at (libjack, called from compiled code)."""
-        kco.publish_jack(self.ring, self.address, s0, n)
+        kco.publish_jack(self.ring, self.jack, s0, n)
 
     def _follow(self) -> None:
         """Where engine samples are in JACK, from the blocks published since the last cycle

@@ -10,8 +10,9 @@ publishes, for each block, `(s0, n, origin, frame)` into the path's ring:
 - origin: the block clock's origin after this block's stamp (hoot.engine.kernel.clock), so
   sample s renders at origin + s / samplerate: the rtmidi path stamps its ticks by it;
 - frame: JACK's `jack_last_frame_time` at the block's start (the JACK path: engine sample s
-  goes out at JACK frame s + frame - s0), read by calling libjack from nopython code, declared
-  to numba by its C name as clock_gettime is; 0 on the rtmidi path.
+  goes out at JACK frame s + frame - s0), read by calling libjack from nopython code through
+  the function's address (hoot.engine.kernel.cfunc: a machine without JACK still loads the
+  core); 0 on the rtmidi path.
 
 The path's own thread (the rtmidi sender; JACK's process callback for the JACK path) reads
 the ring. RING blocks (64) are 0.34 s at 256 frames, while the reader looks every
@@ -28,11 +29,10 @@ import ctypes.util
 from typing import NamedTuple
 
 import numpy as np
-from llvmlite import binding
 from numba import types
-from numba.extending import intrinsic
 
 from hoot.engine.kernel import clock as kclock
+from hoot.engine.kernel.cfunc import address, c_function, void_pointer
 from hoot.engine.kernel.jit import jit
 from hoot.engine.kernel.rings import fence
 
@@ -42,7 +42,7 @@ WRITTEN, READ, DROPPED = range(3)
 """`BlockRing.index`: blocks written (the audio thread), read (the path's thread), dropped
 because the ring was full."""
 
-_last_frame_time = types.ExternalFunction("jack_last_frame_time", types.uint32(types.voidptr))
+_last_frame_time = c_function(types.uint32, types.voidptr)
 
 
 class BlockRing(NamedTuple):
@@ -63,14 +63,15 @@ def make_block_ring(ring: int = RING) -> BlockRing:
     )
 
 
-def jack_client(client) -> int:
-    """The address of a JACK-Client `jack.Client`'s C client, for `publish_jack`; loads libjack
-    for numba's machine code to find `jack_last_frame_time` in. The caller keeps `client`
-    open for as long as the audio thread may publish with it."""
+def jack_client(client) -> np.ndarray:
+    """For `publish_jack`: the addresses of a JACK-Client `jack.Client`'s C client and of
+    libjack's `jack_last_frame_time`. The caller keeps `client` open for as long as the
+    audio thread may publish with it."""
     import jack
 
-    binding.load_library_permanently(ctypes.util.find_library("jack") or "libjack.so.0")
-    return int(jack._ffi.cast("uintptr_t", client._ptr))
+    libjack = ctypes.CDLL(ctypes.util.find_library("jack") or "libjack.so.0")
+    client_address = int(jack._ffi.cast("uintptr_t", client._ptr))
+    return np.array([client_address, address(libjack.jack_last_frame_time)], np.int64)
 
 
 # ---- the audio thread ---------------------------------------------------------------------
@@ -102,20 +103,10 @@ def publish_clock(ring: BlockRing, clock: kclock.Clock, s0: int, n: int) -> None
 
 
 @jit
-def publish_jack(ring: BlockRing, client: int, s0: int, n: int) -> None:
-    """The JACK path's record: `client` from `jack_client`. REAL-TIME."""
-    publish(ring, s0, n, 0.0, np.int64(_last_frame_time(_address(client))))
-
-
-@intrinsic
-def _address(typingctx, address):
-    """An int64 address as a C `void *` (no GIL, no copy)."""
-    sig = types.voidptr(types.int64)
-
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], context.get_value_type(types.voidptr))
-
-    return sig, codegen
+def publish_jack(ring: BlockRing, jack: np.ndarray, s0: int, n: int) -> None:
+    """The JACK path's record: `jack` from `jack_client`. REAL-TIME."""
+    frame = _last_frame_time(jack[1], void_pointer(jack[0]))
+    publish(ring, s0, n, 0.0, np.int64(frame))
 
 
 # ---- the path's thread --------------------------------------------------------------------

@@ -10,9 +10,9 @@ arrays; `render` plays the block in chunks between the events' samples (fluidsyn
 every voice, and adds the block into the track's buffer. The float32 arithmetic is the same,
 so the output is the same to the bit (tests/engine/test_kernel_midi.py).
 
-libfluidsynth's functions are declared to numba by their C names and the library is loaded
-with llvmlite's `load_library_permanently`, so the machine code calls them directly and is
-cached (a ctypes function object would be a "dynamic global" numba will not cache).
+libfluidsynth's functions are called through their addresses (hoot.engine.kernel.cfunc), kept
+in the voice's `functions`: the machine code is cached, and a machine without libfluidsynth
+still loads the core.
 
 REAL-TIME CODE: `note_on`, `note_off`, `bend`, `all_off`, `play_event` and `render` run on
 the audio thread: no allocation, no Python, nothing raises.
@@ -23,13 +23,12 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from llvmlite import binding
 from numba import types
-from numba.extending import intrinsic
 
 from hoot.engine.core import FADE
 from hoot.engine.fluid import ALL_OFF, BEND, EVENTS, NOTE_OFF, NOTE_ON, SoundFontVoice, library
 from hoot.engine.kernel import events as kev
+from hoot.engine.kernel.cfunc import address, c_function, void_pointer
 from hoot.engine.kernel.jit import jit
 
 SYNTH, CHANNEL, TRACK, FADE_FROM, HUSHED, COUNT, FAULTS, PLAYED = range(8)
@@ -38,16 +37,20 @@ sample of a running all_off's fade (-1: none), whether the voice is hushed (befo
 note, and after a fade until the next: the reverb idles at ~1e-8), events waiting, floods
 played out of time, notes started."""
 
+NOTEON, NOTEOFF, PITCH_BEND, ALL_SOUNDS_OFF, WRITE_FLOAT = range(5)
+"""`FontVoice.functions`: the addresses of libfluidsynth's functions of those names."""
+
 _i, _p = types.intc, types.voidptr
-_noteon = types.ExternalFunction("fluid_synth_noteon", _i(_p, _i, _i, _i))
-_noteoff = types.ExternalFunction("fluid_synth_noteoff", _i(_p, _i, _i))
-_pitch_bend = types.ExternalFunction("fluid_synth_pitch_bend", _i(_p, _i, _i))
-_all_sounds_off = types.ExternalFunction("fluid_synth_all_sounds_off", _i(_p, _i))
-_write_float = types.ExternalFunction("fluid_synth_write_float", _i(_p, _i, _p, _i, _i, _p, _i, _i))
+_noteon = c_function(_i, _p, _i, _i, _i)
+_noteoff = c_function(_i, _p, _i, _i)
+_pitch_bend = c_function(_i, _p, _i, _i)
+_all_sounds_off = c_function(_i, _p, _i)
+_write_float = c_function(_i, _p, _i, _p, _i, _i, _p, _i, _i)
 
 
 class FontVoice(NamedTuple):
     regs: np.ndarray  # int64 (8,): SYNTH .. PLAYED
+    functions: np.ndarray  # int64 (5,): NOTEON .. WRITE_FLOAT
     at: np.ndarray  # int64 (EVENTS,): the waiting events' samples, in order
     kind: np.ndarray  # int64 (EVENTS,): fluid.NOTE_ON, NOTE_OFF, BEND, ALL_OFF
     a: np.ndarray  # int64 (EVENTS,): pitch, or the wheel (0 .. 16383)
@@ -59,7 +62,14 @@ class FontVoice(NamedTuple):
 def make_font_voice(voice: SoundFontVoice, max_block: int = 4096) -> FontVoice:
     """The compiled core's side of `voice`'s synth. `voice` stays alive (it owns the synth
     and frees it on close) and is never rendered by Python after this."""
-    binding.load_library_permanently(library()._name)
+    lib = library()
+    functions = [
+        lib.fluid_synth_noteon,
+        lib.fluid_synth_noteoff,
+        lib.fluid_synth_pitch_bend,
+        lib.fluid_synth_all_sounds_off,
+        lib.fluid_synth_write_float,
+    ]
     regs = np.zeros(8, np.int64)
     regs[SYNTH] = voice._synth
     regs[CHANNEL], regs[TRACK] = voice.channel, voice.track
@@ -67,6 +77,7 @@ def make_font_voice(voice: SoundFontVoice, max_block: int = 4096) -> FontVoice:
     fade = (0.5 * (1 + np.cos(np.linspace(0, np.pi, FADE + 1)[1:]))).astype(np.float32)
     return FontVoice(
         regs,
+        np.array([address(function) for function in functions], np.int64),
         np.zeros(EVENTS, np.int64),
         np.zeros(EVENTS, np.int64),
         np.zeros(EVENTS, np.int64),
@@ -76,32 +87,21 @@ def make_font_voice(voice: SoundFontVoice, max_block: int = 4096) -> FontVoice:
     )
 
 
-@intrinsic
-def _address(typingctx, address):
-    """An int64 address as a C `void *`."""
-    sig = types.voidptr(types.int64)
-
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], context.get_value_type(types.voidptr))
-
-    return sig, codegen
-
-
 # ---- the sink's calls, as SoundFontVoice's --------------------------------------------------
 
 
 @jit
 def _apply(fv: FontVoice, kind: int, a: int, b: int) -> None:
     regs = fv.regs
-    synth, channel = _address(regs[SYNTH]), np.intc(regs[CHANNEL])
+    synth, channel = void_pointer(regs[SYNTH]), np.intc(regs[CHANNEL])
     if kind == NOTE_ON:
         regs[HUSHED] = 0
-        _noteon(synth, channel, np.intc(a), np.intc(b))
+        _noteon(fv.functions[NOTEON], synth, channel, np.intc(a), np.intc(b))
         regs[PLAYED] += 1
     elif kind == NOTE_OFF:
-        _noteoff(synth, channel, np.intc(a))
+        _noteoff(fv.functions[NOTEOFF], synth, channel, np.intc(a))
     elif kind == BEND:
-        _pitch_bend(synth, channel, np.intc(a))
+        _pitch_bend(fv.functions[PITCH_BEND], synth, channel, np.intc(a))
 
 
 @jit
@@ -204,9 +204,10 @@ def render(fv: FontVoice, s0: int, n: int, dst: np.ndarray) -> None:
 def _write(fv: FontVoice, s0: int, lo: int, hi: int) -> None:
     """Render frames [lo, hi) of the block into `out`, fading while an all_off runs."""
     regs, out = fv.regs, fv.out
-    synth = _address(regs[SYNTH])
-    buffer = _address(np.int64(out.ctypes.data))
+    synth = void_pointer(regs[SYNTH])
+    buffer = void_pointer(np.int64(out.ctypes.data))
     _write_float(
+        fv.functions[WRITE_FLOAT],
         synth,
         np.intc(hi - lo),
         buffer,
@@ -232,6 +233,6 @@ def _write(fv: FontVoice, s0: int, lo: int, hi: int) -> None:
         out[s - s0, 1] *= gain
     if last > start + FADE:  # the fade is over: silence, and end every voice
         out[max(first, start + FADE) - s0 : hi] = 0
-        _all_sounds_off(synth, np.intc(-1))
+        _all_sounds_off(fv.functions[ALL_SOUNDS_OFF], synth, np.intc(-1))
         regs[FADE_FROM] = -1
         regs[HUSHED] = 1
