@@ -1,5 +1,6 @@
 """The compiled core's MIDI against the Python oracle: a keyboard's messages become the note
-events LiveNotes' sink calls were, at the same samples; a track that plays hardware gets the
+events LiveNotes' sink calls were, at the same samples (and a virtual keyboard on JACK fills
+the ring through hoot.midi); a track that plays hardware gets the
 records MidiOutTrack stamped; each block publishes where it is for clock out's threads (the
 JACK and rtmidi paths themselves are checked by tests/midi/test_clock_out.py); the block
 clock agrees with BlockClock to the bit and reads time.monotonic()'s clock."""
@@ -13,6 +14,7 @@ from collections import deque
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from hoot.engine.fluid import SoundFontVoice
 from hoot.engine.kernel import clock as kclock
@@ -23,6 +25,7 @@ from hoot.engine.kernel import midi_in
 from hoot.engine.kernel import midi_out as kout
 from hoot.engine.live_midi import BlockClock, LiveNotes
 from hoot.engine.midi_out import MidiOutTrack, MidiSender
+from hoot.midi.ports import MidiPorts
 from tests.waiting import wait_until
 
 SR = 48000
@@ -374,3 +377,32 @@ def test_the_kernel_plays_a_soundfont_as_soundfont_voice_renders_it_to_the_bit()
     # block size is compared with the oracle at that size
     small = render_python(plan, frames, 64, 4)
     assert render_kernel(plan, frames, 64, 4).tobytes() == small.tobytes()
+
+
+@pytest.mark.jack
+def test_a_keyboard_on_jack_fills_the_ring_and_plays_one_block_after_its_arrival(
+    jack_server,
+) -> None:
+    with MidiPorts(api="jack") as studio, MidiPorts(api="jack") as hoot_side:
+        keyboard = studio.virtual_output("hoot-test-kernel-keys:out")
+        keys = LiveNotes(LEAD, 7, None, "kernel keys")
+        live = keys.use_kernel()
+        port = hoot_side.open_input("kernel-keys", keys.receive)
+        assert wait_until(lambda: port.connected)
+        kc = kclock.make_clock(SR)
+        kclock.stamp(kc, 0, 256)  # the block clock: sample 0 renders now
+        keyboard.send(bytes((0x90, 64, 99)))
+        keyboard.send(b"\xf8")  # clock: not for the ring
+        keyboard.send(bytes((0x80, 64, 0)))
+        assert wait_until(lambda: live.index[midi_in.WRITTEN] == 2)
+        arrived = live.arrived[:2].copy()
+        assert (arrived >= kclock.wall_at(kc, 0)).all() and (arrived <= time.monotonic()).all()
+        ev = kev.make_events()
+        last = max(kclock.sample_at(kc, t) for t in arrived) + 256
+        midi_in.live_block(live, kc, 0, last + 1, ev)  # one long block reaching them both
+    base = midi_in.LIVE_KEYS + LEAD * 128
+    assert rows(ev) == [
+        (kclock.sample_at(kc, arrived[0]) + 256, kev.ON, LEAD, 64, 99, 7, base + 64, 0.0),
+        (kclock.sample_at(kc, arrived[1]) + 256, kev.OFF, LEAD, 64, 0, 0, base + 64, 0.0),
+    ]
+    assert not keys.events, "the deque stays empty once the kernel is in use"
