@@ -1,9 +1,10 @@
 """The compiled core's MIDI against the Python oracle: a keyboard's messages become the note
 events LiveNotes' sink calls were, at the same samples (and a virtual keyboard on JACK fills
-the ring through hoot.midi); a track that plays hardware gets the
-records MidiOutTrack stamped; each block publishes where it is for clock out's threads (the
-JACK and rtmidi paths themselves are checked by tests/midi/test_clock_out.py); the block
-clock agrees with BlockClock to the bit and reads time.monotonic()'s clock."""
+the ring through hoot.midi); a track that plays hardware gets the records MidiOutTrack
+stamped; each block publishes where it is for clock out's threads (the JACK and rtmidi paths
+themselves are checked by tests/midi/test_clock_out.py); a SoundFont voice renders what
+SoundFontVoice renders, to the bit; the block clock agrees with BlockClock to the bit and
+reads time.monotonic()'s clock."""
 
 from __future__ import annotations
 
