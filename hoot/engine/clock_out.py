@@ -19,9 +19,9 @@ Two paths take the ticks out, chosen by `ClockOut.connect`:
   tests/midi/test_clock_out.py under load, which is not yet understood, so it is left out.)
 - rtmidi (any other backend), through hoot.midi's ports (the one home of MIDI ports:
   named by any part, reconnected when replugged): a sender thread stamps each tick with
-  the wall time its sample is heard and sends it then (`RtMidiClock` says
-  how). RtMidi's own output is not time-stamped: on JACK it leaves at the next period, so
-  the ticks jitter by about one period (§2.1: sd 2.1 ms at 256 frames);
+  the wall time its sample is heard and sends it then (`RtMidiClock` says how). RtMidi's
+  own output is not time-stamped: on JACK it leaves at the next period, so the ticks
+  jitter by about one period (§2.1: sd 2.1 ms at 256 frames);
   benchmarks/clock_out.py measures both paths.
 
 The audio thread does nothing of this itself: each block it publishes where it is (its
@@ -39,9 +39,8 @@ feeds of ticks only for controllers that animate their lights by it.
 
 REAL-TIME CODE: `JackClock.block` and `RtMidiClock.block` run on the audio thread (a
 compiled publish into a ring); `TickSchedule.window` and `JackClock.process` on the JACK
-process thread: no locks, no logging, no
-file access, nothing raises out (a fault is counted). Transport changes reach them
-through a deque, as the engine's commands do.
+process thread: no locks, no logging, no file access, nothing raises out (a fault is
+counted). Transport changes reach them through a deque, as the engine's commands do.
 """
 
 from __future__ import annotations

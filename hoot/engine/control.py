@@ -386,10 +386,12 @@ class EngineControl:
             tempo_map=self.tempo_map.to_dict(),
             tracks={name: s.reply() for name, s in self.settings.items()},
             players=tuple(
-                p.PlayerState(**row, path=self.stem_paths.get(row["stem"])) for row in e.snapshot()
+                p.PlayerState(**row, path=self.stem_paths.get(row["stem"]))
+                for row in e.snapshot()
             ),
             stems=tuple(sorted(self.stems)),
-            recording=tuple(str(x) for x in rec.paths) if rec is not None and rec.recording else (),
+            recording=tuple(str(x) for x in rec.paths) if rec is not None and rec.recording
+            else (),
             faults=e.faults,
             state_version=e.state_version,
         )

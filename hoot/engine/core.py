@@ -620,7 +620,9 @@ class Engine:
                 self.graveyard.append(p.stem)
                 p.stem, p.turn_map = cmd.stem, None
             elif (
-                p.stem.length_beats > 0 and p.stem.audio is not None and cmd.stem.audio is not None
+                p.stem.length_beats > 0
+                and p.stem.audio is not None
+                and cmd.stem.audio is not None
             ):
                 if p.start_beat != p.start_beat:
                     p.start_beat = self.tempo_map.beat_at(p.start)

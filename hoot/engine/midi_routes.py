@@ -212,3 +212,4 @@ def _channel(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 16:
         raise EngineError(f"MIDI channel {value!r} is out of range; channels are 1 to 16")
     return value
+

@@ -68,7 +68,9 @@ class EngineServer:
         self.idle_timeout = idle_timeout
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         self.socket_path, self.status_path = st.addresses(self.session_dir)
-        self.engine = Engine(samplerate, tracks, tempo_map=TempoMap(samplerate, bpm, meter, phrase))
+        self.engine = Engine(
+            samplerate, tracks, tempo_map=TempoMap(samplerate, bpm, meter, phrase)
+        )
         self.recorder = RecorderProcess(samplerate, len(tracks), list(tracks))
         self.engine.recorder = self.recorder
         self.routes = MidiRoutes(self.engine, self._output_latency, self.say)
@@ -186,16 +188,9 @@ class EngineServer:
     def _serve_client(self, conn: socket.socket) -> None:
         if peer_uid(conn) != os.getuid():  # file modes guard the socket; this checks anyway
             try:
-                conn.sendall(
-                    json.dumps(
-                        {
-                            "ok": False,
-                            "kind": "EngineError",
-                            "error": "refused: this engine belongs to another user",
-                        }
-                    ).encode()
-                    + b"\n"
-                )
+                conn.sendall(json.dumps({"ok": False, "kind": "EngineError",
+                                         "error": "refused: this engine belongs to another "
+                                         "user"}).encode() + b"\n")
             finally:
                 conn.close()
             return
