@@ -18,11 +18,17 @@ Two paths take the ticks out, chosen by `ClockOut.connect`:
   after its tick. (Adding the lookahead to D made a tick go missing in 2 of 4 runs of
   tests/midi/test_clock_out.py under load, which is not yet understood, so it is left out.)
 - rtmidi (any other backend), through hoot.midi's ports (the one home of MIDI ports:
-  named by any part, reconnected when replugged): the audio thread stamps each tick with
-  the wall time its sample is heard and a sender thread sends it then (`RtMidiClock` says
-  how). RtMidi's own output is not time-stamped: on JACK it leaves at the next period, so
-  the ticks jitter by about one period (§2.1: sd 2.1 ms at 256 frames);
+  named by any part, reconnected when replugged): a sender thread stamps each tick with
+  the wall time its sample is heard and sends it then (`RtMidiClock` says how). RtMidi's
+  own output is not time-stamped: on JACK it leaves at the next period, so the ticks
+  jitter by about one period (§2.1: sd 2.1 ms at 256 frames);
   benchmarks/clock_out.py measures both paths.
+
+The audio thread does nothing of this itself: each block it publishes where it is (its
+first sample, its frames, the block clock's origin, and on JACK the cycle's frame) into each
+path's ring (hoot.engine.kernel.clock_out), which costs a few stores and no GIL once the
+compiled core calls it. The JACK path's process callback and the rtmidi path's sender
+thread read the ring and compute the ticks from the tempo map.
 
 A cycle the JACK callback misses would put ticks in the past: they are skipped and
 counted (`skipped`), never written at a negative offset (which raised OverflowError in
@@ -31,10 +37,10 @@ counted (`skipped`), never written at a negative offset (which raised OverflowEr
 Several ports can get clock at once (`ClockOut`): the performer's, with transport, and
 feeds of ticks only for controllers that animate their lights by it.
 
-REAL-TIME CODE: `TickSchedule.window`, `JackClock.process`, `JackClock.block` and
-`RtMidiClock.block` run on the audio or JACK process thread: no locks, no logging, no
-file access, nothing raises out (a fault is counted). Transport changes reach them
-through a deque, as the engine's commands do.
+REAL-TIME CODE: `JackClock.block` and `RtMidiClock.block` run on the audio thread (a
+compiled publish into a ring); `TickSchedule.window` and `JackClock.process` on the JACK
+process thread: no locks, no logging, no file access, nothing raises out (a fault is
+counted). Transport changes reach them through a deque, as the engine's commands do.
 """
 
 from __future__ import annotations
@@ -45,7 +51,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+import numpy as np
+
 from hoot.engine import realtime
+from hoot.engine.kernel import clock_out as kco
 from hoot.engine.protocol import ClockState
 from hoot.errors import EngineError
 from hoot.midi.ports import label, pick
@@ -64,6 +73,12 @@ STOP_WAIT = 1.0  # seconds `close` waits for a last Stop to go out before lettin
 REPLUG_INTERVAL = 0.5  # seconds between the JACK path's looks for its port (as hoot.midi's)
 
 CONFIRM_BLOCKS = 3  # blocks in a row that must agree on a new JACK offset
+LOOKAHEAD = 0.02
+"""Seconds past the latest block's end that the rtmidi path computes its ticks: its sender
+thread then stamps a tick a block and 20 ms before the audio thread reaches it, so a thread
+held off for a moment (the GIL, the scheduler) does not send late. Well inside the 50 ms
+(and 2048 frames) margin EngineControl leaves before any tempo, meter or transport change,
+so a tick computed ahead never misses a change of the map."""
 
 Emit = Callable[[int, bytes], None]
 Say = Callable[[str], None]
@@ -92,6 +107,7 @@ class TickSchedule:
         self.skipped = 0  # ticks whose sample had passed when their window came
         self.events = 0  # transport messages sent
         self.last = ""  # the last transport message: "start", "stop", "continue" or ""
+        self.last_at = -1  # ... and its sample
 
     def at(self, beat: float, kind: str) -> None:
         """Send `kind` ("start", "stop", "continue") on the tick of `beat` (any thread)."""
@@ -147,6 +163,7 @@ class TickSchedule:
         if kind in ("start", "continue"):
             emit(s, song_position(self.song_ticks))
         emit(s, TRANSPORT[kind])
+        self.last_at = s
         self.events += 1
         self.last = kind
 
@@ -166,11 +183,15 @@ class JackClock:
         self._candidate: int | None = None  # a new D, seen `_seen` blocks in a row
         self._seen = 0
         self.faults = 0
+        self.ring = kco.make_block_ring()  # the audio thread's blocks: (s0, n, frame)
+        self._blocks = np.zeros((kco.RING, 3), np.int64)
+        self._origins = np.zeros(kco.RING, np.float64)
         try:
             self.client = jack.Client("hoot-clock", no_start_server=True)
         except jack.JackError as e:
             raise EngineError(f"cannot open a JACK client for MIDI clock out ({e})") from None
         try:
+            self.jack = kco.jack_client(self.client)
             self.port = self.client.midi_outports.register("clock")
             self.client.set_process_callback(self.process)
             self.client.activate()
@@ -207,17 +228,23 @@ class JackClock:
                 continue
 
     def block(self, s0: int, n: int) -> None:
-        """At the engine's block start (audio thread): where engine samples are in JACK.
+        """At the engine's block start (audio thread): publish the block and the JACK frame
+        its cycle began at (libjack, called from compiled code)."""
+        kco.publish_jack(self.ring, self.jack, s0, n)
+
+    def _follow(self) -> None:
+        """Where engine samples are in JACK, from the blocks published since the last cycle
+        (JACK process thread).
 
         A new offset is taken only once CONFIRM_BLOCKS blocks in a row agree on it. A lost
         cycle moves it for good, and the clock follows the audio 3 blocks later; but a
         PortAudio callback that runs late reads the next cycle's frame time for one block,
         and that single reading moved a Start a whole period off its tick (seen in CI)."""
-        try:
-            d = self.client.last_frame_time - s0
-        except Exception:  # noqa: BLE001 - the audio thread must go on
-            self.faults += 1
-            return
+        blocks = self._blocks
+        for k in range(kco.take(self.ring, blocks, self._origins)):
+            self._offer(int(blocks[k, 2] - blocks[k, 0]))
+
+    def _offer(self, d: int) -> None:
         if self.offset is None or d == self.offset:
             self.offset, self._seen = d, 0
         elif d == self._candidate:
@@ -232,6 +259,7 @@ class JackClock:
         port = self.port
         try:
             port.clear_buffer()
+            self._follow()
             d = self.offset
             if d is None:
                 return
@@ -257,11 +285,13 @@ class JackClock:
 
 
 class RtMidiClock:
-    """The wall-clock path: ticks stamped on the audio thread, sent by a thread of ours.
+    """The wall-clock path: ticks computed, stamped and sent by a thread of ours.
 
-    A tick of sample s is due at `engine.clock.wall_at(s)` (the engine's BlockClock: the
-    earliest block start seen, so a block the scheduler woke late does not drag its ticks
-    late) plus the output latency and the limiter's lookahead, when its audio is heard. The
+    The audio thread publishes each block with its block clock's origin (the earliest block
+    start seen, so a block the scheduler woke late does not drag its ticks late). The sender
+    thread computes the ticks up to LOOKAHEAD past the latest block's end and stamps the tick
+    of sample s due at `origin + s / samplerate` plus the output latency and the limiter's
+    lookahead, when its audio is heard. The
     sender waits as hoot.engine.realtime's `until` and `raise_sender_thread` say (an Event,
     then a spin of at most a quarter of a millisecond; SCHED_FIFO just below the audio
     thread): it wakes 48 times a second at 120 BPM, 1.2 % of one core.
@@ -283,7 +313,15 @@ class RtMidiClock:
         self.output.on_change(lambda connected, sentence: say(sentence))
         self.shift = float(latency) + engine.limiter.latency / engine.samplerate
         self.schedule = schedule
-        self.due: deque[tuple[float, bytes]] = deque()
+        self.samplerate = engine.samplerate
+        self.lookahead = round(LOOKAHEAD * engine.samplerate)
+        self.ring = kco.make_block_ring()  # the audio thread's blocks: (s0, n), origin
+        self._blocks = np.zeros((kco.RING, 3), np.int64)
+        self._origins = np.zeros(kco.RING, np.float64)
+        self._origin = 0.0
+        self._computed: int | None = None  # the first sample whose ticks are not computed
+        self.last = -1  # `finish`: no message of a later sample goes out; -1 while open
+        self.due: deque[tuple[float, bytes, int]] = deque()  # (when, message, sample)
         self.faults = 0
         self.late = 0  # messages sent more than LATE after they were due
         self.log: list[tuple[float, float]] | None = None  # (due, sent at), when measuring
@@ -292,24 +330,48 @@ class RtMidiClock:
         self._thread.start()
 
     def block(self, s0: int, n: int) -> None:
-        """At the engine's block start, after its BlockClock's stamp (audio thread): stamp
-        this block's ticks with their wall times."""
-        try:
-            self.schedule.window(self.engine.tempo_map, s0, s0 + n, self._stamp)
-        except Exception:  # noqa: BLE001 - the audio thread must go on
-            self.faults += 1
+        """At the engine's block start, after its BlockClock's stamp (audio thread): publish
+        the block and the clock's origin."""
+        kco.publish(self.ring, s0, n, self.engine.clock.origin, 0)
+
+    def finish(self, sample: int) -> None:
+        """Send nothing of a sample after `sample` (the tick that carries the last Stop) and
+        compute no more: what was computed ahead is dropped. Any thread."""
+        self.last = sample
+
+    def _compute(self) -> None:
+        """Take in the published blocks and compute the ticks up to LOOKAHEAD past the
+        latest one's end (sender thread)."""
+        count = kco.take(self.ring, self._blocks, self._origins)
+        if not count or self.last >= 0:
+            return
+        if self._computed is None:
+            self._computed = int(self._blocks[0, 0])
+        latest = self._blocks[count - 1]
+        self._origin = float(self._origins[count - 1])
+        hi = int(latest[0] + latest[1]) + self.lookahead
+        if hi > self._computed:
+            try:
+                self.schedule.window(self.engine.tempo_map, self._computed, hi, self._stamp)
+            except Exception:  # noqa: BLE001 - the clock must go on
+                self.faults += 1
+            self._computed = hi
 
     def _stamp(self, s: int, message: bytes) -> None:
-        self.due.append((self.engine.clock.wall_at(s) + self.shift, message))
+        self.due.append((self._origin + s / self.samplerate + self.shift, message, s))
 
     def _send(self) -> None:
         realtime.raise_sender_thread()
         due, halt, monotonic, until = self.due, self._halt, time.monotonic, realtime.until
         while not halt.is_set():
+            self._compute()
             if not due:
                 halt.wait(POLL)
                 continue
-            when, message = due[0]
+            when, message, sample = due[0]
+            if 0 <= self.last < sample:
+                due.popleft()  # computed ahead, after the last Stop: never sent
+                continue
             if not until(when, halt, POLL):
                 continue
             due.popleft()
@@ -431,6 +493,8 @@ class ClockOut:
             deadline = time.monotonic() + STOP_WAIT
             while schedule.events == sent and time.monotonic() < deadline:
                 time.sleep(0.002)
+            if isinstance(path, RtMidiClock) and schedule.events != sent:
+                path.finish(schedule.last_at)
         self.path = None
         self._publish()
         self._let_go(path)

@@ -185,7 +185,9 @@ class MidiOutTrack:
 
     def _at(self, sample: int, message: bytes) -> None:
         sender = self.sender
-        sender.queue.append((self.clock.wall_at(sample) + self.shift, sender.next_order(), message))
+        sender.queue.append(
+            (self.clock.wall_at(sample) + self.shift, sender.next_order(), message)
+        )
 
     def note_on(
         self, sample: int, track: int, pitch: int, velocity: int, timbre: int, key: int

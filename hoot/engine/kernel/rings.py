@@ -5,8 +5,8 @@ then bumps its write count; the consumer reads records up to that count, then bu
 count; neither ever waits. On x86 the stores are seen in program order anyway; on arm64 (Apple
 silicon) they need a release fence before the count is published and an acquire fence after
 it is read, or the consumer could read a record before its bytes. Both sides of every ring
-are therefore `@jit` functions (even where Python calls them from an input's thread: a few
-microseconds a MIDI message) that put these fences in.
+are therefore `@jit` functions that put these fences in, even where Python calls them from an
+input's thread (kernel.midi_in.write: 1.6 us a message, measured on a shared 2-core VM).
 """
 
 from __future__ import annotations
