@@ -519,7 +519,7 @@ class KernelBackend(SoundDeviceBackend):
     The counters are read from the callback's `Stats`, which the compiled code writes.
     """
 
-    name = "kernel"
+    name = "sounddevice"  # the performer's word for "a real device"; the callback is compiled
 
     def __init__(
         self,
@@ -538,6 +538,9 @@ class KernelBackend(SoundDeviceBackend):
         super().__init__(
             callback.render, samplerate, blocksize, device, latency, on_lost, duplex=duplex
         )
+        sched = callback.stats.sched  # the first block asks for real-time scheduling
+        sched[kc.WANTED] = realtime.wanted_priority()
+        sched[kc.KEEP] = 1 if self.is_jack else 0  # a JACK thread runs at jackd's priority
 
     def _stream_args(self, latency: float | str) -> dict:
         ffi = self._sounddevice._ffi
@@ -568,6 +571,19 @@ class KernelBackend(SoundDeviceBackend):
         )
         self.callback.use_inputs(channels)
         return stream
+
+    @property
+    def realtime_priority(self) -> int:
+        """The audio thread's SCHED_FIFO priority, as its first block found or made it
+        (-1 before that block, or where the platform cannot say)."""
+        priority = int(self.callback.stats.sched[self._kc.PRIORITY])
+        if priority > 0:
+            realtime.audio_priority = priority  # MIDI senders go one step below it
+        return priority
+
+    @realtime_priority.setter
+    def realtime_priority(self, value: int) -> None:
+        """The compiled callback reports its own; Backend's starting -1 has nothing to set."""
 
     @property
     def render_calls(self) -> int:

@@ -31,6 +31,22 @@ from hoot.engine import status as st
 from hoot.engine.protocol import EngineLink
 from hoot.errors import EngineError, EngineLost
 
+COMPILE_WAIT = 240.0
+"""Seconds a new engine may take to start when it says its core compiles (a cold numba
+cache: about a minute on a 2-core laptop, longer on a busy one)."""
+
+
+def _compiling(log: Path, start: int) -> bool:
+    """Whether the engine's log, from byte `start` on, says its core compiles."""
+    from hoot.engine.kernel import COMPILING  # numba-free: a string constant
+
+    try:
+        with open(log, "rb") as f:
+            f.seek(start)
+            return COMPILING.encode() in f.read()
+    except OSError:
+        return False
+
 
 def _raise(reply: dict) -> None:
     cls = getattr(errors, reply.get("kind", ""), None)
@@ -118,12 +134,16 @@ class EngineClient(EngineLink):
         ]
         if device:
             argv += ["--device", device]
+        start = log.stat().st_size if log.exists() else 0
         with open(log, "ab") as out:
             proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
             )
-        deadline = time.monotonic() + wait
+        began = time.monotonic()
+        deadline = began + wait
         while time.monotonic() < deadline:
+            if deadline < began + COMPILE_WAIT and _compiling(log, start):
+                deadline = began + COMPILE_WAIT  # a cold cache: the core compiles first
             if proc.poll() is not None:
                 tail = log.read_text(errors="replace")[-800:]
                 raise EngineError(

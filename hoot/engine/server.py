@@ -125,12 +125,18 @@ class EngineServer:
             on_message=self.say,
             duplex=True,
             # PortAudio calls the compiled core itself: no GIL on the audio path
-            callback=self.engine.core.callback(on_message=self.say),
+            callback=self.engine.core.callback(on_message=self._compiling),
         )
         self.supervisor.start()
         self.control.clock.use_backend(self.supervisor.backend, self.say)
         deck, b = self.control.deck, self.supervisor.backend
         deck.ports, deck.reason = b.input_ports, b.input_reason
+
+    def _compiling(self, message: str) -> None:
+        """The core compiles (a cold cache): the performer reads why the start takes long,
+        and the log says so too, which tells a waiting EngineClient.spawn to wait on."""
+        self.say(message)
+        print(message, flush=True)
 
     def measure_latency(self) -> p.Latency:
         """The round trip input -> output on the device playing now (latency.py)."""

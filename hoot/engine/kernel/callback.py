@@ -53,7 +53,8 @@ from numba.core import cgutils
 from numba.core.caching import FunctionCache
 from numba.extending import intrinsic
 
-from hoot.engine.kernel import cache
+from hoot.engine.kernel import COMPILING, cache
+from hoot.engine.kernel.cfunc import address, c_function, void_pointer
 from hoot.engine.kernel.jit import jit
 
 HISTORY = 4096  # blocks kept in the rings: 21 s at 256 frames; a power of two so a mask wraps
@@ -66,7 +67,6 @@ INPUT_UNDERFLOW, INPUT_OVERFLOW, OUTPUT_UNDERFLOW, OUTPUT_OVERFLOW, PRIMING_OUTP
     1, 2, 4, 8, 16)  # fmt: skip
 """PortAudio's PaStreamCallbackFlags."""
 
-COMPILING = "compiling the engine's core (first start only, up to 30 s)"
 
 # PortAudio's `unsigned long` (frameCount, statusFlags): 64 bits on Linux and macOS, 32 on
 # Windows.
@@ -127,27 +127,102 @@ def now() -> float:
     return _monotonic_ns() / 1e9  # as CPython turns nanoseconds into time.monotonic()
 
 
+GETSCHEDULER, GETPARAM, SETSCHEDULER, WANTED, KEEP, PRIORITY = range(6)
+"""`Stats.sched`: the addresses of libc's sched_getscheduler, sched_getparam and
+sched_setscheduler (0 where the platform has none), the SCHED_FIFO priority hoot asks for,
+whether to keep any real-time priority the thread already has (a JACK client's), and the
+priority the audio thread runs at once its first block has asked (-1 until then, or where
+the platform cannot say): realtime.raise_this_thread, from compiled code."""
+SCHED_FIFO, SCHED_RR, SCHED_RESET_ON_FORK = 1, 2, 0x40000000
+
+_c_int = types.intc
+_sched_get = c_function(_c_int, _c_int)
+_sched_getparam = c_function(_c_int, _c_int, types.voidptr)
+_sched_set = c_function(_c_int, _c_int, _c_int, types.voidptr)
+
+
 class Stats(NamedTuple):
     counters: np.ndarray  # int64 (COUNTERS,)
     block_time: np.ndarray  # float64 (HISTORY,): monotonic seconds when the block began
     block_sample: np.ndarray  # int64 (HISTORY,): frames played before the block
     render_time: np.ndarray  # float64 (HISTORY,): seconds the callback took
+    sched: np.ndarray  # int64 (6,): GETSCHEDULER .. PRIORITY
+    param: np.ndarray  # int32 (2,): a struct sched_param
 
 
-def make_stats() -> Stats:
+def _libc_address(name: str) -> int:
+    if not sys.platform.startswith("linux"):
+        return 0  # macOS's and Windows' audio threads are real-time by other means
+    try:
+        return address(getattr(ctypes.CDLL(None), name))
+    except (AttributeError, OSError):
+        return 0
+
+
+def make_stats(priority: int = 0, keep_realtime: bool = True) -> Stats:
+    """Stats for one stream; its first block makes the audio thread SCHED_FIFO at
+    `priority` (0: never ask) unless, with `keep_realtime`, it already runs real-time."""
+    sched = np.array(
+        [
+            _libc_address("sched_getscheduler"),
+            _libc_address("sched_getparam"),
+            _libc_address("sched_setscheduler"),
+            priority,
+            1 if keep_realtime else 0,
+            -1,
+        ],
+        np.int64,
+    )
     return Stats(
         np.zeros(COUNTERS, np.int64),
         np.zeros(HISTORY, np.float64),
         np.zeros(HISTORY, np.int64),
         np.zeros(HISTORY, np.float64),
+        sched,
+        np.zeros(2, np.int32),
     )
+
+
+@jit
+def _this_thread(stats: Stats) -> int:
+    """realtime.this_thread: 1-99 under SCHED_FIFO/RR, 0 normal, -1 unknown."""
+    s = stats.sched
+    if s[GETSCHEDULER] == 0 or s[GETPARAM] == 0:
+        return -1
+    policy = _sched_get(s[GETSCHEDULER], np.intc(0))
+    if policy < 0:
+        return -1
+    policy = policy & ~np.intc(SCHED_RESET_ON_FORK)
+    if policy != SCHED_FIFO and policy != SCHED_RR:
+        return 0
+    if _sched_getparam(s[GETPARAM], np.intc(0), void_pointer(np.int64(stats.param.ctypes.data))):
+        return -1
+    return np.int64(stats.param[0])
+
+
+@jit
+def raise_priority(stats: Stats) -> None:
+    """realtime.raise_this_thread for the audio thread, from its first block. REAL-TIME
+    (one system call, once)."""
+    s = stats.sched
+    current = _this_thread(stats)
+    wanted = s[WANTED]
+    if wanted > 0 and current >= 0 and current < wanted and not (current and s[KEEP]):
+        if s[SETSCHEDULER] != 0:
+            stats.param[0] = np.int32(wanted)
+            _sched_set(s[SETSCHEDULER], np.intc(0), np.intc(SCHED_FIFO),
+                       void_pointer(np.int64(stats.param.ctypes.data)))  # fmt: skip
+            current = _this_thread(stats)
+    s[PRIORITY] = current
 
 
 @jit
 def begin(stats: Stats, frames: int, flags: int) -> float:
     """Stamp the block that starts now; return the time. REAL-TIME."""
-    began = now()
     c = stats.counters
+    if c[CALLBACKS] == 0:
+        raise_priority(stats)
+    began = now()
     k = c[CALLBACKS] & (HISTORY - 1)
     stats.block_time[k] = began
     stats.block_sample[k] = c[FRAMES]
