@@ -1,9 +1,10 @@
 """The Python engine the compiled core replaced, kept only as the tests' oracle.
 
-This is engine.core's `Engine` as it was before issue 10: `forward` in interpreted Python and
-numpy, calling engine.synth.VoicePool and engine.limiter.Limiter. The engine no longer runs
-it; tests render the same commands through it and through the compiled core
-(hoot.engine.kernel) and compare the bits. Its rules and reasons are engine.core's.
+This is engine.core's `Engine` as it was before the compiled core (with live input rows):
+`forward` in interpreted Python and numpy, calling engine.synth.VoicePool and
+engine.limiter.Limiter. The engine no longer runs it; tests render the same commands
+through it and through the compiled core (hoot.engine.kernel) and compare the bits. Its
+rules and reasons are engine.core's.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from hoot.engine.core import (
     Mix,
     NewMap,
     Panic,
+    SetInput,
     Sink,
     Start,
     Stop,
@@ -32,8 +34,10 @@ from hoot.engine.core import (
     Synth,
     Unqueue,
 )
+from hoot.engine.inputs import CLIP_HOLD, LOOP, OFF, make_inputs, render_inputs
 from hoot.engine.limiter import Limiter
 from hoot.engine.live_midi import BlockClock
+from hoot.engine.rings import write_block
 from hoot.engine.synth import VoicePool
 from hoot.music.time import TempoMap
 
@@ -93,9 +97,12 @@ class Engine:
         max_players: int = 64,
         max_voices: int = 32,
         tempo_map: TempoMap | None = None,
+        inputs: int = 0,
     ) -> None:
         self.samplerate = samplerate
-        self.tracks = tuple(tracks)
+        self.generated = len(tracks)  # rows of generated tracks; live input rows follow
+        # a free input row's name; the control side renames a row when an input takes it
+        self.tracks = tuple(tracks) + tuple(f"input {k + 1}" for k in range(inputs))
         self.max_block = max_block
         T = len(self.tracks)
         self.tempo_map = tempo_map or TempoMap(samplerate)
@@ -139,12 +146,24 @@ class Engine:
         self._sq = np.zeros(T * max_block * 2, np.float32)
         self._sum = np.zeros((T, 2), np.float32)
         self._finite = np.ones((T, 2), np.bool_)
+        self.inputs = make_inputs(inputs)
+        self.input_loops: list[np.ndarray | None] = [None] * inputs  # alive while they play
+        self.ring = None  # rings.Ring: every input block goes there (set by the server)
+        self.probe = None  # latency.Probe while the round trip is measured
+        self._no_device = np.zeros((max_block, 0), np.float32)
+        if inputs:  # compile (or load from the cache) now, not on the audio thread
+            rows = self._track_flat[: T * max_block * 2].reshape(T, max_block, 2)
+            render_inputs(self.inputs, self._no_device, 0, 0, rows[self.generated :])
 
     # ---- the audio thread ------------------------------------------------------
 
-    def forward(self, out: np.ndarray) -> None:
-        """Render the next `len(out)` frames of the performance into `out` (frames x 2 float32)."""
+    def forward(self, out: np.ndarray, device: np.ndarray | None = None) -> None:
+        """Render the next `len(out)` frames of the performance into `out` (frames x 2
+        float32); `device` is the audio device's input block (frames x channels float32)
+        when it has one."""
         total = len(out)
+        if device is None or len(device) < total:
+            device = self._no_device
         self.clock.stamp(self.position, total)
         for clock in self.clocks_out:  # never raises; tempo changes lie past this block
             clock.block(self.position, total)  # after the stamp: it reads self.clock
@@ -154,7 +173,7 @@ class Engine:
             part = out[done : done + n]
             s0 = self.position
             try:
-                self._forward(part, s0, n)
+                self._forward(part, s0, n, device[done : done + n])
             except BaseException:  # noqa: BLE001 - the callback must never die
                 part.fill(0)
                 self.faults += 1
@@ -162,7 +181,7 @@ class Engine:
             done += n
         self.blocks += 1
 
-    def _forward(self, out: np.ndarray, s0: int, n: int) -> None:
+    def _forward(self, out: np.ndarray, s0: int, n: int, device: np.ndarray) -> None:
         inbox = self.inbox
         while inbox:
             self._apply(inbox.popleft(), s0)
@@ -189,10 +208,26 @@ class Engine:
             if font.fade_from < 0 and font not in self.synths:  # faded out: let it go
                 self.fonts = tuple(f for f in self.fonts if f is not font)
                 self.graveyard.append(font)
+        G = self.generated
+        if G < T:
+            live = tb[G:]
+            render_inputs(self.inputs, device, s0, n, live)
+            if self.ring is not None:
+                write_block(self.ring, live, s0, n)
         self._guard_tracks(tb)
         self._apply_gains(tb, s0, n)
-        np.add.reduce(tb, axis=0, out=self.master[:n])
+        if G < T:
+            master = self.master[:n]
+            np.add.reduce(tb[:G], axis=0, out=master)
+            kind, monitor = self.inputs.kind, self.inputs.monitor
+            for r in range(T - G):
+                if kind[r] != OFF and monitor[r]:
+                    np.add(master, tb[G + r], out=master)
+        else:
+            np.add.reduce(tb, axis=0, out=self.master[:n])
         self.limiter.process(self.master, out, s0, n)
+        if self.probe is not None:  # a latency measurement (latency.py) is under way
+            self.probe.block(out, device, s0, n)
         self._meter(tb, out, n)
         if self.recorder is not None:
             self.recorder.tap(out, tb, n)
@@ -414,6 +449,8 @@ class Engine:
                 self._sink(cmd.track, cmd.sink or self.synths[cmd.track], s0)
             elif isinstance(cmd, Synth):
                 self._synth(cmd.track, cmd.synth or self.voices, s0)
+            elif isinstance(cmd, SetInput):
+                self._set_input(cmd, s0)
             self.state_version += 1
         except Exception:  # noqa: BLE001
             self.faults += 1
@@ -581,6 +618,31 @@ class Engine:
         if synth is not self.voices and synth not in self.fonts:
             self.fonts = (*self.fonts, synth)
 
+    def _set_input(self, cmd: SetInput, s0: int) -> None:
+        st, r = self.inputs, cmd.row
+        st.kind[r] = OFF  # first: the row is never read half set
+        old = self.input_loops[r]
+        if old is not None:
+            self.graveyard.append(old)
+        self.input_loops[r] = cmd.loop if cmd.kind == LOOP else None
+        if cmd.kind == LOOP and cmd.loop is not None:
+            st.loop_addr[r] = cmd.loop.ctypes.data
+            st.loop_len[r] = len(cmd.loop)
+            st.loop_start[r] = s0
+        st.left[r], st.right[r] = cmd.left, cmd.right
+        st.monitor[r] = 1 if cmd.monitor else 0
+        st.kind[r] = cmd.kind
+
+    def use_ring(self, ring) -> None:
+        """Send every input block to `ring` (rings.Ring) from now on. Before the audio
+        starts: the writer is compiled (or loaded from the cache) here."""
+        write_block(ring, self.track_buf[self.generated :], self.position, 0)
+        self.ring = ring
+
+    def clips(self) -> np.ndarray:
+        """Each input row's clip lamp: whether it reached CLIP in the last CLIP_HOLD s."""
+        return self.position - self.inputs.clip_at < CLIP_HOLD * self.samplerate
+
     def set_gains_at_rest(self, track: int, left: float, right: float) -> None:
         """Set a track's gains with no glide. Only before the audio starts (construction)."""
         self.gain_old[track] = self.gain_new[track] = (left, right)
@@ -589,6 +651,10 @@ class Engine:
         self._glide_gains(np.full((len(self.tracks), 1), 2.0 * GAIN_RAMP), self._g_final)
 
     # ---- reading state (any thread; values may be one block old) ---------------------
+
+    def playing(self) -> bool:
+        """Whether any player is active (playing or queued): engine.core.Engine's reader."""
+        return any(p.active for p in self.players)
 
     def track_busy(self, track: int) -> bool:
         """Whether anything plays on `track`, or is queued to (sent or taken in)."""
