@@ -98,11 +98,21 @@ def cmd_tui(a: argparse.Namespace) -> int:
     args = {"backend": a.backend, "idle_timeout": a.idle_timeout}
     if a.device:
         args["device"] = a.device
+    if a.blocksize:
+        args["blocksize"] = _blocksize(a.blocksize)
     if a.set is not None and not a.set.is_file():
         raise HootError(f"no set script at {a.set}")
     return run_tui(
         a.session, set_script=a.set, starter=not a.empty, controllers=a.controllers, **args
     )
+
+
+def _blocksize(frames: int) -> int:
+    """An audio block size hoot supports: 16 to 4096 frames (64 is the smallest the
+    compiled core is measured at; JACK's period wins on JACK)."""
+    if not 16 <= frames <= 4096:
+        raise HootError(f"--blocksize {frames} is out of range; use 64, 128 or 256 frames")
+    return frames
 
 
 def cmd_repl(a: argparse.Namespace) -> int:
@@ -148,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default=None)
     t.add_argument("--idle-timeout", type=float, default=600.0,
                    help="seconds the engine plays on with no hoot tui attached")
+    t.add_argument("--blocksize", type=int, default=0,
+                   help="frames per audio block: 64, 128 or 256 (0: the device's choice; "
+                        "JACK: the server's period); a new engine only")
     t.add_argument("--set", type=Path, default=None,
                    help="a set script to run in the console once the engine is ready")
     t.add_argument("--empty", action="store_true",
