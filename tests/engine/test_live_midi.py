@@ -18,6 +18,7 @@ import soundfile as sf
 from hoot.engine import core
 from hoot.engine.client import EngineClient
 from hoot.engine.core import Engine
+from hoot.engine.kernel import voices as kv
 from hoot.engine.live_midi import LIVE_KEYS, LiveNotes
 from hoot.engine.synth import PATCHES
 from hoot.errors import HootError
@@ -88,7 +89,8 @@ def test_two_notes_arriving_in_one_block_land_at_their_arrival_offsets_to_the_bi
 
     expected = Engine(SR)
     for sample, pitch, velocity in ((4 * BLOCK + 10, 69, 100), (4 * BLOCK + 200, 76, 90)):
-        expected.voices.note_on(sample, LEAD, pitch, velocity, SINE, LIVE_KEYS + LEAD * 128 + pitch)
+        key = LIVE_KEYS + LEAD * 128 + pitch
+        kv.note_on(expected.core.voices, sample, LEAD, pitch, velocity, SINE, key)
     reference = np.zeros((7 * BLOCK, 2), np.float32)
     for k in range(0, 7 * BLOCK, BLOCK):
         expected.forward(reference[k : k + BLOCK])
@@ -188,7 +190,7 @@ def test_a_held_note_ends_when_its_input_goes_or_on_panic(how: str) -> None:
         assert keys.out[-1][-BLOCK:].any()
         return
     assert not keys.out[-1][-BLOCK:].any(), "every note has ended"
-    assert engine.voices.active == 0
+    assert engine.core.voice_count() == 0
 
 
 # The real engine on JACK, a virtual keyboard --------------------------------------------
