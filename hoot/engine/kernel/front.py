@@ -25,7 +25,6 @@ from hoot.engine.inputs import LOOP, make_inputs
 from hoot.engine.kernel import callback as kc
 from hoot.engine.kernel import clock as kclock
 from hoot.engine.kernel import commands as cm
-from hoot.engine.kernel import clock_out as kco
 from hoot.engine.kernel import events as kev
 from hoot.engine.kernel import fluid as kfluid
 from hoot.engine.kernel import midi_in
@@ -311,9 +310,7 @@ class Front:
         for k, live in enumerate(self.live_slots):
             if live is None and self._taken(self._live_sent[k]):
                 return k
-        raise EngineError(
-            f"the engine plays {kw.LIVE_SLOTS} live inputs already; let one go first"
-        )
+        raise EngineError(f"the engine plays {kw.LIVE_SLOTS} live inputs already; let one go first")
 
     # ---- MIDI outputs: OutTable's port slots -------------------------------------------------
 

@@ -5,8 +5,9 @@ musical time per host block, without the GIL.
 and limiter, the recorder's tap, the block clock, live MIDI inputs, tracks that play MIDI
 outputs, SoundFont voices, MIDI clock out's paths, live audio inputs). What comes and goes
 while the engine plays (a keyboard, a MIDI output port, a SoundFont, a clock port) lives in
-fixed slots: the PortAudio callback holds the world's addresses for the engine's life. `process` is what kernel.callback's generated PortAudio callback
-calls, and what the offline driver calls from Python, so the two render the same bits.
+fixed slots: the PortAudio callback holds the world's addresses for the engine's life.
+`process` is what kernel.callback's generated PortAudio callback calls, and what the
+offline driver calls from Python, so the two render the same bits.
 
 One block, in the Python core's order (engine.core's docstring has the rules):
   1. the clock stamps the host block (live notes and MIDI out are placed by it), and each
@@ -383,9 +384,7 @@ def _take_commands(w: World, s0: int) -> None:
 
 
 @jit
-def _sink(
-    w: World, track: int, kind: int, port: int, channel: int, shift: float, s0: int
-) -> None:
+def _sink(w: World, track: int, kind: int, port: int, channel: int, shift: float, s0: int) -> None:
     """A SINK record: `track` plays port slot `port` on `channel` (HARDWARE), or its synth
     again (VOICES: the voices, or its SoundFont)."""
     if not 0 <= track < w.sink.shape[0] or (
