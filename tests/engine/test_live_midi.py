@@ -19,6 +19,7 @@ from hoot.engine import core
 from hoot.engine.client import EngineClient
 from hoot.engine.core import Engine
 from hoot.engine.kernel import voices as kv
+from hoot.engine.kernel import world as kw
 from hoot.engine.live_midi import LIVE_KEYS, LiveNotes
 from hoot.engine.synth import PATCHES
 from hoot.errors import HootError
@@ -300,3 +301,19 @@ def test_a_killed_ui_leaves_the_keyboard_playing_and_an_unplugged_one_ends_its_n
     keys.close()  # the keyboard is unplugged while its key is down
     assert wait_until(lambda: lead() == 0.0), "its notes end with it"
     assert any("unplugged" in line for line in client.messages())
+
+
+def test_inputs_that_come_and_go_free_their_slots_for_the_next() -> None:
+    keys = Keyboard()
+    engine = keys.engine
+    for k in range(3 * kw.LIVE_SLOTS):  # more keyboards in turn than the core has slots
+        other = LiveNotes(LEAD, SINE, None, f"keys {k}")
+        engine.inbox.append(core.Live((other,)))
+        keys.play(BLOCK)
+        other.receive(bytes((0x90, 60, 100)), ORIGIN + engine.position / SR)
+        keys.play(2 * BLOCK)
+        assert other.sounding == 1, "it plays from a slot of its own"
+    engine.inbox.append(core.Live(()))
+    keys.play(SR // 2)
+    assert not keys.out[-1][-BLOCK:].any(), "the last one's note ended with it"
+    assert keys.keys.sounding == 0
