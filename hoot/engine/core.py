@@ -239,6 +239,16 @@ class Engine:
     def state_version(self) -> int:
         return self.core.desk.state_version
 
+    @property
+    def clocks_out(self) -> tuple:
+        """MIDI clock out's paths (clock_out.JackClock, RtMidiClock): each host block is
+        published to each, after the block clock's stamp (kernel.front says how)."""
+        return self.core.clocks_out
+
+    @clocks_out.setter
+    def clocks_out(self, paths: tuple) -> None:
+        self.core.clocks_out = paths
+
     def set_gains_at_rest(self, track: int, left: float, right: float) -> None:
         """Set a track's gains with no glide. Only before the audio starts (construction)."""
         self.core.set_gains_at_rest(track, left, right)

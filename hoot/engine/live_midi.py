@@ -130,14 +130,17 @@ class LiveNotes:
         self.kernel = None  # the compiled core's ring and state (kernel.midi_in.LiveInput)
         self._write = self._end = None
 
-    def use_kernel(self):
-        """Feed the compiled core from now on: `receive` and `end_all` write the input's
-        ring (hoot.engine.kernel.midi_in) instead of the deque. Returns its LiveInput."""
+    def use_kernel(self, live=None):
+        """Feed the compiled core from now on: `receive` and `end_all` write `live` (a
+        kernel.midi_in.LiveInput: the engine hands over a slot of its own; None: a new one)
+        instead of the deque. Returns the LiveInput."""
         from hoot.engine.kernel import midi_in
 
-        self.kernel = midi_in.make_live_input(self.track, self.patch, self.channel)
+        if live is None:
+            live = midi_in.make_live_input(self.track, self.patch, self.channel)
+        self.kernel = live
         self._write, self._end = midi_in.write, midi_in.end_all
-        return self.kernel
+        return live
 
     def receive(self, message: bytes, arrived: float) -> None:
         """The MIDI input's callback (its own thread): queue the message for the audio thread."""
@@ -239,4 +242,8 @@ class LiveNotes:
     @property
     def sounding(self) -> int:
         """Notes this input holds now (keys down, or up and held by the pedal)."""
+        if self.kernel is not None:
+            from hoot.engine.kernel import midi_in
+
+            return midi_in.sounding(self.kernel)
         return sum(h or s for h, s in zip(self.held, self.sustained))

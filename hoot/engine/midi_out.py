@@ -67,7 +67,8 @@ class MidiSender:
     `port` has send(bytes) (hoot.midi.ports.MidiOut). The engine's MidiOutTracks append
     (due, order, message) to `queue`; `order` (from `next_order`) keeps messages due at the
     same moment in the order they were made. The compiled core writes `ring` instead
-    (hoot.engine.kernel.midi_out); the thread takes both in.
+    (hoot.engine.kernel.midi_out): the engine hands it its port slot's ring in place of
+    its own (kernel.front); the thread takes both in.
     """
 
     def __init__(self, port, name: str = "") -> None:
@@ -97,6 +98,11 @@ class MidiSender:
         due = time.monotonic() + SETTLE
         for channel in sorted(self._used):
             self.queue.append((due, self.next_order(), bytes((0xB0 | channel, ALL_NOTES_OFF, 0))))
+
+    @property
+    def closed(self) -> bool:
+        """Whether the thread has ended: it reads `ring` no more (the engine may reuse it)."""
+        return self._halt.is_set() and not self._thread.is_alive()
 
     def close(self) -> None:
         """Stop the thread, forget what was still to come, and end every note it started:

@@ -18,6 +18,8 @@ import soundfile as sf
 from hoot.engine import core
 from hoot.engine.client import EngineClient
 from hoot.engine.core import Engine
+from hoot.engine.kernel import voices as kv
+from hoot.engine.kernel import world as kw
 from hoot.engine.live_midi import LIVE_KEYS, LiveNotes
 from hoot.engine.synth import PATCHES
 from hoot.errors import HootError
@@ -88,7 +90,8 @@ def test_two_notes_arriving_in_one_block_land_at_their_arrival_offsets_to_the_bi
 
     expected = Engine(SR)
     for sample, pitch, velocity in ((4 * BLOCK + 10, 69, 100), (4 * BLOCK + 200, 76, 90)):
-        expected.voices.note_on(sample, LEAD, pitch, velocity, SINE, LIVE_KEYS + LEAD * 128 + pitch)
+        key = LIVE_KEYS + LEAD * 128 + pitch
+        kv.note_on(expected.core.voices, sample, LEAD, pitch, velocity, SINE, key)
     reference = np.zeros((7 * BLOCK, 2), np.float32)
     for k in range(0, 7 * BLOCK, BLOCK):
         expected.forward(reference[k : k + BLOCK])
@@ -188,7 +191,7 @@ def test_a_held_note_ends_when_its_input_goes_or_on_panic(how: str) -> None:
         assert keys.out[-1][-BLOCK:].any()
         return
     assert not keys.out[-1][-BLOCK:].any(), "every note has ended"
-    assert engine.voices.active == 0
+    assert engine.core.voice_count() == 0
 
 
 # The real engine on JACK, a virtual keyboard --------------------------------------------
@@ -205,7 +208,7 @@ def studio(jack_server) -> Iterator[MidiPorts]:
 def live(jack_server, tmp_path) -> Iterator[tuple[EngineClient, Session]]:
     session = Session(tmp_path / "live")
     client = EngineClient.spawn(session.dir, backend="sounddevice", idle_timeout=60)
-    assert client.info.backend == "sounddevice", client.messages()
+    assert client.info.backend == "kernel", client.messages()  # PortAudio, the compiled callback
     yield client, session
     client.shutdown()
 
@@ -298,3 +301,19 @@ def test_a_killed_ui_leaves_the_keyboard_playing_and_an_unplugged_one_ends_its_n
     keys.close()  # the keyboard is unplugged while its key is down
     assert wait_until(lambda: lead() == 0.0), "its notes end with it"
     assert any("unplugged" in line for line in client.messages())
+
+
+def test_inputs_that_come_and_go_free_their_slots_for_the_next() -> None:
+    keys = Keyboard()
+    engine = keys.engine
+    for k in range(3 * kw.LIVE_SLOTS):  # more keyboards in turn than the core has slots
+        other = LiveNotes(LEAD, SINE, None, f"keys {k}")
+        engine.inbox.append(core.Live((other,)))
+        keys.play(BLOCK)
+        other.receive(bytes((0x90, 60, 100)), ORIGIN + engine.position / SR)
+        keys.play(2 * BLOCK)
+        assert other.sounding == 1, "it plays from a slot of its own"
+    engine.inbox.append(core.Live(()))
+    keys.play(SR // 2)
+    assert not keys.out[-1][-BLOCK:].any(), "the last one's note ended with it"
+    assert keys.keys.sounding == 0

@@ -105,7 +105,7 @@ def test_a_stems_notes_go_out_in_order_with_their_note_offs_at_their_samples(rig
     # each was due when its sample renders: the clock's time of the sample (shift 0 here)
     dues = [round((due - 100.0) * SR) for due, _, _ in sender.log]
     assert dues == [s for s, _ in expected]
-    assert not engine.track_buf[BASS].any(), "hoot's synth is silent on a track that plays hardware"
+    assert not engine.meters[BASS].any(), "hoot's synth is silent on a track that plays hardware"
 
 
 @pytest.mark.parametrize("how", ["stop", "panic", "back to the synth", "the sender closes"])

@@ -26,6 +26,9 @@ from hoot.engine.kernel import callback as kc
 from hoot.engine.kernel import clock as kclock
 from hoot.engine.kernel import commands as cm
 from hoot.engine.kernel import events as kev
+from hoot.engine.kernel import fluid as kfluid
+from hoot.engine.kernel import midi_in
+from hoot.engine.kernel import midi_out as kout
 from hoot.engine.kernel import mix as kmix
 from hoot.engine.kernel import players as pl
 from hoot.engine.kernel import voices as kv
@@ -80,14 +83,23 @@ class LimiterView:
 
 
 class ClockView:
-    """Where the engine's samples are in wall time (kernel.clock), for the MIDI threads."""
+    """Where the engine's samples are in wall time (kernel.clock), for the MIDI threads.
+
+    `now`, when set to a function, is called once per host block that `Front.forward`
+    renders and its answer stamps the block instead of the monotonic clock: a host that
+    knows when its blocks begin (tests inject exact arrival times this way)."""
 
     def __init__(self, state: kclock.Clock) -> None:
         self.state = state
+        self.now = None
 
     @property
     def block(self) -> int:
         return int(self.state.i[kclock.BLOCK])
+
+    @property
+    def origin(self) -> float:
+        return float(self.state.f[kclock.ORIGIN])
 
     def wall_at(self, sample: int) -> float:
         return kclock.wall_at(self.state, sample)
@@ -117,6 +129,7 @@ class Front:
         G = T if generated is None else generated
         self.samplerate = samplerate
         self.tracks = tracks
+        self.max_block = max_block
         self.desk = Desk(tracks, tempo_map, max_players=max_players)
         voices = kv.make_voices(samplerate, T, max_voices, max_block)
         self.voices = voices._replace(**{f: _writable(getattr(voices, f)) for f in voices._fields})
@@ -130,6 +143,22 @@ class Front:
         self.use_voices = np.ones(T, np.bool_)
         self.live = kw.make_live_table()
         self.outs = kw.make_out_table(T)
+        self.fonts = kw.make_font_table(max_block)
+        self.font_of = np.full(T, -1, np.int64)
+        self.clocks = kw.make_clock_table()
+        self.stamps = np.zeros(2, np.float64)
+        # Python's side of the slots: what each holds, and the last record naming it (a
+        # slot is free once the core has taken that record and let go of it)
+        self.live_slots: list[Any] = [None] * kw.LIVE_SLOTS  # LiveNotes
+        self._live_sent = [-1] * kw.LIVE_SLOTS
+        self.senders: list[Any] = [None] * kw.PORT_SLOTS  # MidiSender
+        self._port_sent = [-1] * kw.PORT_SLOTS
+        self.sinks: list[Any] = [None] * T  # MidiOutTrack, None: the track's synth
+        self.font_voices: list[Any] = [None] * kw.FONT_SLOTS  # SoundFontVoice
+        self._font_sent = [-1] * kw.FONT_SLOTS
+        self.synths: list[Any] = [None] * T  # SoundFontVoice, None: the voices
+        self.clock_paths: list[Any] = [None] * kw.CLOCK_SLOTS  # JackClock, RtMidiClock
+        self._clock_left = [-1] * kw.CLOCK_SLOTS  # blocks rendered when the path left
         self.inputs = make_inputs(T - G)
         self.input_loops: list[np.ndarray | None] = [None] * (T - G)
         self._retiring: deque[tuple[int, np.ndarray]] = deque()  # (record, loop) in flight
@@ -161,7 +190,8 @@ class Front:
             self._world = kw.World(
                 self.regs, self.track_flat, self.events, d.ring, d.players, d.stems, d.maps,
                 self.voices, self.mix, self.tap_state, self.clock_state, self.sink,
-                self.use_voices, self.live, self.outs, self.inputs, self.in_ring, self.probe,
+                self.use_voices, self.live, self.outs, self.fonts, self.font_of, self.clocks,
+                self.stamps, self.inputs, self.in_ring, self.probe,
             )  # fmt: skip
         return self._world
 
@@ -202,6 +232,11 @@ class Front:
             inp = self._no_device[:frames] if frames <= len(self._no_device) else (
                 np.zeros((frames, 0), np.float32)
             )
+        now = self.clock.now
+        if now is not None:
+            self.stamps[1], self.stamps[0] = now(), 1.0
+        else:
+            self.stamps[0] = 0.0
         kw.process(self.world(), inp, out, frames, inp.shape[1])
 
     # ---- commands ------------------------------------------------------------------
@@ -213,16 +248,205 @@ class Front:
             self.desk.send(cmd)
         elif isinstance(cmd, core.SetInput):
             self._set_input(cmd)
+        elif isinstance(cmd, core.Live):
+            self._live(tuple(cmd.inputs))
+        elif isinstance(cmd, core.Sink):
+            self._sink(int(cmd.track), cmd.sink)
+        elif isinstance(cmd, core.Synth):
+            self._synth(int(cmd.track), cmd.synth)
         else:
             raise EngineError(f"{type(cmd).__name__} is not a command the engine takes")
 
-    def _record(self, kind: int, track: int = 0, **columns: int) -> int:
+    def _record(self, kind: int, track: int = 0, beat: float = 0.0, **columns: int) -> int:
         """Write one FOREIGN record; returns its number in the ring."""
         rec = np.zeros(cm.INT_COLUMNS, np.int64)
         rec[cm.KIND], rec[cm.TRACK] = kind, track
         for name, value in columns.items():
             rec[getattr(cm, name)] = value
-        return self.desk.send_record(rec, np.zeros(cm.FLOAT_COLUMNS))
+        flo = np.zeros(cm.FLOAT_COLUMNS)
+        flo[cm.BEAT] = beat
+        return self.desk.send_record(rec, flo)
+
+    def _taken(self, record: int) -> bool:
+        return record < int(self.desk.ring.at[cm.READ])
+
+    def _track(self, track: int) -> None:
+        if not 0 <= track < len(self.tracks):
+            raise EngineError(f"track {track} does not exist; there are {len(self.tracks)}")
+
+    # ---- live MIDI inputs: LiveTable's slots ---------------------------------------------
+
+    def _live(self, inputs: tuple) -> None:
+        """Engine._live: an input no longer listed ends its notes (LIVE off); a new one gets
+        a free slot, its ring the slot's (LIVE on)."""
+        for k, live in enumerate(self.live_slots):
+            if live is not None and not any(live is x for x in inputs):
+                self._live_sent[k] = self._record(kw.LIVE, live.track, SLOT=k, SAMPLE=0)
+                self.live_slots[k] = None
+                # its port may still call it until MidiRoutes closes it: a ring of its own
+                live.use_kernel(midi_in.make_live_input(live.track, live.patch, live.channel))
+        for live in inputs:
+            if any(live is x for x in self.live_slots):
+                continue
+            self._track(live.track)
+            k = self._free_live_slot()
+            t = self.live
+            t.index[k] = 0
+            t.held[k] = 0
+            t.sustained[k] = 0
+            t.regs[k] = 0
+            t.regs[k, midi_in.TRACK] = -1  # until the core takes the LIVE record
+            t.regs[k, midi_in.PATCH] = live.patch
+            t.regs[k, midi_in.CHANNEL] = -1 if live.channel is None else live.channel
+            live.use_kernel(
+                midi_in.LiveInput(
+                    t.arrived[k], t.message[k], t.index[k], t.held[k], t.sustained[k], t.regs[k]
+                )
+            )
+            self.live_slots[k] = live
+            self._live_sent[k] = self._record(kw.LIVE, live.track, SLOT=k, SAMPLE=1)
+
+    def _free_live_slot(self) -> int:
+        for k, live in enumerate(self.live_slots):
+            if live is None and self._taken(self._live_sent[k]):
+                return k
+        raise EngineError(f"the engine plays {kw.LIVE_SLOTS} live inputs already; let one go first")
+
+    # ---- MIDI outputs: OutTable's port slots -------------------------------------------------
+
+    def _sink(self, track: int, sink) -> None:
+        """Engine._sink: `track`'s notes to `sink` (a midi_out.MidiOutTrack) or back to its
+        synth (None); the sender reads its port slot's ring."""
+        self._track(track)
+        old = self.sinks[track]
+        if sink is old:
+            return
+        if sink is None:
+            seq = self._record(kw.SINK, track, SLOT=kw.VOICES)
+        else:
+            channel = int(sink.channel)
+            if not 0 <= channel < 16:
+                raise EngineError(f"MIDI channel {channel + 1} is out of range; use 1 to 16")
+            port = self._port_slot(sink.sender)
+            seq = self._record(
+                kw.SINK, track, float(sink.shift), SLOT=kw.HARDWARE, SAMPLE=port, QUANTUM=channel
+            )
+            self._port_sent[port] = seq
+        if old is not None:
+            k = self._holding(self.senders, old.sender)
+            if k is not None:
+                self._port_sent[k] = seq
+        self.sinks[track] = sink
+
+    def _port_slot(self, sender) -> int:
+        k = self._holding(self.senders, sender)
+        if k is not None:
+            return k
+        for k, held in enumerate(self.senders):
+            if held is None or self._port_free(k):
+                t = self.outs
+                t.index[k] = 0
+                sender.ring = kout.OutRing(t.due[k], t.message[k], t.index[k])
+                self.senders[k] = sender
+                return k
+        raise EngineError(
+            f"the engine plays {kw.PORT_SLOTS} MIDI output ports already; let one go first"
+        )
+
+    def _port_free(self, k: int) -> bool:
+        """Port slot `k`: no track plays it, the core has taken the records, the sender is
+        closed (its thread reads the ring no more)."""
+        sender = self.senders[k]
+        return (
+            self._taken(self._port_sent[k])
+            and not any(s is not None and s.sender is sender for s in self.sinks)
+            and sender.closed
+        )
+
+    @staticmethod
+    def _holding(slots: list, thing) -> int | None:
+        for k, held in enumerate(slots):
+            if held is thing:
+                return k
+        return None
+
+    # ---- SoundFont voices: FontTable's slots -------------------------------------------------
+
+    def _synth(self, track: int, synth) -> None:
+        """Engine._synth: `track` plays `synth` (a fluid.SoundFontVoice), or the voices (None);
+        the old SoundFont fades out and its slot falls free (`collect`)."""
+        self._track(track)
+        if synth is self.synths[track]:
+            return
+        slot = -1
+        if synth is not None:
+            if synth.track != track:
+                raise EngineError(f"that SoundFont voice plays track {synth.track}, not {track}")
+            slot = self._holding(self.font_voices, synth)
+            if slot is None:
+                slot = self._free_font_slot()
+                fv = kfluid.make_font_voice(synth, self.max_block)
+                t = self.fonts
+                t.regs[slot], t.functions[slot] = fv.regs, fv.functions
+                self.font_voices[slot] = synth
+        seq = self._record(kw.SYNTH, track, SLOT=slot)
+        if slot >= 0:
+            self._font_sent[slot] = seq
+        self.synths[track] = synth
+
+    def _free_font_slot(self) -> int:
+        self.collect()
+        for k, voice in enumerate(self.font_voices):
+            if voice is None:
+                return k
+        raise EngineError(
+            f"the engine plays {kw.FONT_SLOTS} SoundFont voices already; let one go first"
+        )
+
+    def font_state(self, synth) -> kfluid.FontVoice | None:
+        """The core's state of SoundFont voice `synth` (its regs: PLAYED, FAULTS...), or None
+        once the core let go of it."""
+        k = self._holding(self.font_voices, synth)
+        return None if k is None else kw.font_voice(self.fonts, k)
+
+    # ---- MIDI clock out: ClockTable's slots --------------------------------------------------
+
+    @property
+    def clocks_out(self) -> tuple:
+        return tuple(path for path in self.clock_paths if path is not None)
+
+    @clocks_out.setter
+    def clocks_out(self, paths: tuple) -> None:
+        """Engine.clocks_out: each host block is published to each of `paths`
+        (clock_out.JackClock: `jack` holds its addresses; clock_out.RtMidiClock), whose
+        `ring` becomes its slot's."""
+        t = self.clocks
+        for k, path in enumerate(self.clock_paths):
+            if path is not None and not any(path is p for p in paths):
+                t.kind[k] = 0
+                self._clock_left[k] = self.blocks
+                self.clock_paths[k] = None
+        for path in paths:
+            if any(path is p for p in self.clock_paths):
+                continue
+            k = self._free_clock_slot()
+            t.index[k] = 0
+            jack = getattr(path, "jack", None)
+            if jack is not None:
+                t.jack[k] = jack
+            path.ring = kw.clock_ring(t, k)
+            self.clock_paths[k] = path
+            t.kind[k] = kw.RTMIDI if jack is None else kw.JACK  # last: the slot is ready
+
+    def _free_clock_slot(self) -> int:
+        """A slot no path holds, whose last block the audio thread has finished (it may have
+        been publishing into it when the path left)."""
+        for k, path in enumerate(self.clock_paths):
+            if path is None and self.blocks > self._clock_left[k]:
+                return k
+        raise EngineError(
+            f"the engine sends MIDI clock to {kw.CLOCK_SLOTS} ports already; let one go first"
+        )
 
     def _set_input(self, cmd: core.SetInput) -> None:
         r = int(cmd.row)
@@ -247,11 +471,16 @@ class Front:
         self.input_loops[r] = loop
 
     def collect(self) -> None:
-        """Let go of what the core no longer reads (the control thread, often)."""
+        """Let go of what the core no longer reads (the control thread, often): stems, input
+        loops, and the SoundFont voices that have faded out (their synths close as Python
+        drops them)."""
         self.desk.collect()
         taken = int(self.desk.ring.at[cm.READ])
         while self._retiring and self._retiring[0][0] < taken:
             self._retiring.popleft()
+        for k, voice in enumerate(self.font_voices):
+            if voice is not None and self._font_sent[k] < taken and not self.fonts.busy[k]:
+                self.font_voices[k] = None
 
     def set_gains_at_rest(self, track: int, left: float, right: float) -> None:
         kmix.set_mix(self.mix, track, left, right, True, 0)
