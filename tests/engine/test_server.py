@@ -247,3 +247,18 @@ def test_the_status_file_lives_in_memory_not_on_disk(monkeypatch, tmp_path):
     assert status_path.parent.parent == Path("/dev/shm")
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))  # a user's own runtime dir wins
     assert st.addresses(tmp_path)[1].parent == tmp_path / f"hoot-{os.getuid()}"
+
+
+def test_an_engine_plays_64_frame_blocks(session, tmp_path):
+    """`hoot tui --blocksize 64` asks the engine for 64-frame blocks: it renders them."""
+    client = EngineClient.spawn(session.dir, backend="null", blocksize=64, idle_timeout=30)
+    try:
+        perf = Performance(client, session)
+        perf.load(stemfiles.tone(tmp_path / "t.wav", level=0.3), role="pad").queue(at="now")
+        assert wait_until(lambda: client.status().blocks > 200)
+        status = client.status()
+        assert status.blocksize == 64
+        assert status.position <= 64 * status.blocks + 64, "no block was longer than 64"
+        assert wait_until(lambda: client.status().meters[-1, 0] > 0.05), "and it sounds"
+    finally:
+        client.shutdown()
