@@ -116,16 +116,18 @@ class EngineServer:
     def _open_backend(self) -> None:
         from hoot.engine.backends import Supervisor
 
+        # PortAudio calls the compiled core itself: no GIL on the audio path; the null
+        # backend calls the same machine code through ctypes, which lets go of the GIL too
+        callback = self.engine.core.callback(on_message=self._compiling)
         self.supervisor = Supervisor(
-            self.engine.forward,
+            callback.call,
             kind=self.backend_kind,
             samplerate=self.engine.samplerate,
             blocksize=self.blocksize,
             device=self.device,
             on_message=self.say,
             duplex=True,
-            # PortAudio calls the compiled core itself: no GIL on the audio path
-            callback=self.engine.core.callback(on_message=self._compiling),
+            callback=callback,
         )
         self.supervisor.start()
         self.control.clock.use_backend(self.supervisor.backend, self.say)

@@ -411,6 +411,11 @@ class Callback:
         self._cfunc = cfunc
         self.directory = directory(layout(world, stats).arrays, in_channels, out_channels)
         self.address: int = cfunc.address
+        ulong = ctypes.c_ulong
+        pointer = ctypes.c_void_p
+        # the same machine code PortAudio calls; ctypes lets go of the GIL around it
+        self._call = ctypes.CFUNCTYPE(ctypes.c_int32, pointer, pointer, ulong, pointer, ulong,
+                                      pointer)(self.address)  # fmt: skip
         self.userdata: int = self.directory.ctypes.data
         self._silence = np.zeros((0, in_channels), np.float32)
 
@@ -423,6 +428,20 @@ class Callback:
                 self._silence = np.zeros((frames, self.in_channels), np.float32)
             inp = self._silence[:frames]
         self.process(self.world, inp, out, frames, self.in_channels)
+
+    def call(self, out: np.ndarray) -> None:
+        """Run the compiled callback itself on one block (inputs silent), as PortAudio would:
+        the null backend's way, so that it too renders without holding the GIL. `out` is
+        C-contiguous float32 (frames, out_channels)."""
+        if not (out.flags.c_contiguous and out.dtype == np.float32):
+            raise ValueError("call() needs a C-contiguous float32 block")
+        frames = out.shape[0]
+        inp = None
+        if self.in_channels:  # a device's inputs were open: they are silent now
+            if self._silence.shape[0] < frames:
+                self._silence = np.zeros((frames, self.in_channels), np.float32)
+            inp = self._silence.ctypes.data
+        self._call(inp, out.ctypes.data, frames, None, 0, self.userdata)
 
     def use_inputs(self, channels: int) -> None:
         """The stream hands the callback `channels` input channels (0: output only). Before
