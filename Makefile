@@ -21,6 +21,7 @@ bench: setup
 	$(BIN)/python benchmarks/kernel_players.py
 	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/soak.py
+	$(BIN)/python benchmarks/round_trip.py
 	$(BIN)/python benchmarks/generate_latency.py
 	$(BIN)/python benchmarks/tui.py
 	$(BIN)/python benchmarks/io_floor.py

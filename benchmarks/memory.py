@@ -1,11 +1,15 @@
-"""Engine process memory with 32 eight-bar stereo stems loaded.
+"""Engine process memory with 32 eight-bar stereo stems loaded and 4 live inputs.
 
-    python benchmarks/memory.py [--stems 32] [--bpm 120]
+    python benchmarks/memory.py [--stems 32] [--bpm 120] [--inputs 4] [--take 60]
 
-Starts a real engine process (null backend), loads the stems through the socket as
-a performer would (perf.load), plays them all, and reads the memory of the engine and
-its recorder's writer process from /proc: proportional set size (PSS), so the ring the
-two share counts once. Target: at most 400 MB.
+Starts a real engine process (null backend: it runs the compiled core from Python, over the
+same world the device callback would), loads the stems through the socket as a performer
+would (perf.load), plays them all, then takes 4 inputs the way rehearsal does on a machine
+with no sound card (perf.input): two from files (takes of --take seconds, as a player's
+recorded part would be) and two from generated signals, all recording to their own files
+(perf.record(tracks=True)). Reads the memory of the engine and its recorder's writer process
+from /proc after each step: proportional set size (PSS), so the ring the two share counts
+once. Target (issue 10): at most 400 MB with 32 stems and 4 inputs.
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--stems", type=int, default=32)
     ap.add_argument("--bpm", type=float, default=120.0)
+    ap.add_argument("--inputs", type=int, default=4)
+    ap.add_argument("--take", type=float, default=60.0, help="seconds of each input file")
     a = ap.parse_args()
     frames = round(8 * 4 * 60 / a.bpm * SR)
     with tempfile.TemporaryDirectory() as tmp:
@@ -74,17 +80,33 @@ def main() -> None:
             for i, p in enumerate(paths):
                 perf.load(p, role=ROLES[i % len(ROLES)]).queue(at="now")
             time.sleep(2.0)
+            stems = sum(engine_mb(pid))
+            take_frames = round(a.take * SR)
+            for k in range(a.inputs):
+                if k % 2 == 0:
+                    take = session.stems / f"take{k}.wav"
+                    noise = 0.1 * rng.standard_normal((take_frames, 2))
+                    sf.write(str(take), noise.astype(np.float32), SR, subtype="FLOAT")
+                    perf.input(f"player{k + 1}", file=take)
+                else:
+                    perf.input(f"player{k + 1}", signal="noise" if k % 4 == 1 else "sine 220")
+            perf.record(tracks=True)
+            time.sleep(2.0)
             engine, writer = engine_mb(pid)
             loaded = engine + writer
+            perf.stop_recording()
             audio_mb = a.stems * frames * 2 * 4 / 2**20
+            takes_mb = (a.inputs + 1) // 2 * take_frames * 2 * 4 / 2**20
             print(
                 f"engine process, {a.stems} stems of 8 bars at {a.bpm:g} BPM "
-                f"({audio_mb:.0f} MB of float32 audio):"
+                f"({audio_mb:.0f} MB of float32 audio), {a.inputs} inputs "
+                f"({(a.inputs + 1) // 2} from {a.take:g} s files: {takes_mb:.0f} MB; the others "
+                "from signals), recording every track:"
             )
             print(
-                f"  before loading {base:.0f} MB, after {loaded:.0f} MB (engine {engine:.0f}, "
-                f"recorder writer {writer:.0f}; target <= 400 MB): "
-                f"{'ok' if loaded <= 400 else 'OVER'}"
+                f"  before loading {base:.0f} MB, with the stems {stems:.0f} MB, with the "
+                f"inputs and recording {loaded:.0f} MB (engine {engine:.0f}, recorder writer "
+                f"{writer:.0f}; target <= 400 MB): {'ok' if loaded <= 400 else 'OVER'}"
             )
         finally:
             client.shutdown()

@@ -2,8 +2,9 @@
 
     python benchmarks/round_trip.py [--periods 64 128 256] [--repeats 5]
 
-For each period a JACK dummy server starts, the engine opens it duplex (as the engine
-process does) and measures its round trip on a JACK loopback (hoot/engine/latency.py:
+For each period a JACK dummy server starts, the engine opens it duplex with its compiled
+callback (KernelBackend: PortAudio calls the core's machine code, as the engine process
+does) and measures its round trip on a JACK loopback (hoot/engine/latency.py:
 a noise marker out of hoot's output into its own input, found by cross-correlation),
 `--repeats` times. Printed: the frames and ms measured (all repeats, which must agree),
 PortAudio's reported input and output latency, xruns, and the reference workload
@@ -23,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reference import reference_seconds  # noqa: E402
 
-from hoot.engine.backends import SoundDeviceBackend  # noqa: E402
+from hoot.engine.backends import KernelBackend  # noqa: E402
 from hoot.engine.core import Engine  # noqa: E402
 from hoot.engine.inputs import INPUT_ROWS  # noqa: E402
 from hoot.engine.latency import measure_round_trip  # noqa: E402
@@ -38,7 +39,8 @@ def measure(period: int, repeats: int) -> dict:
     try:
         with use_jack_server(server):
             engine = Engine(SR, TRACKS, inputs=INPUT_ROWS)
-            backend = SoundDeviceBackend(engine.forward, SR, device="jack", duplex=True)
+            callback = engine.core.callback()
+            backend = KernelBackend(callback, SR, device="jack", duplex=True)
             backend.start()
             try:
                 found = [measure_round_trip(engine, backend) for _ in range(repeats)]
