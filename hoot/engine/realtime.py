@@ -97,17 +97,20 @@ def raise_this_thread(priority: int | None = None, keep_realtime: bool = False) 
 
 def raise_engine_threads() -> int:
     """Run the calling thread, and every thread it starts later, SCHED_FIFO at priority
-    HELPER_PRIORITY: below the audio thread, above every normal process.
+    HELPER_PRIORITY: below the audio thread, above every normal process; not at all when
+    HOOT_RT_PRIORITY is 0 (a performer who wants no real-time scheduling anywhere).
 
-    Why: the audio thread needs the GIL, and the engine's other threads (sockets, loader,
-    status) hold it in turns. Under the normal scheduler a busy machine can preempt one
-    of them while it holds the GIL, and the audio thread waits until it runs again (with
-    stems loading while the UI and generators were busy, the callback waited up to 37 ms).
-    None of these threads spins, so real-time priority costs the rest of the machine
-    little. Processes the engine starts inherit it too and call `lower_this_process`.
-    (SCHED_RESET_ON_FORK would spare them that, but the kernel applies it to new threads
-    as well.) Returns the priority in force (0 where not allowed).
+    Why, now that the audio callback is compiled and never waits for the GIL: the MIDI
+    threads (keyboard in, senders out) still hold it in turns with the sockets, loader and
+    status threads, and a busy machine that preempts one of them while it holds the GIL
+    delays a note (with the Python callback it delayed audio: up to 37 ms). None of these
+    threads spins, so real-time priority costs the rest of the machine little. Processes
+    the engine starts inherit it too and call `lower_this_process`. (SCHED_RESET_ON_FORK
+    would spare them that, but the kernel applies it to new threads as well.) Returns the
+    priority in force (0 where not allowed or not wanted).
     """
+    if wanted_priority() == 0:
+        return this_thread()
     return raise_this_thread(HELPER_PRIORITY)
 
 

@@ -107,6 +107,7 @@ class EngineServer:
         self.status[st.F_PID] = os.getpid()
         self._open_backend()
         self.recorder.start_writer()
+        self.last_client = time.monotonic()  # idle from now: a compile (a cold cache) is not
         self._listen()
         for target in (self._status_loop, self._watchdog):
             threading.Thread(target=target, daemon=True, name=target.__name__).start()

@@ -89,6 +89,13 @@ def test_engine_threads_run_below_the_audio_thread_and_can_start_normal_processe
     assert process_policy == os.SCHED_OTHER
 
 
+def test_no_real_time_anywhere_when_the_setting_is_zero(monkeypatch) -> None:
+    """HOOT_RT_PRIORITY=0: the engine's other threads stay under the normal scheduler too
+    (a performer without real-time limits, and the soak benchmark's 'normal' run)."""
+    monkeypatch.setenv(realtime.PRIORITY_ENV, "0")
+    assert on_a_new_thread(realtime.raise_engine_threads) == 0
+
+
 @pytest.mark.parametrize(("setting", "wanted"), [("0", 0), ("70", 70), ("500", 99), ("x", 40)])
 def test_the_priority_setting(monkeypatch, setting: str, wanted: int) -> None:
     monkeypatch.setenv(realtime.PRIORITY_ENV, setting)
