@@ -509,6 +509,22 @@ class SoundDeviceBackend(Backend):
             self.on_lost(reason)
 
 
+class _Counter:
+    """A Backend figure that a KernelBackend reads from (and resets in) the compiled
+    callback's statistics, column `name` of kernel.callback's counters."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, backend, owner=None) -> int:
+        if backend is None:
+            return self
+        return int(backend.callback.stats.counters[getattr(backend._kc, self.name)])
+
+    def __set__(self, backend, value: int) -> None:
+        backend.callback.stats.counters[getattr(backend._kc, self.name)] = value
+
+
 class KernelBackend(SoundDeviceBackend):
     """PortAudio calls the compiled core itself: no Python, hence no GIL, on the audio path.
 
@@ -585,38 +601,10 @@ class KernelBackend(SoundDeviceBackend):
     def realtime_priority(self, value: int) -> None:
         """The compiled callback reports its own; Backend's starting -1 has nothing to set."""
 
-    @property
-    def render_calls(self) -> int:
-        return int(self.callback.stats.counters[self._kc.CALLBACKS])
-
-    @render_calls.setter
-    def render_calls(self, value: int) -> None:
-        self.callback.stats.counters[self._kc.CALLBACKS] = value
-
-    @property
-    def frames_rendered(self) -> int:
-        return int(self.callback.stats.counters[self._kc.FRAMES])
-
-    @frames_rendered.setter
-    def frames_rendered(self, value: int) -> None:
-        self.callback.stats.counters[self._kc.FRAMES] = value
-
-    @property
-    def last_block(self) -> int:
-        return int(self.callback.stats.counters[self._kc.LAST_FRAMES])
-
-    @last_block.setter
-    def last_block(self, value: int) -> None:
-        self.callback.stats.counters[self._kc.LAST_FRAMES] = value
-
-    @property
-    def xruns(self) -> int:
-        """Blocks PortAudio flagged as an output underflow (on JACK: a cycle we missed)."""
-        return int(self.callback.stats.counters[self._kc.UNDERFLOWS])
-
-    @xruns.setter
-    def xruns(self, value: int) -> None:
-        self.callback.stats.counters[self._kc.UNDERFLOWS] = value
+    render_calls = _Counter("CALLBACKS")
+    frames_rendered = _Counter("FRAMES")
+    last_block = _Counter("LAST_FRAMES")
+    xruns = _Counter("UNDERFLOWS")  # PortAudio's output underflows (on JACK: a missed cycle)
 
     @property
     def cpu_load(self) -> float:

@@ -47,14 +47,12 @@ from typing import Any, NamedTuple
 
 import numba
 import numpy as np
-from llvmlite import ir
 from numba import types
-from numba.core import cgutils
 from numba.core.caching import FunctionCache
-from numba.extending import intrinsic
 
 from hoot.engine.kernel import COMPILING, cache
 from hoot.engine.kernel.cfunc import address, c_function, void_pointer
+from hoot.engine.kernel.clock import now
 from hoot.engine.kernel.jit import jit
 
 HISTORY = 4096  # blocks kept in the rings: 21 s at 256 frames; a power of two so a mask wraps
@@ -93,39 +91,6 @@ POINTERS = {
 """dtypes an array of the world may have, with the intrinsic that makes their pointer."""
 
 Process = Callable[..., None]
-
-# The monotonic clock from nopython code, as time.monotonic() reads it: CLOCK_MONOTONIC on
-# Linux, CLOCK_UPTIME_RAW (mach_absolute_time) on macOS. clock_gettime is called by its C
-# name, resolved when the machine code loads (a ctypes pointer would be an address numba
-# bakes into the code and so refuses to cache); the timespec lives on the stack. About
-# 20 ns through the vDSO, no system call.
-CLOCK_MONOTONIC = 8 if sys.platform == "darwin" else 1
-
-
-@intrinsic
-def _monotonic_ns(typingctx):
-    """clock_gettime(CLOCK_MONOTONIC) in nanoseconds; timespec is {int64, int64} on LP64."""
-    sig = types.int64()
-
-    def codegen(context, builder, signature, args):
-        i32, i64 = ir.IntType(32), ir.IntType(64)
-        timespec = ir.LiteralStructType([i64, i64])
-        fnty = ir.FunctionType(i32, [i32, timespec.as_pointer()])
-        clock_gettime = cgutils.get_or_insert_function(builder.module, fnty, "clock_gettime")
-        ts = cgutils.alloca_once(builder, timespec)
-        builder.call(clock_gettime, [ir.Constant(i32, CLOCK_MONOTONIC), ts])
-        seconds = builder.load(cgutils.gep_inbounds(builder, ts, 0, 0))
-        nanoseconds = builder.load(cgutils.gep_inbounds(builder, ts, 0, 1))
-        return builder.add(builder.mul(seconds, ir.Constant(i64, 1_000_000_000)), nanoseconds)
-
-    return sig, codegen
-
-
-@jit
-def now() -> float:
-    """Seconds on the monotonic clock, from compiled code or Python."""
-    return _monotonic_ns() / 1e9  # as CPython turns nanoseconds into time.monotonic()
-
 
 GETSCHEDULER, GETPARAM, SETSCHEDULER, WANTED, KEEP, PRIORITY = range(6)
 """`Stats.sched`: the addresses of libc's sched_getscheduler, sched_getparam and

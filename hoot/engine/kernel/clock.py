@@ -15,8 +15,9 @@ CPython's time.monotonic() does (whole nanoseconds, then one division by 1e9), s
 message the input thread stamped with time.monotonic() compares with it exactly. Linux and
 macOS only: macOS's time.monotonic() is mach_absolute_time, which is CLOCK_UPTIME_RAW.
 
-REAL-TIME CODE: `stamp`, `stamp_at`, `sample_at`, `wall_at` and `monotonic` run on the audio
-thread: no allocation (the timespec lives in the state), nothing raises.
+REAL-TIME CODE: `stamp`, `stamp_at`, `sample_at`, `wall_at` and `now` run on the audio
+thread: no allocation (the timespec lives on the stack), nothing raises. `now` is the one
+clock of the compiled core: the callback's statistics read it too (kernel.callback).
 """
 
 from __future__ import annotations
@@ -26,9 +27,12 @@ import sys
 from typing import NamedTuple
 
 import numpy as np
+from llvmlite import ir
 from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
-from hoot.engine.kernel.jit import i64_pointer, jit
+from hoot.engine.kernel.jit import jit
 from hoot.engine.live_midi import JUMP, WINDOW
 
 ORIGIN, EARLIER, CURRENT, TURN = range(4)
@@ -39,31 +43,49 @@ SAMPLERATE, BLOCK = range(2)
 """Columns of `Clock.i`: samples a second, frames in the latest host block (the constant
 delay of live notes)."""
 
-CLOCK_ID = 8 if sys.platform == "darwin" else 1  # CLOCK_UPTIME_RAW, CLOCK_MONOTONIC
+# The monotonic clock from nopython code, as time.monotonic() reads it: CLOCK_MONOTONIC on
+# Linux, CLOCK_UPTIME_RAW (mach_absolute_time) on macOS. clock_gettime is called by its C
+# name, resolved when the machine code loads (a ctypes pointer would be an address numba
+# bakes into the code and so refuses to cache); the timespec lives on the stack. About
+# 20 ns through the vDSO, no system call.
+CLOCK_MONOTONIC = 8 if sys.platform == "darwin" else 1
 
-_clock_gettime = types.ExternalFunction(
-    "clock_gettime", types.intc(types.intc, types.CPointer(types.int64))
-)
+
+@intrinsic
+def _monotonic_ns(typingctx):
+    """clock_gettime(CLOCK_MONOTONIC) in nanoseconds; timespec is {int64, int64} on LP64."""
+    sig = types.int64()
+
+    def codegen(context, builder, signature, args):
+        i32, i64 = ir.IntType(32), ir.IntType(64)
+        timespec = ir.LiteralStructType([i64, i64])
+        fnty = ir.FunctionType(i32, [i32, timespec.as_pointer()])
+        clock_gettime = cgutils.get_or_insert_function(builder.module, fnty, "clock_gettime")
+        ts = cgutils.alloca_once(builder, timespec)
+        builder.call(clock_gettime, [ir.Constant(i32, CLOCK_MONOTONIC), ts])
+        seconds = builder.load(cgutils.gep_inbounds(builder, ts, 0, 0))
+        nanoseconds = builder.load(cgutils.gep_inbounds(builder, ts, 0, 1))
+        return builder.add(builder.mul(seconds, ir.Constant(i64, 1_000_000_000)), nanoseconds)
+
+    return sig, codegen
+
+
+@jit
+def now() -> float:
+    """time.monotonic(), to the bit, from compiled code or Python. REAL-TIME."""
+    return _monotonic_ns() / 1e9  # as CPython turns nanoseconds into time.monotonic()
+
+
 
 
 class Clock(NamedTuple):
     f: np.ndarray  # float64 (4,): ORIGIN, EARLIER, CURRENT, TURN
     i: np.ndarray  # int64 (2,): SAMPLERATE, BLOCK
-    timespec: np.ndarray  # int64 (2,): seconds, nanoseconds, clock_gettime's answer
 
 
 def make_clock(samplerate: int) -> Clock:
     f = np.array([math.inf, math.inf, math.inf, -math.inf], np.float64)
-    return Clock(f, np.array([samplerate, 0], np.int64), np.zeros(2, np.int64))
-
-
-@jit
-def monotonic(clock: Clock) -> float:
-    """time.monotonic(), to the bit, from nopython code. REAL-TIME."""
-    ts = clock.timespec
-    _clock_gettime(CLOCK_ID, i64_pointer(np.int64(ts.ctypes.data)))
-    ns = ts[0] * 1000000000 + ts[1]
-    return ns / 1e9
+    return Clock(f, np.array([samplerate, 0], np.int64))
 
 
 @jit
@@ -88,7 +110,7 @@ def stamp_at(clock: Clock, s0: int, frames: int, now: float) -> None:
 @jit
 def stamp(clock: Clock, s0: int, frames: int) -> None:
     """A host block of `frames` from sample `s0` begins rendering now. REAL-TIME."""
-    stamp_at(clock, s0, frames, monotonic(clock))
+    stamp_at(clock, s0, frames, now())
 
 
 @jit
