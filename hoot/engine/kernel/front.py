@@ -30,7 +30,6 @@ from hoot.engine.kernel import fluid as kfluid
 from hoot.engine.kernel import midi_in
 from hoot.engine.kernel import midi_out as kout
 from hoot.engine.kernel import mix as kmix
-from hoot.engine.kernel import players as pl
 from hoot.engine.kernel import voices as kv
 from hoot.engine.kernel import world as kw
 from hoot.engine.kernel.desk import Desk
@@ -504,9 +503,6 @@ class Front:
             + int(self.events.dropped[0])
         )
 
-    def clips_since(self) -> np.ndarray:
-        return self.inputs.clip_at
-
     def on_time(
         self, track: int, sample: int, beat: float, quantum: str, s0: int
     ) -> tuple[int, float]:
@@ -527,9 +523,3 @@ class Front:
 
     def voice_count(self) -> int:
         return kv.active(self.voices)
-
-    def describe(self) -> dict[str, Any]:
-        return {"players": int(self.desk.players.active.sum()), "voices": self.voice_count()}
-
-
-__all__ = ["Front", "pl"]
