@@ -392,6 +392,9 @@ class Performance:
         # imports no MIDI; called with the port's name, it returns an object with .sync,
         # .locked, .bpm and .close()
         self.open_sync: Callable[[str], Any] | None = None
+        # Ableton Link's settings and session (hoot.control.link_sync.LinkSync), set by a
+        # live stage; None offline, where time is not the room's
+        self.link: Any = None
         self._loaded: set[str] = set()
         self._recording: bool | None = None  # tracks=..., while a recording runs
         self._recording_paths: list[Path] = []
@@ -506,15 +509,43 @@ class Performance:
 
     @property
     def sync(self) -> str:
-        """Where hoot's tempo comes from: "internal", or "MIDI clock: <port>"."""
-        follower = self._follower
-        return "internal" if follower is None else follower.sync
+        """Where hoot's tempo comes from: "internal", "MIDI clock: <port>", "Link (2 peers)",
+        or a followed source that hoot publishes to Link: "MIDI clock: <port> + Link (2 peers)".
+
+        `perf.sync = "link"` joins the Ableton Link session on the network: hoot waits for it
+        and takes its tempo and bar phase (it never imposes its own), and its own tempo
+        changes reach the other peers; alone, hoot's tempo becomes the session's. While
+        `perf.follow(...)` drives hoot, hoot publishes that tempo and phase to the session
+        instead. `perf.link` has the quantum, start/stop sync and the peers.
+        `perf.sync = "internal"` (or None) leaves Link; hoot keeps its tempo."""
+        follower, link = self._follower, self.link
+        shared = link.sync if link is not None and link.joined else ""
+        if follower is None:
+            return shared or "internal"
+        return f"{follower.sync} + {shared}" if shared else follower.sync
+
+    @sync.setter
+    def sync(self, source: str | None) -> None:
+        if source in (None, "internal"):
+            if self.link is not None and self.link.joined:
+                self.link.leave()
+                self.session.log("sync", source="internal")
+            return
+        if source != "link":
+            raise HootError(f"perf.sync is 'link' or 'internal', not {source!r} (a MIDI clock: "
+                            "perf.follow('port'))")  # fmt: skip
+        if self.link is None:
+            raise HootError("joining Link needs a live set (hoot tui or hoot play)")
+        self.link.join()
+        self.session.log("sync", source="link")
 
     @property
     def locked(self) -> bool:
         """Whether hoot is locked to its sync source (always, on its own tempo)."""
-        follower = self._follower
-        return True if follower is None else follower.locked
+        follower, link = self._follower, self.link
+        if follower is not None:
+            return follower.locked
+        return link.locked if link is not None and link.joined else True
 
     def follow_tempo(self, bpm: float, settled: float | None = None) -> None:
         """A sync source's tempo from the next beat. `settled` (the source's tempo, when it
@@ -1014,6 +1045,8 @@ class Performance:
         if self._follower is not None:
             self._follower.close()
             self._follower = None
+        if self.link is not None:
+            self.link.close()
         if self._picker is not None:
             self._picker.close()
 

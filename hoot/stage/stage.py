@@ -23,6 +23,7 @@ from typing import Any
 
 from hoot.console.namespace import make_namespace
 from hoot.control.clock_in import ClockIn
+from hoot.control.link_sync import LinkSync
 from hoot.control.midi import MidiRig
 from hoot.engine import protocol as p
 from hoot.engine.protocol import EngineLink, PlayerState
@@ -80,6 +81,7 @@ class Stage:
         elif not stage.link.started:  # reattached: a recording may be running
             stage.perf.adopt(stage.link.send(p.State()))
         stage.midi.restore()  # after the inputs: a knob may move an input's fader
+        stage.perf.link = LinkSync(stage.perf)  # live only: Link's time is the room's
         stage.restore_sync()
         return stage
 
@@ -180,7 +182,8 @@ class Stage:
 
     def restore_sync(self) -> None:
         """Follow the MIDI clock and send clock out to the ports session.toml keeps (clock
-        out only where the engine is not sending it already). A port that is missing is
+        out only where the engine is not sending it already), and join Link if the set was
+        in a session. A port that is missing is
         said in one sentence; nothing else stops."""
         saved = self.session.read_settings()
         for key, start in (("clock_out", self._restore_clock_out), ("follow", self.perf.follow)):
@@ -192,6 +195,12 @@ class Stage:
             except HootError as error:
                 what = "clock out to" if key == "clock_out" else "following the clock of"
                 self.say(f"{what} '{port}' is not restored: {error}")
+        link = saved.get("link")
+        if isinstance(link, dict) and link.get("on") and self.perf.link is not None:
+            try:
+                self.perf.sync = "link"
+            except HootError as error:
+                self.say(f"the Link session is not joined again: {error}")
 
     def _restore_clock_out(self, port: str) -> None:
         if not self.link.send(p.GetClock()).port:
