@@ -221,7 +221,8 @@ class LinkSync:
 
     @property
     def sync(self) -> str:
-        """"Link (joining)", "Link (alone)", "Link (1 peer)", "Link (2 peers)"; with start/stop
+        """What the grid shows: "Link (joining)", "Link (alone)", "Link (1 peer)", "Link (2
+        peers)"; with start/stop
         sync and the session stopped, "(stopped)" follows."""
         if self.link is None:
             return ""
