@@ -222,8 +222,7 @@ class LinkSync:
     @property
     def sync(self) -> str:
         """What the grid shows: "Link (joining)", "Link (alone)", "Link (1 peer)", "Link (2
-        peers)"; with start/stop
-        sync and the session stopped, "(stopped)" follows."""
+        peers)"; with start/stop sync and the session stopped, "(stopped)" follows."""
         if self.link is None:
             return ""
         if self._state == "joining":
