@@ -21,7 +21,7 @@ when a beat is heard (its clock is CLOCK_MONOTONIC_RAW on Linux, measured the sa
 engine's output latency (`HeardClock`). A phase error of half a beat or more renumbers
 hoot's bars (a Downbeat: nothing is heard to jump); the rest is taken out by nudges, as
 clock_in does: an error of e beats sets the tempo off by e/4 for the next beats, at most
-3 %, and nothing under 0.001 beats (0.5 ms at 120 BPM), so the grid sits within a
+3 %, and nothing under 0.0004 beats (0.2 ms at 120 BPM), so the grid sits within a
 millisecond of the session's beat. Playing candidates are retaken only when the session's
 tempo moved more than RETAKE_BPM.
 
@@ -45,11 +45,11 @@ session of one, which is said once.
 from __future__ import annotations
 
 import math
+import struct
 import sys
 import threading
 import time
 from collections import deque
-from pathlib import Path
 
 from hoot.engine import protocol as p
 from hoot.errors import HootError
@@ -59,7 +59,7 @@ PROPOSE_HZ = 8.0  # phase nudges a second, at most (each lands on hoot's next be
 DISCOVERY = 1.5  # seconds hoot listens for a session before it commits anything
 NUDGE_BEATS = 4.0  # a phase error is taken out over about this many beats
 MAX_NUDGE = 0.03  # the tempo is never set more than 3 % off the session's to fix phase
-DEAD_BAND = 0.001  # beats of phase error left alone (0.5 ms at 120 BPM)
+DEAD_BAND = 0.0004  # beats of phase error left alone (0.2 ms at 120 BPM)
 REANCHOR = 0.5  # beats: a larger error renumbers hoot's bars instead of nudging
 MIN_CHANGE = 0.001  # BPM: smaller proposals are not sent
 OWN_CHANGE = 0.005  # BPM: a tempo this far from hoot's last proposal was the performer's
@@ -125,19 +125,28 @@ def wrap(x: float, cycle: float) -> float:
 
 
 def interfaces_up() -> list[str] | None:
-    """The network interfaces that are up (loopback counts: Link finds peers on it), or
-    None where the system does not say (anything but Linux)."""
-    net = Path("/sys/class/net")
-    if not sys.platform.startswith("linux") or not net.is_dir():
+    """The network interfaces of this process's network namespace that are up (loopback
+    counts: Link finds peers on it), or None where the system does not say. Asked of the
+    kernel through a socket (SIOCGIFFLAGS), not /sys, which shows the host's namespace."""
+    if not sys.platform.startswith("linux"):
         return None
-    up = []
-    for iface in net.iterdir():
-        try:
-            if int((iface / "flags").read_text(), 16) & 1:  # IFF_UP
-                up.append(iface.name)
-        except (OSError, ValueError):
-            continue
-    return up
+    try:
+        import fcntl
+        import socket
+
+        up = []
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            for _, name in socket.if_nameindex():
+                ask = struct.pack("16sH", name.encode()[:15], 0)
+                flags = struct.unpack("16sH", fcntl.ioctl(probe.fileno(), _SIOCGIFFLAGS, ask))[1]
+                if flags & 1:  # IFF_UP
+                    up.append(name)
+        return up
+    except (ImportError, OSError, AttributeError):
+        return None
+
+
+_SIOCGIFFLAGS = 0x8913  # Linux
 
 
 class LinkSync:
@@ -431,22 +440,31 @@ class LinkSync:
             self._stop_tracks()
 
     def _started(self, s) -> None:
-        """hoot's phrase starts again on the session's bar at the start beat; the tracks a
-        Stop stopped come back there."""
-        at = s.timeForIsPlaying()
+        """hoot's phrase starts again on the session's bar at the start beat, and the
+        tracks a Stop stopped come back on the sample heard at that bar's Link time (so
+        they land on the session's bar even while hoot's grid still slides onto it), or on
+        the session's next bar where the Start was seen after the engine had played past
+        it (a peer may start a few milliseconds ahead)."""
         tm = self.perf.tempo_map()
+        at = s.timeForIsPlaying()
         beat = tm.beat_at(self.clock.sample(link_to_monotonic(at)))
         grid = tm.grid_at_beat(beat)
-        scale, quantum = grid.meter.unit / 4, self.quantum
-        start = round(beat - (s.beatAtTime(at, quantum / scale) * scale) % quantum)
+        scale = grid.meter.unit / 4
+        q = (self._quantum or float(grid.beats_per_bar)) / scale
+        bar = math.ceil(s.beatAtTime(at, q) / q - 1e-6) * q  # the session's bar at the start
+        start = round(tm.beat_at(self.clock.sample(link_to_monotonic(s.timeAtBeat(bar, q)))))
         if start < tm.beat_at(self.perf.now) - grid.beats_per_bar + 1:
-            start += math.ceil(quantum)
+            start += grid.beats_per_bar
         self.perf.downbeat(float(start))
         self._anchored = time.monotonic()
-        sample = self.perf.tempo_map().sample_at(float(start))
+        now = self.perf.now
+        sample = self.clock.sample(link_to_monotonic(s.timeAtBeat(bar, q)))
+        while sample < now:
+            bar += q
+            sample = self.clock.sample(link_to_monotonic(s.timeAtBeat(bar, q)))
         stopped, self._stopped = self._stopped, []
         for track, stem in stopped:
-            self.perf._send(p.Queue(track=track, stem=stem, at=max(sample, self.perf.now)))
+            self.perf._send(p.Queue(track=track, stem=stem, at=sample))
 
     def _stop_tracks(self) -> None:
         """Every track that plays stops at its next bar; they are kept for the next Start."""
