@@ -8,6 +8,8 @@ another laptop would be), driven by one line at a time on its stdin, answering o
     peer.ask("play Q") / ("stop")    start at the next quantum Q / stop now (start/stop sync on)
     peer.ask("playing") -> "1" or "0"
     peer.close()                     leaves the session (Link says goodbye to the others)
+
+`phase_ms(perf, peer)` measures hoot's grid against the peer's beat.
 """
 
 from __future__ import annotations
@@ -83,6 +85,23 @@ class Peer:
             except OSError:
                 pass
             self.process.wait(timeout=10)
+
+
+def phase_ms(perf, peer: Peer) -> float:
+    """hoot's grid against the peer's beat time, in ms (+: hoot ahead), measured at a Link
+    time T: the beat hoot's tempo map gives for the engine sample heard at T (the engine's
+    own status, less its output latency) against the peer's beatAtTime(T) at the quantum."""
+    from hoot.control.link_sync import link_now, link_to_monotonic
+
+    t = link_now()
+    heard = perf.link.clock.sample(link_to_monotonic(t))
+    tm = perf.tempo_map()
+    beat = tm.beat_at(heard)
+    grid = tm.grid_at_beat(beat)
+    quantum = perf.link.quantum
+    theirs = float(peer.ask(f"beat {t} {quantum}"))
+    error = ((beat - grid.beat) - theirs + quantum / 2) % quantum - quantum / 2
+    return error * 60_000 / tm.bpm_at(heard)
 
 
 if __name__ == "__main__":

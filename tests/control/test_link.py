@@ -25,12 +25,12 @@ from pathlib import Path
 
 import pytest
 
-from hoot.control.link_sync import link_now, link_to_monotonic, monotonic_to_link
+from hoot.control.link_sync import link_to_monotonic, monotonic_to_link
 from hoot.engine.client import EngineClient
 from hoot.errors import HootError
 from hoot.session import Session
 from tests import stemfiles
-from tests.control.link_peer import Peer
+from tests.control.link_peer import Peer, phase_ms
 from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,21 +101,6 @@ def a_peer(bpm: float):
         yield peer
     finally:
         peer.close()
-
-
-def phase_ms(perf, peer: Peer) -> float:
-    """hoot's grid against the peer's beat time, in ms (+: hoot ahead), measured at a Link
-    time T: the beat hoot's tempo map gives for the engine sample heard at T (the engine's
-    own status, less its output latency) against the peer's beatAtTime(T) at the quantum."""
-    t = link_now()
-    heard = perf.link.clock.sample(link_to_monotonic(t))
-    tm = perf.tempo_map()
-    beat = tm.beat_at(heard)
-    grid = tm.grid_at_beat(beat)
-    quantum = perf.link.quantum
-    theirs = float(peer.ask(f"beat {t} {quantum}"))
-    error = ((beat - grid.beat) - theirs + quantum / 2) % quantum - quantum / 2
-    return error * 60_000 / tm.bpm_at(heard)
 
 
 def in_agreement(perf, peer: Peer, n: int = 40) -> bool:
