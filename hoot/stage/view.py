@@ -104,7 +104,7 @@ class SetView:
     bar_in_phrase: int
     phrase_bars: int
     samples_to_boundary: int  # to the next phrase boundary
-    sync: str  # where the tempo comes from: "internal", "MIDI clock: <port>"
+    sync: str  # where the tempo comes from: "internal", "MIDI clock: <port>", "Link (2 peers)"
     locked: bool  # whether hoot is locked to it (always, on its own tempo)
     # the mix
     tracks: tuple[TrackLevel, ...]
