@@ -18,12 +18,14 @@ Following the session (no other sync source): hoot's beat at the sample heard at
 time is compared with the session's beat at that time, at the quantum. Link's times are
 when a beat is heard (its clock is CLOCK_MONOTONIC_RAW on Linux, measured the same as
 `link.clock().micros()` to 7 µs); hoot's sample is heard at its wall time plus the
-engine's output latency (`HeardClock`). A phase error of half a beat or more renumbers
+engine's output latency (`HeardClock`). A phase error of 0.6 beats or more renumbers
 hoot's bars (a Downbeat: nothing is heard to jump); the rest is taken out by nudges, as
-clock_in does: an error of e beats sets the tempo off by e/4 for the next beats, at most
-3 %, and nothing under 0.0004 beats (0.2 ms at 120 BPM), so the grid sits within a
-millisecond of the session's beat. Playing candidates are retaken only when the session's
-tempo moved more than RETAKE_BPM.
+clock_in does: an error of e beats sets the tempo off by e/2 for the next beat, so the
+error halves each beat (the proposal made last before a beat, from the error measured
+then, is the one that lands), at most 5 % (a swell, not a jump: the half beat a join may
+start from is taken out in about 15 beats), and nothing under 0.0004 beats (0.2 ms at
+120 BPM), so the grid sits within a millisecond of the session's beat. Playing candidates
+are retaken only when the session's tempo moved more than RETAKE_BPM.
 
 hoot's own tempo changes (`perf.tempo = 128`, a knob, a key: any change hoot did not make
 itself) go to the session at the moment hoot's new tempo is heard, so no phase is lost.
@@ -57,10 +59,11 @@ from hoot.errors import HootError
 STEER_HZ = 30.0  # looks at the session a second
 PROPOSE_HZ = 8.0  # phase nudges a second, at most (each lands on hoot's next beat anyway)
 DISCOVERY = 1.5  # seconds hoot listens for a session before it commits anything
-NUDGE_BEATS = 4.0  # a phase error is taken out over about this many beats
-MAX_NUDGE = 0.03  # the tempo is never set more than 3 % off the session's to fix phase
+NUDGE_BEATS = 2.0  # a phase error halves with each beat (the nudge lands on the next beat)
+MAX_NUDGE = 0.05  # the tempo is never set more than 5 % off the session's to fix phase
 DEAD_BAND = 0.0004  # beats of phase error left alone (0.2 ms at 120 BPM)
-REANCHOR = 0.5  # beats: a larger error renumbers hoot's bars instead of nudging
+REANCHOR = 0.6  # beats: a larger error renumbers hoot's bars (leaving at most half a beat;
+# not 0.5, so that the nudge still pending from before cannot carry it back over the line)
 MIN_CHANGE = 0.001  # BPM: smaller proposals are not sent
 OWN_CHANGE = 0.005  # BPM: a tempo this far from hoot's last proposal was the performer's
 RETAKE_BPM = 0.5  # playing candidates are rendered again once the tempo moved this far
