@@ -124,7 +124,8 @@ def agreement(folder: Path, seconds: float):
             every.append(error)
             if (seen := perf._link.status().xruns) != xruns:
                 xruns, underruns, underrun = seen, underruns + seen - xruns, now
-            if locked is None and abs(error) <= 1.0:
+            target = 93.0 if changed == t0 else 100.0
+            if locked is None and abs(error) <= 1.0 and abs(perf.tempo - target) <= 0.01:
                 locked = now
                 relocks.append(now - (changed if changed != t0 else t0))
             if locked is not None:
