@@ -405,8 +405,8 @@ class LinkSync:
         session = s.beatAtTime(now, quantum / scale) * scale
         self.error = error = wrap((beat - grid.beat) - session, quantum)
         if abs(error) >= REANCHOR and time.monotonic() - self._anchored > 1.0:
-            self._reanchor(tm, beat, session, quantum)
-            return
+            if self._reanchor(tm, beat, session, quantum):
+                return
         ext = s.tempo() * scale
         nudge = 0.0 if abs(error) < DEAD_BAND else error / NUDGE_BEATS
         bpm = ext * (1.0 - min(max(nudge, -MAX_NUDGE), MAX_NUDGE))
@@ -421,15 +421,21 @@ class LinkSync:
             self._sent = self.perf.tempo_map().tempi[-1].bpm
             self.proposals += 1
 
-    def _reanchor(self, tm, beat: float, session: float, quantum: float) -> None:
+    def _reanchor(self, tm, beat: float, session: float, quantum: float) -> bool:
         """hoot's bars start again where the session's last quantum started (a whole beat
-        at most a bar ago, or the next one): a renumbering, nothing is heard to jump."""
+        at most a bar ago, or the next one): a renumbering, nothing is heard to jump.
+        Whether the engine took it (if not, the nudges carry on, and it is tried again a
+        second later)."""
         start = round(beat - session % quantum)
         grid = tm.grid_at_beat(beat)
         if start < tm.beat_at(self.perf.now) - grid.beats_per_bar + 1:
             start += math.ceil(quantum)
-        self.perf.downbeat(float(start))
         self._anchored = time.monotonic()
+        try:
+            self.perf.downbeat(float(start))
+        except HootError:
+            return False
+        return True
 
     def _publish(self) -> None:
         """Another source drives hoot: its tempo and bar phase go to the session."""
