@@ -362,9 +362,10 @@ class LinkSync:
             self._state = "on"
             if peers == 0:
                 self._found_alone()
-        elif peers == 0 and self._peers > 0:
+        elif peers == 0 and self._peers > 0:  # the session's tempo: hoot's, less any nudge
+            bpm = self.link.captureSessionState().tempo() * self._unit() / 4
             self.perf.say(f"the Link session's other peers left: hoot plays on at "
-                          f"{self.perf.tempo:.1f} BPM, a session of one.")  # fmt: skip
+                          f"{bpm:.1f} BPM, a session of one.")  # fmt: skip
         self._peers = peers
         if getattr(self.perf, "_follower", None) is not None:
             self._publish()
