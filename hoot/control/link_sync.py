@@ -103,6 +103,7 @@ class HeardClock:
     def __init__(self, perf) -> None:
         self.perf = perf
         self._readings: deque[tuple[float, int]] = deque()  # (monotonic, engine position)
+        self._guard = threading.Lock()  # the steering thread and the console both read it
 
     def _origin(self) -> tuple[float, float, int]:
         """(the sample written at monotonic 0, the output latency, the sample rate)."""
@@ -110,10 +111,12 @@ class HeardClock:
         now = time.monotonic()
         beat_at = status.heartbeat - (time.time() - now)  # heartbeat is wall-clock time
         sr = status.samplerate or self.perf.samplerate
-        self._readings.append((beat_at, status.position))
-        while self._readings and self._readings[0][0] < now - STATUS_WINDOW:
-            self._readings.popleft()
-        return _freshest([pos - sr * t for t, pos in self._readings], sr), status.latency, sr
+        with self._guard:
+            self._readings.append((beat_at, status.position))
+            while self._readings and self._readings[0][0] < now - STATUS_WINDOW:
+                self._readings.popleft()
+            aheads = [pos - sr * t for t, pos in self._readings]
+        return _freshest(aheads, sr), status.latency, sr
 
     def sample(self, wall: float) -> int:
         """The engine sample heard at monotonic time `wall`."""
