@@ -255,6 +255,18 @@ def test_the_session_rejoins_with_the_set_and_bad_settings_are_one_sentence(tmp_
             perf.sync = "midi"
 
 
+def test_a_torn_status_reading_does_not_move_the_heard_clock():
+    import numpy as np
+
+    from hoot.control.link_sync import _freshest
+
+    rng = np.random.default_rng(0)
+    true = 1000.0  # samples ahead of the wall clock, just after a block
+    aheads = list(true - rng.uniform(0, 256, 120))  # a second of readings, 5.3 ms blocks
+    aheads.append(true + 400)  # new position, previous heartbeat: 8 ms too far ahead
+    assert true - 48 <= _freshest(aheads, 48000) <= true
+
+
 def test_an_offline_set_cannot_join(tmp_path):
     from hoot.stage.stage import Stage
 
