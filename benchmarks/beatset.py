@@ -41,6 +41,7 @@ CATEGORIES = ("rock", "funk", "hiphop", "house", "dnb", "jazz", "duo", "horn", "
 """What the issue asks for, one name each; ramp, step, break, quiet, loud and room play one of
 the drum styles with that twist."""
 
+RING = 8.0  # beats: a drum hit's length, long enough to ring out unless a break chokes it
 SPLIT_SEEDS = {"tune": 1101, "eval": 2207}
 PER_CATEGORY = {"synth": 2, "soundfont": 1}  # per split: 3 clips a category, 48 in all
 
@@ -59,6 +60,7 @@ class Clip:
     start: float  # the band's first beat
     steps: list[float] = field(default_factory=list)  # tempo steps
     breaks: list[tuple[float, float]] = field(default_factory=list)  # (start, end), drums out
+    ramp: tuple[float, float, float, float] | None = None  # (start, end, bpm from, bpm to)
     source: str = "synth"  # "synth" (numpy voices) or "soundfont" (FluidR3_GM)
     style: str = "rock"  # the groove played
     bpm: float = 120.0  # the tempo at the band's start
@@ -191,13 +193,17 @@ STYLES: dict[str, dict] = {
             "rim": "........X.......",
             "hat": "x.o.x.o.x.o.x.o.",
             "bass": "....X-x...x.X-..",
-            "guitar": "..x...x...x...x.",
-            "keys": ".o.o.o.o.o.o.o.o",
+            "guitar": "....x.......x...",
+            "keys": "..o...o...o...o.",
         },
     },
 }
-DRUM_STYLES = ("rock", "funk", "hiphop", "house", "dnb", "jazz", "offbeat", "onedrop")
-TWIST_STYLES = ("rock", "funk", "hiphop", "house", "dnb", "jazz", "horn")
+GROOVES = ("rock", "funk", "hiphop", "house", "dnb", "jazz")
+TWISTS = {  # the styles a twist plays, in turn from a seeded place: the twist, not the style
+    "ramp": GROOVES, "step": GROOVES, "break": GROOVES,
+    "quiet": (*GROOVES, "duo", "horn"), "loud": (*GROOVES, "duo", "horn"),
+    "room": (*GROOVES, "duo", "horn"),
+}  # fmt: skip
 THREE_FOUR = ("jazz", "duo", "horn", "rock")
 
 PROGRAMS = {  # General MIDI programs a pitched part may get on the SoundFont
@@ -235,28 +241,32 @@ class _Plan:
     gap: tuple[int, int, bool] | None = None  # (first beat, end beat, keys hold through it)
 
 
+def _seed(split: str, name: str) -> int:
+    """A clip's seed: its split's seed and its name, hashed (the same on every machine)."""
+    digest = hashlib.sha256(f"{SPLIT_SEEDS[split]} {name}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
 def _plans(split: str, seconds: float) -> list[_Plan]:
     plans = []
     for category in CATEGORIES:
         index = 0
         for source, count in PER_CATEGORY.items():
             for _ in range(count):
-                name = f"{split}-{category}-{index}"
-                seed = int.from_bytes(hashlib.sha256(
-                    f"{SPLIT_SEEDS[split]} {name}".encode()).digest()[:4], "little")  # fmt: skip
-                plans.append(_plan(name, category, source, seed, index, seconds))
+                plans.append(_plan(split, category, source, index, seconds))
                 index += 1
     return plans
 
 
-def _plan(name: str, category: str, source: str, seed: int, index: int, seconds: float) -> _Plan:
+def _plan(split: str, category: str, source: str, index: int, seconds: float) -> _Plan:
+    name = f"{split}-{category}-{index}"
+    seed = _seed(split, name)
     rng = np.random.default_rng(seed)
     if category in STYLES:
         style = category
-    elif category in ("quiet", "loud", "room", "break"):
-        style = DRUM_STYLES[int(rng.integers(len(DRUM_STYLES)))]
     else:
-        style = TWIST_STYLES[int(rng.integers(len(TWIST_STYLES)))]
+        turn = int(np.random.default_rng(_seed(split, category)).integers(len(TWISTS[category])))
+        style = TWISTS[category][(turn + index) % len(TWISTS[category])]
     low, high = STYLES[style]["bpm"]
     bpm = float(rng.uniform(low, high))
     meter = 3 if (style in THREE_FOUR and 3 in STYLES[style] and rng.random() < 0.3) else 4
@@ -273,17 +283,25 @@ def _plan(name: str, category: str, source: str, seed: int, index: int, seconds:
     if category == "ramp":
         first = bar * int(rng.integers(2, 4))
         last = first + bar * int(rng.integers(6, 10))
-        factor = float(rng.choice([-1, 1]) * rng.uniform(0.15, 0.3))
-        end_bpm = float(np.clip(bpm * (1 + factor), 60, 190))
+        end_bpm = _change(bpm, float(rng.uniform(0.15, 0.3)), rng)
         plan.ramp = (first, min(last, beats - bar), end_bpm)
     elif category == "step":
         at = bar * int(round(beats / 2 / bar))
-        factor = float(rng.choice([-1, 1]) * rng.uniform(0.1, 0.25))
-        plan.step = (at, float(np.clip(bpm * (1 + factor), 60, 190)))
+        plan.step = (at, _change(bpm, float(rng.uniform(0.1, 0.25)), rng))
     elif category == "break":
         first = bar * int(round(beats * 0.45 / bar))
         plan.gap = (first, first + bar * int(rng.integers(2, 5)), index % 2 == 1)
     return plan
+
+
+def _change(bpm: float, by: float, rng: np.random.Generator) -> float:
+    """A tempo `by` (a fraction) faster or slower than `bpm`, whichever stays in 60..190."""
+    up, down = bpm * (1 + by), bpm * (1 - by)
+    if up > 190:
+        return down
+    if down < 60:
+        return up
+    return up if rng.random() < 0.5 else down
 
 
 def _grid(plan: _Plan, seconds: float) -> np.ndarray:
@@ -344,7 +362,7 @@ def _score(plan: _Plan, grid: np.ndarray, seconds: float) -> list[Note]:
                     hold += 1
                 length = hold / 4 * (0.9 if part != "pad" else 1.0)
                 if part in DRUMS:
-                    raw.append((beat, part, 0, velocity, 0.1))
+                    raw.append((beat, part, 0, velocity, RING))
                 elif part == "bass":
                     pitch = 36 + (key + root) % 12
                     if plan.style == "jazz" and i > 0:  # walking: chord tones, approach notes
@@ -358,10 +376,10 @@ def _score(plan: _Plan, grid: np.ndarray, seconds: float) -> list[Note]:
                         raw.append((beat, part, base + interval, velocity * 0.8, length))
         if bar % 4 == 0 and "crash" not in patterns and any(p in DRUMS for p in patterns):
             if plan.style not in ("jazz", "horn", "onedrop") and bar > 0:
-                raw.append((bar * plan.meter, "crash", 0, 0.7, 0.1))
+                raw.append((bar * plan.meter, "crash", 0, 0.7, RING))
         if plan.style == "jazz" and rng.random() < 0.5:  # comping on the snare
             raw.append((bar * plan.meter + int(rng.integers(plan.meter)) + 0.5, "snare", 0,
-                        0.35, 0.1))  # fmt: skip
+                        0.35, RING))  # fmt: skip
     if plan.lead is not None:
         raw += _lead(plan, bars, key, progression, chord_bars, rng)
     if plan.gap is not None:
@@ -370,7 +388,7 @@ def _score(plan: _Plan, grid: np.ndarray, seconds: float) -> list[Note]:
         for note in raw:
             if first <= note[0] < end:
                 continue
-            if note[0] < first and note[0] + note[4] > first:
+            if note[0] < first and note[0] + note[4] > first:  # stopped, cymbals choked
                 note = (*note[:4], first - note[0])
             kept.append(note)
         raw = kept
@@ -420,15 +438,17 @@ def _lead(plan: _Plan, bars: int, key: int, progression: tuple, chord_bars: int,
 
 
 def _room(frames: int, sr: int, rng: np.random.Generator) -> np.ndarray:
-    """Room noise at unit RMS: pink noise, mains hum with harmonics, a low murmur."""
-    white = rng.standard_normal((frames, 2))
-    b, a = [0.049922, -0.095993, 0.050613, -0.004408], [1, -2.494956, 2.017265, -0.522190]
-    pink = signal.lfilter(b, a, white, axis=0)
+    """Room noise at unit RMS: pink noise, mains hum with harmonics, a murmur of voices
+    (300 to 1200 Hz, swelling at 0.3 Hz), shaped in one FFT of white noise."""
+    white = np.fft.rfft(rng.standard_normal((frames, 2)), axis=0)
+    f = np.fft.rfftfreq(frames, 1 / sr)[:, None]
+    pink = np.fft.irfft(white / np.sqrt(np.maximum(f, 20.0)), frames, axis=0)
+    band = ((f > 300) & (f < 1200)).astype(float)
+    murmur = np.fft.irfft(white[:, ::-1] * band, frames, axis=0)
     t = np.arange(frames) / sr
+    murmur *= (1 + 0.5 * np.sin(2 * np.pi * 0.3 * t))[:, None]
     mains = float(rng.choice([50.0, 60.0]))
     hum = sum(np.sin(2 * np.pi * mains * h * t) / h for h in (1, 2, 3))[:, None]
-    murmur = signal.lfilter(*signal.butter(2, (300, 1200), "bandpass", fs=sr), white[:, ::-1],
-                            axis=0) * (1 + 0.5 * np.sin(2 * np.pi * 0.3 * t))[:, None]  # fmt: skip
     out = pink / np.std(pink) + 0.3 * hum + 0.5 * murmur / np.std(murmur)
     return (out / np.std(out)).astype(np.float32)
 
@@ -473,23 +493,35 @@ def _build(plan: _Plan, samplerate: int, seconds: float) -> Clip:
     index = np.arange(len(beats))
     steps = [float(grid[plan.step[0]])] if plan.step is not None else []
     breaks = [(float(grid[plan.gap[0]]), float(grid[plan.gap[1]]))] if plan.gap else []
+    ramp = None
+    if plan.ramp is not None:
+        first, last, end_bpm = plan.ramp
+        ramp = (float(grid[first]), float(grid[last]), plan.bpm, end_bpm)
     return Clip(
         name=plan.name, category=plan.category, audio=band.astype(np.float32),
         samplerate=samplerate, beats=beats, downbeats=beats[index % plan.meter == 0],
-        meter=plan.meter, start=plan.start, steps=steps, breaks=breaks, source=plan.source,
-        style=plan.style, bpm=plan.bpm, notes=notes,
+        meter=plan.meter, start=plan.start, steps=steps, breaks=breaks, ramp=ramp,
+        source=plan.source, style=plan.style, bpm=plan.bpm, notes=notes,
     )  # fmt: skip
 
 
-def clips(split: str = "eval", samplerate: int = 48000, seconds: float = 30.0,
-          categories: tuple[str, ...] | None = None) -> list[Clip]:  # fmt: skip
-    """Every clip of a split ("tune" or "eval"), or only those of `categories`, in order."""
+def clips(
+    split: str = "eval",
+    samplerate: int = 48000,
+    seconds: float = 30.0,
+    categories: tuple[str, ...] | None = None,
+    limit: int | None = None,
+) -> list[Clip]:
+    """Every clip of a split ("tune" or "eval"), or only those of `categories`, in order;
+    with `limit`, at most that many of each category."""
     if split not in SPLIT_SEEDS:
         raise ValueError(f"split is 'tune' or 'eval', not {split!r}")
     unknown = set(categories or ()) - set(CATEGORIES)
     if unknown:
         raise ValueError(f"no category {sorted(unknown)}; there are {', '.join(CATEGORIES)}")
     plans = [p for p in _plans(split, seconds) if categories is None or p.category in categories]
+    if limit is not None:
+        plans = [p for p in plans if int(p.name.rsplit("-", 1)[1]) < limit]
     with ThreadPoolExecutor(max_workers=2) as pool:
         return list(pool.map(lambda plan: _build(plan, samplerate, seconds), plans))
 

@@ -109,9 +109,9 @@ def _tone(part: str, pitch: int, seconds: float, sr: int) -> np.ndarray:
     release = {"bass": 0.05, "keys": 0.15, "guitar": 0.1, "pad": 0.5, "brass": 0.08,
                "voice": 0.12}[part]  # fmt: skip
     n = int((seconds + release) * sr)
-    t = np.arange(n) / sr
+    t = (np.arange(n) / sr).astype(np.float32)
     gate = np.clip((seconds + release - t) / release, 0.0, 1.0)
-    out = np.zeros(n)
+    out = np.zeros(n, np.float32)
     if part in ("bass", "keys", "guitar"):
         decay = {"bass": 0.6, "keys": 0.9, "guitar": 0.5}[part]
         for k in range(1, 9):
@@ -121,7 +121,7 @@ def _tone(part: str, pitch: int, seconds: float, sr: int) -> np.ndarray:
             out += amp * np.sin(2 * np.pi * f0 * k * t)
         out *= np.exp(-t / decay) * np.minimum(1.0, t / 0.004)
     elif part == "pad":
-        for k in range(1, 11):
+        for k in range(1, 7):
             for detune in (0.997, 1.003):
                 out += np.sin(2 * np.pi * f0 * k * detune * t + k) / k
         out *= np.minimum(1.0, t / 0.4) * 0.4
@@ -148,6 +148,7 @@ def synth(notes: list[Note], seconds: float, sr: int, seed: int) -> np.ndarray:
     """The score played by the numpy voices: float32 (frames, 2), not normalised."""
     rng = np.random.default_rng(seed)
     frames = int(round(seconds * sr))
+    choke = sr // 100
     tune = float(rng.uniform(0.9, 1.12))
     kit = {part: [_drum(part, sr, rng, tune) for _ in range(3)] for part in DRUMS}
     parts: dict[str, np.ndarray] = {}
@@ -159,10 +160,13 @@ def synth(notes: list[Note], seconds: float, sr: int, seed: int) -> np.ndarray:
         if note.part in kit:
             hit = kit[note.part][int(rng.integers(3))]
         else:
-            key = (note.part, note.pitch, int(round(note.length * 100)))
+            key = (note.part, note.pitch, int(round(note.length * 40)))  # 25 ms steps
             if key not in tones:
-                tones[key] = _tone(note.part, note.pitch, key[2] / 100, sr)
+                tones[key] = _tone(note.part, note.pitch, key[2] / 40, sr)
             hit = tones[key]
+        if note.part in kit and note.length * sr < len(hit):  # choked: a 10 ms fade
+            hit = hit[: int(note.length * sr) + choke].copy()
+            hit[-choke:] *= np.linspace(1.0, 0.0, choke, dtype=np.float32)
         track = parts.setdefault(note.part, np.zeros(frames, np.float32))
         end = min(frames, start + len(hit))
         track[start:end] += note.velocity**1.5 * hit[: end - start]
