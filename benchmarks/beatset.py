@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from beatset_sound import DRUMS, Note, soundfont, synth
-from scipy import signal
+from scipy import fft, signal
 
 CATEGORIES = ("rock", "funk", "hiphop", "house", "dnb", "jazz", "duo", "horn", "offbeat",
               "onedrop", "ramp", "step", "break", "quiet", "loud", "room")  # fmt: skip
@@ -173,6 +173,17 @@ STYLES: dict[str, dict] = {
             "bass": "X-----------",
         },
     },
+    "clave": {  # son clave 3-2 on the rim, a bossa kick, the guitar pushing the off-beats
+        "bpm": (96, 136),
+        "swing": None,
+        4: {
+            "rim": "X..X..X...X.X...",
+            "kick": "x..o..x.x..o..x.",
+            "shaker": "xoooxoooxoooxooo",
+            "bass": "X--x----X--x----",
+            "guitar": "..x..x.x..x..x..",
+        },
+    },
     "offbeat": {
         "bpm": (100, 132),
         "swing": None,
@@ -181,7 +192,7 @@ STYLES: dict[str, dict] = {
             "openhat": "..X...X...X...X.",
             "hat": "o.o.o.o.o.o.o.o.",
             "clap": "....o.......o...",
-            "bass": "..x...x...x...x.",
+            "bass": "X-----x-X-----x-",
             "keys": "..x...x...x...x.",
         },
     },
@@ -199,7 +210,8 @@ STYLES: dict[str, dict] = {
     },
 }
 GROOVES = ("rock", "funk", "hiphop", "house", "dnb", "jazz")
-TWISTS = {  # the styles a twist plays, in turn from a seeded place: the twist, not the style
+PLAYS = {  # the styles a category plays, in turn from a seeded place
+    "offbeat": ("offbeat", "clave"),
     "ramp": GROOVES, "step": GROOVES, "break": GROOVES,
     "quiet": (*GROOVES, "duo", "horn"), "loud": (*GROOVES, "duo", "horn"),
     "room": (*GROOVES, "duo", "horn"),
@@ -262,11 +274,9 @@ def _plan(split: str, category: str, source: str, index: int, seconds: float) ->
     name = f"{split}-{category}-{index}"
     seed = _seed(split, name)
     rng = np.random.default_rng(seed)
-    if category in STYLES:
-        style = category
-    else:
-        turn = int(np.random.default_rng(_seed(split, category)).integers(len(TWISTS[category])))
-        style = TWISTS[category][(turn + index) % len(TWISTS[category])]
+    styles = PLAYS.get(category, (category,))
+    turn = int(np.random.default_rng(_seed(split, category)).integers(len(styles)))
+    style = styles[(turn + index) % len(styles)]
     low, high = STYLES[style]["bpm"]
     bpm = float(rng.uniform(low, high))
     meter = 3 if (style in THREE_FOUR and 3 in STYLES[style] and rng.random() < 0.3) else 4
@@ -277,7 +287,7 @@ def _plan(split: str, category: str, source: str, index: int, seconds: float) ->
     if category in ("quiet", "loud"):
         plan.level = category
     if category == "horn" or (category == "duo" and rng.random() < 0.5):
-        plan.lead = "brass" if index % 2 == 0 else "voice"
+        plan.lead = ("brass", "voice")[(turn + index) % 2]
     beats = int((seconds - plan.start) * bpm / 60)
     bar = meter
     if category == "ramp":
@@ -440,12 +450,12 @@ def _lead(plan: _Plan, bars: int, key: int, progression: tuple, chord_bars: int,
 def _room(frames: int, sr: int, rng: np.random.Generator) -> np.ndarray:
     """Room noise at unit RMS: pink noise, mains hum with harmonics, a murmur of voices
     (300 to 1200 Hz, swelling at 0.3 Hz), shaped in one FFT of white noise."""
-    white = np.fft.rfft(rng.standard_normal((frames, 2)), axis=0)
-    f = np.fft.rfftfreq(frames, 1 / sr)[:, None]
-    pink = np.fft.irfft(white / np.sqrt(np.maximum(f, 20.0)), frames, axis=0)
-    band = ((f > 300) & (f < 1200)).astype(float)
-    murmur = np.fft.irfft(white[:, ::-1] * band, frames, axis=0)
-    t = np.arange(frames) / sr
+    white = fft.rfft(rng.standard_normal((frames, 2), np.float32), axis=0)
+    f = fft.rfftfreq(frames, 1 / sr).astype(np.float32)[:, None]
+    pink = fft.irfft(white / np.sqrt(np.maximum(f, 20.0)), frames, axis=0)
+    band = ((f > 300) & (f < 1200)).astype(np.float32)
+    murmur = fft.irfft(white[:, ::-1] * band, frames, axis=0)
+    t = (np.arange(frames) / sr).astype(np.float32)
     murmur *= (1 + 0.5 * np.sin(2 * np.pi * 0.3 * t))[:, None]
     mains = float(rng.choice([50.0, 60.0]))
     hum = sum(np.sin(2 * np.pi * mains * h * t) / h for h in (1, 2, 3))[:, None]

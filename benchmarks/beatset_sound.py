@@ -150,7 +150,8 @@ def synth(notes: list[Note], seconds: float, sr: int, seed: int) -> np.ndarray:
     frames = int(round(seconds * sr))
     choke = sr // 100
     tune = float(rng.uniform(0.9, 1.12))
-    kit = {part: [_drum(part, sr, rng, tune) for _ in range(3)] for part in DRUMS}
+    played = {note.part for note in notes}
+    kit = {part: [_drum(part, sr, rng, tune) for _ in range(3)] for part in DRUMS if part in played}
     parts: dict[str, np.ndarray] = {}
     tones: dict[tuple[str, int, int], np.ndarray] = {}
     for note in notes:
@@ -167,7 +168,9 @@ def synth(notes: list[Note], seconds: float, sr: int, seed: int) -> np.ndarray:
         if note.part in kit and note.length * sr < len(hit):  # choked: a 10 ms fade
             hit = hit[: int(note.length * sr) + choke].copy()
             hit[-choke:] *= np.linspace(1.0, 0.0, choke, dtype=np.float32)
-        track = parts.setdefault(note.part, np.zeros(frames, np.float32))
+        if note.part not in parts:
+            parts[note.part] = np.zeros(frames, np.float32)
+        track = parts[note.part]
         end = min(frames, start + len(hit))
         track[start:end] += note.velocity**1.5 * hit[: end - start]
     level = {"kick": 1.0, "snare": 0.7, "hat": 0.35, "openhat": 0.35, "pedal": 0.25,

@@ -250,3 +250,31 @@ def test_the_summary_takes_a_median_lock_with_never_as_infinitely_late(still):
     means = bench.summary(rows)
     assert means["lock"] == 4 and means["never"] == 1
     assert "mean" in bench.table("t", rows, ["x"])
+
+
+class FakeTempo:
+    """aubio.tempo's interface: called with one hop, says whether a beat fell in it."""
+
+    def __init__(self, method: str, window: int, hop: int, samplerate: int):
+        self.hop, self.samplerate, self.heard = hop, samplerate, 0
+
+    def __call__(self, hop: np.ndarray) -> np.ndarray:
+        assert hop.dtype == np.float32 and len(hop) == self.hop
+        self.heard += len(hop)
+        return np.array([float(self.heard % (self.samplerate // 2) < self.hop)])
+
+    def get_last_s(self) -> float:
+        return self.heard / self.samplerate
+
+    def get_confidence(self) -> float:
+        return 0.5
+
+
+def test_the_aubio_baseline_hears_whole_hops_and_reports_when_it_knows(still, monkeypatch):
+    fake = type(sys)("aubio")
+    fake.tempo = FakeTempo
+    monkeypatch.setitem(sys.modules, "aubio", fake)
+    run = bench.track(still, bench.AubioTracker(still.samplerate))
+    times = np.array([b[0] for b in run.beats])
+    assert np.allclose(np.diff(times), 0.5, atol=600 / 48000) and run.late == 0
+    assert all(known >= time for time, known, _ in run.beats)
