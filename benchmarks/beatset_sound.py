@@ -174,7 +174,7 @@ def synth(notes: list[Note], seconds: float, sr: int, seed: int) -> np.ndarray:
         end = min(frames, start + len(hit))
         track[start:end] += note.velocity**1.5 * hit[: end - start]
     level = {"kick": 1.0, "snare": 0.7, "hat": 0.35, "openhat": 0.35, "pedal": 0.25,
-             "ride": 0.35, "crash": 0.4, "rim": 0.4, "clap": 0.6, "shaker": 0.25, "bass": 0.6,
+             "ride": 0.35, "crash": 0.4, "rim": 0.8, "clap": 0.6, "shaker": 0.25, "bass": 0.6,
              "keys": 0.18, "guitar": 0.2, "pad": 0.1, "brass": 0.3, "voice": 0.35}  # fmt: skip
     out = np.zeros((frames, 2), np.float32)
     for part, track in parts.items():
