@@ -21,10 +21,12 @@ against the clip's reference (what a tapper marks) with mir_eval 0.8.2:
 - late: beats reported from the future (`known` after the end of the block that reported
   them), which must stay 0.
 
-CPU is the process time spent in `feed` over the audio time (a share of one core), printed
-beside benchmarks/reference.py's reference workload timed in the same run. When `import
-aubio` works, aubio's tempo tracker (window 1024, hop 600 at 48 kHz) runs on the same clips as a
-second table; otherwise the script says it is absent and goes on.
+Rows: each category, the numpy-voiced and the SoundFont clips apart (the research's two
+sets), and the mean over every clip. CPU is the process time spent in `feed` over the audio
+time (a share of one core), printed beside benchmarks/reference.py's reference workload
+timed in the same run. When `import aubio` works, aubio's tempo tracker (window 1024, hop 600
+at 48 kHz) runs on the same clips as a second table, the baseline; a tracker that cannot be
+imported is said so and skipped.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def track(clip, tracker) -> Run:
     audio = np.ascontiguousarray(clip.audio, dtype=np.float32)
     sr = clip.samplerate
     for at in range(0, len(audio), BLOCK):
-        block = audio[at : at + BLOCK]
+        block = audio[at : at + BLOCK].copy()  # the tracker's own, as a ring read gives it
         t0 = time.process_time()
         beats = tracker.feed(block)
         run.cpu += time.process_time() - t0
@@ -162,7 +164,7 @@ def summary(rows: list[dict]) -> dict:
 
 def _cell(value, column: str) -> str:
     if value is None:
-        return "-"
+        return "never" if column == "lock" else "-"
     if column == "late":
         return f"{value:.0f}"
     if column in ("lock", "relock"):
@@ -260,13 +262,19 @@ def main() -> None:
     t0 = time.perf_counter()
     chosen = clips(a.split, categories=tuple(categories), limit=a.clips)
     print(f"{len(chosen)} {a.split} clips built in {time.perf_counter() - t0:.1f} s")
-    trackers = {"hoot": hoot_tracker}
+    trackers = {}
+    try:
+        import hoot.beats  # noqa: F401
+
+        trackers["hoot"] = hoot_tracker
+    except ImportError as e:
+        print(f"hoot's beat tracker is not here ({e}): no hoot table")
     try:
         import aubio  # noqa: F401
 
         trackers["aubio"] = lambda clip: AubioTracker(clip.samplerate)
     except ImportError:
-        print("aubio is not installed here (import aubio failed): no aubio column")
+        print("aubio is not installed here (import aubio failed): no aubio table")
     before = reference_seconds()
     report = {"split": a.split, "trackers": {}}
     for name, make in trackers.items():
@@ -275,7 +283,8 @@ def main() -> None:
         print(table(f"{name} on {len(rows)} {a.split} clips", rows, categories))
         if a.per_clip:
             for row in rows:
-                print(f"  {row['name']:18}" + "".join(f"{_cell(row[c], c):>8}" for c in COLUMNS))
+                cells = "".join(f"{_cell(row[c], c):>8}" for c in COLUMNS)
+                print(f"  {row['name']:18}{cells}  {row['source']} {row['style']}")
         blocks = audio * chosen[0].samplerate / BLOCK
         print(f"CPU: {100 * cpu / audio:.2f} % of one core ({cpu:.2f} s for {audio:.0f} s of "
               f"audio); one {BLOCK}-frame block costs {cpu / blocks * 1e6:.0f} us")  # fmt: skip
