@@ -54,7 +54,7 @@ class Clip:
 
     name: str
     category: str
-    audio: np.ndarray  # float32 (frames, 2)
+    audio: np.ndarray = field(repr=False)  # float32 (frames, 2)
     samplerate: int
     beats: np.ndarray
     downbeats: np.ndarray
@@ -66,7 +66,7 @@ class Clip:
     source: str = "synth"  # "synth" (numpy voices) or "soundfont" (FluidR3_GM)
     style: str = "rock"  # the groove played
     bpm: float = 120.0  # the tempo at the band's start
-    notes: list[Note] = field(default_factory=list)  # the score, humanised, as played
+    notes: list[Note] = field(default_factory=list, repr=False)  # the score, as played
 
 
 # A style: tempo range, swing (8ths or 16ths), then per meter the parts' 16th-step patterns.
@@ -528,6 +528,9 @@ def clips(
     with `limit`, at most that many of each category."""
     if split not in SPLIT_SEEDS:
         raise ValueError(f"split is 'tune' or 'eval', not {split!r}")
+    if seconds < 20:
+        raise ValueError(f"clips are at least 20 s (a ramp, a step or a break needs bars before "
+                         f"and after it), not {seconds:g} s")  # fmt: skip
     unknown = set(categories or ()) - set(CATEGORIES)
     if unknown:
         raise ValueError(f"no category {sorted(unknown)}; there are {', '.join(CATEGORIES)}")

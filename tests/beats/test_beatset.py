@@ -102,6 +102,12 @@ def test_the_band_starts_after_silence_or_room_noise(eval_set):
         assert all(note.time > clip.start - 0.06 for note in clip.notes), clip.name
 
 
+def test_a_bad_request_gets_one_sentence():
+    for request in ({"split": "train"}, {"seconds": 10.0}, {"categories": ("polka",)}):
+        with pytest.raises(ValueError, match=r"^[^\n]+$"):
+            clips(**request)
+
+
 def kick_offsets(clip: Clip) -> np.ndarray:
     """For each reference downbeat outside a break, where the low band (under 200 Hz, filtered
     forwards and backwards: no delay) rises through half its swing within ±80 ms."""
