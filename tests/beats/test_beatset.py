@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+sys.path.append(str(Path(__file__).resolve().parents[2] / "benchmarks"))  # last: shadows nothing
 
 import beats as bench  # noqa: E402
 from beatset import CATEGORIES, Clip, clips  # noqa: E402
