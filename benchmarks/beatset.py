@@ -11,10 +11,11 @@ swung 16ths, house, drum and bass, jazz with a swung ride, a bass and keys duo w
 a trombone or voice line over a sparse groove, open hats louder than the kick on the "and",
 a son clave, a reggae one-drop with the kick on 3), chords from a few progressions, placed on
 a tempo curve (a slow drift of up to ±1.5 %, or a ramp of 15 to 30 %, or a step of 10 to
-25 %), swung, humanised (timing jitter of 4 to 14 ms, each pitched part up to 12 ms early or
-late, velocity ±12 %), then played by numpy voices or FluidR3_GM (beatset_sound.py), given a
-level (peaks from -18 to -3 dBFS; "quiet" clips peak at -30 dBFS, "loud" ones are driven into
-a soft clipper and peak at -0.2 dBFS) and, on about half the clips each, room reverb (RT60
+25 %), swung, humanised (timing jitter with σ of 4 to 14 ms, each pitched part leaning 8 ms
+early to 12 ms late, velocity ±12 %), then played by numpy voices or FluidR3_GM
+(beatset_sound.py), given a level (peaks from -18 to -3 dBFS; "quiet" clips peak at -30 dBFS,
+"loud" ones are driven into a soft clipper and peak at -0.2 dBFS) and, on about half the
+clips each, room reverb (RT60
 0.3 to 1.4 s) and room noise (pink noise, mains hum, murmur; 12 to 30 dB under the band).
 The band starts after 1 to 2.5 s of silence or room noise.
 
