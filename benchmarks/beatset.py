@@ -15,9 +15,8 @@ a tempo curve (a slow drift of up to ±1.5 %, or a ramp of 15 to 30 %, or a step
 early to 12 ms late, velocity ±12 %), then played by numpy voices or FluidR3_GM
 (beatset_sound.py), given a level (peaks from -18 to -3 dBFS; "quiet" clips peak at -30 dBFS,
 "loud" ones are driven into a soft clipper and peak at -0.2 dBFS) and, on about half the
-clips each, room reverb (RT60
-0.3 to 1.4 s) and room noise (pink noise, mains hum, murmur; 12 to 30 dB under the band).
-The band starts after 1 to 2.5 s of silence or room noise.
+clips each, room reverb (RT60 0.3 to 1.4 s) and room noise (pink noise, mains hum, murmur;
+12 to 30 dB under the band). The band starts after 1 to 2.5 s of silence or room noise.
 
 The reference is what a tapper marks: the nominal beat grid after the tempo curve, before
 swing and humanisation; downbeats are every `meter` beats from the band's first beat (4/4
