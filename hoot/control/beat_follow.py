@@ -26,6 +26,9 @@ ordinary tempo changes on hoot's next beat, never a jump.
   hoot's bar lines are checked against the band's downbeat; if they disagree, hoot's
   phrase starts again on the whole beat nearest the band's downbeat (perf.downbeat).
   Phrases beyond that are the performer's: the "this is one" key (`one`) anchors them.
+- Few proposals: every tempo change is a segment of the engine's tempo map, which holds
+  256 (hoot/engine/kernel/tempo.py), so the phase is left alone within DEAD_BAND and a
+  proposal under MIN_CHANGE is not sent; once hoot sits on a steady band it sends none.
 - Not locked ("listening", "holding"): hoot keeps its tempo and says so in one sentence
   when the state changes in a way that matters (locked, holding, lost, locked again).
 - The engine restarted: its ring starts again at sample 0 (or a new ring is named), so
@@ -52,8 +55,8 @@ MAX_NUDGE = 0.06  # the tempo is never set more than 6 % off the band's to fix p
 TREND_BEATS = 6  # a ramp's slope is read from this many beats' tempi
 LEAD_BEATS = 1.5  # a proposal holds from hoot's next beat for about a beat: its middle
 MAX_TREND = 0.03  # a ramp's extrapolation moves the tempo by at most 3 %
-DEAD_BAND = 0.004  # beats of phase error left alone (2 ms at 120 BPM)
-MIN_CHANGE = 0.01  # BPM: smaller proposals are not sent
+DEAD_BAND = 0.008  # beats of phase error left alone (4 ms at 120 BPM)
+MIN_CHANGE = 0.05  # BPM: smaller proposals are not sent
 RETAKE_BPM = 0.5  # playing candidates are rendered again once the tempo moved this far
 GAP_S = 0.5  # a hole in the ring longer than this (the engine stalled) starts the tracker again
 REOPEN_S = 1.0  # how often a follower without a ring looks for one
@@ -84,7 +87,7 @@ class BeatFollow:
         self.meter = tm.grid_at_beat(tm.beat_at(perf.now)).beats_per_bar
         self.samplerate = perf.samplerate
         self.tracker = tracker if tracker is not None else _tracker(self.samplerate, self.meter)
-        self.round_trip = perf.latency.frames
+        self.round_trip = 0  # frames; perf.latency when the ring is opened (it plays a probe)
         self._guard = threading.Lock()  # the tracker is fed here and told things by keys
         self._origin = 0  # the ring sample of the tracker's time 0
         self._next: int | None = None  # the ring sample expected next
@@ -183,9 +186,11 @@ class BeatFollow:
         missing = [name for name in self.inputs if name not in rows]
         if not ring or missing:
             return None
+        # the round trip first: measuring it on a loopback plays a probe into the inputs,
+        # which the tracker must not hear (the reader starts at the newest block)
+        self.round_trip = self.perf.latency.frames
         self._reader = RingReader(ring)
         self._rows = [rows[name] for name in self.inputs]
-        self.round_trip = self.perf.latency.frames
         return self._reader
 
     # ---- hearing and steering ------------------------------------------------------------
