@@ -34,14 +34,16 @@ def band(steps: list[tuple[float, int]], first: float = 0.3) -> np.ndarray:
 
 class StandInTracker:
     """Reports `beats` (seconds on the stream's clock; `bars[i]` the bar beat of each, or
-    None) once `delay` has passed; locked from the `lock_after`-th beat on, until the beats
-    run out, then "listening". Records what the keys told it."""
+    None) once `delay` has passed; locked from the `lock_after`-th beat on, "holding" (the
+    beats predicted, not heard) from `hold_from` seconds, and "listening" once the beats
+    run out. Records what the keys told it."""
 
     def __init__(self, beats, bars=None, samplerate: int = 48000, delay: float = 0.08,
-                 lock_after: int = 4) -> None:  # fmt: skip
+                 lock_after: int = 4, hold_from: float = float("inf")) -> None:  # fmt: skip
         self.beats = list(beats)
         self.bars = list(bars) if bars is not None else [None] * len(self.beats)
         self.samplerate, self.delay, self.lock_after = samplerate, delay, lock_after
+        self.hold_from = hold_from
         self.fed = 0
         self.state = "listening"
         self.bpm: float | None = None
@@ -64,10 +66,13 @@ class StandInTracker:
             t = self.beats[i]
             if i:
                 self.bpm = 60.0 / (t - self.beats[i - 1])
-            if i + 1 >= self.lock_after:
+            holding = t >= self.hold_from
+            if holding:
+                self.state, self.confidence = "holding", 0.3
+            elif i + 1 >= self.lock_after:
                 self.state, self.confidence = "locked", 0.9
             if self.bpm is not None:
-                out.append(Beat(t, now, self.bpm, self.confidence, self.bars[i], False))
+                out.append(Beat(t, now, self.bpm, self.confidence, self.bars[i], holding))
             self._next += 1
         if self._next >= len(self.beats) and self.beats and now > self.beats[-1] + 1.0:
             self.state, self.confidence = "listening", 0.0

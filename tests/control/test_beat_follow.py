@@ -37,11 +37,17 @@ def stage(tmp_path):
 def play(stage, tracker, seconds: float):
     """Let the band play for `seconds`, the follower hearing each block after the engine
     played it. Returns the follower and hoot's whole beats (output samples) as they passed."""
-    perf = stage.perf
-    follower = BeatFollow(perf, "kit", tracker=tracker, listen=False)
+    follower = BeatFollow(stage.perf, "kit", tracker=tracker, listen=False)
     follower.round_trip = ROUND_TRIP
-    origin = perf.now
-    s, beats = origin, []
+    follower.origin_sample = stage.perf.now
+    return play_on(stage, follower, seconds)
+
+
+def play_on(stage, follower, seconds: float):
+    """`play`, on with the same follower."""
+    perf = stage.perf
+    s, beats = perf.now, []
+    origin = s
     while s < origin + seconds * SR:
         perf.wait(seconds=STEP / SR)
         tm = perf.tempo_map()
@@ -49,7 +55,6 @@ def play(stage, tracker, seconds: float):
         beats += [tm.sample_at(b) for b in range(first, int(np.ceil(last)))]
         follower.hear(s, np.zeros(perf.now - s, np.float32))
         s = perf.now
-    follower.origin_sample = origin
     return follower, np.array(beats)
 
 
@@ -92,6 +97,18 @@ def test_when_the_band_stops_hoot_keeps_its_tempo_and_says_so_once(stage):
     assert abs(stage.perf.tempo - 124) <= 124 * 0.02
     lost = [line for line in stage.said if "lost" in line]
     assert lost == [f"band: kit: the beat is lost; hoot plays on at {stage.perf.tempo:.1f} BPM"]
+
+
+def test_through_a_break_the_tracker_holds_and_hoot_keeps_its_tempo_and_says_so(stage):
+    times = band([(124.0, 16), (124.0, 8)], first=0.2)
+    tracker = StandInTracker(times, hold_from=times[16])  # the last 8 beats are predicted
+    follower, _ = play(stage, tracker, seconds=times[16])
+    proposals = follower.proposals
+    follower, _ = play_on(stage, follower, seconds=times[-1] - times[16])
+    assert follower.state == "holding" and follower.proposals == proposals
+    assert abs(stage.perf.tempo - 124) <= 124 * 0.01
+    held = [line for line in stage.said if "holding" in line]
+    assert held == [f"band: kit: holding {held[0].split()[3]} BPM through the break"]
 
 
 def test_hoots_bars_move_onto_the_bands_downbeats_once_they_held_a_bar(stage):

@@ -142,3 +142,19 @@ def test_the_followers_thread_reads_a_live_engines_ring_and_feeds_the_tracker(tm
     finally:
         stage.close()
         EngineClient(session.dir).shutdown()
+
+
+def test_the_followed_band_comes_back_with_the_session_or_says_why_not(stage):
+    perf, session = stage.perf, stage.session
+    with_standin(stage, StandInTracker([]))
+    session.update_settings(follow=["kit", "piano"])
+    stage.restore_sync()
+    assert perf.sync == "band: kit + piano"
+    perf.follow(None)
+    session.update_settings(follow=["kit", "trumpet"])
+    stage.restore_sync()
+    assert perf.sync == "internal"
+    assert stage.said[-1] == (
+        "following ['kit', 'trumpet'] is not restored: trumpet is no input to follow; inputs "
+        "are kit, piano"
+    )
