@@ -1,6 +1,6 @@
 """Following a band: hoot's tempo and bars follow the beat the players play into its inputs.
 
-`perf.follow("drums")` (or `perf.follow(["bass", "keys"])`: names of input tracks that
+`perf.follow("kit")` (or `perf.follow(["bassist", "piano"])`: names of input tracks that
 `perf.input` made) starts a `BeatFollow`. Its own thread (never the audio thread, never
 the UI's) reads the engine's input ring (hoot.engine.rings) every LISTEN_S, mixes the
 chosen rows to mono and feeds the causal beat tracker (hoot.beats.BeatTracker), which
@@ -23,16 +23,19 @@ ordinary tempo changes on hoot's next beat, never a jump.
   of its last TREND_BEATS tempi, at most MAX_TREND) to the middle of the beat the
   proposal will hold for, which leaves the nudges only the noise.
 - Bars: once the tracker's bar_beat has held for a bar (`meter` beats numbered in turn),
-  hoot's bar lines are checked against the band's downbeat; if they disagree, hoot's
-  phrase starts again on the whole beat nearest the band's downbeat (perf.downbeat).
+  and hoot's beats are within ANCHOR_ERROR of the band's (else "the nearest whole beat"
+  could flip from one beat to the next), hoot's bar lines are checked against the band's
+  downbeat; if they disagree, hoot's phrase starts again on the whole beat nearest the
+  band's downbeat (perf.downbeat).
   Phrases beyond that are the performer's: the "this is one" key (`one`) anchors them.
 - Few proposals: every tempo change is a segment of the engine's tempo map, which holds
   256 (hoot/engine/kernel/tempo.py), so the phase is left alone within DEAD_BAND and a
   proposal under MIN_CHANGE is not sent; once hoot sits on a steady band it sends none.
 - Not locked ("listening", "holding"): hoot keeps its tempo and says so in one sentence
   when the state changes in a way that matters (locked, holding, lost, locked again).
-- The engine restarted: its ring starts again at sample 0 (or a new ring is named), so
-  the reader is opened again and the tracker starts afresh.
+- The engine restarted: its ring starts again at sample 0, or nothing comes for REOPEN_S
+  and the engine names another ring, so the reader is opened again and the tracker starts
+  afresh (a new stream: its first block is earlier than the last one heard).
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ MAX_NUDGE = 0.06  # the tempo is never set more than 6 % off the band's to fix p
 TREND_BEATS = 6  # a ramp's slope is read from this many beats' tempi
 LEAD_BEATS = 1.5  # a proposal holds from hoot's next beat for about a beat: its middle
 MAX_TREND = 0.03  # a ramp's extrapolation moves the tempo by at most 3 %
+ANCHOR_ERROR = 0.2  # beats: bar lines are moved only once hoot's beats are this near the band's
 DEAD_BAND = 0.008  # beats of phase error left alone (4 ms at 120 BPM)
 MIN_CHANGE = 0.05  # BPM: smaller proposals are not sent
 RETAKE_BPM = 0.5  # playing candidates are rendered again once the tempo moved this far
@@ -98,6 +102,9 @@ class BeatFollow:
         self._reader: RingReader | None = None
         self._rows: list[int] = []
         self._looked = -math.inf
+        self._fed = -math.inf  # when the ring last had something (time.monotonic())
+        self._stumbled = ""  # the last trouble said
+        self._error = 1.0  # the latest phase error, in beats
         self.proposals = 0  # tempo changes sent
         self.anchors = 0  # downbeats sent
         self._halt = threading.Event()
@@ -154,8 +161,10 @@ class BeatFollow:
                 self._reader = None  # the engine is restarting or busy: look again
             except Exception as e:  # noqa: BLE001 - following must never take the set down
                 self._reader = None
-                self.perf.say(f"the band follower stumbled ({type(e).__name__}: {e}); "
-                              "it keeps trying")  # fmt: skip
+                said = f"the band follower stumbled ({type(e).__name__}: {e}); it keeps trying"
+                if said != self._stumbled:  # once, not 50 times a second
+                    self._stumbled = said
+                    self.perf.say(said)
 
     def listen(self) -> None:
         """Read what the ring holds, hand it to the tracker and steer on the beats found."""
@@ -167,6 +176,11 @@ class BeatFollow:
             return
         pieces: list[np.ndarray] = []
         first = None
+        if reader.written == reader.next and time.monotonic() - self._fed > REOPEN_S:
+            self._fed = time.monotonic()
+            if self.perf.input_ring()[0] != reader.name:  # a new engine, a new ring
+                self._reader = None
+            return
         while (got := reader.read()) is not None:
             sample, audio = got
             if first is not None and sample != first + sum(len(x) for x in pieces):
@@ -175,6 +189,7 @@ class BeatFollow:
             first = sample if first is None else first
             pieces.append(audio[self._rows].mean(axis=2).sum(axis=0, dtype=np.float32))
         if pieces:
+            self._fed = time.monotonic()
             self.hear(first, np.concatenate(pieces))
 
     def _open(self) -> RingReader | None:
@@ -233,6 +248,7 @@ class BeatFollow:
         period = 60.0 * self.samplerate / beat.bpm
         band = (now - self.heard_at(beat)) / period
         error = (tm.beat_at(now) - band + 0.5) % 1.0 - 0.5  # > 0: hoot is ahead
+        self._error = error
         nudge = 0.0 if abs(error) < DEAD_BAND else error / NUDGE_BEATS
         ahead = self.trend() * (band + LEAD_BEATS)  # where a ramp will have taken the band
         ahead = min(max(ahead, -MAX_TREND * beat.bpm), MAX_TREND * beat.bpm)
@@ -256,6 +272,8 @@ class BeatFollow:
     def anchor(self, tm, now: int) -> None:
         """Once the tracker's bar has held for a bar, put hoot's bar lines on the band's
         downbeats if they are elsewhere (module docstring)."""
+        if abs(self._error) > ANCHOR_ERROR:
+            return  # hoot's beats are still sliding onto the band's: which is "nearest" may flip
         held = list(self._recent)[-self.meter :]
         if len(held) < self.meter or any(b.bar_beat is None or b.holding for b in held):
             return

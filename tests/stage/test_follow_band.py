@@ -5,11 +5,14 @@ until the tracker is merged; tests/control/test_follow_e2e.py runs the real one)
 
 from __future__ import annotations
 
+import os
+import signal
+
 import numpy as np
 import pytest
 
 from hoot.control.beat_follow import BeatFollow
-from hoot.engine.client import EngineClient
+from hoot.engine.client import EngineClient, process_alive
 from hoot.errors import HootError
 from hoot.session import Session
 from hoot.stage import Stage
@@ -123,7 +126,9 @@ def test_a_name_that_is_neither_an_input_nor_a_midi_input_is_refused_naming_both
         EngineClient(session.dir).shutdown()
 
 
-def test_the_followers_thread_reads_a_live_engines_ring_and_feeds_the_tracker(tmp_path):
+def test_the_followers_thread_reads_a_live_engines_ring_and_feeds_the_tracker_again_after_a_crash(
+    tmp_path,
+):
     session = Session(tmp_path / "live")
     stage = Stage.live(session, backend="null", idle_timeout=30)
     try:
@@ -137,6 +142,14 @@ def test_the_followers_thread_reads_a_live_engines_ring_and_feeds_the_tracker(tm
             assert ring and rows == {"kit": rows["kit"]}
             # the tracker's clock is the ring's: its time 0 is a sample the engine played
             assert 0 <= follower._origin <= perf.now
+            pid = stage.link.info.pid
+            os.kill(pid, signal.SIGKILL)  # the engine crashes mid-set
+            assert wait_until(lambda: not process_alive(pid))
+            perf.tempo = 121  # the performer's next command brings it back, with the input
+            assert stage.link.info.pid != pid
+            # a new stream: the tracker starts afresh on the new engine's ring
+            assert wait_until(lambda: tracker.resets >= 1 and tracker.fed > SR // 2)
+            assert follower._origin <= perf.now
         finally:
             follower.close()
     finally:
