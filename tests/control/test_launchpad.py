@@ -99,7 +99,8 @@ def test_every_state_of_a_candidate_has_its_light():
         lp.OFF,
     ]
     assert [leds[cc] != lp.OFF for cc in lp.COUNTDOWN] == [True] * 3 + [False] * 5
-    assert all(leds[note] == lp.OFF for note in range(11, 29) if note % 10)  # the live layer
+    assert all(leds[note] == lp.OFF for note in range(11, 29) if 1 <= note % 10 <= 8)  # live layer
+    assert leds[lp.TAP] != lp.OFF and leds[lp.ONE] != lp.OFF  # found in the dark
 
 
 # ---- the driver against the fake, without a stage -------------------------------------------
