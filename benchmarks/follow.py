@@ -15,6 +15,13 @@ max; target 20 ms), of the downbeat stem's clicks from the band's downbeats (tar
 20 ms), the tempo changes sent and the engine's xruns (after one, on a loaded machine,
 hoot's output was heard whole periods later than the round trip measured at the start),
 beside the reference workload.
+
+    python benchmarks/follow.py --jitter
+
+The steering alone, offline (no JACK): a stand-in tracker reports a steady band at 124 BPM
+for two minutes, each beat off by Gaussian jitter of 0, 5 and 10 ms (a real tracker's
+beats wobble): printed, hoot's grid against the true beats (p50, max) and the tempo
+changes sent (each is a segment of the engine's tempo map, which holds 256).
 """
 
 from __future__ import annotations
@@ -57,14 +64,39 @@ def one_run(oracle: bool):
             EngineClient(session.dir).shutdown()
 
 
+def jitter_runs() -> None:
+    from tests.control.standin_tracker import StandInTracker, band
+    from tests.control.test_beat_follow import errors_ms, play
+
+    for jitter in (0.0, 0.005, 0.010):
+        with tempfile.TemporaryDirectory() as tmp:
+            stage = Stage.offline(Session(Path(tmp) / "gig"))
+            stage.on_message = lambda line: None
+            stage.perf.input("kit", signal="clicks 124")
+            times = band([(124.0, 240)], first=0.3)
+            heard = times + np.random.default_rng(1).normal(0, jitter, len(times))
+            follower, hoot = play(stage, StandInTracker(heard), seconds=times[-1])
+            errors = errors_ms(follower, times, hoot, after=20.0)
+            print(
+                f"beats {jitter * 1000:.0f} ms off at random: hoot's grid against the true "
+                f"beats p50 {np.median(errors):.1f} max {errors.max():.1f} ms; "
+                f"{follower.proposals / (times[-1] / 60):.0f} tempo changes a minute"
+            )
+            stage.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--period", type=int, default=256)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--oracle", action="store_true", help="a tracker that knows the clip")
+    ap.add_argument("--jitter", action="store_true", help="the steering alone, offline")
     a = ap.parse_args()
     print(f"reference workload: {reference_seconds() * 1e6:.0f} us; "
           f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    if a.jitter:
+        jitter_runs()
+        return
     server = start_jack_server(f"hoot-follow-bench-{os.getpid()}", 48000, a.period)
     try:
         with use_jack_server(server):
