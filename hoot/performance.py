@@ -347,6 +347,62 @@ class Tracks:
         return f"<Tracks {', '.join(self._tracks)}>"
 
 
+
+STATUS_WINDOW = 1.0  # seconds of engine status readings behind the wall-to-sample map
+
+
+class HeardClock:
+    """Which engine sample is heard at a monotonic time, and when a sample is heard, from the
+    engine's status readings (position and heartbeat, 120 times a second): the freshest
+    reading (the largest position ahead of the wall clock) within the last second, less the
+    output latency. A reading is trusted only when two others lie within a millisecond
+    below it: the engine writes the position and then the heartbeat, so a reader that
+    catches it in between sees a new position with the previous heartbeat, ahead by up to
+    a status period (8 ms); kept for a second, such a reading moved Link's grid off the
+    session's by 4-13 ms. Link, MIDI clock in, the band follower and the tap keys all read
+    it (`perf.heard_clock`)."""
+
+    def __init__(self, perf) -> None:
+        self.perf = perf
+        self._readings: deque[tuple[float, int]] = deque()  # (monotonic, engine position)
+        self._guard = threading.Lock()  # the steering thread and the console both read it
+
+    def _origin(self) -> tuple[float, float, int]:
+        """(the sample written at monotonic 0, the output latency, the sample rate)."""
+        status = self.perf._link.status()
+        now = time.monotonic()
+        beat_at = status.heartbeat - (time.time() - now)  # heartbeat is wall-clock time
+        sr = status.samplerate or self.perf.samplerate
+        with self._guard:
+            self._readings.append((beat_at, status.position))
+            while self._readings and self._readings[0][0] < now - STATUS_WINDOW:
+                self._readings.popleft()
+            aheads = [pos - sr * t for t, pos in self._readings]
+        return _freshest(aheads, sr), status.latency, sr
+
+    def sample(self, wall: float) -> int:
+        """The engine sample heard at monotonic time `wall`."""
+        ahead, latency, sr = self._origin()
+        return int(math.floor(ahead + sr * (wall - latency)))
+
+    def wall(self, sample: int) -> float:
+        """The monotonic time at which engine sample `sample` is heard."""
+        ahead, latency, sr = self._origin()
+        return (sample - ahead) / sr + latency
+
+
+def _freshest(aheads: list[float], samplerate: int) -> float:
+    """The largest of `aheads` with at least two others within a millisecond below it (in
+    a second of readings, some twenty lie within a millisecond of the top: readings fall
+    anywhere in a 5.3 ms block); the largest of all where there are too few readings."""
+    ranked = sorted(aheads, reverse=True)
+    band = samplerate / 1000
+    for i, top in enumerate(ranked[:-2]):
+        if ranked[i + 2] >= top - band:
+            return top
+    return ranked[0]
+
+
 class Performance:
     """The set being played. See the module docstring, or help() on any attribute."""
 
@@ -388,6 +444,7 @@ class Performance:
         }
         self._picker = None
         self._follower = None  # the sync source perf.follow started, or None
+        self.heard_clock = HeardClock(self)  # the engine sample heard at a time, and back
         # how perf.follow starts one: set by the stage (hoot.control.clock_in), since perf
         # imports no MIDI; called with the port's name, it returns an object with .sync,
         # .locked, .bpm and .close()
@@ -728,16 +785,11 @@ class Performance:
 
     def heard(self, wall: float | None = None) -> int:
         """The sample the audience hears at `wall` (time.monotonic(); None: now): the
-        engine's position at its latest status, carried on to `wall`, less the output
-        latency. Offline, now."""
+        engine's position at its freshest status, carried on to `wall`, less the output
+        latency (`perf.heard_clock`). Offline, now."""
         if self.offline:
             return self.now
-        status = self._link.status()
-        mono = time.monotonic()
-        at = status.heartbeat - (time.time() - mono)  # the heartbeat, on the monotonic clock
-        sr = status.samplerate or self.samplerate
-        wall = mono if wall is None else wall
-        return int(status.position + sr * (wall - at - status.latency))
+        return self.heard_clock.sample(time.monotonic() if wall is None else wall)
 
     def _input_source(self, channel, file, signal, monitor) -> dict[str, Any]:
         """What an input listens to, checked, as session.toml keeps it."""

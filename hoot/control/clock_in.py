@@ -54,7 +54,6 @@ MAX_NUDGE = 0.02  # the tempo is never set more than 2 % off the master's to fix
 DEAD_BAND = 0.005  # beats of phase error left alone (2.5 ms at 120 BPM)
 MIN_CHANGE = 0.01  # BPM: smaller proposals are not sent
 RETAKE_BPM = 0.5  # playing candidates are rendered again once the tempo moved this far
-STATUS_WINDOW = 1.0  # seconds of engine status readings behind the wall-to-sample map
 HELD_READINGS = 8  # an unplugged master's tempo: the median of the last 2 s of steering
 
 
@@ -71,7 +70,6 @@ class ClockIn:
         self._align = False  # a Start or Continue asks for a new downbeat
         self._origin: float | None = None  # hoot's beat of the master's song position 0
         self._retaken = 0.0
-        self._readings: deque[tuple[float, int]] = deque()  # (wall, engine position)
         # the master's tempo at the last steering turns: what hoot holds when it goes away
         # (the tempo fitted at the moment of the unplug can carry a late burst of ticks)
         self._steady: deque[float] = deque(maxlen=HELD_READINGS)
@@ -207,18 +205,9 @@ class ClockIn:
         return self._origin + max(0, phrases) * grid.beats_per_phrase
 
     def _heard_sample(self, wall: float) -> int:
-        """The engine sample heard at monotonic time `wall`, from its status readings: the
-        freshest reading (the largest position ahead of the wall clock) within the last
-        second, less the output latency."""
-        status = self.perf._link.status()
-        now = time.monotonic()
-        beat_at = status.heartbeat - (time.time() - now)  # heartbeat is wall-clock time
-        sr = status.samplerate or self.perf.samplerate
-        self._readings.append((beat_at, status.position))
-        while self._readings and self._readings[0][0] < now - STATUS_WINDOW:
-            self._readings.popleft()
-        ahead = max(pos - sr * t for t, pos in self._readings)
-        return int(math.floor(ahead + sr * (wall - status.latency)))
+        """The engine sample heard at monotonic time `wall` (perf's heard clock: the
+        freshest status reading of the last second, less the output latency)."""
+        return self.perf.heard_clock.sample(wall)
 
     def close(self) -> None:
         self._halt.set()

@@ -18,7 +18,7 @@ Following the session (no other sync source): hoot's beat at the sample heard at
 time is compared with the session's beat at that time, at the quantum. Link's times are
 when a beat is heard (its clock is CLOCK_MONOTONIC_RAW on Linux, measured the same as
 `link.clock().micros()` to 7 µs); hoot's sample is heard at its wall time plus the
-engine's output latency (`HeardClock`). A phase error of 0.6 beats or more renumbers
+engine's output latency (`perf.heard_clock`). A phase error of 0.6 beats or more renumbers
 hoot's bars (a Downbeat: nothing is heard to jump); the rest is taken out by nudges, as
 clock_in does: an error of e beats sets the tempo off by e/2 for the next beat, so the
 error halves each beat (the proposal made last before a beat, from the error measured
@@ -51,7 +51,6 @@ import struct
 import sys
 import threading
 import time
-from collections import deque
 
 from hoot.engine import protocol as p
 from hoot.errors import HootError
@@ -69,7 +68,6 @@ OWN_CHANGE = 0.005  # BPM: a tempo this far from hoot's last proposal was the pe
 RETAKE_BPM = 0.5  # playing candidates are rendered again once the tempo moved this far
 PUBLISH_BEATS = 0.0005  # phase published to the session only when it is this far off
 LOCKED_BEATS = 0.01  # phase error under which the grid says "locked" (5 ms at 120 BPM)
-STATUS_WINDOW = 1.0  # seconds of engine status readings behind the wall-to-sample map
 
 
 def link_now() -> int:
@@ -88,57 +86,6 @@ def monotonic_to_link(wall: float) -> int:
 
 
 _RAW = getattr(time, "CLOCK_MONOTONIC_RAW", time.CLOCK_MONOTONIC)
-
-
-class HeardClock:
-    """Which engine sample is heard at a monotonic time, and when a sample is heard, from the
-    engine's status readings (position and heartbeat, 120 times a second): the freshest
-    reading (the largest position ahead of the wall clock) within the last second, less the
-    output latency. MIDI clock in reads the engine the same way, but here a reading is
-    trusted only when two others lie within a millisecond below it: the engine writes the
-    position and then the heartbeat, so a reader that catches it in between sees a new
-    position with the previous heartbeat, ahead by up to a status period (8 ms); kept for a
-    second, such a reading moved hoot's grid off the session's by 4-13 ms."""
-
-    def __init__(self, perf) -> None:
-        self.perf = perf
-        self._readings: deque[tuple[float, int]] = deque()  # (monotonic, engine position)
-        self._guard = threading.Lock()  # the steering thread and the console both read it
-
-    def _origin(self) -> tuple[float, float, int]:
-        """(the sample written at monotonic 0, the output latency, the sample rate)."""
-        status = self.perf._link.status()
-        now = time.monotonic()
-        beat_at = status.heartbeat - (time.time() - now)  # heartbeat is wall-clock time
-        sr = status.samplerate or self.perf.samplerate
-        with self._guard:
-            self._readings.append((beat_at, status.position))
-            while self._readings and self._readings[0][0] < now - STATUS_WINDOW:
-                self._readings.popleft()
-            aheads = [pos - sr * t for t, pos in self._readings]
-        return _freshest(aheads, sr), status.latency, sr
-
-    def sample(self, wall: float) -> int:
-        """The engine sample heard at monotonic time `wall`."""
-        ahead, latency, sr = self._origin()
-        return int(math.floor(ahead + sr * (wall - latency)))
-
-    def wall(self, sample: int) -> float:
-        """The monotonic time at which engine sample `sample` is heard."""
-        ahead, latency, sr = self._origin()
-        return (sample - ahead) / sr + latency
-
-
-def _freshest(aheads: list[float], samplerate: int) -> float:
-    """The largest of `aheads` with at least two others within a millisecond below it (in
-    a second of readings, some twenty lie within a millisecond of the top: readings fall
-    anywhere in a 5.3 ms block); the largest of all where there are too few readings."""
-    ranked = sorted(aheads, reverse=True)
-    band = samplerate / 1000
-    for i, top in enumerate(ranked[:-2]):
-        if ranked[i + 2] >= top - band:
-            return top
-    return ranked[0]
 
 
 def wrap(x: float, cycle: float) -> float:
@@ -182,7 +129,7 @@ class LinkSync:
         self._quantum: float | None = _positive(saved.get("quantum"))
         self._start_stop = bool(saved.get("start_stop", False))
         self.link = None  # link.Link while joined
-        self.clock = HeardClock(perf)
+        self.clock = perf.heard_clock  # the engine sample heard at a time, and back
         self._guard = threading.Lock()
         self._halt = threading.Event()
         self._thread: threading.Thread | None = None

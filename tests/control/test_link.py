@@ -258,7 +258,7 @@ def test_the_session_rejoins_with_the_set_and_bad_settings_are_one_sentence(tmp_
 def test_a_torn_status_reading_does_not_move_the_heard_clock():
     import numpy as np
 
-    from hoot.control.link_sync import _freshest
+    from hoot.performance import _freshest
 
     rng = np.random.default_rng(0)
     true = 1000.0  # samples ahead of the wall clock, just after a block
