@@ -29,7 +29,7 @@ HINT_OCTAVES = 0.15  # how tight a tap-tempo hint holds the prior
 PRIOR_WEIGHT = 0.02  # how strongly the prior pulls at each beat boundary
 NEIGHBOUR_LAMBDA = 100.0  # madmom's tempo-change sharpness
 JUMP = 1e-4  # the chance, at a beat boundary, of leaving for any tempo
-BEAT_REGION = 16  # the first 1/16 of a beat expects its onset
+BEAT_REGION = 8  # the first 1/8 of a beat expects its onset
 
 
 class BeatPointer:
@@ -74,25 +74,28 @@ class BeatPointer:
         """Move the belief to the tempo octave nearest `bpm`, keeping the beat's phase where
         it is: a doubled or halved tempo becomes the hinted one at once."""
         tempo, position = self.best()
-        heard = self.bpm_of(tempo)
-        factor = 2.0 ** round(np.log2(bpm / heard))
-        if factor == 1.0:
-            return
-        target = int(np.argmin(np.abs(self.lengths - self.lengths[tempo] / factor)))
+        factor = 2.0 ** round(np.log2(bpm / self.bpm_of(tempo)))
+        if factor != 1.0:
+            self.move(self.lengths[tempo] / factor, position)
+
+    def move(self, length: float, position: int) -> None:
+        """Put most of the belief on the beat length nearest `length` (frames), `position`
+        frames into the beat."""
+        target = int(np.argmin(np.abs(self.lengths - length)))
         keep = min(position, int(self.lengths[target]) - 1)
         self.p *= 0.05
         self.p[self.starts[target] + keep] += 0.95
         self.p /= self.p.sum()
 
-    def step(self, activation: float | None) -> None:
-        """One frame on; `activation` (0..1) is what was heard, None is nothing heard."""
+    def step(self, evidence: float | None) -> None:
+        """One frame on; `evidence` is how much likelier what was heard is at a beat than
+        between beats (1: no preference), None is nothing heard."""
         p = self.p
         wrapped = p[self.ends] @ self._transition
         p = np.roll(p, 1)
         p[self.starts] = wrapped
-        if activation is not None:
-            a = min(max(activation, 0.005), 0.995)
-            p *= np.where(self.in_beat, a, (1.0 - a) / (BEAT_REGION - 1))
+        if evidence is not None:
+            p[self.in_beat] *= evidence
         total = p.sum()
         self.p = p / total if total > 0 else self.prior[self.tempo_of] / self.lengths[self.tempo_of]
 

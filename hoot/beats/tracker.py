@@ -35,7 +35,8 @@ from hoot.errors import HootError
 # How the three band groups weigh in the beat's activation: the kick and bass carry the
 # beat; hats, often louder and on the off-beat, count least.
 LOW_WEIGHT, MID_WEIGHT, HIGH_WEIGHT = 1.0, 0.8, 0.4
-ACTIVATION_KNEE = 2.0  # normalised flux o becomes o / (o + KNEE): 0..1
+BEAT_ONSET = 2.0  # an onset this strong (times the running mean) is as likely on a beat as off
+EVIDENCE_POWER = 2.0  # beats weaker than BEAT_ONSET cost the square: eighths are not beats
 LATENCY_SECONDS = 0.0  # where an onset's flux peaks, after the onset (measured on clicks)
 SALIENCE_MEMORY = 0.5  # per beat: how much of the last beats' salience is kept
 MEAN_SECONDS = 2.0  # the running mean of the activation, salience's denominator
@@ -48,6 +49,8 @@ LOCK_BEATS = 3  # consistent beats in a row to lock
 TOLERANCE = 0.15  # a consistent beat is within 15 % of a beat length of where expected
 HOLD_BARS = 8  # how long holding flywheels before it gives up
 START_ONSET = 4.0  # an onset this strong after a second of nothing is the band starting
+FOLD_RATIO = 2.0  # every other beat this much stronger than the rest: the tempo is doubled
+FOLD_BEATS = 8  # beats looked at before folding
 HISTORY = 512  # frames of activation and low band kept (5 s)
 
 
@@ -113,6 +116,7 @@ class BeatTracker:
         self._start: float | None = None  # the frame the band started
         self._held = 0  # beats flywheeled in this hold
         self._recent: list[tuple[float, int]] = []  # (time, count) of the last bar's beats
+        self._strengths: list[float] = []  # how loud the last beats were heard
 
     def hint(self, bpm: float | None) -> None:
         """A tempo hint (tap tempo): folds octave errors towards `bpm`; None clears it."""
@@ -168,7 +172,8 @@ class BeatTracker:
         else:
             self._quiet += 1
         pointer = self._pointer
-        pointer.step(None if frame.silent else onset / (onset + ACTIVATION_KNEE))
+        evidence = min(max(((onset + 0.1) / BEAT_ONSET) ** EVIDENCE_POWER, 1e-3), 1e3)
+        pointer.step(None if frame.silent else evidence)
         tempo, position = pointer.best()
         length = float(pointer.lengths[tempo])
         beats = []
@@ -203,8 +208,26 @@ class BeatTracker:
             return []
         if self._last is not None and beat - self._last < 0.6 * length:
             return []
+        if self._doubled(length):
+            # Every other beat carries the weight: the true beat is twice as long, and the
+            # beat just heard (if it is the strong one) or the one before it starts it.
+            strong_now = np.mean(self._strengths[-1::-2]) > np.mean(self._strengths[-2::-2])
+            self._pointer.move(2 * length, position if strong_now else position + int(length))
+            self._strengths = []
+            if not strong_now:
+                return []
+            length *= 2
         self._period = length
         return [self._report(beat, confidence, holding=False)]
+
+    def _doubled(self, length: float) -> bool:
+        """Whether the beats heard alternate strong and weak, at a tempo whose half is one
+        the filter can follow: the octave error of hearing eighth notes as beats."""
+        if len(self._strengths) < FOLD_BEATS or 2 * length > self._pointer.lengths[-1]:
+            return False
+        a = np.mean(self._strengths[-1::-2])
+        b = np.mean(self._strengths[-2::-2])
+        return max(a, b) >= FOLD_RATIO * max(min(a, b), 1e-3)
 
     def _flywheel_beat(self, beat: float) -> list[Beat]:
         self._held += 1
@@ -223,6 +246,8 @@ class BeatTracker:
             steps = max(1, round((beat - self._last) / self._period))
             low = max(self._low[int(self._last + k) % HISTORY] for k in range(-1, 3))
             bars.heard(low, self._onsets.take_chroma())
+            heard = max(self._onset[int(self._last + k) % HISTORY] for k in range(-1, 3))
+            self._strengths = [*self._strengths[-FOLD_BEATS + 1 :], heard] if steps == 1 else []
         bars.advance(steps)
         if self._last is None and self._start is not None:
             bars.started(max(0, round((beat - self._start) / self._period)))
