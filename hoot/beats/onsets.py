@@ -32,7 +32,7 @@ LOW_HZ = 200.0
 HIGH_HZ = 5000.0
 MEAN_SECONDS = 3.0  # the running mean each band group is divided by
 RELEASE_SECONDS = 10.0  # how fast the level reference falls after the music gets quieter
-FLUX_FLOOR = 0.05  # a group's running mean never counts as smaller than this
+FLUX_FLOOR = 0.001  # a group's running mean never counts as smaller than this
 LOG_SCALE = 1.0  # log(1 + LOG_SCALE x): near-linear, so a loud hit outweighs a soft chord
 
 
@@ -66,6 +66,7 @@ class OnsetEnvelope:
     def reset(self) -> None:
         self._buffer = np.zeros(self.size, dtype=np.float64)
         self._pending = 0  # samples since the last frame
+        self._quiet = np.zeros(len(self._group))  # the bands of silence
         self._previous: np.ndarray | None = None
         self._means = np.full(3, FLUX_FLOOR)
         self._level = 0.0
@@ -97,7 +98,7 @@ class OnsetEnvelope:
         rms = float(np.sqrt(np.mean(x * x)))
         self._level = max(rms, self._level * self._release)
         if rms < self._silence:
-            self._previous = None
+            self._previous = self._quiet
             return Frame(0.0, 0.0, 0.0, True)
         spectrum = np.abs(np.fft.rfft(x * self._window)) / (self.size * self._level)
         self.span_chroma += self._chroma @ spectrum

@@ -10,7 +10,7 @@ Every beat boundary also weighs the tempo by a prior (log-normal around 115 BPM,
 a tap-tempo hint), which folds the octave errors that a beat tracker makes most: slow
 songs heard double, fast ones half.
 
-The observation: the first sixteenth of each beat expects an onset (the activation a,
+The observation: the twelfth of a beat centred on each beat expects an onset (the activation a,
 0..1), the rest expects none ((1 - a) / 15). Only the forward pass runs (the past only),
 so the estimate at a frame never changes when later audio arrives. Silent frames carry no
 observation at all: the pointer runs on by itself, which is what a flywheel through a
@@ -29,7 +29,7 @@ HINT_OCTAVES = 0.15  # how tight a tap-tempo hint holds the prior
 PRIOR_WEIGHT = 0.02  # how strongly the prior pulls at each beat boundary
 NEIGHBOUR_LAMBDA = 100.0  # madmom's tempo-change sharpness
 JUMP = 1e-4  # the chance, at a beat boundary, of leaving for any tempo
-BEAT_REGION = 8  # the first 1/8 of a beat expects its onset
+BEAT_REGION = 12  # the 1/12 of a beat around the beat expects its onset
 
 
 class BeatPointer:
@@ -46,7 +46,8 @@ class BeatPointer:
         self.tempo_of = np.repeat(np.arange(len(self.lengths)), self.lengths)
         self.position = np.arange(n) - self.starts[self.tempo_of]
         self.phase = self.position / self.lengths[self.tempo_of]
-        self.in_beat = self.position < np.maximum(1, self.lengths[self.tempo_of] // BEAT_REGION)
+        half = np.maximum(1, self.lengths[self.tempo_of] // (2 * BEAT_REGION))
+        self.in_beat = (self.position < half) | (self.position >= self.lengths[self.tempo_of] - half)
         ratio = self.lengths[None, :] / self.lengths[:, None]
         neighbours = np.exp(-NEIGHBOUR_LAMBDA * np.abs(ratio - 1.0))
         neighbours /= neighbours.sum(axis=1, keepdims=True)

@@ -34,10 +34,10 @@ from hoot.errors import HootError
 
 # How the three band groups weigh in the beat's activation: the kick and bass carry the
 # beat; hats, often louder and on the off-beat, count least.
-LOW_WEIGHT, MID_WEIGHT, HIGH_WEIGHT = 1.0, 0.8, 0.4
+LOW_WEIGHT, MID_WEIGHT, HIGH_WEIGHT = 1.0, 0.5, 0.2
 BEAT_ONSET = 2.0  # an onset this strong (times the running mean) is as likely on a beat as off
 EVIDENCE_POWER = 2.0  # beats weaker than BEAT_ONSET cost the square: eighths are not beats
-LATENCY_SECONDS = 0.0  # where an onset's flux peaks, after the onset (measured on clicks)
+LATENCY_SECONDS = 0.01  # the filter's beat lags the onset by this (the tune split's median)
 SALIENCE_MEMORY = 0.5  # per beat: how much of the last beats' salience is kept
 MEAN_SECONDS = 2.0  # the running mean of the activation, salience's denominator
 LOCK_SALIENCE = 2.0  # a beat's onset over the running mean, for a confident beat
@@ -51,6 +51,7 @@ HOLD_BARS = 8  # how long holding flywheels before it gives up
 START_ONSET = 4.0  # an onset this strong after a second of nothing is the band starting
 FOLD_RATIO = 2.0  # every other beat this much stronger than the rest: the tempo is doubled
 FOLD_BEATS = 8  # beats looked at before folding
+AROUND = range(-3, 4)  # frames around a beat where its onset may peak
 HISTORY = 512  # frames of activation and low band kept (5 s)
 
 
@@ -187,10 +188,9 @@ class BeatTracker:
     def _filter_beat(self, beat: float, length: float, position: int) -> list[Beat]:
         """The filter says a beat is at frame `beat`: judge it, maybe report it."""
         previous, self._candidate = self._candidate, beat
-        i = self._frame
-        heard = max(self._onset[(i - k) % HISTORY] for k in range(min(position + 2, HISTORY)))
-        salience = heard / max(self._mean, 1e-3)
-        self._salience = SALIENCE_MEMORY * self._salience + (1 - SALIENCE_MEMORY) * salience
+        if previous is not None:  # the last beat is over: how clearly was it heard?
+            salience = self._heard(previous) / max(self._mean, 1e-3)
+            self._salience = SALIENCE_MEMORY * self._salience + (1 - SALIENCE_MEMORY) * salience
         concentration = self._pointer.concentration(position / length)
         strength = min(max((self._salience - 1.0) / (FULL_SALIENCE - 1.0), 0.0), 1.0)
         confidence = concentration * strength
@@ -220,6 +220,10 @@ class BeatTracker:
         self._period = length
         return [self._report(beat, confidence, holding=False)]
 
+    def _heard(self, beat: float) -> float:
+        """The strongest onset around a beat that is over."""
+        return max(self._onset[int(beat + k) % HISTORY] for k in AROUND)
+
     def _doubled(self, length: float) -> bool:
         """Whether the beats heard alternate strong and weak, at a tempo whose half is one
         the filter can follow: the octave error of hearing eighth notes as beats."""
@@ -244,9 +248,9 @@ class BeatTracker:
             steps = 1
         else:
             steps = max(1, round((beat - self._last) / self._period))
-            low = max(self._low[int(self._last + k) % HISTORY] for k in range(-1, 3))
+            low = max(self._low[int(self._last + k) % HISTORY] for k in AROUND)
             bars.heard(low, self._onsets.take_chroma())
-            heard = max(self._onset[int(self._last + k) % HISTORY] for k in range(-1, 3))
+            heard = self._heard(self._last)
             self._strengths = [*self._strengths[-FOLD_BEATS + 1 :], heard] if steps == 1 else []
         bars.advance(steps)
         if self._last is None and self._start is not None:
