@@ -7,7 +7,10 @@ place the downbeat. Every beat adds to its place's score:
 - the low band's onset strength at the beat (a kick or a bass note lands on the one more
   often than anywhere else), and
 - the harmonic change at the beat: the cosine distance between the pitch classes of the
-  beat before and the beat after (chords and bass lines change at bar lines).
+  beat before and the beat after (chords and bass lines change at bar lines);
+
+each over its mean at the last two bars' beats, so noise-like chroma (drums alone) adds the
+same to every place and moves nothing.
 
 Both are known only once the beat is over, so they are credited at the next beat, to the
 place where they happened.
@@ -26,7 +29,7 @@ import numpy as np
 HALF_LIFE_BARS = 8.0
 MARGIN = 1.25  # a challenger's score over the current one's before the one moves
 LOW_WEIGHT = 1.0
-CHANGE_WEIGHT = 3.0
+CHANGE_WEIGHT = 1.0
 START_BONUS = 3.0
 SET_BONUS = 50.0
 
@@ -44,20 +47,24 @@ class BarCounter:
         self.scores = np.zeros(self.meter)
         self.one = 0  # count % meter of the downbeats
         self._chroma: list[np.ndarray] = []
+        self._lows: list[float] = []  # the low band at the last two bars' beats
+        self._changes: list[float] = []  # the harmonic change at the last two bars' beats
 
     def heard(self, low: float, chroma: np.ndarray) -> None:
         """What the latest beat sounded like, known once it is over: its low-band onset
         strength and the pitch classes from it to the next beat."""
         if self.count < 0:
             return
-        self.scores[self.count % self.meter] += LOW_WEIGHT * min(low, 10.0) / 10.0
+        place = self.count % self.meter
+        self._lows = [*self._lows[-2 * self.meter + 1 :], low]
+        self.scores[place] += LOW_WEIGHT * _share(low, self._lows)
         self._chroma = [*self._chroma[-1:], chroma]
         if len(self._chroma) == 2:
             before, after = self._chroma
             norm = float(np.linalg.norm(before) * np.linalg.norm(after))
-            if norm > 0:
-                change = 1.0 - float(before @ after) / norm
-                self.scores[self.count % self.meter] += CHANGE_WEIGHT * change
+            change = 1.0 - float(before @ after) / norm if norm > 0 else 0.0
+            self._changes = [*self._changes[-2 * self.meter + 1 :], change]
+            self.scores[place] += CHANGE_WEIGHT * _share(change, self._changes)
 
     def advance(self, steps: int) -> int:
         """A new beat, `steps` beats after the latest; its number in the bar (1 = one)."""
@@ -82,3 +89,10 @@ class BarCounter:
         """The beat numbered `count` is a downbeat: the performer said so."""
         self.one = count % self.meter
         self.scores[self.one] += SET_BONUS
+
+
+def _share(value: float, recent: list[float]) -> float:
+    """0..1: how far `value` stands above the recent ones (1 at three times their mean or
+    more); the same at every beat when nothing stands out, so it moves no bar line."""
+    typical = float(np.mean(recent))
+    return min(value / typical, 3.0) / 3.0 if typical > 0 else 0.0

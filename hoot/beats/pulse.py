@@ -46,8 +46,9 @@ class BeatPointer:
         self.tempo_of = np.repeat(np.arange(len(self.lengths)), self.lengths)
         self.position = np.arange(n) - self.starts[self.tempo_of]
         self.phase = self.position / self.lengths[self.tempo_of]
-        half = np.maximum(1, self.lengths[self.tempo_of] // (2 * BEAT_REGION))
-        self.in_beat = (self.position < half) | (self.position >= self.lengths[self.tempo_of] - half)
+        length = self.lengths[self.tempo_of]
+        half = np.maximum(1, length // (2 * BEAT_REGION))
+        self.in_beat = (self.position < half) | (self.position >= length - half)
         ratio = self.lengths[None, :] / self.lengths[:, None]
         neighbours = np.exp(-NEIGHBOUR_LAMBDA * np.abs(ratio - 1.0))
         neighbours /= neighbours.sum(axis=1, keepdims=True)

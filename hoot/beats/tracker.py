@@ -38,9 +38,12 @@ LOW_WEIGHT, MID_WEIGHT, HIGH_WEIGHT = 1.0, 0.5, 0.2
 BEAT_ONSET = 2.0  # an onset this strong (times the running mean) is as likely on a beat as off
 EVIDENCE_POWER = 2.0  # beats weaker than BEAT_ONSET cost the square: eighths are not beats
 LATENCY_SECONDS = 0.01  # the filter's beat lags the onset by this (the tune split's median)
-SALIENCE_MEMORY = 0.5  # per beat: how much of the last beats' salience is kept
+# A beat's salience: its strongest onset (within 3 frames) over the running mean of the
+# onsets; the median of the last SALIENCE_BEATS beats, so one crash cannot claim a beat.
+SALIENCE_BEATS = 4
 MEAN_SECONDS = 2.0  # the running mean of the activation, salience's denominator
-LOCK_SALIENCE = 2.0  # a beat's onset over the running mean, for a confident beat
+NOISE_SALIENCE = 2.0  # what noise and drones reach by chance (the strongest of 7 frames)
+LOCK_SALIENCE = 2.2  # a beat's onset over the running mean, for a confident beat
 FULL_SALIENCE = 4.0  # salience at which confidence stops growing
 LOCK_CONFIDENCE = 0.5
 HOLD_SALIENCE = 1.5  # below this (the beats no longer stand out) a lock holds
@@ -49,8 +52,6 @@ LOCK_BEATS = 3  # consistent beats in a row to lock
 TOLERANCE = 0.15  # a consistent beat is within 15 % of a beat length of where expected
 HOLD_BARS = 8  # how long holding flywheels before it gives up
 START_ONSET = 4.0  # an onset this strong after a second of nothing is the band starting
-FOLD_RATIO = 2.0  # every other beat this much stronger than the rest: the tempo is doubled
-FOLD_BEATS = 8  # beats looked at before folding
 AROUND = range(-3, 4)  # frames around a beat where its onset may peak
 HISTORY = 512  # frames of activation and low band kept (5 s)
 
@@ -108,7 +109,8 @@ class BeatTracker:
         self._onset = np.zeros(HISTORY)
         self._low = np.zeros(HISTORY)
         self._mean = 1.0
-        self._salience = 1.0
+        self._salience = 1.0  # the median of the last beats' saliences
+        self._saliences: list[float] = []
         self._consistent = 0
         self._last: float | None = None  # the frame of the latest beat reported
         self._period = 60.0 * self._onsets.fps / 120.0  # frames a beat
@@ -117,7 +119,6 @@ class BeatTracker:
         self._start: float | None = None  # the frame the band started
         self._held = 0  # beats flywheeled in this hold
         self._recent: list[tuple[float, int]] = []  # (time, count) of the last bar's beats
-        self._strengths: list[float] = []  # how loud the last beats were heard
 
     def hint(self, bpm: float | None) -> None:
         """A tempo hint (tap tempo): folds octave errors towards `bpm`; None clears it."""
@@ -134,7 +135,9 @@ class BeatTracker:
         """The performer says "this is one": the beat nearest `time` (seconds on the
         stream's clock) is a downbeat from now on."""
         if not self._recent:
-            raise HootError("no beat heard yet to call the one; tap it again once hoot hears the beat")
+            raise HootError(
+                "no beat heard yet to call the one; tap it again once hoot hears the beat"
+            )
         beat_time, count = min(self._recent, key=lambda tc: abs(tc[0] - time))
         steps = round((time - beat_time) * self._onsets.fps / self._period)
         self._bars.set_one(count + steps)
@@ -147,7 +150,9 @@ class BeatTracker:
         if block.ndim == 2:
             block = block.mean(axis=1)
         elif block.ndim != 1:
-            raise HootError(f"the beat tracker takes (n,) or (n, channels) audio, not {block.shape}")
+            raise HootError(
+                f"the beat tracker takes (n,) or (n, channels) audio, not {block.shape}"
+            )
         self.fed += len(block)
         found: list[Beat] = []
         for frame in self._onsets.feed(block):
@@ -179,7 +184,8 @@ class BeatTracker:
         length = float(pointer.lengths[tempo])
         beats = []
         beat = i - position
-        if position < length / 4 and (self._candidate is None or beat - self._candidate > 0.6 * length):
+        new = self._candidate is None or beat - self._candidate > 0.6 * length
+        if position < length / 4 and new:
             beats += self._filter_beat(beat, length, position)
         if self.state == "holding" and self._last is not None and i >= self._last + self._period:
             beats += self._flywheel_beat(self._last + self._period)
@@ -190,9 +196,11 @@ class BeatTracker:
         previous, self._candidate = self._candidate, beat
         if previous is not None:  # the last beat is over: how clearly was it heard?
             salience = self._heard(previous) / max(self._mean, 1e-3)
-            self._salience = SALIENCE_MEMORY * self._salience + (1 - SALIENCE_MEMORY) * salience
+            self._saliences = [*self._saliences[-SALIENCE_BEATS + 1 :], salience]
+            self._salience = float(np.median(self._saliences))
         concentration = self._pointer.concentration(position / length)
-        strength = min(max((self._salience - 1.0) / (FULL_SALIENCE - 1.0), 0.0), 1.0)
+        strength = (self._salience - NOISE_SALIENCE) / (FULL_SALIENCE - NOISE_SALIENCE)
+        strength = min(max(strength, 0.0), len(self._saliences) / SALIENCE_BEATS)
         confidence = concentration * strength
         steady = previous is not None and abs(beat - previous - length) <= TOLERANCE * length
         good = steady and self._salience >= LOCK_SALIENCE and confidence >= LOCK_CONFIDENCE
@@ -208,30 +216,12 @@ class BeatTracker:
             return []
         if self._last is not None and beat - self._last < 0.6 * length:
             return []
-        if self._doubled(length):
-            # Every other beat carries the weight: the true beat is twice as long, and the
-            # beat just heard (if it is the strong one) or the one before it starts it.
-            strong_now = np.mean(self._strengths[-1::-2]) > np.mean(self._strengths[-2::-2])
-            self._pointer.move(2 * length, position if strong_now else position + int(length))
-            self._strengths = []
-            if not strong_now:
-                return []
-            length *= 2
         self._period = length
         return [self._report(beat, confidence, holding=False)]
 
     def _heard(self, beat: float) -> float:
         """The strongest onset around a beat that is over."""
         return max(self._onset[int(beat + k) % HISTORY] for k in AROUND)
-
-    def _doubled(self, length: float) -> bool:
-        """Whether the beats heard alternate strong and weak, at a tempo whose half is one
-        the filter can follow: the octave error of hearing eighth notes as beats."""
-        if len(self._strengths) < FOLD_BEATS or 2 * length > self._pointer.lengths[-1]:
-            return False
-        a = np.mean(self._strengths[-1::-2])
-        b = np.mean(self._strengths[-2::-2])
-        return max(a, b) >= FOLD_RATIO * max(min(a, b), 1e-3)
 
     def _flywheel_beat(self, beat: float) -> list[Beat]:
         self._held += 1
@@ -250,8 +240,6 @@ class BeatTracker:
             steps = max(1, round((beat - self._last) / self._period))
             low = max(self._low[int(self._last + k) % HISTORY] for k in AROUND)
             bars.heard(low, self._onsets.take_chroma())
-            heard = self._heard(self._last)
-            self._strengths = [*self._strengths[-FOLD_BEATS + 1 :], heard] if steps == 1 else []
         bars.advance(steps)
         if self._last is None and self._start is not None:
             bars.started(max(0, round((beat - self._start) / self._period)))

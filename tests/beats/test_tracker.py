@@ -136,7 +136,7 @@ def test_a_hint_folds_a_doubled_tempo_to_the_one_the_performer_taps():
     tracker.hint(90.0)
     beats = [b for b in track(audio[10 * SR :], tracker=tracker) if b.time > 3.0]
     assert np.median([b.bpm for b in beats]) == pytest.approx(90.0, rel=0.03)
-    assert np.mean(hits(beats, reference[::2] - 10.0)) >= 0.9
+    assert np.mean(hits(beats, reference[::2])) >= 0.9
 
 
 def test_the_kick_on_one_makes_the_downbeat():
