@@ -73,14 +73,18 @@ class BarCounter:
             self._chroma = []
         self.count += steps
         self.scores *= self._fade**steps
+        self._choose()
+        return self.number(self.count)
+
+    def _choose(self) -> None:
         best = int(np.argmax(self.scores))
         if self.scores[best] > MARGIN * self.scores[self.one]:
             self.one = best
-        return self.number(self.count)
 
     def started(self, steps_ago: int) -> None:
         """The band started `steps_ago` beats before the latest beat: likely on a one."""
         self.scores[(self.count - steps_ago) % self.meter] += START_BONUS
+        self._choose()
 
     def number(self, count: int) -> int:
         return (count - self.one) % self.meter + 1
