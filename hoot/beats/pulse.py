@@ -6,15 +6,16 @@ per frame of the beat, 5,600 states in all. Each frame the pointer moves one fra
 only at the end of a beat may it change tempo, and then mostly to a neighbour
 (exp(-100 |ratio - 1|), as madmom does) with a small chance of any tempo (so a band that
 jumps from 100 to 130 BPM is found again within a bar or two, not after a slow glide).
-Every beat boundary also weighs the tempo by a prior (log-normal around 115 BPM, or around
-a tap-tempo hint), which folds the octave errors that a beat tracker makes most: slow
-songs heard double, fast ones half.
+Every beat boundary also weighs the tempo, lightly, by a prior: flat from 70 to 185 BPM,
+falling gently below and steeply above (eighth notes heard as beats are the commonest
+octave error), or, after a tap-tempo hint, a narrow bump around the hint.
 
-The observation: the twelfth of a beat centred on each beat expects an onset (the activation a,
-0..1), the rest expects none ((1 - a) / 15). Only the forward pass runs (the past only),
-so the estimate at a frame never changes when later audio arrives. Silent frames carry no
-observation at all: the pointer runs on by itself, which is what a flywheel through a
-break needs.
+The observation is a likelihood ratio: the twelfth of a beat centred on each beat is
+`evidence` times likelier than the rest of the beat, where the tracker makes evidence from
+the onset strength (above 1 for a clear onset, below 1 for none, so a beat where nothing
+happens costs). Only the forward pass runs (the past only), so the estimate at a frame
+never changes when later audio arrives. Silent frames carry no observation at all: the
+pointer runs on by itself, which is what a flywheel through a break needs.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ import numpy as np
 
 SLOWEST_BPM = 55.0
 FASTEST_BPM = 215.0
-PRIOR_BPM = 115.0
-PRIOR_OCTAVES = 0.6  # the prior's spread (one standard deviation, in octaves)
+PRIOR_SLOW, PRIOR_FAST = 70.0, 185.0  # the prior is flat between these
+PRIOR_OCTAVES = 0.3  # how it falls below PRIOR_SLOW (one standard deviation, in octaves)
+FAST_OCTAVES = 0.1  # and, much faster, above PRIOR_FAST: eighth notes heard as beats
 HINT_OCTAVES = 0.15  # how tight a tap-tempo hint holds the prior
 PRIOR_WEIGHT = 0.02  # how strongly the prior pulls at each beat boundary
 NEIGHBOUR_LAMBDA = 100.0  # madmom's tempo-change sharpness
@@ -61,9 +63,13 @@ class BeatPointer:
 
     def hint(self, bpm: float | None) -> None:
         """Centre the tempo prior on `bpm` (tight), or on the default (wide) with None."""
-        centre, spread = (PRIOR_BPM, PRIOR_OCTAVES) if bpm is None else (bpm, HINT_OCTAVES)
-        octaves = np.log2(60.0 * self.fps / self.lengths / centre)
-        prior = np.exp(-0.5 * (octaves / spread) ** 2)
+        tempi = 60.0 * self.fps / self.lengths
+        if bpm is None:
+            below = np.minimum(np.log2(tempi / PRIOR_SLOW), 0.0) / PRIOR_OCTAVES
+            above = np.maximum(np.log2(tempi / PRIOR_FAST), 0.0) / FAST_OCTAVES
+            prior = np.exp(-0.5 * (below**2 + above**2))
+        else:
+            prior = np.exp(-0.5 * (np.log2(tempi / bpm) / HINT_OCTAVES) ** 2)
         self.prior = prior / prior.sum()
         self._transition = self._moves * (self.prior / self.prior.max()) ** PRIOR_WEIGHT
 
