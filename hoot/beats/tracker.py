@@ -32,10 +32,13 @@ from hoot.beats.onsets import Frame, OnsetEnvelope
 from hoot.beats.pulse import BeatPointer
 from hoot.errors import HootError
 
-# How the three band groups weigh in the beat's activation: the kick and bass carry the
-# beat; hats, often louder and on the off-beat, count least.
-LOW_WEIGHT, MID_WEIGHT, HIGH_WEIGHT = 1.0, 0.5, 0.2
-BEAT_ONSET = 2.0  # an onset this strong (times the running mean) is as likely on a beat as off
+# The onset is the geometric mean of the three band groups' flux (each + BROAD): a kick
+# with its click, a snare, a chord with its bass are heard in every group at once and count
+# most; hats alone, a bass note alone, a keys chord alone count little. This is what keeps
+# the beat off the "and" where the open hats, the bass and the keys play (tune split: beat
+# F 0.75 with a weighted sum, 0.80 with this).
+BROAD = 2.0
+BEAT_ONSET = 1.5  # an onset this strong (times the running mean) is as likely on a beat as off
 EVIDENCE_POWER = 2.0  # beats weaker than BEAT_ONSET cost the square: eighths are not beats
 LATENCY_SECONDS = 0.01  # the filter's beat lags the onset by this (the tune split's median)
 # A beat's salience: its strongest onset (within 3 frames) over the running mean of the
@@ -164,9 +167,8 @@ class BeatTracker:
     def _hear(self, frame: Frame) -> list[Beat]:
         """One frame through the filter and the state machine: the beats it revealed."""
         i = self._frame
-        onset = (LOW_WEIGHT * frame.low + MID_WEIGHT * frame.mid + HIGH_WEIGHT * frame.high) / (
-            LOW_WEIGHT + MID_WEIGHT + HIGH_WEIGHT
-        )
+        spread = (frame.low + BROAD) * (frame.mid + BROAD) * (frame.high + BROAD)
+        onset = spread ** (1.0 / 3.0) - BROAD
         self._onset[i % HISTORY] = onset
         self._low[i % HISTORY] = frame.low
         decay = np.exp(-1.0 / (MEAN_SECONDS * self._onsets.fps))
