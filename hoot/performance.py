@@ -482,31 +482,59 @@ class Performance:
         self.session.update_settings(phrase=bars)
         self.session.log("phrase", bars=bars, beat=result.beat, sample=result.sample)
 
-    def follow(self, port: str | None) -> str:
-        """Follow the MIDI clock of a drum machine, a DAW or another laptop:
-        `perf.follow("Drum machine")` (any unique part of the input's name; `perf.midi`
-        lists the inputs). hoot's tempo locks to it within two beats and its beats slide
-        onto the master's with small tempo nudges; the master's Start restarts hoot's phrase
-        on the whole beat nearest its downbeat, and Continue on its Song Position Pointer's;
-        its Stop leaves hoot playing on at the last tempo. Unplugged, hoot free-runs at the
-        last tempo and says so; plugged back in, it locks again. `perf.follow(None)` goes
-        back to hoot's own tempo (the last one followed). The port is saved with the
-        session, and followed again when the set starts. Returns the sync source, as the
-        beat grid shows it (`perf.sync`; `perf.locked` says whether it holds)."""
-        if port is not None and self.open_sync is None:
-            raise HootError("following a MIDI clock needs a live set (hoot tui or hoot play)")
+    def follow(self, source: str | list[str] | None) -> str:
+        """Follow a band, or a MIDI clock; hoot's tempo and bars glide onto theirs.
+
+        `perf.follow("drums")`, `perf.follow(["bass", "keys"])`: input tracks (perf.input
+        made them) a beat tracker listens to; hoot's beats land with the band's in the room
+        (the round trip, perf.latency, is made up for), its bars on the band's downbeats
+        once the tracker has held them for a bar; without a lock hoot keeps its tempo and
+        says so. F6 taps a tempo (a hint to the tracker), F7 says "this is one".
+
+        `perf.follow("Drum machine")`: the MIDI clock of a drum machine, a DAW or another
+        laptop (any unique part of the input's name; `perf.midi` lists the inputs). hoot's
+        tempo locks to it within two beats and its beats slide onto the master's with small
+        tempo nudges; the master's Start restarts hoot's phrase on the whole beat nearest its
+        downbeat, and Continue on its Song Position Pointer's; its Stop leaves hoot playing
+        on at the last tempo. Unplugged, hoot free-runs at the last tempo and says so;
+        plugged back in, it locks again.
+
+        `perf.follow(None)` goes back to hoot's own tempo (the last one followed). What is
+        followed is saved with the session, and followed again when the set starts. Returns
+        the sync source, as the beat grid shows it (`perf.sync`; `perf.locked` says whether
+        it holds)."""
+        if isinstance(source, tuple):
+            source = list(source)
+        if isinstance(source, list) and len(source) == 1:
+            source = source[0]
+        if source is not None and not (
+            (isinstance(source, str) and source.strip())
+            or (isinstance(source, list) and source and all(isinstance(n, str) for n in source))
+        ):
+            raise HootError(
+                f"follow({source!r}): an input track ('drums'), several (['bass', 'keys']), "
+                "a MIDI input's name, or None"
+            )
+        if source is not None and self.open_sync is None:
+            raise HootError("following a band or a MIDI clock needs a live set (hoot tui or "
+                            "hoot play)")  # fmt: skip
         if self._follower is not None:
             self._follower.close()
             self._follower = None
-        if port is not None:
-            self._follower = self.open_sync(port)
-        self.session.update_settings(follow=port)
-        self.session.log("follow", port=port)
+        if source is not None:
+            self._follower = self.open_sync(source)
+        self.session.update_settings(follow=source)
+        self.session.log("follow", port=source)
         return self.sync
 
     @property
+    def follower(self) -> Any:
+        """The sync source perf.follow started (its .sync, .locked, .bpm), or None."""
+        return self._follower
+
+    @property
     def sync(self) -> str:
-        """Where hoot's tempo comes from: "internal", or "MIDI clock: <port>"."""
+        """Where hoot's tempo comes from: "internal", "MIDI clock: <port>" or "band: drums"."""
         follower = self._follower
         return "internal" if follower is None else follower.sync
 
@@ -659,6 +687,25 @@ class Performance:
         where the engine can, else the figure the device reports."""
         found = self._send(p.MeasureLatency())
         return RoundTrip(float(found.ms), int(found.frames), bool(found.measured), str(found.how))
+
+    def input_ring(self) -> tuple[str, dict[str, int]]:
+        """The engine's input ring (hoot.engine.rings opens it by this name; "" when there
+        is none) and each input track's row in it, for sync sources that listen to inputs."""
+        found = self._send(p.Inputs())
+        return str(found.ring), {t.name: int(t.row) for t in found.tracks}
+
+    def heard(self, wall: float | None = None) -> int:
+        """The sample the audience hears at `wall` (time.monotonic(); None: now): the
+        engine's position at its latest status, carried on to `wall`, less the output
+        latency. Offline, now."""
+        if self.offline:
+            return self.now
+        status = self._link.status()
+        mono = time.monotonic()
+        at = status.heartbeat - (time.time() - mono)  # the heartbeat, on the monotonic clock
+        sr = status.samplerate or self.samplerate
+        wall = mono if wall is None else wall
+        return int(status.position + sr * (wall - at - status.latency))
 
     def _input_source(self, channel, file, signal, monitor) -> dict[str, Any]:
         """What an input listens to, checked, as session.toml keeps it."""

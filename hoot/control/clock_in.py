@@ -39,6 +39,7 @@ engine's sample at a wall time comes from its status (position and heartbeat, 12
 from __future__ import annotations
 
 import math
+import statistics
 import threading
 import time
 from collections import deque
@@ -54,6 +55,7 @@ DEAD_BAND = 0.005  # beats of phase error left alone (2.5 ms at 120 BPM)
 MIN_CHANGE = 0.01  # BPM: smaller proposals are not sent
 RETAKE_BPM = 0.5  # playing candidates are rendered again once the tempo moved this far
 STATUS_WINDOW = 1.0  # seconds of engine status readings behind the wall-to-sample map
+HELD_READINGS = 8  # an unplugged master's tempo: the median of the last 2 s of steering
 
 
 class ClockIn:
@@ -70,6 +72,9 @@ class ClockIn:
         self._origin: float | None = None  # hoot's beat of the master's song position 0
         self._retaken = 0.0
         self._readings: deque[tuple[float, int]] = deque()  # (wall, engine position)
+        # the master's tempo at the last steering turns: what hoot holds when it goes away
+        # (the tempo fitted at the moment of the unplug can carry a late burst of ticks)
+        self._steady: deque[float] = deque(maxlen=HELD_READINGS)
         self._guard = threading.Lock()
         self.proposals = 0  # tempo changes sent
         self.port = ports.open_input(part, self._on_message, client="hoot-clock-in")
@@ -123,7 +128,12 @@ class ClockIn:
     def _plugged(self, connected: bool, sentence: str) -> None:
         """The watcher of hoot.midi's ports: the input went away or came back."""
         with self._guard:
-            held = self.follower.bpm if self._lock_state is not None else None
+            held = None
+            if self._steady:
+                held = statistics.median(self._steady)
+            elif self._lock_state is not None:
+                held = self.follower.bpm
+            self._steady.clear()
             self.follower.reset()
             self._lock_state, self._origin, self.running = None, None, None
         if connected:
@@ -165,7 +175,10 @@ class ClockIn:
         heard = self._heard_sample(now)
         unit = tm.grid_at_beat(tm.beat_at(heard)).meter.unit
         per_beat = TICKS_PER_QUARTER * 4 / unit  # ticks a hoot beat
-        ext_bpm = self.follower.bpm * unit / 4
+        master_bpm = self.follower.bpm
+        with self._guard:
+            self._steady.append(master_bpm)
+        ext_bpm = master_bpm * unit / 4
         master = (at_tick + (now - lock.tick_time) / lock.period) / per_beat  # beats
         hoot = tm.beat_at(heard)
         if align:

@@ -14,7 +14,9 @@ Pressing a pad toggles its candidate in the queue (`SetActions.toggle`, what F8 
 selected one). The right column of round buttons makes a new batch for its row's role, the
 left column stops its role at the next boundary, the top row counts the bars left in the
 phrase, Record/Capture (bottom left, CC 10) is panic, and while Shift (top left, CC 90) is
-held the left column mutes and the right column solos each role.
+held the left column mutes and the right column solos each role. The right column's two
+lowest buttons are tap tempo (CC 29, lit on each of hoot's beats) and "this is one" (CC 19,
+lit on each downbeat), as F6 and F7.
 
 The bytes (research/controllers-sync.md §3, checked against hardware-verified drivers: the
 manual has errors). In Programmer mode a pad is note `row*10 + col` (11 bottom left, 88 top
@@ -65,6 +67,8 @@ SIZE = 109
 LEAVING_S = 0.05  # what close() waits for its last message to leave
 
 SHIFT, PANIC = 90, 10
+TAP, ONE = 29, 19  # the right column's two lowest: tap tempo, "this is one"
+BLINK = 0.2  # of a beat: how long the tap and one buttons light up on hoot's beat and bar
 COUNTDOWN = tuple(range(91, 99))  # the top row, left to right
 ROLE_ROWS = {role: 8 - i for i, role in enumerate(ROLES)}  # drums 8 ... perc 3
 ROW_ROLES = {row: role for role, row in ROLE_ROWS.items()}
@@ -152,6 +156,9 @@ def picture(view: Any, shift: bool = False) -> list[Spec]:
             leds[cc] = (0, RED) if left == 1 else (3, 40, 40, 40)
     leds[SHIFT] = WHITE if shift else (3, 8, 8, 8)
     leds[PANIC] = (3, 30, 0, 0)
+    on_beat = view.beat_in_bar % 1.0 < BLINK
+    leds[TAP] = (3, 60, 60, 60) if on_beat else (3, 8, 8, 8)
+    leds[ONE] = (3, 0, 90, 20) if on_beat and view.beat_in_bar < 1.0 else (3, 0, 12, 3)
     leds[99] = (3, 0, 60, 20) if view.engine_alive else (0, RED)
     return leds
 
@@ -299,7 +306,7 @@ class LaunchpadProMK3(Controller):
         if status == 0x90 and value > 0:
             self._pad(number)
         elif status == 0xB0:
-            self._button(number, value)
+            self._button(number, value, arrived)
 
     def _pad(self, note: int) -> None:
         row, col = divmod(note, 10)
@@ -307,7 +314,7 @@ class LaunchpadProMK3(Controller):
         if role is not None and 1 <= col <= 8:
             self._presses.put(lambda: self.stage.actions.toggle(role, col))
 
-    def _button(self, cc: int, value: int) -> None:
+    def _button(self, cc: int, value: int, arrived: float) -> None:
         if cc == SHIFT:
             self.shift = value > 0
             self._paint()  # the layer shows at once, not at the next view
@@ -319,6 +326,10 @@ class LaunchpadProMK3(Controller):
         actions, perf = self.stage.actions, self.stage.perf
         if cc == PANIC:
             self._presses.put(actions.panic)
+        elif cc == TAP:  # stamped on arrival: the worker may take the press later
+            self._presses.put(lambda: actions.tap(arrived))
+        elif cc == ONE:
+            self._presses.put(lambda: actions.one(arrived))
         elif role is not None and col == 0:
             if self.shift:
                 self._presses.put(lambda: _flip(perf.tracks[role], "mute"))

@@ -103,13 +103,14 @@ class ClockFollower:
         """The master's tempo (quarter notes per minute): the slope of a straight line
         through the arrivals of the last two beats (since the acquisition began), or the
         loop's period until there are a dozen of them."""
-        n = len(self._recent)
+        recent = tuple(self._recent)  # one copy under the GIL: the MIDI thread appends
+        n = len(recent)
         if n < 12:
             return 60.0 / (TICKS_PER_QUARTER * self.period) if self.period > 0 else 0.0
-        mean_i = sum(i for i, _ in self._recent) / n
-        mean_t = sum(t for _, t in self._recent) / n
-        num = sum((i - mean_i) * (t - mean_t) for i, t in self._recent)
-        den = sum((i - mean_i) ** 2 for i, _ in self._recent)
+        mean_i = sum(i for i, _ in recent) / n
+        mean_t = sum(t for _, t in recent) / n
+        num = sum((i - mean_i) * (t - mean_t) for i, t in recent)
+        den = sum((i - mean_i) ** 2 for i, _ in recent)
         slope = num / den
         return 60.0 / (TICKS_PER_QUARTER * slope) if slope > 0 else 0.0
 

@@ -9,10 +9,16 @@ as the picker shows them.
 
 from __future__ import annotations
 
+import statistics
+import time
 from dataclasses import dataclass
 
 from hoot.errors import HootError
 from hoot.music import ROLES
+
+TAPS = 3  # taps that give a tempo (two intervals)
+TAP_PAUSE_S = 2.0  # a pause this long starts the counting again (30 BPM is the slowest tap)
+TAP_KEEP = 8  # the latest taps that count: the tempo follows a performer who changes it
 
 
 @dataclass
@@ -33,6 +39,7 @@ class SetActions:
     def __init__(self, perf) -> None:
         self.perf = perf
         self.selection = Selection()
+        self.taps: list[float] = []  # monotonic times of the latest taps
 
     # ---- where the selection is ---------------------------------------------------------
 
@@ -152,3 +159,45 @@ class SetActions:
         except HootError as e:
             return str(e)
         return "panic: everything stopped"
+
+    # ---- time ----------------------------------------------------------------------------
+
+    def tap(self, at: float | None = None) -> str:
+        """A tap of the tempo key at `at` (time.monotonic(), stamped where the press arrived;
+        None: now). Three taps or more give a tempo, their median interval; a pause of
+        TAP_PAUSE_S starts again. On hoot's own clock the tempo changes from the next beat;
+        following a band, also a hint to its tracker; a MIDI clock keeps its tempo."""
+        at = time.monotonic() if at is None else at
+        if self.taps and at - self.taps[-1] > TAP_PAUSE_S:
+            self.taps.clear()
+        self.taps = [*self.taps, at][-TAP_KEEP:]
+        if len(self.taps) < TAPS:
+            return f"tap {len(self.taps)}: {TAPS - len(self.taps)} more for a tempo"
+        bpm = round(60.0 / statistics.median(b - a for a, b in zip(self.taps, self.taps[1:])), 1)
+        follower = self.perf.follower
+        if follower is not None and not hasattr(follower, "hint"):
+            return f"tapped {bpm:g} BPM, but the {follower.sync} sets the tempo"
+        try:
+            self.perf.set_tempo(bpm)
+        except HootError as e:
+            return str(e)
+        if follower is None:
+            return f"tap: {bpm:g} BPM from the next beat"
+        follower.hint(bpm)
+        return f"tap: {bpm:g} BPM, and a hint to the {follower.sync} follower"
+
+    def one(self, at: float | None = None) -> str:
+        """The "this is one" key: the beat nearest what the performer hears at `at`
+        (time.monotonic(), stamped where the press arrived; None: now) is a downbeat, where
+        a new phrase starts; a band's tracker counts its bars from there too."""
+        try:
+            heard = self.perf.heard(at)
+            tm = self.perf.tempo_map()
+            beat = float(round(tm.beat_at(heard)))
+            self.perf.downbeat(beat)
+        except HootError as e:
+            return str(e)
+        follower = self.perf.follower
+        if follower is not None and hasattr(follower, "one"):
+            follower.one(heard)
+        return f"one: a phrase starts at bar {self.perf.bar_of(tm.sample_at(beat))}"

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from hoot.console.namespace import make_namespace
-from hoot.control.clock_in import ClockIn
 from hoot.control.midi import MidiRig
+from hoot.control.sources import open_sync
 from hoot.engine import protocol as p
 from hoot.engine.protocol import EngineLink, PlayerState
 from hoot.errors import HootError
@@ -61,8 +61,9 @@ class Stage:
         # perf.midi: made here because perf imports no MIDI; opens ports only when used
         self.midi = MidiRig(self)  # its saved maps come back once the inputs are known
         self.perf.midi = self.midi
-        # perf.follow's sync sources, on the same ports (hoot.control.clock_in)
-        self.perf.open_sync = lambda port: ClockIn(self.perf, self.midi.ports, port)
+        # perf.follow's sync sources: a band on the inputs (hoot.control.beat_follow), or a
+        # MIDI clock on the same ports as perf.midi (hoot.control.clock_in)
+        self.perf.open_sync = lambda source: open_sync(self.perf, self.midi.ports, source)
 
     # ---- making one ------------------------------------------------------------------------
 
@@ -185,13 +186,13 @@ class Stage:
         saved = self.session.read_settings()
         for key, start in (("clock_out", self._restore_clock_out), ("follow", self.perf.follow)):
             port = saved.get(key)
-            if not isinstance(port, str) or not port:
+            if not port or not isinstance(port, (str, list)):
                 continue
             try:
                 start(port)
             except HootError as error:
-                what = "clock out to" if key == "clock_out" else "following the clock of"
-                self.say(f"{what} '{port}' is not restored: {error}")
+                what = "clock out to" if key == "clock_out" else "following"
+                self.say(f"{what} {port!r} is not restored: {error}")
 
     def _restore_clock_out(self, port: str) -> None:
         if not self.link.send(p.GetClock()).port:

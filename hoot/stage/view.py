@@ -104,7 +104,7 @@ class SetView:
     bar_in_phrase: int
     phrase_bars: int
     samples_to_boundary: int  # to the next phrase boundary
-    sync: str  # where the tempo comes from: "internal", "MIDI clock: <port>"
+    sync: str  # where the tempo comes from: "internal", "MIDI clock: <port>", "band: drums"
     locked: bool  # whether hoot is locked to it (always, on its own tempo)
     # the mix
     tracks: tuple[TrackLevel, ...]
@@ -121,6 +121,9 @@ class SetView:
     muted: tuple[str, ...] = ()  # the tracks muted now
     soloed: tuple[str, ...] = ()  # the tracks soloed now
     inputs: tuple[InputView, ...] = ()  # the live inputs, whose levels close `tracks`
+    # following a band: the tracker's "listening", "locked" or "holding", and how sure it is
+    sync_state: str = ""  # "" for the other sources
+    confidence: float | None = None  # 0..1
 
 
 SILENT = (0.0, 0.0)

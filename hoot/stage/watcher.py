@@ -182,6 +182,7 @@ class SetWatcher:
             muted=tuple(name for name, mix in mixes.items() if mix.mute),
             soloed=tuple(name for name, mix in mixes.items() if mix.solo),
             inputs=tuple(_input_view(i, bool(st.clips[i.row])) for i in inputs),
+            **_band(self.perf.follower),
         )
 
     def _queue_item(self, player: p.PlayerState, tm: TempoMap) -> QueueItem:
@@ -220,3 +221,10 @@ def _input_view(track: p.InputTrack, clip: bool) -> InputView:
 def _label(candidate) -> str:
     """A candidate's label for the screen: its archetype, or ""."""
     return str(candidate.meta.get("params", {}).get("archetype", ""))
+
+
+def _band(follower) -> dict:
+    """A band follower's state and confidence for the grid (nothing for other sources)."""
+    if follower is None or not hasattr(follower, "confidence"):
+        return {}
+    return {"sync_state": follower.state, "confidence": follower.confidence}

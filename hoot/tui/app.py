@@ -49,6 +49,8 @@ KEYS = [
     ("f3", "role(-1)", "Picker: previous role"),
     ("f4", "role(1)", "Picker: next role"),
     ("f5", "engine", "Engine: start the session's engine again if it has stopped"),
+    ("f6", "tap", "Tap tempo: three taps or more set it (following a band: a hint too)"),
+    ("f7", "one", "This is one: the beat you hear now starts a bar and a phrase"),
     ("alt+left", "candidate(-1)", "Picker: previous candidate"),
     ("alt+right", "candidate(1)", "Picker: next candidate"),
     ("f8", "pick", "Queue the selected candidate at the next phrase"),
@@ -381,6 +383,12 @@ class HootApp(App):
 
     def action_engine(self) -> None:
         self._act("engine")
+
+    def action_tap(self) -> None:
+        self._act("tap", time.monotonic())  # stamped here: the worker may start later
+
+    def action_one(self) -> None:
+        self._act("one", time.monotonic())
 
     def action_panic(self) -> None:
         self._act("panic")

@@ -316,3 +316,19 @@ def test_the_followed_port_and_clock_out_come_back_with_the_session(jack_server,
         master.close()
         stage.close()
         EngineClient(session.dir).shutdown()
+
+
+@pytest.mark.jack
+def test_tapping_while_following_a_clock_leaves_the_tempo_to_the_clock(live_stage):
+    stage, perf = live_stage, live_stage.perf
+    master = FakeMaster("Drum machine", 126.0, at={0: [b"\xfa"]})
+    try:
+        master.thread.start()
+        perf.follow("Drum machine")
+        assert wait_until(lambda: settled(perf, 126))
+        said = [stage.actions.tap(at=t) for t in (1.0, 1.5, 2.0)]
+        assert said[-1].startswith("tapped 120 BPM, but the MIDI clock: ")
+        assert said[-1].endswith(" sets the tempo")
+        assert abs(perf.tempo - 126) <= 0.5
+    finally:
+        master.close()

@@ -8,7 +8,9 @@ sounds) and the real generation workers. hoot finds the fake as it finds the uni
 
 from __future__ import annotations
 
+import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -97,7 +99,8 @@ def test_every_state_of_a_candidate_has_its_light():
         lp.OFF,
     ]
     assert [leds[cc] != lp.OFF for cc in lp.COUNTDOWN] == [True] * 3 + [False] * 5
-    assert all(leds[note] == lp.OFF for note in range(11, 29) if note % 10)  # the live layer
+    assert all(leds[note] == lp.OFF for note in range(11, 29) if 1 <= note % 10 <= 8)  # live layer
+    assert leds[lp.TAP] != lp.OFF and leds[lp.ONE] != lp.OFF  # found in the dark
 
 
 # ---- the driver against the fake, without a stage -------------------------------------------
@@ -405,6 +408,27 @@ def test_round_buttons_generate_stop_count_down_and_panic(stage, fake):
     fake.push(lp.PANIC)
     assert wait_until(lambda: not stage.perf.tracks.lead.playing), (screen.said, screen.view.queue)
     assert "panic: everything stopped" in screen.said
+
+
+def test_tap_and_one_buttons_tap_the_tempo_start_a_phrase_and_blink_on_the_beat(stage, fake):
+    stage, screen = stage
+    stage.perf.phrase = 4
+    attached(stage, fake)
+    watch = Watch(fake, [lp.TAP, lp.ONE])
+    for _ in range(3):
+        fake.push(lp.TAP)
+        time.sleep(0.5)  # the performer's hand, not a wait for hoot
+    assert wait_until(lambda: any(line.startswith("tap: ") for line in screen.said)), screen.said
+    tapped = next(line for line in screen.said if line.startswith("tap: "))
+    bpm = float(re.match(r"tap: ([\d.]+) BPM from the next beat", tapped).group(1))
+    assert wait_until(lambda: stage.perf.tempo == pytest.approx(bpm))
+    fake.push(lp.ONE)
+    assert wait_until(lambda: any(line.startswith("one: a phrase starts at bar") for line in
+                                  screen.said)), screen.said  # fmt: skip
+    assert wait_until(lambda: len(watch.seen[lp.TAP]) >= 3 and len(watch.seen[lp.ONE]) >= 3)
+    seen = watch.stop()
+    assert {(3, 60, 60, 60), (3, 8, 8, 8)} <= set(seen[lp.TAP]), "lit on each beat"
+    assert {(3, 0, 90, 20), (3, 0, 12, 3)} <= set(seen[lp.ONE]), "lit on each downbeat"
 
 
 def test_shift_mutes_and_solos_each_role_and_shows_it(stage, fake):

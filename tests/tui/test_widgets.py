@@ -428,6 +428,21 @@ async def test_beat_grid_shows_a_followed_clock_and_whether_it_holds():
 
 
 @pytest.mark.asyncio
+async def test_beat_grid_shows_a_followed_band_its_state_and_confidence():
+    band = replace(PLAYING, sync="band: kit", locked=False, sync_state="listening", confidence=0.12)
+    app = Stage(band)
+    async with app.run_test(size=(100, 24)) as pilot:
+        grid = app.query_one(BeatGrid)
+        await pilot.pause()
+        assert grid.text().splitlines()[-1].endswith("sync band: kit listening 10%")
+        assert styled(grid, 1, "listening", "beat-grid--seeking")
+        app.show(replace(band, locked=True, sync_state="locked", confidence=0.83))
+        await pilot.pause()
+        assert grid.text().splitlines()[-1].endswith("sync band: kit locked 80%")
+        assert styled(grid, 1, "locked", "beat-grid--value")
+
+
+@pytest.mark.asyncio
 async def test_beat_grid_wraps_in_a_narrow_terminal():
     app = Stage(at(PLAYING, 6.5, 9.5))
     async with app.run_test(size=(40, 24)) as pilot:

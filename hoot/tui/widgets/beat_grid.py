@@ -5,6 +5,8 @@
 
 Following a MIDI clock, the sync says whose and whether hoot holds it:
 "sync MIDI clock: Drum machine locked", or "... seeking" while the loop acquires.
+Following a band, the tracker's state and confidence: "sync band: drums locked 80%"
+("listening" before a lock and after one is lost, "holding" through a break).
 
 Beats already played in the phrase are filled, the playhead is the bright one. A phrase
 whose bars of beats need more than MAX_ROWS rows (16 bars of 7/8 in 40 columns) shows
@@ -80,7 +82,8 @@ class BeatGrid(LineWidget):
         v = view
         return (
             (v.phrase_bars, v.beats_per_bar, v.bar_in_phrase, int(v.beat_in_bar), countdown(v)),
-            (v.bar, v.phrase, f"{v.bpm:.1f}", v.meter, v.key, v.chords, v.sync, v.locked),
+            (v.bar, v.phrase, f"{v.bpm:.1f}", v.meter, v.key, v.chords),
+            (v.sync, v.locked, v.sync_state, confidence(v)),
         )
 
     def natural_height(self, width: int) -> int:
@@ -170,7 +173,10 @@ class BeatGrid(LineWidget):
                 )
             )
         sync: tuple[Piece, ...] = (("sync ", "beat-grid--label"), (v.sync, "beat-grid--value"))
-        if v.sync != "internal":  # a followed clock says whether it holds
+        if v.sync_state:  # a band: the tracker's state and how sure it is
+            sync += ((f" {v.sync_state}", "beat-grid--value" if v.locked else "beat-grid--seeking"),
+                     (f" {confidence(v)}", "beat-grid--value"))  # fmt: skip
+        elif v.sync != "internal":  # a followed clock says whether it holds
             sync += ((" locked", "beat-grid--value") if v.locked
                      else (" seeking", "beat-grid--seeking"),)  # fmt: skip
         groups.append(sync)
@@ -201,3 +207,11 @@ def _cells(start: int, end: int, now: int) -> list[Piece]:
     if end > max(now + 1, start):
         pieces.append((AHEAD * (end - max(now + 1, start)), "beat-grid--ahead"))
     return pieces
+
+
+def confidence(view: SetView) -> str:
+    """A band follower's confidence as the grid shows it, in tens of percent ("80%"), so
+    that it does not flicker; "" for the other sources."""
+    if view.confidence is None:
+        return ""
+    return f"{round(view.confidence * 10) * 10:d}%"
