@@ -122,6 +122,7 @@ class BeatTracker:
         self._start: float | None = None  # the frame the band started
         self._held = 0  # beats flywheeled in this hold
         self._recent: list[tuple[float, int]] = []  # (time, count) of the last bar's beats
+        self._one_at: float | None = None  # a "this is one" from before the first beat
 
     def hint(self, bpm: float | None) -> None:
         """A tempo hint (tap tempo): folds octave errors towards `bpm`; None clears it."""
@@ -136,11 +137,11 @@ class BeatTracker:
 
     def set_one(self, time: float) -> None:
         """The performer says "this is one": the beat nearest `time` (seconds on the
-        stream's clock) is a downbeat from now on."""
+        stream's clock) is a downbeat from now on. Before any beat is heard, the first beats
+        are counted from `time`."""
         if not self._recent:
-            raise HootError(
-                "no beat heard yet to call the one; tap it again once hoot hears the beat"
-            )
+            self._one_at = time
+            return
         beat_time, count = min(self._recent, key=lambda tc: abs(tc[0] - time))
         steps = round((time - beat_time) * self._onsets.fps / self._period)
         self._bars.set_one(count + steps)
@@ -248,6 +249,9 @@ class BeatTracker:
         self._last = beat
         time = self._time(beat)
         self._recent = [*self._recent[-self.meter :], (time, bars.count)]
+        if self._one_at is not None:
+            self.set_one(self._one_at)
+            self._one_at = None
         return Beat(
             time=time,
             known=0.0,
