@@ -7,7 +7,8 @@ octave from 30 Hz up, compressed as log(1 + 100 x) and differenced against the p
 frame: the positive part of that difference (spectral flux) rises where a note or a hit
 begins. Three groups of bands are kept apart, because drums spread over them unevenly:
 
-- low (< 200 Hz): kick and bass, where the bar's "one" usually lands;
+- low (< 200 Hz): kick and bass (and below 120 Hz alone, under a snare's body, the bar
+  counter's cue: the bar's "one" usually lands on the kick);
 - mid (200 Hz - 5 kHz): snare body, keys, voice, brass;
 - high (> 5 kHz): hats and cymbals, often the loudest part of a mix on the off-beat.
 
@@ -29,6 +30,7 @@ import numpy as np
 FRAMES_PER_SECOND = 100
 SILENCE_DB = -70.0  # frame RMS below this is silence: no onsets, the beat is not heard
 LOW_HZ = 200.0
+SUB_HZ = 120.0  # under a snare's body (about 190 Hz): the bar counter's kick
 HIGH_HZ = 5000.0
 MEAN_SECONDS = 3.0  # the running mean each band group is divided by
 RELEASE_SECONDS = 10.0  # how fast the level reference falls after the music gets quieter
@@ -44,6 +46,7 @@ class Frame:
     mid: float
     high: float
     silent: bool
+    sub: float = 0.0  # the flux below SUB_HZ alone (kick and bass fundamentals)
 
 
 class OnsetEnvelope:
@@ -56,7 +59,8 @@ class OnsetEnvelope:
         self.size = 1 << int(np.ceil(np.log2(samplerate * 0.021)))
         self._window = np.hanning(self.size).astype(np.float64)
         freqs = np.fft.rfftfreq(self.size, 1.0 / samplerate)
-        self._bands, self._group = _bands(freqs)
+        self._bands, self._group, centres = _bands(freqs)
+        self._sub = centres < SUB_HZ
         self._chroma = _chroma_matrix(freqs)
         self._mean_decay = np.exp(-1.0 / (MEAN_SECONDS * self.fps))
         self._release = np.exp(-1.0 / (RELEASE_SECONDS * self.fps))
@@ -68,7 +72,7 @@ class OnsetEnvelope:
         self._pending = 0  # samples since the last frame
         self._quiet = np.zeros(len(self._group))  # the bands of silence
         self._previous: np.ndarray | None = None
-        self._means = np.full(3, FLUX_FLOOR)
+        self._means = np.full(4, FLUX_FLOOR)
         self._level = 0.0
         self.span_chroma = np.zeros(12)
 
@@ -107,17 +111,18 @@ class OnsetEnvelope:
         if previous is None:
             return Frame(0.0, 0.0, 0.0, False)
         rise = np.maximum(bands - previous, 0.0)
-        flux = np.bincount(self._group, weights=rise, minlength=3)
+        flux = np.append(np.bincount(self._group, weights=rise, minlength=3), rise[self._sub].sum())
         self._means = np.maximum(
             self._means * self._mean_decay + flux * (1.0 - self._mean_decay), FLUX_FLOOR
         )
-        low, mid, high = flux / self._means
-        return Frame(float(low), float(mid), float(high), False)
+        low, mid, high, sub = flux / self._means
+        return Frame(float(low), float(mid), float(high), False, float(sub))
 
 
-def _bands(freqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _bands(freqs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A (bands, bins) matrix of 12-a-octave bands from 30 Hz (a band is at least one bin
-    wide, so the lowest ones are single bins) and each band's group: 0 low, 1 mid, 2 high."""
+    wide, so the lowest ones are single bins), each band's group (0 low, 1 mid, 2 high) and
+    its centre (Hz)."""
     top = min(16000.0, freqs[-1])
     edges = 30.0 * 2.0 ** (np.arange(0, np.log2(top / 30.0) * 12 + 1) / 12)
     bins = np.unique(np.searchsorted(freqs, edges))
@@ -129,7 +134,7 @@ def _bands(freqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         centres.append(freqs[lo:hi].mean())
     centres = np.array(centres)
     group = np.where(centres < LOW_HZ, 0, np.where(centres < HIGH_HZ, 1, 2))
-    return np.array(rows), group
+    return np.array(rows), group, centres
 
 
 def _chroma_matrix(freqs: np.ndarray) -> np.ndarray:

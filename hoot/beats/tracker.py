@@ -53,10 +53,12 @@ HOLD_SALIENCE = 1.5  # below this (the beats no longer stand out) a lock holds
 REPORT = 0.3  # the least confidence for a beat reported while listening
 LOCK_BEATS = 3  # consistent beats in a row to lock
 TOLERANCE = 0.15  # a consistent beat is within 15 % of a beat length of where expected
+TEMPO_BEATS = 3  # beat intervals averaged for the reported tempo
 HOLD_BARS = 8  # how long holding flywheels before it gives up
-START_ONSET = 4.0  # an onset this strong after a second of nothing is the band starting
+START_ONSET = 4.0  # an onset this strong after START_QUIET seconds of silence: the band starts
+START_QUIET = 0.4  # (so a count-in click or a marker before it does not count as the start)
 AROUND = range(-3, 4)  # frames around a beat where its onset may peak
-HISTORY = 512  # frames of activation and low band kept (5 s)
+HISTORY = 512  # frames of onsets and the sub band kept (5 s)
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,16 @@ class BeatTracker:
     def bpm(self) -> float | None:
         if self.state == "listening" and self._last is None:
             return None
-        return 60.0 * self._onsets.fps / self._period
+        return self._tempo()
+
+    def _tempo(self) -> float:
+        """BPM from the last beats' intervals (finer than the filter's whole-frame beat
+        lengths, 2 % apart at 120 BPM), when they agree with the filter; else the filter's."""
+        period = self._period
+        recent = self._intervals
+        if len(recent) >= 2 and all(abs(r - period) <= TOLERANCE * period for r in recent):
+            period = float(np.mean(recent))
+        return 60.0 * self._onsets.fps / period
 
     def reset(self) -> None:
         """Forget everything: a new song."""
@@ -118,10 +129,11 @@ class BeatTracker:
         self._last: float | None = None  # the frame of the latest beat reported
         self._period = 60.0 * self._onsets.fps / 120.0  # frames a beat
         self._candidate: float | None = None  # the frame of the filter's latest beat
-        self._quiet = HISTORY  # frames since the last strong onset
+        self._quiet = HISTORY  # silent frames since the last strong onset
         self._start: float | None = None  # the frame the band started
         self._held = 0  # beats flywheeled in this hold
         self._recent: list[tuple[float, int]] = []  # (time, count) of the last bar's beats
+        self._intervals: list[float] = []  # frames between the last beats heard in a row
         self._one_at: float | None = None  # a "this is one" from before the first beat
 
     def hint(self, bpm: float | None) -> None:
@@ -171,15 +183,15 @@ class BeatTracker:
         spread = (frame.low + BROAD) * (frame.mid + BROAD) * (frame.high + BROAD)
         onset = spread ** (1.0 / 3.0) - BROAD
         self._onset[i % HISTORY] = onset
-        self._low[i % HISTORY] = frame.low
+        self._low[i % HISTORY] = frame.sub
         decay = np.exp(-1.0 / (MEAN_SECONDS * self._onsets.fps))
         self._mean = self._mean * decay + onset * (1.0 - decay)
-        if onset >= START_ONSET:
-            if self._quiet >= self._onsets.fps:
+        if frame.silent:
+            self._quiet += 1
+        elif onset >= START_ONSET:
+            if self._quiet >= START_QUIET * self._onsets.fps:
                 self._start = float(i)
             self._quiet = 0
-        else:
-            self._quiet += 1
         pointer = self._pointer
         evidence = min(max(((onset + 0.1) / BEAT_ONSET) ** EVIDENCE_POWER, 1e-3), 1e3)
         pointer.step(None if frame.silent else evidence)
@@ -241,6 +253,9 @@ class BeatTracker:
             steps = 1
         else:
             steps = max(1, round((beat - self._last) / self._period))
+            interval = beat - self._last
+            heard = steps == 1 and not holding
+            self._intervals = [*self._intervals[-TEMPO_BEATS + 1 :], interval] if heard else []
             low = max(self._low[int(self._last + k) % HISTORY] for k in AROUND)
             bars.heard(low, self._onsets.take_chroma())
         bars.advance(steps)
@@ -255,7 +270,7 @@ class BeatTracker:
         return Beat(
             time=time,
             known=0.0,
-            bpm=round(60.0 * self._onsets.fps / self._period, 2),
+            bpm=round(self._tempo(), 2),
             confidence=round(float(confidence), 3),
             bar_beat=bars.number(bars.count) if self.downbeats else None,
             holding=holding,
