@@ -140,6 +140,15 @@ def cmd_midi(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_beats(a: argparse.Namespace) -> int:
+    """One beat a line: seconds from the file's start, and its number in the bar."""
+    from hoot.beats.files import beats_of_file
+
+    for beat in beats_of_file(a.file, meter=a.meter, downbeats=a.downbeats):
+        print(f"{beat.time:.3f}\t{beat.bar_beat}" if a.downbeats else f"{beat.time:.3f}")
+    return 0
+
+
 def cmd_doctor(a: argparse.Namespace) -> int:
     from hoot.engine.devices import doctor
 
@@ -218,6 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "JACK server runs, else the system's)")
     m.set_defaults(func=cmd_midi)
     sub.add_parser("doctor", help="check PortAudio, JACK and MIDI").set_defaults(func=cmd_doctor)
+    b = sub.add_parser("beats", help="the beats of an audio file, as the live tracker hears them")
+    b.add_argument("file", type=Path)
+    b.add_argument("--downbeats", action="store_true",
+                   help="a second column: the beat's number in the bar (1 = downbeat)")
+    b.add_argument("--meter", type=int, default=4, help="beats per bar (default 4)")
+    b.set_defaults(func=cmd_beats)
     return ap
 
 

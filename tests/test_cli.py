@@ -248,3 +248,41 @@ def test_a_repl_for_a_session_that_does_not_run_makes_no_folder(tmp_path):
         "`hoot tui --session fridya`"
     ]
     assert not (tmp_path / "sessions").exists(), "a typo is not a new session"
+
+
+# ---- beats -------------------------------------------------------------------------------
+
+
+def test_beats_prints_one_beat_a_line_and_the_bar_with_downbeats(tmp_path, capsys):
+    from hoot.cli import main
+    from tests.beats.grooves import SR, grid, groove
+
+    reference = grid(120.0, 1.0, 12.0)
+    path = tmp_path / "groove.wav"
+    sf.write(str(path), groove(reference, 12.0, kick="x...", snare=".x.x"), SR)
+    assert main(["beats", str(path)]) == 0
+    times = capsys.readouterr().out.splitlines()
+    assert times and all(len(t.split(".")[1]) == 3 for t in times)
+    late = [float(t) for t in times if float(t) > 5.0]
+    assert all(np.min(np.abs(reference - t)) <= 0.07 for t in late)
+
+    assert main(["beats", str(path), "--downbeats", "--meter", "4"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert [r[0] for r in rows] == times
+    assert {r[1] for r in rows} <= {"1", "2", "3", "4"}
+    ones = [float(t) for t, n in rows if n == "1" and float(t) > 5.0]
+    assert ones and all(np.min(np.abs(reference[::4] - t)) <= 0.07 for t in ones)
+
+
+@pytest.mark.parametrize("content", [None, b"not audio at all"])
+def test_beats_of_a_missing_or_corrupt_file_is_one_sentence_and_exit_2(tmp_path, capsys, content):
+    from hoot.cli import main
+
+    path = tmp_path / "take.wav"
+    if content is not None:
+        path.write_bytes(content)
+    assert main(["beats", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    [line] = [line for line in captured.err.splitlines() if line.strip()]
+    assert line.startswith("hoot: cannot read") and "take.wav" in line
