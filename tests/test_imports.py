@@ -76,7 +76,7 @@ def test_the_table_names_every_package_and_the_ones_to_come():
             continue
         if path.is_dir() and (path / "__init__.py").exists() or path.suffix == ".py":
             assert path.stem in table, f"hoot/{path.name} is missing from the table"
-    for to_come in ("control", "analysis", "realtime"):
+    for to_come in ("control", "beats", "realtime"):
         assert to_come in table, f"the table says where {to_come} will live"
     for row, (hoot_parts, _) in table.items():
         for part in hoot_parts:
