@@ -115,7 +115,7 @@ class Desk:
         self.tracks = tuple(tracks)
         self.players = pl.make_players(len(self.tracks), max_players)
         self.stems = pl.make_stem_table(slots)
-        self.maps = tempo.make_maps(tempo_map)
+        self.maps = tempo.make_maps(tempo_map, capacity=tempo.CAPACITY)
         self.ring = cm.make_ring(ring)
         self.shelf = Shelf(self.stems)
         self._tempo_maps: list[TempoMap | None] = [None] * len(self.maps.buffers)
@@ -269,6 +269,25 @@ class Desk:
             k = math.ceil((tm.beat_at(after) - start_beat) / stem.length_beats - 1e-9)
             return tm.sample_at(start_beat + k * stem.length_beats)
         return None
+
+    def oldest_turn(self, now: int) -> int:
+        """The earliest sample a beat-locked stem that plays still reads the map at: the
+        start of the turn before the one `now` falls in (the core finds its current turn
+        by stepping back from its estimate; one turn more is the safe side). `now` when
+        none plays. A queued stem starts after `now`, so it needs nothing older."""
+        ps = self.players
+        tm = self.tempo_map
+        oldest = now
+        for p, stem in self._playing():
+            start, start_beat = int(ps.start[p]), float(ps.start_beat[p])
+            if stem.length_beats <= 0 or start >= now:
+                continue
+            if start_beat != start_beat:
+                start_beat = tm.beat_at(start)
+            k = math.floor((tm.beat_at(now) - start_beat) / stem.length_beats) - 1
+            turn = start if k <= 0 else tm.sample_at(start_beat + k * stem.length_beats)
+            oldest = min(oldest, turn)
+        return oldest
 
     def snapshot(self) -> list[dict]:
         """Engine.snapshot: what plays and what is queued, per player."""
