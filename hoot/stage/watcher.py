@@ -51,6 +51,10 @@ class SetWatcher:
         self._batches_seen = len(self.perf.picker.history)
         self._candidates: dict[str, object] = {}  # candidate name -> Candidate, every batch
         self._candidates_of = 0  # batches in it
+        # (track, stem, start) -> the bar it starts in, as first seen: the engine folds a
+        # long set's tempo map (engine.control `_folded`), so a stem that has played for
+        # minutes may start before the map's first segment, where bars are not counted
+        self._start_bars: dict[tuple[str, str, int], int] = {}
 
     def start(self) -> None:
         self._thread.start()
@@ -143,6 +147,7 @@ class SetWatcher:
                 )
             batches.append(BatchView(batch.role, batch.id, batch.generator, tuple(cells)))
         queue = tuple(self._queue_item(pl, tm) for pl in sorted(players, key=lambda pl: pl.start))
+        self._start_bars = {(q.track, q.stem, q.start_sample): q.bar for q in queue}
         sel = self.actions.selection
         info = self.link.info
         return SetView(
@@ -194,11 +199,12 @@ class SetWatcher:
             self._candidates = {c.name: c for batch in list(history) for c in batch.candidates}
             self._candidates_of = len(history)
         c = self._candidates.get(name)
+        bar = self._start_bars.get((player.track, name, player.start))
         return QueueItem(
             player.track,
             name,
             player.start,
-            tm.position(player.start).bar + 1,
+            tm.position(player.start).bar + 1 if bar is None else bar,
             player.state,
             candidate=f"{c.role} #{c.number}" if c is not None else "",
             label=_label(c) if c is not None else "",

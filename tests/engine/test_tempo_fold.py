@@ -18,6 +18,8 @@ from hoot.engine.kernel import tempo
 from hoot.music.time import TempoMap
 from hoot.render import render
 from hoot.session import Session
+from hoot.stage import Stage
+from hoot.stage.watcher import SetWatcher
 from tests import stemfiles
 
 SR = 8000
@@ -134,3 +136,26 @@ def test_a_follower_stream_of_3000_tempo_proposals_is_all_taken(tmp_path):
 
     render(script, bars=380, samplerate=SR, blocksize=1000, session=Session(tmp_path / "s"))
     assert max(taken) <= 2 * control.FOLD_AT, "the map stays small"
+
+
+def test_a_stem_playing_since_long_before_the_fold_keeps_its_bar_in_the_queue(tmp_path):
+    stage = Stage.offline(Session(tmp_path / "q"), SR, blocksize=500)
+    perf = stage.perf
+    perf.on_message = lambda m: None
+    watcher = SetWatcher(stage, post=lambda view: None)
+    try:
+        ramp = np.linspace(-0.3, 0.3, 4 * SR // 2, dtype=np.float32)
+        loop = stemfiles.write_wav(tmp_path / "loop.wav", np.c_[ramp, ramp], SR, bars=1)
+        perf.wait(beats=6)
+        stem = perf.load(loop, role="pad")
+        stem.queue(at="bar")
+        shown = [next(q.bar for q in watcher.build().queue if q.stem == stem.id)]
+        for k in range(300):
+            perf.follow_tempo(200 + 10 * math.sin(k / 5))
+            perf.wait(beats=1)
+            shown.append(next(q.bar for q in watcher.build().queue if q.stem == stem.id))
+        tm = perf.tempo_map()
+        assert tm.tempi[0].sample > SR * 30, "the map has folded its first half minute away"
+        assert set(shown) == {3}, "queued at bar 3 (1-based), shown there for good"
+    finally:
+        stage.close()
