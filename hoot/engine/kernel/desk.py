@@ -272,20 +272,25 @@ class Desk:
 
     def oldest_turn(self, now: int) -> int:
         """The earliest sample a beat-locked stem that plays still reads the map at: the
-        start of the turn before the one `now` falls in (the core finds its current turn
-        by stepping back from its estimate; one turn more is the safe side). `now` when
-        none plays. A queued stem starts after `now`, so it needs nothing older."""
+        first sample of the turn `now` falls in, found as the core finds it
+        (players._turn: from the estimate, back while it lies after `now`; an estimate
+        one turn short only makes this earlier). `now` when none plays; a queued stem
+        starts after `now`, so it needs nothing older."""
         ps = self.players
         tm = self.tempo_map
         oldest = now
         for p, stem in self._playing():
             start, start_beat = int(ps.start[p]), float(ps.start_beat[p])
-            if stem.length_beats <= 0 or start >= now:
+            beats = stem.length_beats
+            if beats <= 0 or start >= now:
                 continue
             if start_beat != start_beat:
                 start_beat = tm.beat_at(start)
-            k = math.floor((tm.beat_at(now) - start_beat) / stem.length_beats) - 1
-            turn = start if k <= 0 else tm.sample_at(start_beat + k * stem.length_beats)
+            k = max(0, math.floor((tm.beat_at(now) - start_beat) / beats))
+            turn = start if k == 0 else tm.sample_at(start_beat + k * beats)
+            while k > 0 and turn > now:
+                k -= 1
+                turn = start if k == 0 else tm.sample_at(start_beat + k * beats)
             oldest = min(oldest, turn)
         return oldest
 

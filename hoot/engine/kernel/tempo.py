@@ -97,9 +97,9 @@ def encode_map(tm: TempoMap, out: MapState) -> None:
     capacity = len(out.tempo_beat)
     if len(tm.tempi) > capacity or len(tm.grids) > capacity:
         raise EngineError(
-            f"the tempo map has {len(tm.tempi)} tempo and {len(tm.grids)} meter changes; "
-            f"since the oldest part still playing; the engine holds {capacity} of each: "
-            "wait for the longest loop's turn to end, or change tempo less often"
+            f"the tempo map holds {len(tm.tempi)} tempo and {len(tm.grids)} meter changes "
+            f"since the turn of the longest loop that plays began; the engine holds "
+            f"{capacity} of each: change tempo less often until that loop's turn ends"
         )
     for i, t in enumerate(tm.tempi):
         out.tempo_beat[i] = t.beat
