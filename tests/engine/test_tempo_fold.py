@@ -159,3 +159,19 @@ def test_a_stem_playing_since_long_before_the_fold_keeps_its_bar_in_the_queue(tm
         assert set(shown) == {3}, "queued at bar 3 (1-based), shown there for good"
     finally:
         stage.close()
+
+
+def test_a_render_shorter_than_its_script_ends_on_its_bar_after_the_fold(tmp_path, monkeypatch):
+    def script(perf):
+        noise = stemfiles.write_wav(tmp_path / "n.wav", np.full((SR, 2), 0.1), SR)
+        perf.load(noise, role="lead").queue()
+        for k in range(300):
+            perf.follow_tempo(240 + 5 * math.sin(k / 3))
+            perf.wait(beats=1)
+
+    folded = render(script, bars=20, samplerate=SR, session=Session(tmp_path / "a"))
+    monkeypatch.setattr(control, "FOLD_AT", 10**9)
+    whole = render(script, bars=20, samplerate=SR, session=Session(tmp_path / "b"))
+    assert len(whole) < 300 * SR // 4, "the script played on past bar 20"
+    assert folded.shape == whole.shape
+    assert folded.tobytes() == whole.tobytes()
