@@ -51,7 +51,7 @@ class SetWatcher:
         self._batches_seen = len(self.perf.picker.history)
         self._candidates: dict[str, object] = {}  # candidate name -> Candidate, every batch
         self._candidates_of = 0  # batches in it
-        # (track, stem, start) -> the bar it starts in, as first seen: the engine folds a
+        # (track, stem, start) -> the bar it starts in, as last counted: the engine folds a
         # long set's tempo map (engine.control `_folded`), so a stem that has played for
         # minutes may start before the map's first segment, where bars are not counted
         self._start_bars: dict[tuple[str, str, int], int] = {}
@@ -200,15 +200,23 @@ class SetWatcher:
             self._candidates_of = len(history)
         c = self._candidates.get(name)
         bar = self._start_bars.get((player.track, name, player.start))
+        if bar is None or _counts(tm, player.start):
+            bar = tm.position(player.start).bar + 1
         return QueueItem(
             player.track,
             name,
             player.start,
-            tm.position(player.start).bar + 1 if bar is None else bar,
+            bar,
             player.state,
             candidate=f"{c.role} #{c.number}" if c is not None else "",
             label=_label(c) if c is not None else "",
         )
+
+
+def _counts(tm: TempoMap, sample: int) -> bool:
+    """Whether `tm` still counts the bar `sample` falls in: it lies after the map's first
+    tempo segment and its first grid segment (what a folded map begins with)."""
+    return sample >= tm.tempi[0].sample and tm.beat_at(sample) >= tm.grids[0].beat
 
 
 def _input_view(track: p.InputTrack, clip: bool) -> InputView:
