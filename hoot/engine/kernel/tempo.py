@@ -14,8 +14,8 @@ margin, and less the turn of every beat-locked loop that plays) into the first s
 (`TempoMap.since`) before it sends a map, so the count stays bounded however long the
 set. A sync source changes tempo up to 4 times a second, so what the control side keeps
 (10 s back, and a loop's turn) is about 40 segments, or 4 a second of the longest loop
-that plays: 1024 hold a loop of over 4 minutes. The players hold a few of them (`Maps`, 4 by
-default): Python writes one that the core neither reads nor has been told to read next,
+that plays: 1024 hold a loop of over 4 minutes. The players hold a few maps (`Maps`, 4
+by default): Python writes one that the core neither reads nor has been told to read next,
 then a NEW_MAP command names it. Two would do if tempo changes came one per block; four
 let a script set tempo, meter and phrase in one breath (three maps sent before the core
 takes the first) without Python ever writing a buffer the core may be reading.
