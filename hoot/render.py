@@ -35,10 +35,15 @@ def render(
     link, perf = stage.link, stage.perf
     chunks: list[np.ndarray] = []
     original = link.advance
+    ends: list[int] = []  # where bar `bars` starts, read once the set has passed it
 
     def advance(frames: int, keep: bool = True):
         block = original(frames, keep=True)
         chunks.append(block)
+        if not ends:  # a long set's map folds its past away (engine.control): read it now
+            end = _bar_start(perf, bars)
+            if end <= link.position:
+                ends.append(end)
         return block
 
     link.advance = advance  # the script's waits feed the output
@@ -50,8 +55,7 @@ def render(
             if not path.is_file():
                 raise HootError(f"no script at {path}")
             stage.run_script(path)
-        tm = perf.tempo_map()
-        end = tm.sample_at(tm.bar_beat(bars))
+        end = ends[0] if ends else _bar_start(perf, bars)
         latency = link.engine.limiter.latency
         if link.position < end + latency:
             advance(end + latency - link.position)
@@ -65,3 +69,8 @@ def render(
 
         sf.write(str(out_path), audio, samplerate, subtype="FLOAT")
     return audio
+
+
+def _bar_start(perf: Performance, bar: int) -> int:
+    tm = perf.tempo_map()
+    return tm.sample_at(tm.bar_beat(bar))

@@ -33,6 +33,16 @@ from hoot.music.roles import default_level
 from hoot.music.sounds import SoundError, is_soundfont, live_patch
 from hoot.music.time import QUANTA, TimeError, check_bpm
 
+FOLD_AT = 64
+"""Tempo or grid segments a map holds before the control side folds its past away: a
+performed set rarely reaches it, a sync source (up to 4 changes a second) in 16 s."""
+
+KEEP_SECONDS = 10.0
+"""How far back a folded map still answers exactly: what the performer hears lags the
+engine by its output latency (tens of ms), a band's downbeat is read up to half a bar
+back; 10 s is far beyond both (a bar back, and the turn of every loop that plays, are
+kept too: `EngineControl._folded`)."""
+
 
 def db_to_gain(db: float) -> float:
     return 0.0 if db <= -120 else 10 ** (db / 20)
@@ -378,8 +388,25 @@ class EngineControl:
     # ---- time --------------------------------------------------------------------------
 
     def _adopt(self, new_map) -> None:
-        self.tempo_map = new_map
+        new_map = self._folded(new_map)
         self.engine.inbox.append(NewMap(new_map))
+        self.tempo_map = new_map  # only once the engine has it: a refused map changes nothing
+
+    def _folded(self, tm):
+        """`tm` without the segments nothing reads any more (TempoMap.since), once it holds
+        more than FOLD_AT. Kept: KEEP_SECONDS before now, two bars (a downbeat renumbers
+        up to a bar ago), and the turn of every beat-locked loop that plays (the core finds
+        a turn's first sample from the map, and it may have started minutes ago); queued
+        stems start later. So every sample the engine plays is the same to the bit as with
+        the whole map (tests/engine/test_tempo_fold.py), and bar and phrase numbers go on
+        from where they were: the first grid segment keeps its bar and phrase numbers."""
+        if max(len(tm.tempi), len(tm.grids)) <= FOLD_AT:
+            return tm
+        now = self.now
+        beat = tm.beat_at(now)
+        bars_back = tm.sample_at(beat - 2 * tm.grid_at_beat(beat).beats_per_bar)
+        keep = now - round(KEEP_SECONDS * self.engine.samplerate)
+        return tm.since(min(keep, bars_back, self.engine.oldest_turn(now)))
 
     def tempo(self, c: p.Tempo) -> p.TempoChange:
         bpm = check_bpm(c.bpm)

@@ -283,5 +283,8 @@ class Engine:
     def next_turn(self, track: int, stem_id: str, after: int) -> int | None:
         return self.core.desk.next_turn(track, stem_id, after)
 
+    def oldest_turn(self, now: int) -> int:
+        return self.core.desk.oldest_turn(now)
+
     def snapshot(self) -> list[dict]:
         return self.core.desk.snapshot()

@@ -242,6 +242,22 @@ class TempoMap:
         kept = tuple(g for g in self.grids if g.beat < at_beat)
         return self._replace(_grids=kept + (seg,))
 
+    def since(self, sample: int) -> TempoMap:
+        """This map without what ended before `sample`: the tempo segment in force at
+        `sample` becomes the first one, and so does the grid segment in force on its beat,
+        bar and phrase numbers kept. Every answer about a sample at or after `sample` (and
+        a beat at or after its beat) is the same to the bit, because it is computed from
+        the same segment by the same arithmetic; earlier ones are extrapolated from the
+        first segment, still in order, so they stay earlier. A sync source changes tempo
+        up to 4 times a second, which over a set of hours is tens of thousands of
+        segments; the engine folds the past away with this (engine.control)."""
+        ti = max(0, bisect_right(self._tempo_samples, sample) - 1)
+        beat = self.beat_at(sample)
+        gi = max(0, bisect_right(self._grid_beats, beat) - 1)
+        if ti == 0 and gi == 0:
+            return self
+        return self._replace(_tempi=self.tempi[ti:], _grids=self.grids[gi:])
+
     def _replace(self, **kw) -> TempoMap:
         args = {"_tempi": self.tempi, "_grids": self.grids}
         args.update(kw)

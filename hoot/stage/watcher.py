@@ -51,6 +51,10 @@ class SetWatcher:
         self._batches_seen = len(self.perf.picker.history)
         self._candidates: dict[str, object] = {}  # candidate name -> Candidate, every batch
         self._candidates_of = 0  # batches in it
+        # (track, stem, start) -> the bar it starts in, as last counted: the engine folds a
+        # long set's tempo map (engine.control `_folded`), so a stem that has played for
+        # minutes may start before the map's first segment, where bars are not counted
+        self._start_bars: dict[tuple[str, str, int], int] = {}
 
     def start(self) -> None:
         self._thread.start()
@@ -143,6 +147,7 @@ class SetWatcher:
                 )
             batches.append(BatchView(batch.role, batch.id, batch.generator, tuple(cells)))
         queue = tuple(self._queue_item(pl, tm) for pl in sorted(players, key=lambda pl: pl.start))
+        self._start_bars = {(q.track, q.stem, q.start_sample): q.bar for q in queue}
         sel = self.actions.selection
         info = self.link.info
         return SetView(
@@ -194,15 +199,24 @@ class SetWatcher:
             self._candidates = {c.name: c for batch in list(history) for c in batch.candidates}
             self._candidates_of = len(history)
         c = self._candidates.get(name)
+        bar = self._start_bars.get((player.track, name, player.start))
+        if bar is None or _counts(tm, player.start):
+            bar = tm.position(player.start).bar + 1
         return QueueItem(
             player.track,
             name,
             player.start,
-            tm.position(player.start).bar + 1,
+            bar,
             player.state,
             candidate=f"{c.role} #{c.number}" if c is not None else "",
             label=_label(c) if c is not None else "",
         )
+
+
+def _counts(tm: TempoMap, sample: int) -> bool:
+    """Whether `tm` still counts the bar `sample` falls in: it lies after the map's first
+    tempo segment and its first grid segment (what a folded map begins with)."""
+    return sample >= tm.tempi[0].sample and tm.beat_at(sample) >= tm.grids[0].beat
 
 
 def _input_view(track: p.InputTrack, clip: bool) -> InputView:

@@ -115,7 +115,7 @@ class Desk:
         self.tracks = tuple(tracks)
         self.players = pl.make_players(len(self.tracks), max_players)
         self.stems = pl.make_stem_table(slots)
-        self.maps = tempo.make_maps(tempo_map)
+        self.maps = tempo.make_maps(tempo_map, capacity=tempo.CAPACITY)
         self.ring = cm.make_ring(ring)
         self.shelf = Shelf(self.stems)
         self._tempo_maps: list[TempoMap | None] = [None] * len(self.maps.buffers)
@@ -269,6 +269,30 @@ class Desk:
             k = math.ceil((tm.beat_at(after) - start_beat) / stem.length_beats - 1e-9)
             return tm.sample_at(start_beat + k * stem.length_beats)
         return None
+
+    def oldest_turn(self, now: int) -> int:
+        """The earliest sample a beat-locked stem that plays still reads the map at: the
+        first sample of the turn `now` falls in, found as the core finds it
+        (players._turn: from the estimate, back while it lies after `now`; an estimate
+        one turn short only makes this earlier). `now` when none plays; a queued stem
+        starts after `now`, so it needs nothing older."""
+        ps = self.players
+        tm = self.tempo_map
+        oldest = now
+        for p, stem in self._playing():
+            start, start_beat = int(ps.start[p]), float(ps.start_beat[p])
+            beats = stem.length_beats
+            if beats <= 0 or start >= now:
+                continue
+            if start_beat != start_beat:
+                start_beat = tm.beat_at(start)
+            k = max(0, math.floor((tm.beat_at(now) - start_beat) / beats))
+            turn = start if k == 0 else tm.sample_at(start_beat + k * beats)
+            while k > 0 and turn > now:
+                k -= 1
+                turn = start if k == 0 else tm.sample_at(start_beat + k * beats)
+            oldest = min(oldest, turn)
+        return oldest
 
     def snapshot(self) -> list[dict]:
         """Engine.snapshot: what plays and what is queued, per player."""

@@ -8,10 +8,14 @@ slack. tests/engine/test_kernel_tempo.py checks this on thousands of random maps
 
 A map is written once by Python (`encode_map`) into a preallocated `MapState`: tempo
 segments (beat, sample, samples per beat) and grid segments (beat, beats per bar, beats
-per phrase), 256 of each by default (a set that changes tempo every bar for 20 minutes at
-120 BPM has 600 changes; `TempoMap.with_tempo` drops later changes, so a performed set
-rarely holds more than a few dozen). The players hold a few of them (`Maps`, 4 by
-default): Python writes one that the core neither reads nor has been told to read next,
+per phrase), CAPACITY of each by default. A map holds only what can still matter: the
+engine's control side folds segments that ended before the engine's position (less a
+margin, and less the turn of every beat-locked loop that plays) into the first segment
+(`TempoMap.since`) before it sends a map, so the count stays bounded however long the
+set. A sync source changes tempo up to 4 times a second, so what the control side keeps
+(10 s back, and a loop's turn) is about 40 segments, or 4 a second of the longest loop
+that plays: 1024 hold a loop of over 4 minutes. The players hold a few maps (`Maps`, 4
+by default): Python writes one that the core neither reads nor has been told to read next,
 then a NEW_MAP command names it. Two would do if tempo changes came one per block; four
 let a script set tempo, meter and phrase in one breath (three maps sent before the core
 takes the first) without Python ever writing a buffer the core may be reading.
@@ -32,6 +36,9 @@ NONE, BEAT, BAR, PHRASE = 0, 1, 2, 3
 """Quantum codes: no boundary (an immediate command), a beat, a bar, a phrase."""
 
 QUANTA = {"": NONE, "beat": BEAT, "bar": BAR, "phrase": PHRASE}
+
+CAPACITY = 1024
+"""Tempo (and grid) segments a map buffer holds: 6 arrays of 8 KiB, times 4 buffers."""
 
 TEMPI, GRIDS = 0, 1
 """Rows of `MapState.count`: how many tempo and grid segments are in use."""
@@ -54,7 +61,7 @@ class Maps(NamedTuple):
     active: np.ndarray  # int64 (1,)
 
 
-def make_map(capacity: int = 256) -> MapState:
+def make_map(capacity: int = CAPACITY) -> MapState:
     return MapState(
         np.zeros(capacity, np.float64),
         np.zeros(capacity, np.int64),
@@ -66,7 +73,7 @@ def make_map(capacity: int = 256) -> MapState:
     )
 
 
-def make_maps(tempo_map: TempoMap, buffers: int = 4, capacity: int = 256) -> Maps:
+def make_maps(tempo_map: TempoMap, buffers: int = 4, capacity: int = CAPACITY) -> Maps:
     """The buffers, the first holding `tempo_map` and playing."""
     maps = Maps(tuple(make_map(capacity) for _ in range(buffers)), np.zeros(1, np.int64))
     encode_map(tempo_map, maps.buffers[0])
@@ -90,8 +97,9 @@ def encode_map(tm: TempoMap, out: MapState) -> None:
     capacity = len(out.tempo_beat)
     if len(tm.tempi) > capacity or len(tm.grids) > capacity:
         raise EngineError(
-            f"the tempo map has {len(tm.tempi)} tempo and {len(tm.grids)} meter changes; "
-            f"the engine holds {capacity} of each: start a new set"
+            f"the tempo map holds {len(tm.tempi)} tempo and {len(tm.grids)} meter changes "
+            f"since the turn of the longest loop that plays began; the engine holds "
+            f"{capacity} of each: change tempo less often until that loop's turn ends"
         )
     for i, t in enumerate(tm.tempi):
         out.tempo_beat[i] = t.beat
