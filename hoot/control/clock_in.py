@@ -180,8 +180,10 @@ class ClockIn:
         master = (at_tick + (now - lock.tick_time) / lock.period) / per_beat  # beats
         hoot = tm.beat_at(heard)
         if align:
-            zero = self._heard_sample(lock.tick_time - at_tick * lock.period)
-            self._origin = float(round(tm.beat_at(zero)))
+            # hoot's beat at the master's song position 0, from where both are now (the
+            # tempo map keeps only the last seconds: a Continue from far into the song
+            # would ask it about a moment long folded away)
+            self._origin = float(round(hoot - master))
             self.perf.downbeat(self._phrase_start(tm, hoot))
         if self._origin is not None and self.running:
             error = (hoot - self._origin) - master
