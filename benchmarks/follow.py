@@ -18,10 +18,16 @@ beside the reference workload.
 
     python benchmarks/follow.py --jitter
 
-The steering alone, offline (no JACK): a stand-in tracker reports a steady band at 124 BPM
-for two minutes, each beat off by Gaussian jitter of 0, 5 and 10 ms (a real tracker's
-beats wobble): printed, hoot's grid against the true beats (p50, max) and the tempo
-changes sent (each is a segment of the engine's tempo map, which holds 256).
+The steering alone, offline (no JACK, the offline engine: deterministic): a stand-in
+tracker reports a steady band at 124 BPM for two minutes, each beat off by Gaussian jitter
+of 0, 5 and 10 ms (a real tracker's beats wobble); then the unit test's ramp (110 BPM for
+16 beats, to 130 over 32, 12 at 130; hoot starts at 120) with its beats off by 5 and 10 ms
+at random and rounded to a tracker's 10 ms frames; then hoot.beats's tracker itself, fed
+the JACK rig's groove (band_clip: 120, a ramp to 132, 132; hoot starts at 110) as the
+offline engine plays, which tells the tracker's own error (its beats against the clip's)
+apart from the steering's. Printed: hoot's grid against the true beats (p50, max; in the
+ramps from the ramp's start) and the tempo changes sent (each is a segment of the engine's
+tempo map, which holds 256).
 """
 
 from __future__ import annotations
@@ -64,25 +70,79 @@ def one_run(oracle: bool):
             EngineClient(session.dir).shutdown()
 
 
-def jitter_runs() -> None:
+class ClipTracker:
+    """hoot.beats's tracker fed `clip`'s audio in step with what the follower is fed (the
+    offline engine's input is not the clip): its beats are the real tracker's on the clip."""
+
+    def __init__(self, clip, samplerate: int) -> None:
+        from hoot.beats import BeatTracker
+
+        self.clip, self.beats = clip, BeatTracker(samplerate=samplerate, meter=4, downbeats=True)
+        self.heard: list = []  # every beat it reported
+
+    def feed(self, block: np.ndarray) -> list:
+        at = self.beats.fed
+        audio = self.clip.audio[at : at + len(block)]
+        audio = np.concatenate([audio, np.zeros(len(block) - len(audio), np.float32)])
+        got = self.beats.feed(audio)
+        self.heard += got
+        return got
+
+    def __getattr__(self, name: str):
+        return getattr(self.beats, name)
+
+
+def offline(jitter: float | str, steps: list, first: float, start_bpm: float, after_beat: int,
+            seed: int = 1) -> str:  # fmt: skip
+    """One offline run of the steering (module docstring); `jitter` in s, or "frames" (the
+    true beats rounded to 10 ms frames at a random offset), or "hoot.beats" (the real
+    tracker on band_clip, whose plan `steps` must then be)."""
+    from tests.control.band_rig import SR, band_clip
     from tests.control.standin_tracker import StandInTracker, band
     from tests.control.test_beat_follow import errors_ms, play
 
+    rng = np.random.default_rng(seed)
+    times = band(steps, first=first)
+    if jitter == "hoot.beats":
+        clip = band_clip()
+        times = clip.beats / SR
+        tracker = ClipTracker(clip, SR)
+    elif jitter == "frames":
+        offset = rng.uniform(0.0, 0.01)
+        tracker = StandInTracker(np.round((times - offset) / 0.01) * 0.01 + offset)
+    else:
+        tracker = StandInTracker(times + rng.normal(0, jitter, len(times)))
+    with tempfile.TemporaryDirectory() as tmp:
+        stage = Stage.offline(Session(Path(tmp) / "gig"))
+        stage.on_message = lambda line: None
+        stage.perf.input("kit", signal="clicks 124")
+        stage.perf.tempo = start_bpm
+        follower, hoot = play(stage, tracker, seconds=times[-1])
+        errors = errors_ms(follower, times, hoot, after=times[after_beat])
+        stage.close()
+    said = (f"hoot's grid against the true beats p50 {np.median(errors):.1f} max "
+            f"{errors.max():.1f} ms; {follower.proposals / (times[-1] / 60):.0f} tempo "
+            "changes a minute")  # fmt: skip
+    if jitter == "hoot.beats":
+        own = np.array([b.time for b in tracker.heard])
+        own = np.abs(own[:, None] - times[None, :]).min(axis=1)[own > times[after_beat]] * 1000
+        said += f" (the tracker's own beats: p50 {np.median(own):.1f} max {own.max():.1f} ms)"
+    return said
+
+
+def jitter_runs() -> None:
+    steady = [(124.0, 240)]
     for jitter in (0.0, 0.005, 0.010):
-        with tempfile.TemporaryDirectory() as tmp:
-            stage = Stage.offline(Session(Path(tmp) / "gig"))
-            stage.on_message = lambda line: None
-            stage.perf.input("kit", signal="clicks 124")
-            times = band([(124.0, 240)], first=0.3)
-            heard = times + np.random.default_rng(1).normal(0, jitter, len(times))
-            follower, hoot = play(stage, StandInTracker(heard), seconds=times[-1])
-            errors = errors_ms(follower, times, hoot, after=20.0)
-            print(
-                f"beats {jitter * 1000:.0f} ms off at random: hoot's grid against the true "
-                f"beats p50 {np.median(errors):.1f} max {errors.max():.1f} ms; "
-                f"{follower.proposals / (times[-1] / 60):.0f} tempo changes a minute"
-            )
-            stage.close()
+        said = offline(jitter, steady, first=0.3, start_bpm=120.0, after_beat=41)
+        print(f"steady 124 BPM, beats {jitter * 1000:.0f} ms off at random: {said}")
+    ramp = [(110.0, 16), (130.0, 32), (130.0, 12)]
+    for jitter in (0.005, 0.010, "frames"):
+        said = offline(jitter, ramp, first=0.1, start_bpm=120.0, after_beat=16)
+        off = "rounded to 10 ms frames" if jitter == "frames" else f"{jitter * 1000:.0f} ms off"
+        print(f"ramp 110 -> 130 BPM, beats {off}: {said}")
+    plan = [(120.0, 24), (132.0, 16), (132.0, 16)]
+    said = offline("hoot.beats", plan, first=0.5, start_bpm=110.0, after_beat=24)
+    print(f"the JACK rig's groove (a ramp 120 -> 132), hoot.beats's tracker: {said}")
 
 
 def main() -> None:
