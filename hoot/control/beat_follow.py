@@ -28,9 +28,10 @@ ordinary tempo changes on hoot's next beat, never a jump.
   downbeat; if they disagree, hoot's phrase starts again on the whole beat nearest the
   band's downbeat (perf.downbeat).
   Phrases beyond that are the performer's: the "this is one" key (`one`) anchors them.
-- Few proposals: every tempo change is a segment of the engine's tempo map, which holds
-  256 (hoot/engine/kernel/tempo.py), so the phase is left alone within DEAD_BAND and a
-  proposal under MIN_CHANGE is not sent; once hoot sits on a steady band it sends none.
+- Few proposals: every tempo change is a segment of the engine's tempo map (which folds
+  its past away, so hours of them are fine, but each is a retake check and a new map),
+  so the phase is left alone within DEAD_BAND and a proposal under MIN_CHANGE is not
+  sent; once hoot sits on a steady band it sends none.
 - Not locked ("listening", "holding"): hoot keeps its tempo and says so in one sentence
   when the state changes in a way that matters (locked, holding, lost, locked again).
 - The engine restarted: its ring starts again at sample 0, or nothing comes for REOPEN_S
