@@ -27,7 +27,7 @@ the JACK rig's groove (band_clip: 120, a ramp to 132, 132; hoot starts at 110) a
 offline engine plays, which tells the tracker's own error (its beats against the clip's)
 apart from the steering's. Printed: hoot's grid against the true beats (p50, max; in the
 ramps from the ramp's start) and the tempo changes sent (each is a segment of the engine's
-tempo map, which holds 256).
+tempo map, which folds its past away).
 """
 
 from __future__ import annotations
