@@ -226,8 +226,15 @@ def test_a_picked_candidate_is_kept_in_the_session(perf, session):
     batch[2].queue(at="now")
     kept = wait_for(lambda: batch[2].kept, what="the pick to be copied into the session")
     assert kept == session.stems / f"{batch[2].name}.wav" and kept.exists()
-    manifest = json.loads((session.dir / "batches" / f"{batch.id}.json").read_text())
-    assert manifest["candidates"][1]["kept"] == str(kept)
+    path = session.dir / "batches" / f"{batch.id}.json"  # saved just after `kept` is set
+
+    def manifest_says_kept() -> bool:
+        try:
+            return json.loads(path.read_text())["candidates"][1]["kept"] == str(kept)
+        except (OSError, ValueError):
+            return False
+
+    assert wait_for(manifest_says_kept, what="the batch's manifest to say it is kept")
     assert not (session.stems / f"{batch[1].name}.wav").exists(), "only what was picked"
 
 
