@@ -29,6 +29,11 @@ bench: setup
 	$(BIN)/python benchmarks/midi_out.py
 	$(BIN)/python benchmarks/soundfont_voice.py
 	$(BIN)/python benchmarks/launchpad_leds.py
+	$(BIN)/python benchmarks/beats.py --split eval
+	$(BIN)/python benchmarks/follow.py --runs 3
+	$(BIN)/python benchmarks/follow.py --jitter
+	$(BIN)/python benchmarks/link.py
+	$(BIN)/python benchmarks/tempo_fold.py
 
 lint: setup
 	$(BIN)/python -m pip install -q ruff
