@@ -179,7 +179,9 @@ class Loop:
         self.client = jack.Client("hoot-loop", no_start_server=True)
         self.send = self.client.outports.register("send")
         self.back = self.client.inports.register("back")
+        self.xruns = 0  # cycles JACK reported lost while this rig ran
         self.client.set_process_callback(self._process)
+        self.client.set_xrun_callback(self._xrun)
         self.client.activate()
 
     def _process(self, frames: int) -> None:
@@ -193,6 +195,9 @@ class Loop:
             self.played += len(part)
         self.heard.append(self.back.get_array().copy())
 
+    def _xrun(self, delayed_usecs: float) -> None:
+        self.xruns += 1
+
     def recording(self) -> np.ndarray:
         return np.concatenate(self.heard)
 
@@ -203,11 +208,36 @@ class Loop:
 
 @pytest.mark.jack
 def test_duplex_input_comes_back_identical_after_a_constant_latency(jack_server, report):
+    """A signal through the compiled core's duplex stream comes back identical. The rig's
+    own client is Python (it takes the GIL): a cycle it loses on a busy machine cuts the
+    signal, so a run that JACK reported an xrun in is run again (up to three); a run
+    without any xrun must be exact."""
     rng = np.random.default_rng(10)
     signal = np.concatenate(
         [rng.uniform(-0.5, 0.5, 960), np.sin(np.arange(48000) * 0.05) * 0.3]
     ).astype(np.float32)  # a 20 ms noise marker, then a second of tone
     built = kc.build_callback(process, make_toy(), in_channels=2)
+    period = jack_server.period
+    attempts = 0
+    while attempts < 3:
+        attempts += 1
+        heard, began, xruns = _loop_through(built, signal, period)
+        marker = signal[:64]
+        found = [i for i in range(len(heard) - 64) if np.array_equal(heard[i : i + 64], marker)]
+        whole = len(found) == 1 and np.array_equal(heard[found[0] : found[0] + len(signal)],
+                                                    signal)  # fmt: skip
+        if whole or xruns == 0:
+            break
+    assert len(found) == 1, f"the marker comes back once ({xruns} xruns, attempt {attempts})"
+    latency = found[0] - began * period
+    assert whole, f"bit for bit ({xruns} xruns, attempt {attempts})"
+    assert latency % period == 0  # whole cycles through the graph
+    report(f"duplex loop: the signal came back identical, {latency} frames later")
+
+
+def _loop_through(built, signal: np.ndarray, period: int) -> tuple[np.ndarray, int, int]:
+    """Play `signal` into a duplex KernelBackend's first input and record its first output:
+    (what came back, the cycle the signal began in, JACK's xruns meanwhile)."""
     backend = KernelBackend(built, duplex=True)
     loop = Loop(signal)
     try:
@@ -222,24 +252,16 @@ def test_duplex_input_comes_back_identical_after_a_constant_latency(jack_server,
         loop.client.connect(loop.send, capture[0])
         loop.client.connect(playback[0], loop.back)
         loop.armed = True
-        period = jack_server.period
         assert wait_until(
             lambda: (
                 loop.began >= 0
                 and len(loop.heard) * period > (loop.began + 16) * period + len(signal)
             )
         )
-        heard = loop.recording()
+        return loop.recording(), loop.began, loop.xruns
     finally:
         backend.close()
         loop.close()
-    marker = signal[:64]
-    found = [i for i in range(len(heard) - 64) if np.array_equal(heard[i : i + 64], marker)]
-    assert len(found) == 1, "the marker comes back once"
-    latency = found[0] - loop.began * period
-    assert np.array_equal(heard[found[0] : found[0] + len(signal)], signal), "bit for bit"
-    assert latency % period == 0  # whole cycles through the graph
-    report(f"duplex loop: the signal came back identical, {latency} frames later")
 
 
 def test_the_cache_folder_is_named_by_the_engine_sources_so_a_change_never_loads_stale_code(

@@ -104,8 +104,13 @@ def test_jack_clock_ticks_fall_on_their_beats_samples_through_tempo_changes(
     first = round(tm.beat_at(frames[0]) * 24)
     beats = list(range(first, first + len(frames)))  # consecutive: no tick missing
     slips = [f - tm.sample_at(k / 24) for f, k in zip(frames, beats, strict=True)]
-    assert all(s % period == 0 for s in slips), "every tick on its beat's sample"
-    assert len(set(slips)) - 1 <= lost, f"slips {sorted(set(slips))} with {lost} xruns"
+    # After a lost cycle the clock takes the new sample-to-frame offset only once three
+    # blocks agree (hoot/engine/clock_out.py), so the ticks of those blocks (at most one
+    # a block at these tempi) may still sit on the old offset: allowed, with xruns only.
+    off = [s for s in slips if s % period]
+    assert len(off) <= 3 * lost, f"ticks off their beat's sample: {off} with {lost} xruns"
+    whole = {s for s in slips if s % period == 0}
+    assert len(whole) - 1 <= lost, f"slips {sorted(whole)} with {lost} xruns"
     assert state.skipped == 0
     ticks = [tm.sample_at(k / 24) for k in beats]
     intervals = {b - a for a, b in zip(ticks, ticks[1:], strict=False)}
