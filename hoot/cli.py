@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -144,8 +145,11 @@ def cmd_beats(a: argparse.Namespace) -> int:
     """One beat a line: seconds from the file's start, and its number in the bar."""
     from hoot.beats.files import beats_of_file
 
-    for beat in beats_of_file(a.file, meter=a.meter, downbeats=a.downbeats):
-        print(f"{beat.time:.3f}\t{beat.bar_beat}" if a.downbeats else f"{beat.time:.3f}")
+    try:
+        for beat in beats_of_file(a.file, meter=a.meter, downbeats=a.downbeats):
+            print(f"{beat.time:.3f}\t{beat.bar_beat}" if a.downbeats else f"{beat.time:.3f}")
+    except BrokenPipeError:  # `hoot beats take.wav | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
