@@ -246,13 +246,7 @@ class LinkSync:
 
     def leave(self) -> None:
         """Leave the session; hoot plays on at its tempo."""
-        self._halt.set()
-        thread, self._thread = self._thread, None
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=2.0)
-        if self.link is not None:
-            self.link.enabled = False
-            self.link = None
+        self.close()
         self._save()
 
     def close(self) -> None:
