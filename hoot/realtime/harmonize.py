@@ -20,7 +20,8 @@ The pitches a voice may choose from (the rule-based guard, hoot.realtime.steer):
 - with consonant=True (the default), among those, the ones forming a third, sixth, fifth,
   unison or octave with the played pitch (steer.CONSONANT), whenever one is left; the
   model's learnt choice among them is what remains. In a seven-note mode a third and a
-  sixth below an in-key note are always in key, so two voices always find room. The
+  sixth below an in-key note are always in key, so two voices find room unless other
+  notes already sound there. The
   benchmark (benchmarks/harmony_quality.py) prints the shares with and without this steer,
   so what the model does by itself is on record.
 - A played note outside the key (a chromatic passing note) is harmonized inside the key
