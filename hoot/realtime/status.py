@@ -8,6 +8,7 @@ to compare and to print, and importing it must never pull in torch.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hoot.music.harmony import note_name
@@ -53,3 +54,28 @@ class ModelStatus:
 def pitch_name(pitch: int) -> str:
     """A MIDI pitch as a performer names it, middle C = C4: pitch_name(64) == 'E4'."""
     return f"{note_name(pitch % 12)}{pitch // 12 - 1}"
+
+
+VERBS = {"harmonize": "harmonizes", "improvise": "improvises"}
+"""How a status's `does` begins for each kind of model: "harmonizes keys: 2 voices below"."""
+
+
+def serving(models: Sequence[ModelStatus], kind: str, track: str) -> ModelStatus | None:
+    """The model that `kind`s ("harmonize" or "improvise") for `track`, unless stopped.
+
+    The status says it in words the layer writes: a harmonizer's `does` names the track it
+    answers ("harmonizes keys: ..."); an improviser's `name` is the track it plays on and
+    its `does` begins "improvises". The stage's actions and the Launchpad's bottom rows
+    read it, so a model started from code lights its pad too."""
+    verb = VERBS[kind]
+    for status in models:
+        if status.state == "stopped":
+            continue
+        words = status.does.replace(":", " ").replace(",", " ").split()
+        if not words or words[0] != verb:
+            continue
+        if kind == "harmonize" and words[1:2] == [track]:
+            return status
+        if kind == "improvise" and status.name == track:
+            return status
+    return None

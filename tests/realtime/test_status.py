@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from hoot.realtime.status import ModelStatus, pitch_name
+from hoot.realtime.status import ModelStatus, pitch_name, serving
 
 
 def _status(**changes) -> ModelStatus:
@@ -56,3 +56,15 @@ def test_importing_the_status_never_imports_torch():
     code = "import sys, hoot.realtime.status; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_serving_finds_the_harmonizer_of_a_track_and_the_improviser_on_a_track():
+    harmony = _status()
+    lead = _status(name="lead", does="improvises on lead: density 0.5, C3-C6", playing=())
+    stopped = _status(does="harmonizes guitar: 1 voice above, pad", state="stopped")
+    models = (harmony, lead, stopped)
+    assert serving(models, "harmonize", "keys") is harmony
+    assert serving(models, "harmonize", "key") is None  # the whole word, not a prefix
+    assert serving(models, "harmonize", "guitar") is None  # stopped: not armed
+    assert serving(models, "improvise", "lead") is lead
+    assert serving(models, "improvise", "keys") is None
