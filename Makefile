@@ -1,19 +1,24 @@
 # The two commands of the README: `make run` starts the instrument (hoot tui), `make test`
 # runs the tests.
 # Each sets the machine up first (scripts/setup), so both work on a fresh Debian machine.
+# `make run NEURAL=1` adds torch for the real-time layer (the CPU build where there is no
+# GPU); `make test` always does, since the layer's tests need it.
 
 VENV ?= .venv
 BIN := $(VENV)/bin
 
 .PHONY: setup run test bench lint clean
 
+NEURAL ?= 0
+
 setup:
-	@scripts/setup
+	@NEURAL=$(NEURAL) scripts/setup
 
 run: setup
 	$(BIN)/hoot tui --session demo
 
-test: setup
+test:
+	@NEURAL=1 scripts/setup
 	$(BIN)/python -m pytest -q
 
 bench: setup

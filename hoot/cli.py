@@ -158,7 +158,50 @@ def cmd_doctor(a: argparse.Namespace) -> int:
 
     ok, report = doctor()
     print(report)
+    print("\nmodels (the real-time layer; optional):")
+    print("\n".join(check.line() for check in _model_checks()))
     return 0 if ok else 1
+
+
+NEURAL_FIX = "`make run NEURAL=1` (or `pip install -e '.[neural]'`; README: Installing torch)"
+
+
+def _model_checks() -> list:
+    """torch (asked in a subprocess: the doctor stays torch-free) and the checkpoints."""
+    from hoot.engine.devices import Check
+    from hoot.realtime.checkpoints import MODELS_DIR, find, inspect
+    from hoot.realtime.probe import has_nvidia_gpu, probe
+
+    torch, gpu = probe(), has_nvidia_gpu()
+    if torch.version is None:
+        checks = [Check(False, f"torch ({torch.missing})", NEURAL_FIX, essential=False)]
+    else:
+        build = "a CPU build" if torch.cpu_build else f"a CUDA {torch.cuda} build"
+        what = f"torch {torch.version}, {build}, runs on {torch.device}"
+        if torch.cuda is not None and not gpu:
+            fix = ("pip install --force-reinstall torch==2.13.0 --index-url "
+                   "https://download.pytorch.org/whl/cpu")  # fmt: skip
+            what += " (no GPU here: gigabytes of CUDA libraries for nothing)"
+            checks = [Check(False, what, fix, essential=False)]
+        else:
+            checks = [Check(True, what, essential=False)]
+    found = [inspect(path) for path in find([MODELS_DIR])]
+    if not found:
+        checks.append(Check(True, f"models: none in {MODELS_DIR}", essential=False))
+    checks += [Check(c.kind != "unknown", f"model {c.line()}", essential=False) for c in found]
+    return checks
+
+
+def cmd_models(a: argparse.Namespace) -> int:
+    from hoot.realtime.checkpoints import MODELS_DIR, find, inspect
+
+    places = a.paths or [MODELS_DIR]
+    found = find(places)
+    if not found:
+        print(f"no checkpoints in {', '.join(map(str, places))}")
+    for path in found:
+        print(inspect(path).line())
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -230,7 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="insist on one MIDI API (default: $HOOT_MIDI_API, else JACK when a "
                    "JACK server runs, else the system's)")
     m.set_defaults(func=cmd_midi)
-    sub.add_parser("doctor", help="check PortAudio, JACK and MIDI").set_defaults(func=cmd_doctor)
+    sub.add_parser("doctor", help="check PortAudio, JACK, MIDI, torch and the models").set_defaults(
+        func=cmd_doctor
+    )
+    ms = sub.add_parser("models", help="list the checkpoints in models/ and what each is for")
+    ms.add_argument("paths", nargs="*", help="files or folders to list instead of models/")
+    ms.set_defaults(func=cmd_models)
     b = sub.add_parser("beats", help="the beats of an audio file, as the live tracker hears them")
     b.add_argument("file", type=Path)
     b.add_argument("--downbeats", action="store_true",

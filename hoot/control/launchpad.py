@@ -2,13 +2,18 @@
 
 The map (docs/controllers.md has the picture). Rows 8 to 3 are the roles in the picker's
 order (hoot.music.ROLES: drums, bass, chords, lead, pad, perc); the pads of a row, left to
-right, are candidates 1 to 8 of that role's latest batch; rows 2 and 1 stay dark for the
-live layer. A pad shows its candidate: off (none), dim role colour (pending), pulsing
-(rendering), role colour (ready; paler for the candidate under the picker's cursor, the one
-F8 queues), red (failed), flashing (queued) and bright white (playing). Pulsing and
-flashing are the device's own animations, in time with the MIDI clock it receives (one
-flash a beat, one pulse every two beats; 120 BPM without a clock): the rig has the engine
-send it ticks (`wants_clock`; hoot.engine.clock_out's feeds), so they keep hoot's tempo.
+right, are candidates 1 to 8 of that role's latest batch; rows 2 and 1 are the live layer
+(issue 12): one pad a live input, left to right `keys` and then the input tracks in the
+order they were taken (`perf.tracks.inputs()`), row 2 arming and disarming its harmony
+(`SetActions.harmonize`), row 1 an improviser (`SetActions.improvise`). A live pad is dim
+in its input's colour while it can be armed, bright while armed, pulsing while its model
+loads or restarts, and red when its model failed. A candidate pad shows its candidate: off
+(none), dim role colour (pending), pulsing (rendering), role colour (ready; paler for the
+candidate under the picker's cursor, the one F8 queues), red (failed), flashing (queued)
+and bright white (playing). Pulsing and flashing are the device's own animations, in time
+with the MIDI clock it receives (one flash a beat, one pulse every two beats; 120 BPM
+without a clock): the rig has the engine send it ticks (`wants_clock`; hoot.engine.
+clock_out's feeds), so they keep hoot's tempo.
 
 Pressing a pad toggles its candidate in the queue (`SetActions.toggle`, what F8 does for the
 selected one). The right column of round buttons makes a new batch for its row's role, the
@@ -48,6 +53,7 @@ from typing import Any
 
 from hoot.control.surface import IDENTITY_REQUEST, Controller, identity_of
 from hoot.music import ROLES
+from hoot.realtime.status import serving
 from hoot.stage.view import EMPTY
 
 HEADER = bytes.fromhex("F0002029020E")
@@ -85,6 +91,16 @@ ROLE_RGB = {
 }
 ROLE_PALETTE = {"drums": 9, "bass": 45, "chords": 21, "lead": 13, "pad": 49, "perc": 37}
 RED = 5  # palette
+PLAYED = ("keys",)  # the live tracks players play (hoot.music.roles; `harmony` answers them)
+LIVE_ROWS = {2: "harmonize", 1: "improvise"}  # the live layer's rows, bottom of the grid
+# The live inputs' colours, keys first, then each input track in turn: (RGB, palette), apart
+# from the roles' so that a live pad never reads as a candidate
+LIVE_COLOURS = (
+    ((127, 0, 70), 53),  # magenta
+    ((127, 70, 90), 57),  # pink
+    ((70, 127, 0), 17),  # lime
+    ((50, 80, 127), 41),  # sky
+)
 WHITE: Spec = (3, 127, 127, 127)
 DIM = 6  # pending shows the role colour at a sixth of its brightness
 MUTED, UNMUTED = (3, 127, 50, 0), (3, 10, 4, 0)
@@ -114,6 +130,25 @@ def paler(colour: tuple[int, int, int]) -> Spec:
 def pad_of(role: str, number: int) -> int:
     """The pad (note and LED index) of candidate `number` (from 1) of `role`."""
     return ROLE_ROWS[role] * 10 + number
+
+
+def live_inputs(view: Any) -> tuple[str, ...]:
+    """The live layer's columns, left to right: keys, then the input tracks (at most 8)."""
+    return (*PLAYED, *(i.name for i in view.inputs))[:8]
+
+
+def live_look(view: Any, kind: str, column: int) -> Spec:
+    """The pad of live input `column` (from 0) in `kind`'s row (see the module docstring)."""
+    track = live_inputs(view)[column]
+    colour, palette = LIVE_COLOURS[column % len(LIVE_COLOURS)]
+    model = serving(view.models, kind, track)
+    if model is None:
+        return rgb(colour, 1 / DIM)
+    if model.state == "failed":
+        return (0, RED)
+    if model.state in ("loading", "restarting"):
+        return (2, palette)
+    return rgb(colour)
 
 
 def picture(view: Any, shift: bool = False) -> list[Spec]:
@@ -150,6 +185,9 @@ def picture(view: Any, shift: bool = False) -> list[Spec]:
         else:
             leds[row * 10] = rgb(colour, 0.5) if role in sounding else OFF
             leds[row * 10 + 9] = rgb(colour, 0.25)
+    for row, kind in LIVE_ROWS.items():
+        for column in range(len(live_inputs(view))):
+            leds[row * 10 + column + 1] = live_look(view, kind, column)
     left = max(0, view.phrase_bars - view.bar_in_phrase)
     for i, cc in enumerate(COUNTDOWN):
         if i < min(left, 8):
@@ -313,6 +351,12 @@ class LaunchpadProMK3(Controller):
         role = ROW_ROLES.get(row)
         if role is not None and 1 <= col <= 8:
             self._presses.put(lambda: self.stage.actions.toggle(role, col))
+        elif row in LIVE_ROWS and 1 <= col <= len(live := live_inputs(self._view)):
+            track, actions = live[col - 1], self.stage.actions
+            if LIVE_ROWS[row] == "harmonize":
+                self._presses.put(lambda: actions.harmonize(track))
+            else:
+                self._presses.put(lambda: actions.improvise(track))
 
     def _button(self, cc: int, value: int, arrived: float) -> None:
         if cc == SHIFT:

@@ -5,10 +5,11 @@ from __future__ import annotations
 ROLES: tuple[str, ...] = ("drums", "bass", "chords", "lead", "pad", "perc")
 """The tracks a set has, in mixer order (and in the picker's and the Launchpad's rows)."""
 
-LIVE_TRACKS: tuple[str, ...] = ("keys",)
+LIVE_TRACKS: tuple[str, ...] = ("keys", "harmony")
 """Tracks for what is played live rather than generated: a keyboard plays `keys`
-(`perf.tracks.keys.play_from("Keystation")`), beside the roles, so that stopping or
-muting the generated lead never touches what a player holds."""
+(`perf.tracks.keys.play_from("Keystation")`), and the real-time layer's harmony answers it on
+`harmony` (`perf.harmonize("keys")`, issue 12), beside the roles, so that stopping or muting
+the generated lead never touches what a player holds or what answers it."""
 
 TRACKS: tuple[str, ...] = ROLES + LIVE_TRACKS
 """Every track an engine mixes, in mixer order: the roles, then the live tracks."""
@@ -21,6 +22,7 @@ LEVELS: dict[str, float] = {
     "pad": -12.0,
     "perc": -11.0,
     "keys": -9.0,  # a played part sits where a lead does
+    "harmony": -13.0,  # under what it answers: two voices sum ~3 dB over one, so 4 dB below keys
 }
 """Default fader levels (dB). Every generated stem is loudness-matched to -14 LUFS on its
 own, so it is ready to play alone; summed at 0 dB, five of them reach about -7 LUFS and

@@ -59,7 +59,7 @@ ROLE_SOUNDS: dict[str, tuple[str, ...]] = {
 """Per role, the sounds that suit it; the first is the role's default. Any sound may play
 any role."""
 
-LIVE_TRACK_SOUNDS: dict[str, str] = {"keys": "keys"}
+LIVE_TRACK_SOUNDS: dict[str, str] = {"keys": "keys", "harmony": "pad"}
 """The sound a live track (hoot.music.roles.LIVE_TRACKS) plays when it names none."""
 
 ALIASES: dict[str, str] = {
@@ -72,7 +72,7 @@ ALIASES: dict[str, str] = {
 """Names older stems' metadata used for the synth's patches."""
 
 SOUNDFONT = "soundfont"
-GM_PROGRAM_FOR_ROLE = {"bass": 33, "chords": 0, "lead": 80, "pad": 89}
+GM_PROGRAM_FOR_ROLE = {"bass": 33, "chords": 0, "lead": 80, "pad": 89, "harmony": 48}
 """The General MIDI program a role plays when a SoundFont sound names none."""
 
 

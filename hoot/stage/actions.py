@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from hoot.errors import HootError
 from hoot.music import ROLES
+from hoot.realtime.status import serving
 
 TAPS = 3  # taps that give a tempo (two intervals)
 TAP_PAUSE_S = 2.0  # a pause this long starts the counting again (30 BPM is the slowest tap)
@@ -40,6 +41,7 @@ class SetActions:
         self.perf = perf
         self.selection = Selection()
         self.taps: list[float] = []  # monotonic times of the latest taps
+        self.improvisers: dict[str, object] = {}  # track -> the Live improvise() gave here
 
     # ---- where the selection is ---------------------------------------------------------
 
@@ -160,6 +162,38 @@ class SetActions:
             return str(e)
         return "panic: everything stopped"
 
+    # ---- the real-time layer (issue 12) -----------------------------------------------------
+
+    def harmonize(self, track: str) -> str:
+        """Arm harmony for what is played on `track` with perf.harmonize's defaults, or
+        disarm it if a model harmonizes it already (armed here or from code; a failed one
+        too, so the next press arms it afresh)."""
+        model = serving(self.perf.models, "harmonize", track)
+        try:
+            if model is not None:
+                self.perf.harmonize(track, None)
+                return f"{track}: harmony disarmed" + _had_failed(model)
+            self.perf.harmonize(track)
+        except HootError as e:
+            return str(e)
+        return f"{track}: harmony armed"
+
+    def improvise(self, track: str) -> str:
+        """Arm an improviser on `track` with perf.improvise's defaults, or disarm the one
+        armed here; one started from code is stopped from code, through its Live."""
+        model = serving(self.perf.models, "improvise", track)
+        live = self.improvisers.pop(track, None)
+        try:
+            if model is not None:
+                if live is None:
+                    return f"{track} improvises from code: stop it there (its Live's .stop())"
+                live.stop()
+                return f"{track}: improviser disarmed" + _had_failed(model)
+            self.improvisers[track] = self.perf.improvise(track)
+        except HootError as e:
+            return str(e)
+        return f"{track}: improviser armed"
+
     # ---- time ----------------------------------------------------------------------------
 
     def tap(self, at: float | None = None) -> str:
@@ -201,3 +235,9 @@ class SetActions:
         if follower is not None and hasattr(follower, "one"):
             follower.one(heard)
         return f"one: a phrase starts at bar {self.perf.bar_of(tm.sample_at(beat))}"
+
+
+def _had_failed(model) -> str:
+    """What a disarming press adds when the model had failed: the performer learns why it
+    went quiet (the layer said so once, when it failed)."""
+    return " (its model had failed)" if model.state == "failed" else ""

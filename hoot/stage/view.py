@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hoot.realtime.status import ModelStatus
+
 CANDIDATE_STATUSES = ("pending", "rendering", "ready", "failed", "queued", "playing")
 
 
@@ -124,6 +126,8 @@ class SetView:
     # following a band: the tracker's "listening", "locked" or "holding", and how sure it is
     sync_state: str = ""  # "" for the other sources
     confidence: float | None = None  # 0..1
+    # the real-time layer's running models (issue 12): what each does, its latency, its notes
+    models: tuple[ModelStatus, ...] = ()
 
 
 SILENT = (0.0, 0.0)

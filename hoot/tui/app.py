@@ -39,6 +39,7 @@ from hoot.tui.widgets.beat_grid import BeatGrid
 from hoot.tui.widgets.code_input import CodeInput
 from hoot.tui.widgets.console import Console
 from hoot.tui.widgets.meters import Meters
+from hoot.tui.widgets.models import ModelsView
 from hoot.tui.widgets.picker import StemPicker
 from hoot.tui.widgets.queue import QueueView
 from hoot.tui.widgets.status_line import StatusLine
@@ -187,6 +188,7 @@ class HootApp(App):
             with Vertical(id="right"):
                 yield StemPicker(id="picker", flash=self.FLASH_S)
                 yield QueueView(id="queue")
+                yield ModelsView(id="models")
         yield Console(_Pending(), _NoHistory(), id="console")
         yield StatusLine(id="status")
 
@@ -274,7 +276,7 @@ class HootApp(App):
             main = self.screen_stack[0] if self.screen_stack else None
             if main is None or not main.is_attached:
                 return
-            kinds = (BeatGrid, Meters, StemPicker, QueueView, StatusLine)
+            kinds = (BeatGrid, Meters, StemPicker, QueueView, ModelsView, StatusLine)
             self._panels = [main.query_one(kind) for kind in kinds]
             self._top = main.query_one("#top")
         self.view = message.view
@@ -292,10 +294,10 @@ class HootApp(App):
         of view (app.tcss)."""
         if self._panels is None:
             return
-        grid, meters, picker, queue, _ = self._panels
+        grid, meters, picker, queue, models, _ = self._panels
         want = max(
             grid.wanted_height + meters.wanted_height,
-            picker.wanted_height + queue.wanted_height,
+            picker.wanted_height + queue.wanted_height + models.wanted_height,
         )
         height = max(1, min(want, int(self.size.height * self.TOP_SHARE)))
         if height != self._top_height:

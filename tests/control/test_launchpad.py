@@ -23,8 +23,10 @@ from hoot.engine.client import EngineClient
 from hoot.midi.ports import MidiPorts
 from hoot.session import Session
 from hoot.stage import Stage
-from hoot.stage.view import EMPTY, BatchView, CandidateView
+from hoot.stage.actions import SetActions
+from hoot.stage.view import EMPTY, BatchView, CandidateView, InputView
 from tests.control.fake_launchpad import FakeLaunchpad
+from tests.stage.fake_layer import FakeLayerPerf, status
 from tests.waiting import PATIENCE, wait_until
 
 ENGINE = {"backend": "null", "idle_timeout": 30}
@@ -99,7 +101,10 @@ def test_every_state_of_a_candidate_has_its_light():
         lp.OFF,
     ]
     assert [leds[cc] != lp.OFF for cc in lp.COUNTDOWN] == [True] * 3 + [False] * 5
-    assert all(leds[note] == lp.OFF for note in range(11, 29) if 1 <= note % 10 <= 8)  # live layer
+    # the live layer: keys only, dim (nothing armed); no input track, no other pad
+    keys_dim = lp.rgb(lp.LIVE_COLOURS[0][0], 1 / lp.DIM)
+    assert leds[21] == leds[11] == keys_dim
+    assert all(leds[note] == lp.OFF for note in range(12, 29) if 2 <= note % 10 <= 8)
     assert leds[lp.TAP] != lp.OFF and leds[lp.ONE] != lp.OFF  # found in the dark
 
 
@@ -265,6 +270,87 @@ class _NoStage:
     """A stage for driver tests that press nothing."""
 
     actions = perf = None
+
+
+# ---- the live layer's rows: harmonize (row 2) and improvise (row 1), one pad an input -------
+
+KEYS, GUITAR, VOX = (lp.LIVE_COLOURS[i][0] for i in range(3))
+INPUTS = (InputView("guitar", True, False, "channel 1"), InputView("vox", True, False, "channel 2"))
+
+
+def test_the_live_rows_light_each_input_dim_bright_pulsing_or_red():
+    models = (
+        status("harmony", "harmonizes keys: 2 voices below, strings"),
+        status("guitar", "improvises on guitar: density 0.5", state="loading"),
+        status("vox", "improvises on vox: density 0.5", state="failed"),
+    )
+    leds = picture(replace(EMPTY, inputs=INPUTS, models=models))
+    assert [leds[21], leds[22], leds[23], leds[24]] == [
+        lp.rgb(KEYS), lp.rgb(GUITAR, 1 / lp.DIM), lp.rgb(VOX, 1 / lp.DIM), lp.OFF,
+    ]  # fmt: skip
+    assert [leds[11], leds[12], leds[13], leds[14]] == [
+        lp.rgb(KEYS, 1 / lp.DIM), (2, lp.LIVE_COLOURS[1][1]), (0, lp.RED), lp.OFF,
+    ]  # fmt: skip
+
+
+def test_a_stopped_model_leaves_its_pad_dim_again():
+    models = (status("harmony", "harmonizes keys: 2 voices below", state="stopped"),)
+    assert picture(replace(EMPTY, models=models))[21] == lp.rgb(KEYS, 1 / lp.DIM)
+
+
+class _LayerStage:
+    """A stage whose actions are the real SetActions on a perf that fakes the layer."""
+
+    def __init__(self) -> None:
+        self.perf = FakeLayerPerf(audio=("vox",))
+        self.actions = SetActions(self.perf)
+
+
+def test_live_pads_arm_and_disarm_harmonize_and_improvise_with_the_exact_bytes(fake, ports):
+    said = Sink()
+    stage = _LayerStage()
+    out = ports.open_output(lp.LaunchpadProMK3.port)
+    driver = LaunchpadProMK3(out.send, say=said, heartbeat=PATIENCE)
+    ports.open_input(lp.LaunchpadProMK3.port, driver.receive)
+    driver.attach(stage)
+    view = replace(EMPTY, inputs=INPUTS)
+    driver.draw(view)
+    assert fake.wait_for(lambda f: f.led(22) == lp.rgb(GUITAR, 1 / lp.DIM), PATIENCE)
+
+    def shown() -> None:  # what the watcher does: perf.models into the view, to the driver
+        driver.draw(replace(view, models=tuple(stage.perf.models)))
+
+    fake.press(21)  # row 2, column 1: harmonize keys
+    assert wait_until(lambda: said.said == ["keys: harmony armed"])
+    shown()
+    assert fake.wait_for(lambda f: f.led(21) == lp.rgb(KEYS), PATIENCE)
+    # the change went out as one typed-colour SysEx: RGB (3), LED 21 (0x15), 127 0 70
+    assert fake.received[-1][1] == bytes.fromhex("F0 00 20 29 02 0E 03  03 15 7F 00 46  F7")
+    fake.press(12)  # row 1, column 2: improvise on guitar
+    assert wait_until(lambda: said.said[-1:] == ["guitar: improviser armed"])
+    fake.press(13)  # vox has no notes: the layer's sentence, the pad stays dim
+    assert wait_until(lambda: said.said[-1:] == ["vox is audio: an improviser plays on a track "
+                                                 "with a synth"])  # fmt: skip
+    stage.perf.fail("guitar")
+    shown()
+    assert fake.wait_for(lambda f: f.led(12) == (0, lp.RED), PATIENCE)
+    assert fake.led(13) == lp.rgb(VOX, 1 / lp.DIM)
+    fake.press(12)
+    fake.press(21)
+    assert wait_until(lambda: said.said[-2:] == [
+        "guitar: improviser disarmed (its model had failed)", "keys: harmony disarmed",
+    ])  # fmt: skip
+    shown()
+    assert fake.wait_for(lambda f: f.led(12) == lp.rgb(GUITAR, 1 / lp.DIM), PATIENCE)
+    assert fake.wait_for(lambda f: f.led(21) == lp.rgb(KEYS, 1 / lp.DIM), PATIENCE)
+    fake.press(15)  # no fifth input: nothing happens
+    fake.press(21)
+    assert wait_until(lambda: said.said[-1:] == ["keys: harmony armed"])
+    assert [c for c in stage.perf.calls if c[0] != "stop"] == [
+        ("harmonize", "keys"), ("improvise", "guitar"), ("improvise", "vox"),
+        ("harmonize", "keys", None), ("harmonize", "keys"),
+    ]  # fmt: skip
+    driver.close()
 
 
 # ---- the real stage --------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.geometry import Region, Size
 
+from hoot.realtime.status import ModelStatus
 from hoot.stage.view import (
     EMPTY,
     BatchView,
@@ -968,6 +969,19 @@ LONG_QUEUE = replace(
         QueueItem("fx", "riser-into-the-drop", 17 * 4 * SR // 2, 17, "playing"),
     ),
 )
+TWO_MODELS = replace(
+    PLAYING,
+    models=(
+        ModelStatus(
+            "harmony", "harmonizes keys: 2 voices below, strings", "notochord-hoot (embedded)",
+            "running", 1.2, 1.9, (64, 60), 0, 0,
+        ),
+        ModelStatus(
+            "lead", "improvises on lead: density 0.5, C3-C6", "notochord-hoot (embedded)",
+            "restarting", None, None, (), 2, 1,
+        ),
+    ),
+)  # fmt: skip
 SCREENS = {
     "empty": EMPTY,
     "playing": PLAYING,
@@ -983,6 +997,7 @@ SCREENS = {
         selected_index=15,
     ),
     "long-queue": LONG_QUEUE,
+    "two-models": TWO_MODELS,
     "help": PLAYING,
 }
 

@@ -1,0 +1,81 @@
+"""What a running model is doing, as the screen, the Launchpad and `perf.models` show it.
+
+Torch-free and small on purpose: the layer (hoot/realtime/layer.py) builds one
+`ModelStatus` per running model from its voice process's heartbeat (every 0.25 s), and the
+stage's watcher copies them into the SetView at 30 Hz, so a status must be cheap to make,
+to compare and to print, and importing it must never pull in torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hoot.music.harmony import note_name
+
+STATES = ("loading", "running", "restarting", "failed", "stopped")
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """One running model, as the performer sees it.
+
+    `p50_ms`/`p95_ms` are the processing latency from a key's arrival to the model's answer
+    written to the engine's note table (None until the first answer); `late` counts answers
+    dropped for missing the 20 ms window; `restarts` counts voice-process restarts."""
+
+    name: str
+    does: str
+    model: str
+    state: str
+    p50_ms: float | None
+    p95_ms: float | None
+    playing: tuple[int, ...]
+    late: int
+    restarts: int
+
+    def line(self) -> str:
+        """One line a performer reads at a glance, e.g. "harmony  harmonizes keys: 2 voices
+        below, strings  notochord-hoot  p50 1.2 p95 1.9 ms  E4 C4" (on one line)."""
+        parts = [self.name, self.does, self.model]
+        if self.state != "running":
+            parts.append(self.state)
+        if self.p50_ms is not None and self.p95_ms is not None:
+            parts.append(f"p50 {self.p50_ms:.1f} p95 {self.p95_ms:.1f} ms")
+        if self.late:
+            parts.append(f"{self.late} late")
+        if self.restarts:
+            parts.append(f"{self.restarts} restart" + ("s" if self.restarts > 1 else ""))
+        if self.playing:
+            parts.append(" ".join(pitch_name(p) for p in self.playing))
+        return "  ".join(parts)
+
+
+def pitch_name(pitch: int) -> str:
+    """A MIDI pitch as a performer names it, middle C = C4: pitch_name(64) == 'E4'."""
+    return f"{note_name(pitch % 12)}{pitch // 12 - 1}"
+
+
+VERBS = {"harmonize": "harmonizes", "improvise": "improvises"}
+"""How a status's `does` begins for each kind of model: "harmonizes keys: 2 voices below"."""
+
+
+def serving(models: Sequence[ModelStatus], kind: str, track: str) -> ModelStatus | None:
+    """The model that `kind`s ("harmonize" or "improvise") for `track`, unless stopped.
+
+    The status says it in words the layer writes: a harmonizer's `does` names the track it
+    answers ("harmonizes keys: ..."); an improviser's `name` is the track it plays on and
+    its `does` begins "improvises". The stage's actions and the Launchpad's bottom rows
+    read it, so a model started from code lights its pad too."""
+    verb = VERBS[kind]
+    for status in models:
+        if status.state == "stopped":
+            continue
+        words = status.does.replace(":", " ").replace(",", " ").split()
+        if not words or words[0] != verb:
+            continue
+        if kind == "harmonize" and words[1:2] == [track]:
+            return status
+        if kind == "improvise" and status.name == track:
+            return status
+    return None
