@@ -1,0 +1,55 @@
+"""What a running model is doing, as the screen, the Launchpad and `perf.models` show it.
+
+Torch-free and small on purpose: the layer (hoot/realtime/layer.py) builds one
+`ModelStatus` per running model from its voice process's heartbeat (every 0.25 s), and the
+stage's watcher copies them into the SetView at 30 Hz, so a status must be cheap to make,
+to compare and to print, and importing it must never pull in torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hoot.music.harmony import note_name
+
+STATES = ("loading", "running", "restarting", "failed", "stopped")
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """One running model, as the performer sees it.
+
+    `p50_ms`/`p95_ms` are the processing latency from a key's arrival to the model's answer
+    written to the engine's note table (None until the first answer); `late` counts answers
+    dropped for missing the 20 ms window; `restarts` counts voice-process restarts."""
+
+    name: str
+    does: str
+    model: str
+    state: str
+    p50_ms: float | None
+    p95_ms: float | None
+    playing: tuple[int, ...]
+    late: int
+    restarts: int
+
+    def line(self) -> str:
+        """One line a performer reads at a glance, e.g. "harmony  harmonizes keys: 2 voices
+        below, strings  notochord-hoot  p50 1.2 p95 1.9 ms  E4 C4" (on one line)."""
+        parts = [self.name, self.does, self.model]
+        if self.state != "running":
+            parts.append(self.state)
+        if self.p50_ms is not None and self.p95_ms is not None:
+            parts.append(f"p50 {self.p50_ms:.1f} p95 {self.p95_ms:.1f} ms")
+        if self.late:
+            parts.append(f"{self.late} late")
+        if self.restarts:
+            parts.append(f"{self.restarts} restart" + ("s" if self.restarts > 1 else ""))
+        if self.playing:
+            parts.append(" ".join(pitch_name(p) for p in self.playing))
+        return "  ".join(parts)
+
+
+def pitch_name(pitch: int) -> str:
+    """A MIDI pitch as a performer names it, middle C = C4: pitch_name(64) == 'E4'."""
+    return f"{note_name(pitch % 12)}{pitch // 12 - 1}"

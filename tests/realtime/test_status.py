@@ -1,0 +1,58 @@
+"""ModelStatus: the one line a performer reads per running model."""
+
+import dataclasses
+import subprocess
+import sys
+
+import pytest
+
+from hoot.realtime.status import ModelStatus, pitch_name
+
+
+def _status(**changes) -> ModelStatus:
+    base = ModelStatus(
+        name="harmony",
+        does="harmonizes keys: 2 voices below, strings",
+        model="notochord-hoot",
+        state="running",
+        p50_ms=1.23,
+        p95_ms=1.9,
+        playing=(64, 60),
+        late=0,
+        restarts=0,
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def test_line_reads_what_it_does_its_latency_and_its_notes():
+    assert _status().line() == (
+        "harmony  harmonizes keys: 2 voices below, strings  notochord-hoot"
+        "  p50 1.2 p95 1.9 ms  E4 C4"
+    )
+
+
+def test_line_says_the_state_late_answers_and_restarts_when_not_plain_running():
+    status = _status(state="restarting", p50_ms=None, p95_ms=None, playing=(), late=3, restarts=1)
+    assert status.line() == (
+        "harmony  harmonizes keys: 2 voices below, strings  notochord-hoot"
+        "  restarting  3 late  1 restart"
+    )
+
+
+def test_status_is_frozen_and_has_exactly_the_contract_fields():
+    status = _status()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        status.state = "failed"  # type: ignore[misc]
+    assert [f.name for f in dataclasses.fields(ModelStatus)] == [
+        "name", "does", "model", "state", "p50_ms", "p95_ms", "playing", "late", "restarts",
+    ]
+
+
+def test_pitch_names_put_middle_c_at_c4():
+    assert [pitch_name(p) for p in (60, 64, 61, 21, 108)] == ["C4", "E4", "Db4", "A0", "C8"]
+
+
+def test_importing_the_status_never_imports_torch():
+    code = "import sys, hoot.realtime.status; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
