@@ -45,6 +45,7 @@ from hoot.errors import HootError
 
 LATE_S = 0.020  # an answer later than this after its key is dropped
 POLL_S = 0.001  # how often the keyboard's notes are read
+PLAN_AHEAD_S = 0.05  # an improviser's first note is planned this long before its phrase
 STATUS_S = 0.1  # a status line at least this often (the layer's heartbeat is 0.25 s)
 WINDOW = 256  # latencies behind p50/p95
 NOTE_ON, NOTE_OFF, CONTROL = 0x90, 0x80, 0xB0
@@ -197,11 +198,11 @@ class ImproviseVoice:
             self.release()
             self.finished = True
             return
-        if now < self.begin - self.block_s:
+        if now < self.begin - self.block_s - PLAN_AHEAD_S:
             return
         if self.plan is None:
             wait, pitch, vel = self.improviser.plan(max(0.0, now - self.last))
-            due = max(now + wait, self.begin)
+            due = self.begin if self.events == 0 else max(now + wait, self.begin)
             if vel > 0:
                 due = self._on_grid(due)
                 if due - self.block_s < now:
