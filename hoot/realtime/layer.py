@@ -95,8 +95,7 @@ class Voice:
             state=self.state,
             p50_ms=None if p50 is None else float(p50),
             p95_ms=None if p95 is None else float(p95),
-            playing=tuple(int(x) for x in s.get("playing", ()))
-            if self.state == "running" else (),
+            playing=tuple(int(x) for x in s.get("playing", ())) if self.state == "running" else (),
             late=int(s.get("late", 0)),
             restarts=self.restarts,
         )
@@ -167,13 +166,16 @@ class RealtimeLayer:
         exits; the supervisor kills it if it takes longer than EXIT_S past that."""
         with self._lock:
             voice = self._voices.get(name)
-            if voice is None or voice.stop_by is not None:
+            if voice is None:
                 return
-            wait = max(0.0, (at or 0.0) - time.monotonic())
-            voice.stop_by = time.monotonic() + wait + EXIT_S
-            if voice.state == "restarting":
+            if voice.stop_by is not None:  # already stopping later
+                if at is None:
+                    voice.stop_by = 0.0  # now, then: the supervisor ends it at its next look
+            elif voice.state in ("restarting", "failed"):
                 voice.stop_by = 0.0
             else:
+                wait = max(0.0, (at or 0.0) - time.monotonic())
+                voice.stop_by = time.monotonic() + wait + EXIT_S
                 self._tell(voice, {"cmd": "stop", "at": at})
         if at is None:  # stopping now: the caller may rely on it being gone
             deadline = time.monotonic() + EXIT_S + 1.0
@@ -260,7 +262,8 @@ class RealtimeLayer:
                     voice.error = str(status["error"])
                 voice.status = status
                 if voice.state in ("loading", "running") and status.get("state") in (
-                    "loading", "running"
+                    "loading",
+                    "running",
                 ):
                     voice.state = status["state"]
 

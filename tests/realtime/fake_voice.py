@@ -31,8 +31,15 @@ if mode == "error":
     sys.exit(2)
 born = time.monotonic()
 while not stop.wait(0.05):
-    status = {"state": "running", "p50_ms": 1.5, "p95_ms": 2.5, "playing": [60, 64],
-              "late": 1, "settings": settings, "pid": os.getpid()}
+    status = {
+        "state": "running",
+        "p50_ms": 1.5,
+        "p95_ms": 2.5,
+        "playing": [60, 64],
+        "late": 1,
+        "settings": settings,
+        "pid": os.getpid(),
+    }
     print(json.dumps(status), flush=True)
     if mode == "crash" and time.monotonic() - born > 0.2:
         os.abort()

@@ -64,7 +64,10 @@ def test_a_running_voice_shows_what_it_does_its_latency_and_what_it_plays(stage)
     assert wait_until(lambda: running(layer))
     (model,) = layer.models
     assert (model.name, model.does, model.model) == (
-        "harmony", "harmonizes keys: 2 voices below, pad", "tiny (test)")
+        "harmony",
+        "harmonizes keys: 2 voices below, pad",
+        "tiny (test)",
+    )
     assert (model.p50_ms, model.p95_ms, model.playing, model.late) == (1.5, 2.5, (60, 64), 1)
     assert model.restarts == 0 and s.said == []
 
@@ -83,8 +86,9 @@ def test_a_killed_voice_is_released_restarted_with_its_settings_and_said_once(st
     assert s.said == ["the harmonizer on keys crashed; restarted it"]
     (model,) = layer.models
     assert model.restarts == 1
-    assert wait_until(lambda: layer._voices["harmony"].status.get("settings", {}).get(
-        "voices") == 3), "the restarted voice has the settings changed live"
+    assert wait_until(
+        lambda: layer._voices["harmony"].status.get("settings", {}).get("voices") == 3
+    ), "the restarted voice has the settings changed live"
     assert s.freed == 0, "its slot stays the model's"
 
 
@@ -107,8 +111,7 @@ def test_three_failures_in_thirty_seconds_leave_it_stopped_with_one_sentence(sta
     assert s.said == [
         "the harmonizer on keys crashed; restarted it",
         "the harmonizer on keys crashed; restarted it",
-        "the harmonizer on keys crashed 3 times in 30 s; it stays stopped until you start "
-        "it again",
+        "the harmonizer on keys crashed 3 times in 30 s; it stays stopped until you start it again",
     ]
     assert s.freed == 1, "its slot goes back to the engine once"
     assert layer.pid("harmony") is None

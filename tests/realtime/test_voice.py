@@ -124,7 +124,7 @@ def test_an_improviser_starts_at_the_phrase_on_the_grid_stamped_a_block_early() 
     while not table.written:
         clock.now += 0.001
         voice.step()
-    (message, stamp), = table.written
+    ((message, stamp),) = table.written
     assert message == bytes((0x90, 72, 80))
     assert abs(stamp - (106.25 - 0.005)) < 1e-9, "sounds on the phrase's first sixteenth"
     table.played = [(clock.now, 0x90, 60, 100)]
