@@ -1188,9 +1188,9 @@ class Performance:
         chosen by the model at the moment the key is played; they start with the key (the
         engine places them where it placed the key when the model answers within a block,
         about 1-2 ms; an answer later than 20 ms is dropped) and end when it comes up.
-        They play on the track `out` ("harmony", a live track of its own) with `sound`:
-        "strings" is General MIDI strings where a SoundFont is found, else the built-in
-        pad; any track sound works ("pad", "keys", "soundfont:48"...). `temperature`
+        They play on the track `out` ("harmony", a live track of its own) with `sound`, a
+        built-in sound ("pad", "keys", "pluck", "saw_lead"...; "strings" is the pad, the
+        synth's string section; None: the track's sound). `temperature`
         above 1 takes less likely notes. `model`: a Notochord checkpoint (default: the one
         hoot ships, models/notochord-hoot.ckpt).
 
@@ -1233,6 +1233,9 @@ class Performance:
         live = self._lives.get(name)
         if live is not None and live.out == out and live.checkpoint == checkpoint:
             self._layer().set(out, does=does, **settings)  # the running voice, changed live
+            if sound != live.settings.get("sound"):  # the same slot, its new sound
+                self._send(p.ModelNotes(track=out, on=True, name=live.label,
+                                        sound=None if is_soundfont(sound) else sound))  # fmt: skip
             live.settings, live.does, live.follows_key = saved, does, follows
         else:
             if live is not None:
@@ -1346,11 +1349,9 @@ class Performance:
                             "checkout: make run NEURAL=1)")  # fmt: skip
 
     def _harmony_sound(self, out: str, sound: str | None) -> str | None:
-        """Set the harmony track's sound; "strings" is GM strings on a SoundFont, else pad."""
+        """Set the harmony track's sound ("strings": the pad, the synth's string section)."""
         if sound == "strings":
-            from hoot.generate.soundfont import soundfont_available
-
-            sound = "soundfont:48" if soundfont_available()[0] else "pad"
+            sound = "pad"
         if sound is not None and sound != self._sounds.get(out):
             self._set_sound(out, sound)
         return sound or self._sounds.get(out)
@@ -1358,7 +1359,11 @@ class Performance:
     def _arm(self, live: Live, start: dict[str, Any]) -> None:
         """A slot of the engine's note table for the model, and its voice process."""
         self._layer().stop(live.out)  # one stopping at the phrase on this track: now
-        slot = self._send(p.ModelNotes(track=live.out, on=True, name=live.label))
+        sound = self._sounds.get(live.out)
+        slot = self._send(
+            p.ModelNotes(track=live.out, on=True, name=live.label,
+                         sound=None if is_soundfont(sound) else sound)
+        )  # fmt: skip
         status = self._link.status()
         start.update(
             slot={"path": slot.path, "slot": slot.slot},
