@@ -1231,7 +1231,7 @@ class Performance:
                  "key": None if follows else key, "span": span, "temperature": temperature,
                  "model": str(checkpoint) if checkpoint else None}  # fmt: skip
         live = self._lives.get(name)
-        if live is not None and live.out == out and live.checkpoint == checkpoint:
+        if self._playing(live) and live.out == out and live.checkpoint == checkpoint:
             self._layer().set(out, does=does, **settings)  # the running voice, changed live
             if sound != live.settings.get("sound"):  # the same slot, its new sound
                 self._send(p.ModelNotes(track=out, on=True, name=live.label,
@@ -1309,7 +1309,7 @@ class Performance:
         saved.pop("key")
         name = ("improvise", track)
         live = self._lives.get(name)
-        if live is not None and live.settings["listen"] == heard:
+        if self._playing(live) and live.settings["listen"] == heard:
             changed = {k: v for k, v in settings.items() if k != "instrument"}
             self._layer().set(track, does=does, **changed)
             live.settings, live.does = saved, does
@@ -1332,6 +1332,10 @@ class Performance:
         """Every running model: what it does, its latency from key to answer (p50/p95 ms),
         what it plays now, answers dropped as late, and restarts."""
         return self._realtime.models if self._realtime is not None else []
+
+    def _playing(self, live: Live | None) -> bool:
+        """Whether `live`'s voice plays, or will again (loading, restarting): not failed."""
+        return live is not None and self._layer().state(live.out) not in (None, "failed")
 
     def _layer(self) -> RealtimeLayer:
         if self._realtime is None:
@@ -1375,8 +1379,10 @@ class Performance:
                             on_gone=lambda: self._disarm(live))  # fmt: skip
 
     def _disarm(self, live: Live) -> None:
-        """The voice is gone: its slot goes back to the engine (called by the layer)."""
-        if self._lives.get(live.key) is live:
+        """The voice is gone: its slot goes back to the engine (called by the layer). A
+        failed one stays listed, as perf.models shows it, until it is stopped or restarted."""
+        failed = self._realtime is not None and self._realtime.state(live.out) == "failed"
+        if self._lives.get(live.key) is live and not failed:
             del self._lives[live.key]
         try:
             self._send(p.ModelNotes(track=live.out, on=False, name=live.label))

@@ -184,6 +184,12 @@ class RealtimeLayer:
                     break
                 time.sleep(0.01)
 
+    def state(self, name: str) -> str | None:
+        """A voice's state ("loading", "running", "restarting", "failed"), None when gone."""
+        with self._lock:
+            voice = self._voices.get(name)
+            return voice.state if voice is not None else None
+
     def running(self, name: str) -> bool:
         with self._lock:
             voice = self._voices.get(name)
