@@ -1218,7 +1218,7 @@ class Performance:
         if out not in self.tracks:
             self.tracks[out]  # the performer's sentence, with a did-you-mean
         for other in self._lives.values():
-            if other.name == out and other.key != name:
+            if other.out == out and other.key != name:
                 raise HootError(f"{out} already plays {other.does}; give this one another "
                                 "track with out=")  # fmt: skip
         checkpoint = _checkpoint(model)
