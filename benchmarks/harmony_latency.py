@@ -45,6 +45,8 @@ class Melody(Player):
         if self.next_on is not None and self.next_on < f0:
             self.next_on = f0
         if self.next_on is not None and self.next_on < f0 + frames:
+            if self.sent_at is not None:
+                self.silent += 1  # the previous key got no harmony (dropped late)
             self.pitch = int(self.rng.choice(SCALE))
             self.keys.write_midi_event(self.next_on - f0, bytes((0x90, self.pitch, 100)))
             self.sent_at, self.next_off = self.next_on, self.next_on + SR // 10
@@ -60,9 +62,6 @@ class Melody(Player):
                 self.sent_at = None
                 if len(self.latencies) >= self.notes:
                     self.done.set()
-            elif self.next_off is not None and f0 > self.next_off:
-                self.sent_at = None  # no harmony for this key (dropped late): not a latency
-                self.silent += 1
 
 
 def main() -> None:
