@@ -100,7 +100,8 @@ def feed(keys, stop: threading.Event) -> int:
     return played
 
 
-def layer_phase(perf: Performance, client: EngineClient, seconds: float) -> tuple:
+def layer_phase(perf: Performance, client: EngineClient, seconds: float, model: str | None
+                ) -> tuple:  # fmt: skip
     """A harmonizer answering a fast keyboard for `seconds`: (xruns, faults, played,
     what the model says of itself)."""
     from hoot.midi.ports import MidiPorts
@@ -108,9 +109,9 @@ def layer_phase(perf: Performance, client: EngineClient, seconds: float) -> tupl
     with MidiPorts(api="jack") as ports:
         keys = ports.virtual_output("hoot-soak-keys")
         perf.tracks.keys.play_from("hoot-soak-keys")
-        live = perf.harmonize("keys", sound="pad")
+        live = perf.harmonize("keys", sound="pad", model=model)
         deadline = time.monotonic() + 120
-        while (live.status is None or live.status.state != "running") and (
+        while (live.status is None or live.status.state not in ("running", "failed")) and (
             time.monotonic() < deadline
         ):
             time.sleep(0.1)
@@ -143,7 +144,8 @@ RUNS = {
 }
 
 
-def soak(run: str, period: int, seconds: float, torch_ok: bool, layer: bool) -> dict:
+def soak(run: str, period: int, seconds: float, torch_ok: bool, layer: bool,
+         model: str | None = None) -> dict:  # fmt: skip
     """One run: a JACK server, an engine playing a set, an idle phase and a busy phase."""
     jack_rt = run == "realtime"
     if jack_rt and not realtime.allowed():
@@ -165,7 +167,7 @@ def soak(run: str, period: int, seconds: float, torch_ok: bool, layer: bool) -> 
                 time.sleep(1)
                 audio_thread = realtime.describe(client.status().realtime)
                 idle = phase(client, seconds)
-                busy_layer = layer_phase(perf, client, seconds) if layer else None
+                busy_layer = layer_phase(perf, client, seconds, model) if layer else None
                 perf.close()
                 loads = [
                     subprocess.Popen([sys.executable, "-c", PYTHON_LOOP]),
@@ -195,6 +197,7 @@ def main() -> None:
     ap.add_argument("--period", type=int, default=128)
     ap.add_argument("--runs", default="realtime,normal", help="realtime, normal or both")
     ap.add_argument("--no-layer", action="store_true", help="skip the harmonizer's phase")
+    ap.add_argument("--model", default=None, help="the harmonizer's checkpoint (default: hoot's)")
     a = ap.parse_args()
     runs = [r for r in a.runs.split(",") if r]
     for r in runs:
@@ -202,7 +205,7 @@ def main() -> None:
             sys.exit(f"no run named {r!r}: the runs are {', '.join(RUNS)}")
     torch_ok = has_torch()
     layer = torch_ok and not a.no_layer
-    results = {r: soak(r, a.period, a.minutes * 60, torch_ok, layer) for r in runs}
+    results = {r: soak(r, a.period, a.minutes * 60, torch_ok, layer, a.model) for r in runs}
     second = "torch inference loop" if torch_ok else "numpy loop (torch is not installed)"
     print(f"soak on JACK dummy, {a.period}-frame periods, {a.minutes:g} min per phase")
     print(f"busy: a pure-Python loop and a {second}")
