@@ -23,8 +23,9 @@ the moment it must sound (arrived = that moment minus a block, so the engine pla
 exactly there), on the grid when asked (sixteenths from the beat the layer sends), from
 the next phrase boundary, and hears the keyboards it listens to as they play.
 
-The poll costs about 3% of one core while nothing is played (status `cpu_pct`:
-a 1 ms sleep and an empty read of the table, measured by benchmarks/harmony_latency.py).
+The poll costs 1-6% of one core while nothing is played (status `cpu_pct`: a 1 ms sleep
+and an empty read; 5.7% with the engine's NoteReader looking at its eight slots in Python,
+on a loaded 2-core VM, benchmarks/harmony_latency.py).
 """
 
 from __future__ import annotations
