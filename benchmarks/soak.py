@@ -1,7 +1,9 @@
-"""Soak: the engine on a JACK server (dummy driver, 128-frame periods) for minutes, idle and
-then while other processes keep both cores busy (a pure-Python loop and a torch inference
-loop), in two runs: with real-time scheduling and without. Xruns in each phase are counted
-by the engine (PortAudio underflows, the engine's status).
+"""Soak: the engine on a JACK server (dummy driver, 128-frame periods) for minutes, idle,
+then with the real-time layer busy (a harmonizer's voice process answering a keyboard that
+plays 20 notes a second, issue 12), then while other processes keep both cores busy (a
+pure-Python loop and a torch inference loop), in two runs: with real-time scheduling and
+without. Xruns in each phase are counted by the engine (PortAudio underflows, the engine's
+status).
 
     python benchmarks/soak.py [--minutes 5] [--period 128] [--runs realtime,normal]
 
@@ -11,7 +13,8 @@ by the engine (PortAudio underflows, the engine's status).
   with HOOT_RT_PRIORITY=0 (its audio thread never asks for SCHED_FIFO) and
   HOOT_ENGINE_NICE=0, jackd at normal niceness too.
 Each run prints the scheduling its audio thread really had (from the engine's status).
-Target (issue 10): without real-time scheduling, no more xruns busy than idle.
+Target (issue 10): without real-time scheduling, no more xruns busy than idle; (issue 12)
+no more xruns with the layer busy than idle.
 A GIL phase (a thread of the engine process holding the GIL) cannot be made from outside
 the engine process: tests/engine/test_kernel_callback.py covers it.
 Needs jackd (scripts/setup installs it) and torch for the inference loop (without it the
@@ -25,6 +28,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -79,6 +83,53 @@ def a_set(perf: Performance, folder: Path) -> None:
         perf.load(path, role=role).queue(at="now")
 
 
+NOTES_PER_S = 20  # the layer phase's keyboard: sixteenths at 150 BPM, half a note held
+
+
+def feed(keys, stop: threading.Event) -> int:
+    """Play a C major line into `keys` until told to stop; returns the notes played."""
+    rng = np.random.default_rng(2)
+    played = 0
+    while not stop.is_set():
+        pitch = int(rng.choice((60, 62, 64, 65, 67, 69, 71, 72)))
+        keys.send(bytes((0x90, pitch, 96)))
+        stop.wait(0.5 / NOTES_PER_S)
+        keys.send(bytes((0x80, pitch, 0)))
+        stop.wait(0.5 / NOTES_PER_S)
+        played += 1
+    return played
+
+
+def layer_phase(perf: Performance, client: EngineClient, seconds: float, model: str | None
+                ) -> tuple:  # fmt: skip
+    """A harmonizer answering a fast keyboard for `seconds`: (xruns, faults, played,
+    what the model says of itself)."""
+    from hoot.midi.ports import MidiPorts
+
+    with MidiPorts(api="jack") as ports:
+        keys = ports.virtual_output("hoot-soak-keys")
+        perf.tracks.keys.play_from("hoot-soak-keys")
+        live = perf.harmonize("keys", sound="pad", model=model)
+        deadline = time.monotonic() + 120
+        while (live.status is None or live.status.state not in ("running", "failed")) and (
+            time.monotonic() < deadline
+        ):
+            time.sleep(0.1)
+        stop = threading.Event()
+        fed = []
+        feeder = threading.Thread(target=lambda: fed.append(feed(keys, stop)))
+        feeder.start()
+        try:
+            result = phase(client, seconds)
+        finally:
+            stop.set()
+            feeder.join()
+            model = live.status
+            live.stop()
+            perf.tracks.keys.play_from(None)
+    return (*result, f"{fed[0]} keys, {model.line() if model else 'no model status'}")
+
+
 def phase(client: EngineClient, seconds: float) -> tuple[int, int, float]:
     start = client.status()
     time.sleep(seconds)
@@ -93,7 +144,8 @@ RUNS = {
 }
 
 
-def soak(run: str, period: int, seconds: float, torch_ok: bool) -> dict:
+def soak(run: str, period: int, seconds: float, torch_ok: bool, layer: bool,
+         model: str | None = None) -> dict:  # fmt: skip
     """One run: a JACK server, an engine playing a set, an idle phase and a busy phase."""
     jack_rt = run == "realtime"
     if jack_rt and not realtime.allowed():
@@ -110,10 +162,13 @@ def soak(run: str, period: int, seconds: float, torch_ok: bool) -> dict:
             try:
                 if client.info.backend != "sounddevice":
                     sys.exit(f"the engine did not reach JACK: {client.messages()}")
-                a_set(Performance(client, session), Path(tmp))
+                perf = Performance(client, session)
+                a_set(perf, Path(tmp))
                 time.sleep(1)
                 audio_thread = realtime.describe(client.status().realtime)
                 idle = phase(client, seconds)
+                busy_layer = layer_phase(perf, client, seconds, model) if layer else None
+                perf.close()
                 loads = [
                     subprocess.Popen([sys.executable, "-c", PYTHON_LOOP]),
                     subprocess.Popen(
@@ -132,7 +187,8 @@ def soak(run: str, period: int, seconds: float, torch_ok: bool) -> dict:
         os.environ.update(saved)
         jack.stop()
     jackd = "jackd realtime" if jack_rt else "jackd --no-realtime"
-    return {"sched": f"{jackd}; audio thread {audio_thread}", "idle": idle, "busy": busy}
+    return {"sched": f"{jackd}; audio thread {audio_thread}", "idle": idle,
+            "layer": busy_layer, "busy": busy}  # fmt: skip
 
 
 def main() -> None:
@@ -140,24 +196,36 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=5.0, help="per phase")
     ap.add_argument("--period", type=int, default=128)
     ap.add_argument("--runs", default="realtime,normal", help="realtime, normal or both")
+    ap.add_argument("--no-layer", action="store_true", help="skip the harmonizer's phase")
+    ap.add_argument("--model", default=None, help="the harmonizer's checkpoint (default: hoot's)")
     a = ap.parse_args()
     runs = [r for r in a.runs.split(",") if r]
     for r in runs:
         if r not in RUNS:
             sys.exit(f"no run named {r!r}: the runs are {', '.join(RUNS)}")
     torch_ok = has_torch()
-    results = {r: soak(r, a.period, a.minutes * 60, torch_ok) for r in runs}
+    layer = torch_ok and not a.no_layer
+    results = {r: soak(r, a.period, a.minutes * 60, torch_ok, layer, a.model) for r in runs}
     second = "torch inference loop" if torch_ok else "numpy loop (torch is not installed)"
     print(f"soak on JACK dummy, {a.period}-frame periods, {a.minutes:g} min per phase")
     print(f"busy: a pure-Python loop and a {second}")
     for run, r in results.items():
         print(f"  {run}: {r['sched']}")
-        for name in ("idle", "busy"):
-            xruns, faults, played = r[name]
+        for name in ("idle", "layer", "busy"):
+            if r[name] is None:
+                continue
+            xruns, faults, played = r[name][:3]
             print(f"    {name:5} {xruns:5d} xruns, {faults} faults, played {played:.1f} s")
+            if name == "layer":
+                print(f"          the harmonizer: {r[name][3]}")
     for run, r in results.items():
         verdict = "ok" if r["busy"][0] <= r["idle"][0] else "MORE under load"
         print(f"  target ({run}): no more xruns busy than idle: {verdict}")
+        if r["layer"] is not None:
+            verdict = "ok" if r["layer"][0] <= r["idle"][0] else "MORE with the layer busy"
+            print(f"  target ({run}): no more xruns with the layer busy than idle: {verdict}")
+    if not layer:
+        print("  the layer's phase was skipped (--no-layer, or torch is not installed)")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ saved in the session (session.toml) as it is set, so a crash or tomorrow's set f
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import math
 import random
@@ -45,6 +46,8 @@ from hoot.music.roles import LIVE_TRACKS
 from hoot.music.sounds import SoundError, check_sound, is_soundfont
 from hoot.music.time import Meter, Position, TempoMap
 from hoot.music.vibe import VibeError, apply_words, check_vibe, default_vibe
+from hoot.realtime.layer import RealtimeLayer
+from hoot.realtime.status import ModelStatus
 from hoot.session import Session
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".aifc", ".caf", ".w64",
@@ -455,6 +458,8 @@ class Performance:
         self._loaded: set[str] = set()
         self._recording: bool | None = None  # tracks=..., while a recording runs
         self._recording_paths: list[Path] = []
+        self._realtime: RealtimeLayer | None = None  # the models' voices, made when first asked
+        self._lives: dict[tuple[str, str], Live] = {}  # ("harmonize", "keys"): its Live
         self.messages: deque[str] = deque(maxlen=200)
         self.on_message: Callable[[str], None] = lambda m: print(m, file=sys.stderr)
 
@@ -513,6 +518,7 @@ class Performance:
         self.session.log("tempo", bpm=result.bpm, beat=result.beat, sample=result.sample)
         if self._picker is not None:
             self._picker.follow_tempo(result.bpm)
+        self._retime_models()
         return result.beat
 
     @property
@@ -529,6 +535,7 @@ class Performance:
         result = self._send(p.SetMeter(meter=str(meter)))
         self.session.update_settings(meter=str(meter))
         self.session.log("meter", meter=str(meter), beat=result.beat, sample=result.sample)
+        self._retime_models()
 
     @property
     def phrase(self) -> int:
@@ -541,6 +548,7 @@ class Performance:
         result = self._send(p.SetPhrase(bars=bars))
         self.session.update_settings(phrase=bars)
         self.session.log("phrase", bars=bars, beat=result.beat, sample=result.sample)
+        self._retime_models()
 
     def follow(self, source: str | list[str] | None) -> str:
         """Follow a band, or a MIDI clock; hoot's tempo and bars glide onto theirs.
@@ -641,10 +649,12 @@ class Performance:
             self.session.update_settings(tempo=settled)
             if self._picker is not None:
                 self._picker.follow_tempo(settled)
+            self._retime_models()
 
     def downbeat(self, beat: float) -> None:
         """A sync source's downbeat: a new phrase starts on whole beat `beat`."""
         self._send(p.Downbeat(beat=beat))
+        self._retime_models()
 
     def clock_out(self, port: str | None, start: str | None = "phrase") -> p.ClockState:
         """Send MIDI clock (24 ticks a quarter note) to a drum machine or synth:
@@ -891,6 +901,9 @@ class Performance:
         if self._chords:  # keep Roman numerals meaning the same degrees in the new key
             self._chords = [c.name for c in parse_progression(self._chord_text, key)]
         self.session.update_settings(key=self._key, chords=self._chords or None)
+        for live in list(self._lives.values()):  # the models steered by perf.key follow it
+            if live.follows_key and self._realtime is not None:
+                self._realtime.set(live.out, key=self._key)
 
     @property
     def chords(self) -> list[str]:
@@ -1141,7 +1154,10 @@ class Performance:
         return target + round(seconds * self.samplerate)
 
     def close(self) -> None:
-        """Stop the generation workers and any sync source (the engine plays on)."""
+        """Stop the generation workers, the real-time models and any sync source (the
+        engine plays on)."""
+        if self._realtime is not None:
+            self._realtime.close()
         if self._follower is not None:
             self._follower.close()
             self._follower = None
@@ -1149,6 +1165,281 @@ class Performance:
             self.link.close()
         if self._picker is not None:
             self._picker.close()
+
+    # ---- real-time models (hoot/realtime: one voice process each, torch there) ----------
+
+    def harmonize(
+        self,
+        track: str,
+        voices: int | None = 2,
+        below: bool = True,
+        sound: str | None = "strings",
+        *,
+        out: str = "harmony",
+        key: str | None = None,
+        span: int = 12,
+        temperature: float = 1.0,
+        model: str | Path | None = None,
+    ) -> Live | None:
+        """Harmony voices for every note a keyboard plays on `track`, from Notochord.
+
+        Each key gets `voices` harmony notes (1-4), `below` or above it within `span`
+        semitones, in `key` (None: perf.key, and it follows when perf.key changes),
+        chosen by the model at the moment the key is played; they start with the key (the
+        engine places them where it placed the key when the model answers within a block,
+        about 1-2 ms; an answer later than 20 ms is dropped) and end when it comes up.
+        They play on the track `out` ("harmony", a live track of its own) with `sound`, a
+        built-in sound ("pad", "keys", "pluck", "saw_lead"...; "strings" is the pad, the
+        synth's string section; None: the track's sound). `temperature`
+        above 1 takes less likely notes. `model`: a Notochord checkpoint (default: the one
+        hoot ships, models/notochord-hoot.ckpt).
+
+            perf.tracks.keys.play_from("Keystation")
+            perf.harmonize("keys")                            # 2 voices below, strings
+            perf.harmonize("keys", 3, below=False)            # changes the running one
+            perf.harmonize("keys", None)                      # stops it (or .stop())
+
+        The model runs in a process of its own; if it crashes or stalls it is restarted
+        and the console says so in one line, while the music plays on. `perf.models`
+        shows each running model, its latency and what it plays. Returns a Live.
+        """
+        name = ("harmonize", track)
+        if voices is None:
+            live = self._lives.get(name)
+            if live is not None:
+                live.stop()
+            return None
+        self._live_ready("harmonize", track)
+        voices, span, temperature = (
+            _whole(voices, "voices", 1, 4), _whole(span, "span", 1, 48), _warmth(temperature)
+        )  # fmt: skip
+        follows = key is None
+        key = self._key if follows else _key_text(key)
+        if out not in self.tracks:
+            self.tracks[out]  # the performer's sentence, with a did-you-mean
+        for other in self._lives.values():
+            if other.out == out and other.key != name:
+                raise HootError(f"{out} already plays {other.does}; give this one another "
+                                "track with out=")  # fmt: skip
+        checkpoint = _checkpoint(model)
+        settings = {"voices": voices, "below": bool(below), "key": key, "span": span,
+                    "temperature": temperature}  # fmt: skip
+        sound = self._harmony_sound(out, sound)
+        does = (f"harmonizes {track}: {voices} voice{'s' if voices > 1 else ''} "
+                f"{'below' if below else 'above'}, {sound or 'its sound'}")  # fmt: skip
+        saved = {"voices": voices, "below": bool(below), "sound": sound, "out": out,
+                 "key": None if follows else key, "span": span, "temperature": temperature,
+                 "model": str(checkpoint) if checkpoint else None}  # fmt: skip
+        live = self._lives.get(name)
+        if self._playing(live) and live.out == out and live.checkpoint == checkpoint:
+            self._layer().set(out, does=does, **settings)  # the running voice, changed live
+            if sound != live.settings.get("sound"):  # the same slot, its new sound
+                self._send(p.ModelNotes(track=out, on=True, name=live.label,
+                                        sound=None if is_soundfont(sound) else sound))  # fmt: skip
+            live.settings, live.does, live.follows_key = saved, does, follows
+        else:
+            if live is not None:
+                live.stop()
+            table = self._send(p.NoteTable())
+            if track not in table.tracks:
+                raise HootError(f"{track} is not a track a keyboard plays; harmonize one of "
+                                f"{', '.join(table.tracks)}")  # fmt: skip
+            start = {"kind": "harmonize", "track": track, "settings": settings,
+                     "table": {"path": table.path, "tracks": [table.tracks.index(track)]}}
+            live = Live(self, name, out, does, checkpoint, saved, follows)
+            self._arm(live, start)
+        self.session.update_settings(realtime={"harmonize": {track: saved}})
+        self.session.log("harmonize", track=track, **saved)
+        return live
+
+    def improvise(
+        self,
+        track: str = "lead",
+        *,
+        instrument: int | None = None,
+        density: float = 0.5,
+        register: tuple[int, int] = (48, 84),
+        temperature: float = 1.0,
+        listen: list[str] | str | None = None,
+        grid: bool = True,
+        at: str = "phrase",
+    ) -> Live:
+        """Notochord plays `track` on its own, hearing the players as they play.
+
+        `instrument`: the General MIDI program (1-128) it plays as, which shapes its
+        phrasing (None: the model's own melodic voice); `density` from 0 (sparse) to 1
+        (busy); `register` (lowest, highest) MIDI pitches; `temperature` above 1 takes
+        less likely notes; `listen`: the tracks whose keyboards it hears (default every
+        live track); `grid`: its notes on sixteenths of the beat (False: free time);
+        `at`: "phrase" (default: it starts, and stops, at a phrase boundary) or "now".
+        It plays in perf.key and follows it. A second call on the same track changes the
+        running one live.
+
+            perf.improvise("lead", density=0.3, register=(60, 84))
+            perf.improvise("lead", grid=False)               # changes it while it plays
+            perf.models                                      # what it plays now
+            perf.tracks.lead.stop()  # or .stop() on what improvise returned
+        """
+        self._live_ready("improvise", track)
+        if at not in ("phrase", "now"):
+            raise HootError(f'improvise starts at "phrase" or "now", not {at!r}')
+        if not 0.0 <= float(density) <= 1.0:
+            raise HootError(f"density goes from 0 (sparse) to 1 (busy), not {density!r}")
+        low, high = (int(x) for x in register)
+        if not 0 <= low < high <= 127:
+            raise HootError(f"register is (lowest, highest) MIDI pitches, like (48, 84), not "
+                            f"{register!r}")  # fmt: skip
+        if instrument is not None:
+            instrument = _whole(instrument, "instrument", 1, 128)
+        table = self._send(p.NoteTable())
+        heard = [t for t in LIVE_TRACKS if t in table.tracks and t != track]
+        if listen is not None:
+            heard = [listen] if isinstance(listen, str) else list(listen)
+        for name in heard:
+            if name not in table.tracks:
+                raise HootError(f"improvise can listen to {', '.join(table.tracks)}, not "
+                                f"{name!r}")  # fmt: skip
+        settings = {"instrument": instrument, "density": float(density),
+                    "register": [low, high], "temperature": _warmth(temperature),
+                    "key": self._key}  # fmt: skip
+        does = (f"improvises on {track}, density {float(density):g}, "
+                f"{'on the grid' if grid else 'free'}"
+                + (f", hearing {', '.join(heard)}" if heard else ""))  # fmt: skip
+        saved = {**settings, "listen": heard, "grid": bool(grid), "at": at}
+        saved.pop("key")
+        name = ("improvise", track)
+        live = self._lives.get(name)
+        if self._playing(live) and live.settings["listen"] == heard:
+            changed = {k: v for k, v in settings.items() if k != "instrument"}
+            self._layer().set(track, does=does, **changed)
+            live.settings, live.does = saved, does
+        else:
+            if live is not None:
+                live.stop(at="now")
+            start = {"kind": "improvise", "track": track,
+                     "settings": {**settings, "grid": bool(grid), "at": at},
+                     "table": {"path": table.path,
+                               "tracks": [table.tracks.index(t) for t in heard]},
+                     "clock": self._clock_facts()}  # fmt: skip
+            live = Live(self, name, track, does, None, saved, True)
+            self._arm(live, start)
+        self.session.update_settings(realtime={"improvise": {track: saved}})
+        self.session.log("improvise", track=track, **saved)
+        return live
+
+    @property
+    def models(self) -> list[ModelStatus]:
+        """Every running model: what it does, its latency from key to answer (p50/p95 ms),
+        what it plays now, answers dropped as late, and restarts."""
+        return self._realtime.models if self._realtime is not None else []
+
+    def _playing(self, live: Live | None) -> bool:
+        """Whether `live`'s voice plays, or will again (loading, restarting): not failed."""
+        return live is not None and self._layer().state(live.out) not in (None, "failed")
+
+    def _layer(self) -> RealtimeLayer:
+        if self._realtime is None:
+            self._realtime = RealtimeLayer(self.say)
+        return self._realtime
+
+    def _live_ready(self, what: str, track: str) -> None:
+        """The performer's sentence when this cannot play live."""
+        if self.offline:
+            raise HootError(f"{what} plays live, and this set renders offline; use hoot tui "
+                            "or hoot play")  # fmt: skip
+        self.tracks[track]  # an unknown track: one sentence with a did-you-mean
+        if importlib.util.find_spec("torch") is None:
+            raise HootError(f"{what} needs torch: pip install 'hoot[neural]' (from a "
+                            "checkout: make run NEURAL=1)")  # fmt: skip
+
+    def _harmony_sound(self, out: str, sound: str | None) -> str | None:
+        """Set the harmony track's sound ("strings": the pad, the synth's string section)."""
+        if sound == "strings":
+            sound = "pad"
+        if sound is not None and sound != self._sounds.get(out):
+            self._set_sound(out, sound)
+        return sound or self._sounds.get(out)
+
+    def _arm(self, live: Live, start: dict[str, Any]) -> None:
+        """A slot of the engine's note table for the model, and its voice process."""
+        self._layer().stop(live.out)  # one stopping at the phrase on this track: now
+        sound = self._sounds.get(live.out)
+        slot = self._send(
+            p.ModelNotes(track=live.out, on=True, name=live.label,
+                         sound=None if is_soundfont(sound) else sound)
+        )  # fmt: skip
+        status = self._link.status()
+        start.update(
+            slot={"path": slot.path, "slot": slot.slot},
+            model=str(live.checkpoint) if live.checkpoint else None,
+            block_s=(status.blocksize or 256) / self.samplerate,
+        )
+        self._lives[live.key] = live
+        self._layer().start(live.out, start, does=live.does, model=live.model_name,
+                            on_gone=lambda: self._disarm(live))  # fmt: skip
+
+    def _disarm(self, live: Live) -> None:
+        """The voice is gone: its slot goes back to the engine (called by the layer). A
+        failed one stays listed, as perf.models shows it, until it is stopped or restarted."""
+        failed = self._realtime is not None and self._realtime.state(live.out) == "failed"
+        if self._lives.get(live.key) is live and not failed:
+            del self._lives[live.key]
+        try:
+            self._send(p.ModelNotes(track=live.out, on=False, name=live.label))
+        except HootError:
+            pass  # an engine gone has no slot to free
+
+    def _stop_live(self, live: Live, at: str) -> None:
+        if self._lives.get(live.key) is not live or self._realtime is None:
+            return
+        del self._lives[live.key]
+        kind, track = live.key
+        phrase = kind == "improvise" and at == "phrase"
+        when = self._clock_facts()["phrase_wall"] if phrase else None
+        self._realtime.stop(live.out, at=when)
+        self.session.update_settings(realtime={kind: {track: None}})
+        self.session.log("stop_model", kind=kind, track=track)
+
+    def _clock_facts(self) -> dict[str, float]:
+        """What an improviser needs to meet the grid: the beat period, and the monotonic
+        times at which the engine renders the next beat and the next phrase boundary."""
+        tm = self.tempo_map()
+        now = self.now
+        beat = tm.next_boundary_beat(now, "beat")
+        phrase = tm.next_boundary_beat(now, "phrase")
+        latency = self._link.status().latency
+        return {
+            "cmd": "clock",
+            "beat_s": 60.0 / tm.bpm_at(tm.sample_at(beat)),
+            "beat_wall": self.heard_clock.wall(tm.sample_at(beat)) - latency,
+            "phrase_wall": self.heard_clock.wall(tm.sample_at(phrase)) - latency,
+            "phrase_beats": float(tm.grid_at_beat(phrase).beats_per_phrase),
+        }
+
+    def _retime_models(self) -> None:
+        """The tempo or the grid changed: improvisers hear of it."""
+        for live in list(self._lives.values()):
+            if live.key[0] == "improvise" and self._realtime is not None:
+                self._realtime.tell(live.out, self._clock_facts(), keep="clock")
+
+    def _restore_models(self) -> list[str]:
+        """Start again the models the session had running (a restarted UI or engine)."""
+        said = []
+        saved = self.session.read_settings().get("realtime", {})
+        for track, row in saved.get("harmonize", {}).items():
+            try:
+                self.harmonize(track, **{k: v for k, v in row.items() if k != "out"},
+                               out=row.get("out", "harmony"))  # fmt: skip
+                said.append(f"the harmonizer on {track} listens again")
+            except (HootError, TypeError) as e:
+                said.append(f"the harmonizer on {track} is not listening again ({e})")
+        for track, row in saved.get("improvise", {}).items():
+            try:
+                self.improvise(track, **row)
+                said.append(f"the improviser on {track} plays again from the next phrase")
+            except (HootError, TypeError) as e:
+                said.append(f"the improviser on {track} is not playing again ({e})")
+        return said
 
     # ---- a new engine for the session --------------------------------------------------
 
@@ -1168,6 +1459,8 @@ class Performance:
                     self._take_input(name, source)
                 except HootError as e:
                     self.say(f"{name} is not listening again ({e})")
+        for line in self._restore_models():  # their voices died with the UI before this one
+            self.say(line)
 
     def restore_engine(self, playing: tuple[p.PlayerState, ...] = ()) -> list[str]:
         """Give a newly started engine the mix the performer set (it started on the session's
@@ -1200,6 +1493,7 @@ class Performance:
                 continue
         if again:
             done.append(f"{', '.join(again)} playing again from the next phrase")
+        done.extend(self._restore_models())
         if self._recording is not None:
             before = self._recording_paths[0].name if self._recording_paths else "the take"
             try:
@@ -1262,6 +1556,51 @@ class Performance:
             )
         except HootError:
             return f"<Performance {self.session.name}>"
+
+
+class Live:
+    """A model playing live, as perf.harmonize and perf.improvise return it: `stop()` ends
+    it, `set(**params)` changes it while it plays (the same words as the call that
+    started it), `status` is what perf.models shows for it."""
+
+    def __init__(self, perf: Performance, key: tuple[str, str], out: str, does: str,
+                 checkpoint: Path | None, settings: dict[str, Any],
+                 follows_key: bool) -> None:  # fmt: skip
+        self._perf = perf
+        self.key = key  # ("harmonize", "keys") or ("improvise", "lead")
+        self.out = out  # the track it plays, and its voice's name
+        self.does = does
+        self.checkpoint = checkpoint
+        self.settings = settings
+        self.follows_key = follows_key
+        self.label = f"{key[0]} {key[1]}"
+        self.model_name = (
+            "notochord-hoot (embedded)" if checkpoint is None else checkpoint.stem
+        )
+
+    def stop(self, at: str = "phrase") -> None:
+        """End it: a harmonizer at once (its notes end with it); an improviser at the next
+        phrase boundary, or at once with at="now"."""
+        self._perf._stop_live(self, at)
+
+    def set(self, **params: Any) -> Live | None:
+        """Change it while it plays: live.set(voices=3), live.set(density=0.8)."""
+        kind, track = self.key
+        merged = {**self.settings, **params}
+        if kind == "harmonize":
+            return self._perf.harmonize(track, **merged)
+        return self._perf.improvise(track, **merged)
+
+    @property
+    def status(self) -> ModelStatus | None:
+        for model in self._perf.models:
+            if model.name == self.out:
+                return model
+        return None
+
+    def __repr__(self) -> str:
+        status = self.status
+        return f"<Live {status.line() if status else self.out + ': stopped'}>"
 
 
 class InputChannels(tuple):
@@ -1359,6 +1698,39 @@ class _PickerHost:
 
     def say(self, message: str) -> None:
         self.perf.say(message)
+
+
+def _whole(value: Any, what: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise HootError(f"{what} is a whole number from {low} to {high}, not {value!r}")
+    return value
+
+
+def _warmth(temperature: Any) -> float:
+    if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not (
+        0.05 <= temperature <= 4.0
+    ):
+        raise HootError(f"temperature goes from 0.05 (safest) to 4 (wildest), not "
+                        f"{temperature!r}; 1 is the model's own")  # fmt: skip
+    return float(temperature)
+
+
+def _key_text(text: str) -> str:
+    try:
+        return str(Key.parse(text))
+    except ValueError as e:
+        raise HootError(str(e)) from None
+
+
+def _checkpoint(model: str | Path | None) -> Path | None:
+    """A checkpoint the performer named, checked to exist (None: the embedded one)."""
+    if model is None:
+        return None
+    path = Path(model).expanduser()
+    if not path.is_file():
+        raise HootError(f"no model at {path}; give a Notochord checkpoint (.ckpt or .pt), or "
+                        "leave model= out for the one hoot ships")  # fmt: skip
+    return path.resolve()
 
 
 def _did_you_mean(name: object, names) -> str:

@@ -1,0 +1,391 @@
+"""A voice: one real-time model in a process of its own (torch lives here, never in the UI).
+
+    python -m hoot.realtime.voice       (started and watched by hoot/realtime/layer.py)
+
+It reads JSON lines on stdin: first `start` ({"kind": "harmonize" | "improvise", "slot":
+{"path", "slot"}, "table": {"path", "tracks": [index, ...]}, "model": path or None,
+"settings": {...}, "block_s", "clock": {...}}), then `set` (settings, live), `clock` (the
+beat period and the render time of a beat, when the tempo changes) and `stop` (at a time,
+or now). It writes a status JSON line at least every STATUS_S: the heartbeat the layer
+watches. SIGTERM, stdin's end or the parent's death end it; its notes end first (a
+RELEASE record into its slot).
+
+Harmonize: every POLL_S it reads what the keyboard's slots played since (NoteReader,
+a passive second reader: the engine never waits for it), asks the Harmonizer, and
+writes each harmony note with the KEY's own arrival stamp, so that the engine places it
+where it placed the key (arrival + one block) when the answer comes within that block,
+and at the next block's start when later. An answer later than LATE_S (20 ms) after the
+key is dropped and counted: a harmony note that late is heard as a mistake, not a voice.
+Note-offs are never dropped (no note may hang). The sustain pedal is passed on.
+
+Improvise: the Improviser plans its next event; the voice writes it one block before
+the moment it must sound (arrived = that moment minus a block, so the engine places it
+exactly there), on the grid when asked (sixteenths from the beat the layer sends), from
+the next phrase boundary, and hears the keyboards it listens to as they play.
+
+The poll costs 1-6% of one core while nothing is played (status `cpu_pct`: a 1 ms sleep
+and an empty read; 5.7% with the engine's NoteReader looking at its eight slots in Python,
+on a loaded 2-core VM, benchmarks/harmony_latency.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import math
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import IO, Any
+
+from hoot.errors import HootError
+
+LATE_S = 0.020  # an answer later than this after its key is dropped
+POLL_S = 0.001  # how often the keyboard's notes are read
+PLAN_AHEAD_S = 0.05  # an improviser's first note is planned this long before its phrase
+STATUS_S = 0.1  # a status line at least this often (the layer's heartbeat is 0.25 s)
+WINDOW = 256  # latencies behind p50/p95
+NOTE_ON, NOTE_OFF, CONTROL = 0x90, 0x80, 0xB0
+SUSTAIN = 64
+
+
+def die_with_parent() -> None:
+    """Linux: the kernel kills this process when its parent dies (PR_SET_PDEATHSIG)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1: PDEATHSIG
+
+
+class Latency:
+    """Key arrival -> harmony written, in ms, over the last WINDOW answers."""
+
+    def __init__(self) -> None:
+        self.ms: deque[float] = deque(maxlen=WINDOW)
+
+    def add(self, seconds: float) -> None:
+        self.ms.append(seconds * 1000.0)
+
+    def percentile(self, q: float) -> float | None:
+        if not self.ms:
+            return None
+        ranked = sorted(self.ms)
+        return round(ranked[min(len(ranked) - 1, math.ceil(q * len(ranked)) - 1)], 3)
+
+
+class HarmonyVoice:
+    """Harmony for every key a keyboard plays: reader -> Harmonizer -> writer."""
+
+    def __init__(self, harmonizer, reader, writer, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+        self.harmonizer = harmonizer
+        self.reader = reader
+        self.writer = writer
+        self.clock = clock
+        self.latency = Latency()
+        self.sounding: set[int] = set()
+        self.late = 0
+        self.events = 0
+        self.last: float | None = None  # arrival of the previous key event
+
+    def step(self) -> None:
+        for arrived, status, pitch, vel in self.reader.read():
+            self.play(arrived, status, pitch, vel)
+
+    def play(self, arrived: float, status: int, pitch: int, vel: int) -> None:
+        kind = status & 0xF0
+        if kind == CONTROL and pitch == SUSTAIN:
+            self.writer.write(bytes((CONTROL, SUSTAIN, vel)), arrived)
+            return
+        if kind not in (NOTE_ON, NOTE_OFF):
+            return
+        dt = 0.0 if self.last is None else max(0.0, arrived - self.last)
+        self.last = arrived
+        self.events += 1
+        if kind == NOTE_ON and vel > 0:
+            answer = self.harmonizer.note_on(pitch, vel, dt)
+            if self.clock() - arrived > LATE_S:
+                self.late += 1  # the harmonizer holds them; their note-off finds none sounding
+                return
+            for harmony in answer:
+                self.writer.write(bytes((NOTE_ON, harmony, vel)), arrived)
+                self.sounding.add(harmony)
+            if answer:
+                self.latency.add(self.clock() - arrived)
+        else:
+            for harmony in self.harmonizer.note_off(pitch, dt):
+                if harmony in self.sounding:
+                    self.writer.write(bytes((NOTE_OFF, harmony, 0)), arrived)
+                    self.sounding.discard(harmony)
+
+    def set(self, params: dict[str, Any]) -> None:
+        self.harmonizer.set(**params)
+
+    def release(self) -> None:
+        self.harmonizer.release()
+        self.sounding.clear()
+        self.writer.release()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "p50_ms": self.latency.percentile(0.5),
+            "p95_ms": self.latency.percentile(0.95),
+            "playing": sorted(self.sounding),
+            "late": self.late,
+            "events": self.events,
+            "lost": int(getattr(self.reader, "lost", 0)),
+        }
+
+
+class ImproviseVoice:
+    """The Improviser playing on its own, hearing the keyboards, placed a block ahead."""
+
+    def __init__(self, improviser, readers, writer, *, block_s: float, player_inst: int = 1,
+                 grid: bool = True, at: str = "phrase", clock_facts: dict | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+        self.improviser = improviser
+        self.readers = readers
+        self.writer = writer
+        self.block_s = block_s
+        self.player_inst = player_inst
+        self.grid = grid
+        self.clock = clock
+        self.facts = clock_facts or {}
+        self.begin = self._boundary(clock()) if at == "phrase" else clock()
+        self.until: float | None = None
+        self.plan: tuple[float, int, int] | None = None  # (sounds at, pitch, vel)
+        self.last = clock()
+        self.sounding: set[int] = set()
+        self.latency = Latency()
+        self.late = 0
+        self.events = 0
+        self.finished = False
+
+    def _boundary(self, now: float) -> float:
+        """The render time of the first phrase boundary at or after `now`."""
+        beat_s, beat_wall = self.facts.get("beat_s"), self.facts.get("phrase_wall")
+        if not beat_s or beat_wall is None:
+            return now
+        phrase_s = beat_s * float(self.facts.get("phrase_beats", 16))
+        return beat_wall + math.ceil((now - beat_wall) / phrase_s - 1e-9) * phrase_s
+
+    def _on_grid(self, t: float) -> float:
+        beat_s, beat_wall = self.facts.get("beat_s"), self.facts.get("beat_wall")
+        if not self.grid or not beat_s or beat_wall is None:
+            return t
+        step = beat_s / 4  # sixteenths
+        return beat_wall + round((t - beat_wall) / step) * step
+
+    def retime(self, facts: dict[str, Any]) -> None:
+        self.facts = facts
+        self.plan = None  # planned on the old grid
+
+    def step(self) -> None:
+        now = self.clock()
+        for reader in self.readers:
+            for arrived, status, pitch, vel in reader.read():
+                kind = status & 0xF0
+                if kind not in (NOTE_ON, NOTE_OFF):
+                    continue
+                vel = vel if kind == NOTE_ON else 0
+                self.improviser.hear(self.player_inst, pitch, vel, max(0.0, arrived - self.last))
+                self.last = arrived
+                if self.plan is not None and self.plan[0] - self.block_s > now + POLL_S:
+                    self.plan = None  # what it heard changes what comes next
+        if self.until is not None and now >= self.until:
+            self.release()
+            self.finished = True
+            return
+        if now < self.begin - self.block_s - PLAN_AHEAD_S:
+            return
+        if self.plan is None:
+            wait, pitch, vel = self.improviser.plan(max(0.0, now - self.last))
+            due = self.begin if self.events == 0 else max(now + wait, self.begin)
+            if vel > 0:
+                due = self._on_grid(due)
+                if due - self.block_s < now:
+                    due += self.block_s if not self.grid else self.facts.get("beat_s", 0.5) / 4
+            self.plan = (due, pitch, vel)
+        due, pitch, vel = self.plan
+        stamp = due - self.block_s  # the engine places it a block after its stamp: at `due`
+        if now < stamp:
+            return
+        self.plan = None
+        self.improviser.played(pitch, vel, max(0.0, due - self.last))
+        self.last = due
+        self.events += 1
+        if vel > 0 and now - stamp > LATE_S:
+            self.late += 1  # a note this late is a stumble; its note-off finds none sounding
+            return
+        if vel > 0:
+            if pitch in self.sounding:
+                self.writer.write(bytes((NOTE_OFF, pitch, 0)), stamp)
+            self.writer.write(bytes((NOTE_ON, pitch, vel)), stamp)
+            self.sounding.add(pitch)
+            self.latency.add(now - stamp)
+        elif pitch in self.sounding:
+            self.writer.write(bytes((NOTE_OFF, pitch, 0)), stamp)
+            self.sounding.discard(pitch)
+
+    def stop(self, at: float | None) -> None:
+        self.until = self.clock() if at is None else at
+
+    def set(self, params: dict[str, Any]) -> None:
+        self.improviser.set(**params)
+        self.plan = None
+
+    def release(self) -> None:
+        self.improviser.release()
+        self.sounding.clear()
+        self.writer.release()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "p50_ms": self.latency.percentile(0.5),
+            "p95_ms": self.latency.percentile(0.95),
+            "playing": sorted(self.sounding),
+            "late": self.late,
+            "events": self.events,
+        }
+
+
+class Commands:
+    """stdin's JSON lines, read on a thread; `ended` once stdin closes (the parent died)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.queue: deque[dict[str, Any]] = deque()
+        self.ended = threading.Event()
+        self.arrived = threading.Event()
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            with contextlib.suppress(ValueError):
+                self.queue.append(json.loads(line))
+                self.arrived.set()
+        self.ended.set()
+        self.arrived.set()
+
+    def first(self) -> dict[str, Any] | None:
+        while not self.queue:
+            if self.ended.is_set():
+                return None
+            self.arrived.wait(0.1)
+            self.arrived.clear()
+        return self.queue.popleft()
+
+
+class Status:
+    """Status lines on stdout, from the loader's heartbeat thread and the loop alike."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.lock = threading.Lock()
+
+    def say(self, **fields: Any) -> None:
+        with self.lock:
+            self.stream.write(json.dumps(fields) + "\n")
+            self.stream.flush()
+
+
+def _load(start: dict[str, Any]):
+    """The model named in `start`, or the embedded one (torch is imported here)."""
+    import torch
+
+    from hoot.realtime.notochord import EMBEDDED, load_notochord
+
+    torch.set_num_threads(1)  # one core: the engine and the UI need the others
+    return load_notochord(start.get("model") or EMBEDDED)
+
+
+def _build(start: dict[str, Any], model):
+    from hoot.engine.rings import NoteReader, NoteWriter
+
+    slot = start["slot"]
+    writer = NoteWriter(slot["path"], int(slot["slot"]))
+    table = start["table"]
+    readers = [NoteReader(table["path"], int(t)) for t in table["tracks"]]
+    settings = dict(start.get("settings", {}))
+    meta = getattr(model, "hoot_meta", {}) or {}
+    if start["kind"] == "harmonize":
+        from hoot.realtime.harmonize import Harmonizer
+
+        return HarmonyVoice(Harmonizer(model, **settings), readers[0], writer)
+    from hoot.realtime.improvise import Improviser
+
+    grid, at = bool(settings.pop("grid", True)), str(settings.pop("at", "phrase"))
+    if settings.get("instrument") is None:
+        settings["instrument"] = int((meta.get("voice_insts") or [1])[0])
+    if "register" in settings:
+        settings["register"] = tuple(settings["register"])
+    return ImproviseVoice(
+        Improviser(model, **settings), readers, writer, block_s=float(start["block_s"]),
+        player_inst=int(meta.get("player_inst", 1)), grid=grid, at=at,
+        clock_facts=start.get("clock"),
+    )  # fmt: skip
+
+
+def main() -> int:
+    die_with_parent()
+    status = Status(sys.stdout)
+    commands = Commands(sys.stdin)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    start = commands.first()
+    if start is None:
+        return 0
+    loaded = threading.Event()
+
+    def beat_while_loading() -> None:
+        while not loaded.wait(STATUS_S):
+            status.say(state="loading")
+
+    threading.Thread(target=beat_while_loading, daemon=True).start()
+    status.say(state="loading")
+    try:
+        voice = _build(start, _load(start))
+    except HootError as e:
+        loaded.set()
+        status.say(state="failed", error=str(e))
+        return 2
+    finally:
+        loaded.set()
+    next_status = 0.0
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    cpu_pct = 0.0
+    try:
+        while not stopping.is_set() and not commands.ended.is_set():
+            while commands.queue:
+                command = commands.queue.popleft()
+                what = command.get("cmd")
+                if what == "set":
+                    voice.set({k: v for k, v in command.items() if k != "cmd"})
+                elif what == "clock" and isinstance(voice, ImproviseVoice):
+                    voice.retime(command)
+                elif what == "stop":
+                    if isinstance(voice, ImproviseVoice) and command.get("at"):
+                        voice.stop(float(command["at"]))
+                    else:
+                        stopping.set()
+            voice.step()
+            if getattr(voice, "finished", False):
+                break
+            now = time.monotonic()
+            if now >= next_status:
+                if now - wall0 >= 1.0:
+                    cpu1 = time.process_time()
+                    cpu_pct = round(100.0 * (cpu1 - cpu0) / (now - wall0), 2)
+                    cpu0, wall0 = cpu1, now
+                status.say(state="running", cpu_pct=cpu_pct, **voice.status())
+                next_status = now + STATUS_S
+            time.sleep(POLL_S)
+    finally:
+        voice.release()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
