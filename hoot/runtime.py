@@ -6,6 +6,8 @@ user, named by the session it serves:
     <runtime>/hoot-<uid>/
         <key>.sock          the engine's command socket
         <key>.status        the engine's shared-memory status
+        <key>.notes         the engine's live-note table (hoot.engine.rings)
+        engine-<pid>-<n>.notes  an in-process (offline) engine's
         <key>.repl.sock     the running `hoot tui`'s socket for `hoot repl`
         spool-<key>/        generated candidates' audio until one is picked
 
@@ -15,7 +17,8 @@ while other programs write files (ext4 made the audio callback wait 26 ms for th
 during a generation). And on these machines any file written to disk makes JACK clients
 late (benchmarks/io_floor.py), so generated audio waits here until the performer picks it.
 
-`clean()` removes what dead processes left: status files of engines that are gone,
+`clean()` removes what dead processes left: status files and live-note tables of engines
+that are gone,
 sockets nobody listens on, spools of sessions no process holds, and multiprocessing
 semaphores no process maps.
 """
@@ -97,6 +100,7 @@ def _listening(path: Path) -> bool:
 
 
 _STATUS_PID_SLOT = 11  # hoot.engine.status.F_PID: float64 slots into the file
+_NOTES_PID_SLOT = 1  # hoot.engine.rings.N_PID: int64 slots into the file
 
 
 def _status_pid(path: Path) -> int:
@@ -105,6 +109,15 @@ def _status_pid(path: Path) -> int:
             f.seek(8 * _STATUS_PID_SLOT)
             return int(struct.unpack("<d", f.read(8))[0])
     except (OSError, struct.error, ValueError):
+        return 0
+
+
+def _notes_pid(path: Path) -> int:
+    try:
+        with open(path, "rb") as f:
+            f.seek(8 * _NOTES_PID_SLOT)
+            return struct.unpack("=q", f.read(8))[0]
+    except (OSError, struct.error):
         return 0
 
 
@@ -129,6 +142,8 @@ def clean(keep: Path | None = None) -> list[Path]:
         try:
             if path.suffix == ".status":
                 stale = not pid_alive(_status_pid(path))
+            elif path.suffix == ".notes":
+                stale = not pid_alive(_notes_pid(path))
             elif path.suffix == ".sock":
                 stale = not _listening(path)
             elif path.is_dir() and path.name.startswith("spool-"):

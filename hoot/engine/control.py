@@ -98,6 +98,7 @@ class EngineControl:
         self.latency_probe = lambda: p.Latency(
             0, 0.0, False, "an offline engine has no device, so no round trip"
         )
+        self._live_sounds: dict[int, str | None] = {}  # track -> the sound PlayFrom named
         self._lock = threading.RLock()
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hoot-loader")
         self._handlers = {
@@ -114,6 +115,8 @@ class EngineControl:
             p.Panic: self.panic,
             p.PlayFrom: self.play_from,
             p.MidiOut: self.midi_out,
+            p.ModelNotes: self.model_notes,
+            p.NoteTable: lambda c: p.NoteTableInfo(self.engine.notes_path, self.engine.tracks),
             p.Record: self.record,
             p.StopRecording: self.stop_recording,
             p.State: self.state,
@@ -333,19 +336,37 @@ class EngineControl:
 
     def play_from(self, c: p.PlayFrom) -> p.MidiRoute:
         t = self.track_index(c.track)
+        patch, synth = self._live_sound(t, c.track, c.sound, c.port is not None)
+        port, channel = self.routes.play_from(t, c.port, c.channel, patch, synth)
+        if c.port is not None:
+            self._live_sounds[t] = c.sound
+        return p.MidiRoute(c.track, port, channel)
+
+    def model_notes(self, c: p.ModelNotes) -> p.NoteSlot:
+        """A live slot for a model's process to write (hoot.engine.rings.NoteWriter)."""
+        t = self.track_index(c.track)
+        sound = c.sound if c.sound is not None else self._live_sounds.get(t)
+        patch, synth = self._live_sound(t, c.track, sound, bool(c.on))
+        slot = self.routes.model_notes(t, c.name, bool(c.on), patch, synth)
+        return p.NoteSlot(self.engine.notes_path, slot, c.track, t)
+
+    def _live_sound(
+        self, t: int, track: str, sound: str | None, playing: bool
+    ) -> tuple[int, SoundFontVoice | None]:
+        """The synth patch live notes on `track` play for `sound`, and its SoundFont voice
+        when it is one (and they are to play)."""
         try:
-            patch = live_patch(c.sound, c.track)
+            patch = live_patch(sound, track)
         except SoundError as e:
             raise EngineError(str(e)) from None
         synth = None
-        if c.port is not None and is_soundfont(c.sound):
+        if playing and is_soundfont(sound):
             try:  # read off the audio thread: the font's file, the program's samples
                 engine = self.engine
-                synth = SoundFontVoice(t, c.sound, c.track, engine.samplerate, engine.max_block)
+                synth = SoundFontVoice(t, sound, track, engine.samplerate, engine.max_block)
             except HootError as e:
-                self.routes.say(f"{c.track} plays its built-in sound live: {e}")
-        port, channel = self.routes.play_from(t, c.port, c.channel, patch, synth)
-        return p.MidiRoute(c.track, port, channel)
+                self.routes.say(f"{track} plays its built-in sound live: {e}")
+        return patch, synth
 
     def midi_out(self, c: p.MidiOut) -> p.MidiRoute:
         t = self.track_index(c.track)

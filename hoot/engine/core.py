@@ -184,6 +184,7 @@ class Engine:
         max_voices: int = 32,
         tempo_map: TempoMap | None = None,
         inputs: int = 0,
+        notes: str | None = None,
     ) -> None:
         from hoot.engine.kernel.front import Front  # numba: only where an engine is made
 
@@ -194,7 +195,7 @@ class Engine:
         self.max_block = max_block
         self.core = Front(
             samplerate, self.tracks, max_block, max_players, max_voices,
-            tempo_map or TempoMap(samplerate), self.generated,
+            tempo_map or TempoMap(samplerate), self.generated, notes,
         )  # fmt: skip
         self.inbox = self.core.inbox
         self.graveyard = self.core.graveyard
@@ -256,6 +257,20 @@ class Engine:
     def use_ring(self, ring) -> None:
         """Send every input block to `ring` (rings.Ring) from now on; before the audio."""
         self.core.use_ring(ring)
+
+    @property
+    def notes_path(self) -> str:
+        """The live-note table's file (hoot.engine.rings): live inputs' slots and the block
+        clock in shared memory, named `notes` when given, else after this process; it goes
+        when the engine does (`close_notes`, or when the Engine is dropped, or at exit)."""
+        return self.core.notes_path
+
+    def close_notes(self) -> None:
+        self.core.close_notes()
+
+    def live_slot(self, live) -> int | None:
+        """The live-note table's slot input `live` (a LiveNotes) plays from, or None."""
+        return self.core.live_slot(live)
 
     def clips(self) -> np.ndarray:
         """Each input row's clip lamp: whether it reached CLIP in the last CLIP_HOLD s."""

@@ -110,16 +110,26 @@ class BlockClock:
 class LiveNotes:
     """One MIDI input playing track number `track` with synth patch `patch`, on MIDI channel
     `channel` (0-15) or on every channel (None). `port` is the input's name, for status.
+    `model`: no port feeds it but a model's process, through the live-note table's slot
+    (hoot.engine.rings.NoteWriter).
 
     `receive` is the input's callback; `forward` plays what arrived, on the audio thread, into
     the engine's sink for the track (its VoicePool, or a MIDI output: hoot.engine.midi_out).
     """
 
-    def __init__(self, track: int, patch: int, channel: int | None = None, port: str = "") -> None:
+    def __init__(
+        self,
+        track: int,
+        patch: int,
+        channel: int | None = None,
+        port: str = "",
+        model: bool = False,
+    ) -> None:
         self.track = track
         self.patch = patch
         self.channel = channel
         self.port = port
+        self.model = model
         self.events: deque[tuple[bytes, float]] = deque()
         self.held = [False] * 128  # keys down
         self.sustained = [False] * 128  # keys up whose note the pedal holds

@@ -15,6 +15,10 @@ Every way a connection ends leaves no note hanging:
 - an output unplugged and back: all-notes-off there, for what it may have missed;
 - the engine's exit (its shutdown path, SIGTERM, or atexit for any other exit): every
   output is silenced the same way before its port closes. A SIGKILL cannot be answered.
+A model's slot (`model_notes`: a real-time model's process writes its notes into the
+live-note table, hoot.engine.rings.NoteWriter) is a live input without a port: it plays its
+track with the track's live patch like a keyboard, takes the new patch when a keyboard on
+the track is given a new sound, and ends its notes at the next block when it is let go.
 A client (the UI) that dies changes nothing here: the engine plays on, a held key ends when
 the keyboard lets go of it or goes away, and the stems' scheduled note-offs are still sent.
 """
@@ -66,6 +70,8 @@ class MidiRoutes:
         self.inputs: dict[int, tuple[LiveNotes, object]] = {}  # track -> (notes, MidiIn)
         self.outputs: dict[str, _Output] = {}  # port name -> output
         self.routes_out: dict[int, tuple[MidiOutTrack, str, int, float]] = {}
+        self.models: dict[tuple[int, str], LiveNotes] = {}  # (track, name) -> model slot
+        self.model_synths: dict[int, object] = {}  # track -> SoundFontVoice its models play
         self._closed = False
         atexit.register(self.close)
 
@@ -103,13 +109,68 @@ class MidiRoutes:
             old = self.inputs.pop(track, None)
             if live is not None:
                 self.inputs[track] = (live, midi_in)
+                self._repatch(track, patch, synth)  # the track's models play its new sound
             # the audio thread ends the old input's notes, and fades the old synth out, when
             # it takes these in
-            self.engine.inbox.append(core.Synth(track, synth if live is not None else None))
-            self.engine.inbox.append(core.Live(tuple(x for x, _ in self.inputs.values())))
+            if live is None:
+                synth = self.model_synths.get(track)
+            self.engine.inbox.append(core.Synth(track, synth))
+            self._send_live()
             if old is not None:
                 old[1].close()
             return (live.port if live else None), channel
+
+    def _send_live(self) -> None:
+        """Every input that plays now, keyboards and models (one not listed ends)."""
+        inputs = tuple(x for x, _ in self.inputs.values()) + tuple(self.models.values())
+        self.engine.inbox.append(core.Live(inputs))
+
+    def _repatch(self, track: int, patch: int, synth) -> None:
+        """`track`'s models play `patch` (and `synth`, a SoundFont, or None) from now on."""
+        from hoot.engine.kernel.midi_in import PATCH
+
+        for (t, _), live in self.models.items():
+            if t == track:
+                live.patch = patch
+                if live.kernel is not None:
+                    live.kernel.regs[PATCH] = patch  # one int the audio thread reads whole
+        if any(t == track for t, _ in self.models):
+            self.model_synths[track] = synth
+
+    def model_notes(self, track: int, name: str, on: bool, patch: int = 0, synth=None) -> int:
+        """Give model `name` a live slot that plays `track` on `patch` (or `synth`, a
+        SoundFontVoice, when no keyboard plays the track), or let it go (`on` False: its
+        notes end at the next block). The same (track, name) again keeps its slot and takes
+        the new sound. Returns the slot (-1 when let go)."""
+        key = (track, str(name))
+        with self._lock:
+            self._check_open()
+            live = self.models.get(key)
+            if not on:
+                if live is None:
+                    return -1
+                del self.models[key]
+                if not any(t == track for t, _ in self.models):
+                    if self.model_synths.pop(track, None) is not None and track not in self.inputs:
+                        self.engine.inbox.append(core.Synth(track, None))
+                self._send_live()
+                return -1
+            keyboard = self.inputs.get(track)
+            if keyboard is not None:  # a keyboard plays the track: its sound is the track's
+                patch = keyboard[0].patch
+                synth = self.engine.core.synths[track]
+            if live is None:
+                live = LiveNotes(track, patch, None, f"model {name}", model=True)
+                self.models[key] = live
+                try:
+                    self._send_live()
+                except EngineError:
+                    del self.models[key]
+                    raise
+            self._repatch(track, patch, synth)
+            if keyboard is None:
+                self.engine.inbox.append(core.Synth(track, synth))
+            return self.engine.live_slot(live)
 
     def _input_changed(self, live: LiveNotes) -> Callable[[bool, str], None]:
         def changed(connected: bool, sentence: str) -> None:
@@ -194,6 +255,7 @@ class MidiRoutes:
             for _, midi_in in self.inputs.values():
                 midi_in.close()
             self.inputs.clear()
+            self.models.clear()
             for output in self.outputs.values():
                 output.sender.close()
                 output.port.close()
@@ -212,4 +274,3 @@ def _channel(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 16:
         raise EngineError(f"MIDI channel {value!r} is out of range; channels are 1 to 16")
     return value
-

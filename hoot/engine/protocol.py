@@ -189,6 +189,32 @@ class MidiRoute(Reply):
 
 
 @dataclass(frozen=True)
+class NoteSlot(Reply):
+    """A model's live slot (ModelNotes): the live-note table's file `path`, the `slot` a
+    hoot.engine.rings.NoteWriter(path, slot) writes (-1: let go), and the track it plays,
+    by name and by its index in the engine's tracks (the slots' TRACK register)."""
+
+    path: str
+    slot: int
+    track: str
+    track_index: int
+
+
+@dataclass(frozen=True)
+class NoteTableInfo(Reply):
+    """Where the live-note table is (`path`, for hoot.engine.rings.NoteReader) and the
+    engine's tracks in index order (a slot's TRACK register indexes them)."""
+
+    path: str
+    tracks: tuple[str, ...]
+
+    @classmethod
+    def from_wire(cls, data: Any) -> NoteTableInfo:
+        info = super().from_wire(data)
+        return dataclasses.replace(info, tracks=tuple(info.tracks))
+
+
+@dataclass(frozen=True)
 class Position(Reply):
     position: int
 
@@ -448,6 +474,30 @@ class PlayFrom(Command):
     port: str | None = None
     channel: int | None = None
     sound: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelNotes(Command):
+    """Give a real-time model (named `name`) a live slot that plays `track` as a keyboard
+    would: the track's live patch (`sound`, a hoot.music.sounds name; None: the sound a
+    keyboard on the track was given, else the track's role's), following a keyboard's new
+    sound; its process writes the slot with hoot.engine.rings.NoteWriter. `on` False lets
+    it go: its notes end at the next block. The same track and name again keep the slot."""
+
+    verb = "model_notes"
+    reply = NoteSlot
+    track: str
+    on: bool = True
+    name: str = ""
+    sound: str | None = None
+
+
+@dataclass(frozen=True)
+class NoteTable(Command):
+    """Where the live-note table is (NoteTableInfo)."""
+
+    verb = "note_table"
+    reply = NoteTableInfo
 
 
 @dataclass(frozen=True)

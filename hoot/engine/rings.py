@@ -22,14 +22,17 @@ a reader tell a torn slot from a whole one; on x86 stores are seen in program or
 
 from __future__ import annotations
 
+import math
 import mmap
 import os
+import time
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from hoot.engine.kernel.jit import jit
+from hoot.engine.kernel.rings import fence
 from hoot.errors import EngineError
 from hoot.runtime import runtime_dir
 
@@ -170,3 +173,290 @@ class RingReader:
 
     def close(self) -> None:
         self._ring = None
+
+
+# ---- the live-note table ------------------------------------------------------------------
+#
+# The compiled core's live MIDI inputs (kernel.world.LiveTable: one ring per slot, written by
+# a keyboard's thread, read by the audio thread) live in a named shared-memory file too, so
+# that real-time models in processes of their own can play a slot (`NoteWriter`) and hear a
+# keyboard's notes as they arrive (`NoteReader`). The arrays keep LiveTable's dtypes and
+# shapes, so the kernel code is the same; the audio thread never looks at who writes.
+#
+# Layout (one file, native byte order, every array 8-byte aligned): a header of int64
+# (`N_*`), then per slot its `kind` (FREE, PORT: a MIDI input, MODEL: a model process) and
+# `gen` (bumped each time the slot is given to an input), the block clock (kernel.clock.Clock's
+# f and i: where the engine's samples are in monotonic time), then LiveTable's arrays:
+# arrived (slots x ring float64), message (slots x ring x 3 int64), index (slots x 3),
+# regs (slots x 7), held and sustained (slots x 128 uint8). 8 slots of 4096 records: 1.1 MB.
+
+NOTE_MAGIC = 0x686F6F746E6F7465  # "hootnote"
+N_MAGIC, N_PID, N_SLOTS, N_RING = range(4)
+NOTE_HEADER = 8  # int64 slots
+FREE, PORT, MODEL = 0, 1, 2
+"""`NoteMemory.kind`: what writes a slot: nothing, a MIDI input's thread, a model process."""
+REGS = 7  # kernel.midi_in.LiveInput.regs
+CLOCK_F, CLOCK_I = 4, 2  # kernel.clock.Clock's arrays
+
+
+class NoteMemory(NamedTuple):
+    """The live-note table's arrays, views of its shared memory."""
+
+    head: np.ndarray  # int64 (NOTE_HEADER,)
+    kind: np.ndarray  # int64 (slots,): FREE, PORT, MODEL
+    gen: np.ndarray  # int64 (slots,): bumped when the slot is given to an input
+    clock_f: np.ndarray  # float64 (4,): kernel.clock.Clock.f
+    clock_i: np.ndarray  # int64 (2,): kernel.clock.Clock.i
+    arrived: np.ndarray  # float64 (slots, ring)
+    message: np.ndarray  # int64 (slots, ring, 3)
+    index: np.ndarray  # int64 (slots, 3): WRITTEN, READ, DROPPED
+    regs: np.ndarray  # int64 (slots, REGS)
+    held: np.ndarray  # uint8 (slots, 128)
+    sustained: np.ndarray  # uint8 (slots, 128)
+
+
+def _note_layout(slots: int, ring: int) -> list[tuple[str, tuple[int, ...], type]]:
+    return [
+        ("head", (NOTE_HEADER,), np.int64),
+        ("kind", (slots,), np.int64),
+        ("gen", (slots,), np.int64),
+        ("clock_f", (CLOCK_F,), np.float64),
+        ("clock_i", (CLOCK_I,), np.int64),
+        ("arrived", (slots, ring), np.float64),
+        ("message", (slots, ring, 3), np.int64),
+        ("index", (slots, 3), np.int64),
+        ("regs", (slots, REGS), np.int64),
+        ("held", (slots, 128), np.uint8),
+        ("sustained", (slots, 128), np.uint8),
+    ]
+
+
+def note_size(slots: int, ring: int) -> int:
+    return sum(
+        int(np.prod(shape)) * np.dtype(dtype).itemsize
+        for _, shape, dtype in _note_layout(slots, ring)
+    )
+
+
+def _note_views(buffer, slots: int, ring: int) -> NoteMemory:
+    arrays, offset = [], 0
+    for _, shape, dtype in _note_layout(slots, ring):
+        arrays.append(np.ndarray(shape, dtype, buffer, offset))
+        offset += int(np.prod(shape)) * np.dtype(dtype).itemsize
+    return NoteMemory(*arrays)
+
+
+def create_note_table(name: str, slots: int, ring: int) -> NoteMemory:
+    """Create the live-note table file `name` (a bare name lives in the runtime folder) for
+    `slots` slots of `ring` records, owned by this process, every slot free, every page
+    touched (the audio thread takes no first-touch fault). A file left under that name is
+    unlinked first: a model still mapping it keeps its old memory, never the new table."""
+    from hoot.engine.kernel import midi_in  # numba's world: only where an engine is made
+
+    path = ring_path(name)
+    path.unlink(missing_ok=True)
+    size = note_size(slots, ring)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.ftruncate(fd, size)
+        memory = mmap.mmap(fd, size)
+    finally:
+        os.close(fd)
+    table = _note_views(memory, slots, ring)
+    for array in table[1:]:
+        array.fill(0)
+    table.regs[:, midi_in.TRACK] = -1
+    table.head[:] = 0
+    table.head[N_PID], table.head[N_SLOTS], table.head[N_RING] = os.getpid(), slots, ring
+    table.head[N_MAGIC] = NOTE_MAGIC  # last: a reader that sees it sees the rest
+    return table
+
+
+def remove_note_table(path: str | Path, owner: int) -> None:
+    """Unlink the table file at `path` if this process is `owner` (a forked child that drops
+    its copy of an engine leaves the parent's file alone)."""
+    if os.getpid() == owner:
+        Path(path).unlink(missing_ok=True)
+
+
+def _open_note_table(path: str, writable: bool) -> tuple[NoteMemory, int, int]:
+    try:
+        with open(ring_path(path), "r+b" if writable else "rb") as f:
+            prot = mmap.PROT_READ | (mmap.PROT_WRITE if writable else 0)
+            memory = mmap.mmap(f.fileno(), 0, prot=prot)
+    except (OSError, ValueError) as e:
+        raise EngineError(f"no live-note table at {path} ({e}); is the engine running?") from None
+    head = np.ndarray((NOTE_HEADER,), np.int64, memory)
+    if len(memory) < 8 * NOTE_HEADER or head[N_MAGIC] != NOTE_MAGIC:
+        raise EngineError(f"{path} is not a hoot live-note table")
+    slots, ring = int(head[N_SLOTS]), int(head[N_RING])
+    if len(memory) < note_size(slots, ring):
+        raise EngineError(f"{path} is cut short: not a whole live-note table")
+    return _note_views(memory, slots, ring), slots, ring
+
+
+class NoteWriter:
+    """The one writer of model slot `slot` of the live-note table at `path`, in a model's
+    process: `write(message, arrived)` puts a MIDI message into the slot's ring exactly as a
+    keyboard's thread does (kernel.midi_in.write: the same fences), and the engine plays it
+    at `arrived` plus one host block, or at the next block's first sample when that place is
+    already rendered. `arrived` is time.monotonic() (CLOCK_MONOTONIC, one clock for every
+    process of the machine): a harmony written with the key's own stamp sounds with the key.
+
+    It never waits: a full ring (4096 records) drops the newest message and counts it in
+    `dropped`. Once the engine takes the slot back (ModelNotes off, or the engine ended),
+    writes are ignored and counted in `stale`: the slot may be a keyboard's by then."""
+
+    def __init__(self, path: str, slot: int) -> None:
+        from hoot.engine.kernel import midi_in
+
+        table, slots, _ = _open_note_table(path, writable=True)
+        if not 0 <= slot < slots:
+            raise EngineError(f"there is no live slot {slot}; the table has {slots}")
+        if table.kind[slot] != MODEL:
+            raise EngineError(f"live slot {slot} is not a model's: ask the engine for one")
+        self.path, self.slot = path, slot
+        self.stale = 0
+        self._table = table
+        self._gen = int(table.gen[slot])
+        self._live = midi_in.LiveInput(
+            table.arrived[slot], table.message[slot], table.index[slot],
+            table.held[slot], table.sustained[slot], table.regs[slot],
+        )  # fmt: skip
+        self._write, self._end = midi_in.write, midi_in.end_all
+        self._dropped = midi_in.DROPPED
+
+    @property
+    def mine(self) -> bool:
+        """Whether the slot is still this writer's (the engine has not taken it back)."""
+        t = self._table
+        return t is not None and t.gen[self.slot] == self._gen and t.kind[self.slot] == MODEL
+
+    @property
+    def dropped(self) -> int:
+        """Messages dropped because the ring was full (the engine's audio stalled)."""
+        return int(self._live.index[self._dropped])
+
+    def write(self, message: bytes, arrived: float) -> None:
+        if not self.mine:
+            self.stale += 1
+            return
+        self._write(self._live, message, arrived)
+
+    def release(self, arrived: float | None = None) -> None:
+        """End every note of the slot (and centre its wheel): the RELEASE record."""
+        if not self.mine:
+            self.stale += 1
+            return
+        self._end(self._live, time.monotonic() if arrived is None else arrived)
+
+    def sample_at(self, arrived: float) -> int:
+        """The engine sample that renders at monotonic time `arrived` (its block clock); a
+        message stamped `arrived` sounds one host block later (`block` frames)."""
+        return _sample_at(self._table, arrived)
+
+    @property
+    def block(self) -> int:
+        return int(self._table.clock_i[1])
+
+    def close(self) -> None:
+        self._table = None
+
+
+class NoteReader:
+    """A passive second reader, in another process, of every keyboard (PORT) slot of the
+    live-note table at `path` whose TRACK register is `track`: `read()` returns the records
+    written since the last read as (arrived, status, data1, data2), in arrival order.
+
+    It reads only the slots' write counts and records, with its own cursors, and writes
+    nothing: the audio thread reads and plays exactly as if it were not there. The slots are
+    looked at afresh on every read, so a keyboard plugged in, replugged or routed to the
+    track later is followed from its first record, and one let go is read to its last. A
+    record overwritten before it was read (the writer went round the ring of 4096) is
+    counted in `lost`."""
+
+    def __init__(self, path: str, track: int) -> None:
+        table, slots, ring = _open_note_table(path, writable=False)
+        self.path, self.track = path, int(track)
+        self.lost = 0
+        self._table, self._ring = table, ring
+        self._gen = table.gen.copy()
+        self._cursor = table.index[:, 0].copy()  # from now on
+        self._ours = np.zeros(slots, np.bool_)  # the slot's input plays our track
+        self._arrived = np.zeros(ring, np.float64)
+        self._message = np.zeros((ring, 3), np.int64)
+
+    def read(self) -> list[tuple[float, int, int, int]]:
+        from hoot.engine.kernel import midi_in
+
+        t = self._table
+        if t is None:
+            return []
+        got: list[tuple[float, int, int, int]] = []
+        for k in range(len(self._cursor)):
+            gen = t.gen[k]
+            if gen != self._gen[k]:  # given to a new input since: it starts at record 0
+                self._gen[k], self._cursor[k], self._ours[k] = gen, 0, False
+            if t.kind[k] == PORT and t.regs[k, midi_in.TRACK] == self.track:
+                self._ours[k] = True  # and stays ours until the slot's next input
+            if not self._ours[k]:
+                continue
+            n, start, lost = _peek(t.arrived[k], t.message[k], t.index[k], int(self._cursor[k]),
+                                   self._arrived, self._message)  # fmt: skip
+            self.lost += lost
+            self._cursor[k] = start + n
+            got += [
+                (float(self._arrived[j]), *(int(x) for x in self._message[j])) for j in range(n)
+            ]
+        got.sort(key=lambda record: record[0])
+        return got
+
+    def sample_at(self, arrived: float) -> int:
+        """The engine sample that renders at monotonic time `arrived` (its block clock)."""
+        return _sample_at(self._table, arrived)
+
+    def close(self) -> None:
+        self._table = None
+
+
+def _sample_at(table: NoteMemory, arrived: float) -> int:
+    return math.floor((arrived - table.clock_f[0]) * table.clock_i[0] + 0.5)
+
+
+@jit
+def _peek(
+    arrived: np.ndarray, message: np.ndarray, index: np.ndarray, cursor: int,
+    out_arrived: np.ndarray, out_message: np.ndarray,
+) -> tuple[int, int, int]:  # fmt: skip
+    """Copy records [cursor, written) of one slot's ring without touching its READ count:
+    (copied, first copied, lost). A count that went back (the slot was reset) starts again
+    at 0; a record the writer may have overwritten while it was copied is lost."""
+    size = arrived.shape[0]
+    written = index[0]
+    fence()  # the count before the records it publishes
+    if written < cursor:
+        cursor = 0
+    lost = 0
+    if written - cursor > size:
+        lost = written - cursor - size
+        cursor = written - size
+    n = written - cursor
+    for j in range(n):
+        k = (cursor + j) % size
+        out_arrived[j] = arrived[k]
+        out_message[j, 0] = message[k, 0]
+        out_message[j, 1] = message[k, 1]
+        out_message[j, 2] = message[k, 2]
+    fence()
+    again = index[0]  # records the writer reached while we copied may be torn
+    torn = again - size - cursor
+    if torn > 0:
+        torn = min(torn, n)
+        lost += torn
+        for j in range(n - torn):
+            out_arrived[j] = out_arrived[j + torn]
+            out_message[j, 0] = out_message[j + torn, 0]
+            out_message[j, 1] = out_message[j + torn, 1]
+            out_message[j, 2] = out_message[j + torn, 2]
+        return n - torn, cursor + torn, lost
+    return n, cursor, lost

@@ -72,7 +72,7 @@ class EngineServer:
         self.socket_path, self.status_path = st.addresses(self.session_dir)
         self.engine = Engine(
             samplerate, tracks, tempo_map=TempoMap(samplerate, bpm, meter, phrase),
-            inputs=INPUT_ROWS,
+            inputs=INPUT_ROWS, notes=f"{session_key(self.session_dir)}.notes",
         )  # fmt: skip
         self.recorder = RecorderProcess(
             samplerate, len(self.engine.tracks), list(self.engine.tracks)
@@ -178,6 +178,7 @@ class EngineServer:
             if self.supervisor is not None:
                 self.supervisor.stop()
             self.control.close()
+            self.engine.close_notes()  # models that map it keep their mapping
             for path in (self.socket_path, self.status_path, rings.ring_path(self.ring_name)):
                 try:
                     path.unlink()  # clients that map the status keep their mapping

@@ -14,13 +14,16 @@ on from the very state the device left.
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
+import weakref
 from collections import deque
 from typing import Any
 
 import numpy as np
 
-from hoot.engine import core
+from hoot.engine import core, rings
 from hoot.engine.inputs import LOOP, make_inputs
 from hoot.engine.kernel import callback as kc
 from hoot.engine.kernel import clock as kclock
@@ -44,6 +47,8 @@ INPUT = kw.INPUT
 """A command record (kernel.world's FOREIGN kinds): feed an input row. Columns: TRACK the
 row, SLOT its kind, SAMPLE and QUANTUM its left and right device channels, NAME its loop's
 address, BUFFER the loop's frames, AT_ONCE monitored."""
+
+_ENGINES = itertools.count()  # names the live-note tables of the engines this process makes
 
 
 class Inbox:
@@ -123,6 +128,7 @@ class Front:
         max_voices: int,
         tempo_map: TempoMap,
         generated: int | None = None,
+        notes: str | None = None,
     ) -> None:
         T = len(tracks)
         G = T if generated is None else generated
@@ -133,14 +139,28 @@ class Front:
         voices = kv.make_voices(samplerate, T, max_voices, max_block)
         self.voices = voices._replace(**{f: _writable(getattr(voices, f)) for f in voices._fields})
         self.mix = kmix.make_mix(samplerate, T, max_block)
-        self.clock_state = kclock.make_clock(samplerate)
+        # the live inputs' slots and the block clock, in the shared live-note table
+        # (hoot.engine.rings): model processes write and read slots there; removed with
+        # this object (or at exit), and by runtime.clean if the process dies first
+        name = notes or f"engine-{os.getpid()}-{next(_ENGINES)}.notes"
+        table = rings.create_note_table(name, kw.LIVE_SLOTS, midi_in.RING)
+        self.notes_path = str(rings.ring_path(name))
+        self._unlink_notes = weakref.finalize(
+            self, rings.remove_note_table, self.notes_path, os.getpid()
+        )
+        self.note_table = table
+        clock = kclock.make_clock(samplerate)
+        table.clock_f[:], table.clock_i[:] = clock.f, clock.i
+        self.clock_state = kclock.Clock(table.clock_f, table.clock_i)
         self.events = kev.make_events()
         self.regs = np.zeros(kw.REGISTERS, np.int64)
         self.regs[kw.MAX_BLOCK], self.regs[kw.TRACKS], self.regs[kw.GENERATED] = max_block, T, G
         self.track_flat = np.zeros(T * max_block * 2, np.float32)
         self.sink = np.zeros(T, np.int64)
         self.use_voices = np.ones(T, np.bool_)
-        self.live = kw.make_live_table()
+        self.live = kw.LiveTable(
+            table.arrived, table.message, table.index, table.held, table.sustained, table.regs
+        )
         self.outs = kw.make_out_table(T)
         self.fonts = kw.make_font_table(max_block)
         self.font_of = np.full(T, -1, np.int64)
@@ -282,6 +302,7 @@ class Front:
             if live is not None and not any(live is x for x in inputs):
                 self._live_sent[k] = self._record(kw.LIVE, live.track, SLOT=k, SAMPLE=0)
                 self.live_slots[k] = None
+                self.note_table.kind[k] = rings.FREE  # its writer elsewhere lets go
                 # its port may still call it until MidiRoutes closes it: a ring of its own
                 live.use_kernel(midi_in.make_live_input(live.track, live.patch, live.channel))
         for live in inputs:
@@ -303,7 +324,17 @@ class Front:
                 )
             )
             self.live_slots[k] = live
+            self.note_table.gen[k] += 1  # a new input: readers elsewhere start at record 0
+            self.note_table.kind[k] = rings.MODEL if live.model else rings.PORT
             self._live_sent[k] = self._record(kw.LIVE, live.track, SLOT=k, SAMPLE=1)
+
+    def live_slot(self, live) -> int | None:
+        """The slot input `live` (a LiveNotes) plays from, or None."""
+        return self._holding(self.live_slots, live)
+
+    def close_notes(self) -> None:
+        """Remove the live-note table's file now (the engine ends); mappings stay valid."""
+        self._unlink_notes()
 
     def _free_live_slot(self) -> int:
         for k, live in enumerate(self.live_slots):
