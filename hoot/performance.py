@@ -1244,7 +1244,8 @@ class Performance:
             if track not in table.tracks:
                 raise HootError(f"{track} is not a track a keyboard plays; harmonize one of "
                                 f"{', '.join(table.tracks)}")  # fmt: skip
-            start = {"kind": "harmonize", "track": track, "settings": settings,
+            start = {"kind": "harmonize", "track": track, "hears": [track],
+                     "settings": settings,
                      "table": {"path": table.path, "tracks": [table.tracks.index(track)]}}
             live = Live(self, name, out, does, checkpoint, saved, follows)
             self._arm(live, start)
@@ -1316,7 +1317,7 @@ class Performance:
         else:
             if live is not None:
                 live.stop(at="now")
-            start = {"kind": "improvise", "track": track,
+            start = {"kind": "improvise", "track": track, "hears": heard,
                      "settings": {**settings, "grid": bool(grid), "at": at},
                      "table": {"path": table.path,
                                "tracks": [table.tracks.index(t) for t in heard]},
@@ -1326,6 +1327,26 @@ class Performance:
         self.session.update_settings(realtime={"improvise": {track: saved}})
         self.session.log("improvise", track=track, **saved)
         return live
+
+    def model(self, track: str) -> Live | None:
+        """The model that plays `track` ("harmony", "lead"...), to change or stop it; None if
+        no model plays it.
+
+            perf.model("lead").set(density=0.8)
+            perf.model("lead").stop()          # at the next phrase; .stop("now"): at once
+        """
+        for live in self._lives.values():
+            if live.out == track:
+                return live
+        return None
+
+    @property
+    def played(self) -> tuple[str, ...]:
+        """The tracks a keyboard plays (`perf.tracks.keys.play_from(...)`), keys first: what
+        the real-time layer can answer, and the columns of the Launchpad's live rows."""
+        order = list(self.tracks._tracks)
+        tracks = [t for t, route in self._midi_in.items() if route is not None and t in order]
+        return tuple(sorted(tracks, key=lambda t: (t != "keys", order.index(t))))
 
     @property
     def models(self) -> list[ModelStatus]:

@@ -3,9 +3,10 @@
 The map (docs/controllers.md has the picture). Rows 8 to 3 are the roles in the picker's
 order (hoot.music.ROLES: drums, bass, chords, lead, pad, perc); the pads of a row, left to
 right, are candidates 1 to 8 of that role's latest batch; rows 2 and 1 are the live layer
-(issue 12): one pad a live input, left to right `keys` and then the input tracks in the
-order they were taken (`perf.tracks.inputs()`), row 2 arming and disarming its harmony
-(`SetActions.harmonize`), row 1 an improviser (`SetActions.improvise`). A live pad is dim
+(issue 12): one pad a played track, left to right `keys` and then every other track a
+keyboard plays (`perf.played`: the layer answers notes, so audio inputs have no pad), row 2
+arming and disarming its harmony (`SetActions.harmonize`), row 1 whether the improviser on
+`lead` listens to it (`SetActions.improvise`). A live pad is dim
 in its input's colour while it can be armed, bright while armed, pulsing while its model
 loads or restarts, and red when its model failed. A candidate pad shows its candidate: off
 (none), dim role colour (pending), pulsing (rendering), role colour (ready; paler for the
@@ -91,7 +92,7 @@ ROLE_RGB = {
 }
 ROLE_PALETTE = {"drums": 9, "bass": 45, "chords": 21, "lead": 13, "pad": 49, "perc": 37}
 RED = 5  # palette
-PLAYED = ("keys",)  # the live tracks players play (hoot.music.roles; `harmony` answers them)
+PLAYED = ("keys",)  # always a column: the track for a player (hoot.music.roles)
 LIVE_ROWS = {2: "harmonize", 1: "improvise"}  # the live layer's rows, bottom of the grid
 # The live inputs' colours, keys first, then each input track in turn: (RGB, palette), apart
 # from the roles' so that a live pad never reads as a candidate
@@ -133,8 +134,9 @@ def pad_of(role: str, number: int) -> int:
 
 
 def live_inputs(view: Any) -> tuple[str, ...]:
-    """The live layer's columns, left to right: keys, then the input tracks (at most 8)."""
-    return (*PLAYED, *(i.name for i in view.inputs))[:8]
+    """The live layer's columns, left to right: keys, then the other tracks keyboards play
+    (at most 8)."""
+    return (*PLAYED, *(t for t in view.played if t not in PLAYED))[:8]
 
 
 def live_look(view: Any, kind: str, column: int) -> Spec:

@@ -98,6 +98,8 @@ class Voice:
             playing=tuple(int(x) for x in s.get("playing", ())) if self.state == "running" else (),
             late=int(s.get("late", 0)),
             restarts=self.restarts,
+            kind=str(self.start.get("kind", "")),
+            hears=tuple(self.start.get("hears", ())),
         )
 
 

@@ -33,6 +33,8 @@ class ModelStatus:
     playing: tuple[int, ...]
     late: int
     restarts: int
+    kind: str = ""  # "harmonize" | "improvise"
+    hears: tuple[str, ...] = ()  # the tracks whose keyboards it answers or listens to
 
     def line(self) -> str:
         """One line a performer reads at a glance, e.g. "harmony  harmonizes keys: 2 voices
@@ -56,26 +58,20 @@ def pitch_name(pitch: int) -> str:
     return f"{note_name(pitch % 12)}{pitch // 12 - 1}"
 
 
-VERBS = {"harmonize": "harmonizes", "improvise": "improvises"}
-"""How a status's `does` begins for each kind of model: "harmonizes keys: 2 voices below"."""
-
-
 def serving(models: Sequence[ModelStatus], kind: str, track: str) -> ModelStatus | None:
-    """The model that `kind`s ("harmonize" or "improvise") for `track`, unless stopped.
-
-    The status says it in words the layer writes: a harmonizer's `does` names the track it
-    answers ("harmonizes keys: ..."); an improviser's `name` is the track it plays on and
-    its `does` begins "improvises". The stage's actions and the Launchpad's bottom rows
-    read it, so a model started from code lights its pad too."""
-    verb = VERBS[kind]
+    """The model of `kind` ("harmonize" or "improvise") that hears `track`'s keyboard, unless
+    stopped: the harmonizer that answers it, the improviser that listens to it. The stage's
+    actions and the Launchpad's bottom rows read it, so a model started from code lights its
+    pad too."""
     for status in models:
-        if status.state == "stopped":
-            continue
-        words = status.does.replace(":", " ").replace(",", " ").split()
-        if not words or words[0] != verb:
-            continue
-        if kind == "harmonize" and words[1:2] == [track]:
+        if status.state != "stopped" and status.kind == kind and track in status.hears:
             return status
-        if kind == "improvise" and status.name == track:
+    return None
+
+
+def improviser_on(models: Sequence[ModelStatus], track: str) -> ModelStatus | None:
+    """The improviser that plays `track`, unless stopped."""
+    for status in models:
+        if status.state != "stopped" and status.kind == "improvise" and status.name == track:
             return status
     return None

@@ -54,10 +54,12 @@ SUSTAIN = 64
 
 
 def die_with_parent() -> None:
-    """Linux: the kernel kills this process when its parent dies (PR_SET_PDEATHSIG)."""
+    """Linux: the kernel sends SIGTERM when the parent dies (PR_SET_PDEATHSIG), so the voice
+    ends its notes (main's SIGTERM handler) before it goes: the engine outlives a crashed UI
+    and would otherwise hold a harmony note forever. Elsewhere stdin's end does the same."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1: PDEATHSIG
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1: PDEATHSIG
 
 
 class Latency:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from hoot.errors import HootError
 from hoot.music import ROLES
-from hoot.realtime.status import serving
+from hoot.realtime.status import improviser_on, serving
 
 TAPS = 3  # taps that give a tempo (two intervals)
 TAP_PAUSE_S = 2.0  # a pause this long starts the counting again (30 BPM is the slowest tap)
@@ -41,7 +41,6 @@ class SetActions:
         self.perf = perf
         self.selection = Selection()
         self.taps: list[float] = []  # monotonic times of the latest taps
-        self.improvisers: dict[str, object] = {}  # track -> the Live improvise() gave here
 
     # ---- where the selection is ---------------------------------------------------------
 
@@ -178,21 +177,33 @@ class SetActions:
             return str(e)
         return f"{track}: harmony armed"
 
-    def improvise(self, track: str) -> str:
-        """Arm an improviser on `track` with perf.improvise's defaults, or disarm the one
-        armed here; one started from code is stopped from code, through its Live."""
-        model = serving(self.perf.models, "improvise", track)
-        live = self.improvisers.pop(track, None)
+    def improvise(self, track: str, on: str = "lead") -> str:
+        """Let the improviser on `on` listen to `track`'s keyboard, or stop listening to it:
+        the first press starts one (perf.improvise's defaults, from the next phrase); a press
+        for a track it already hears takes it out of what it hears, and the last one out
+        stops it (at the next phrase). An improviser started from code counts as well."""
         try:
-            if model is not None:
-                if live is None:
-                    return f"{track} improvises from code: stop it there (its Live's .stop())"
-                live.stop()
-                return f"{track}: improviser disarmed" + _had_failed(model)
-            self.improvisers[track] = self.perf.improvise(track)
+            model = serving(self.perf.models, "improvise", track) or improviser_on(
+                self.perf.models, on
+            )
+            if model is None:
+                self.perf.improvise(on, listen=[track])
+                return f"{on} improvises, hearing {track}"
+            live = self.perf.model(model.name)
+            hears = [t for t in model.hears if t != track]
+            if track in model.hears and not hears:
+                if live is not None:
+                    live.stop()
+                return f"{model.name}: improviser stops at the phrase" + _had_failed(model)
+            if track not in model.hears:
+                hears.append(track)
+            if live is not None:
+                live.set(listen=hears)
+            else:
+                self.perf.improvise(model.name, listen=hears)
         except HootError as e:
             return str(e)
-        return f"{track}: improviser armed"
+        return f"{model.name} improvises, hearing {', '.join(hears)}"
 
     # ---- time ----------------------------------------------------------------------------
 

@@ -128,6 +128,8 @@ class SetView:
     confidence: float | None = None  # 0..1
     # the real-time layer's running models (issue 12): what each does, its latency, its notes
     models: tuple[ModelStatus, ...] = ()
+    # the tracks a keyboard plays, keys first (perf.played): what the layer can answer
+    played: tuple[str, ...] = ()
 
 
 SILENT = (0.0, 0.0)

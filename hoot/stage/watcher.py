@@ -188,6 +188,7 @@ class SetWatcher:
             soloed=tuple(name for name, mix in mixes.items() if mix.solo),
             inputs=tuple(_input_view(i, bool(st.clips[i.row])) for i in inputs),
             models=tuple(self.perf.models),  # the layer's statuses, kept in memory: no wait
+            played=self.perf.played,
             **_band(self.perf.follower),
         )
 

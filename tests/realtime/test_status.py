@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from hoot.realtime.status import ModelStatus, pitch_name, serving
+from hoot.realtime.status import ModelStatus, improviser_on, pitch_name, serving
 
 
 def _status(**changes) -> ModelStatus:
@@ -45,6 +45,7 @@ def test_status_is_frozen_and_has_exactly_the_contract_fields():
         status.state = "failed"  # type: ignore[misc]
     assert [f.name for f in dataclasses.fields(ModelStatus)] == [
         "name", "does", "model", "state", "p50_ms", "p95_ms", "playing", "late", "restarts",
+        "kind", "hears",
     ]
 
 
@@ -58,13 +59,14 @@ def test_importing_the_status_never_imports_torch():
     assert out.stdout.strip() == "False"
 
 
-def test_serving_finds_the_harmonizer_of_a_track_and_the_improviser_on_a_track():
-    harmony = _status()
-    lead = _status(name="lead", does="improvises on lead: density 0.5, C3-C6", playing=())
-    stopped = _status(does="harmonizes guitar: 1 voice above, pad", state="stopped")
+def test_serving_finds_the_model_that_hears_a_track_and_improviser_on_the_one_it_plays():
+    harmony = _status(kind="harmonize", hears=("keys",))
+    lead = _status(name="lead", does="improvises on lead", kind="improvise", hears=("keys", "bass"))
+    stopped = _status(kind="harmonize", hears=("guitar",), state="stopped")
     models = (harmony, lead, stopped)
     assert serving(models, "harmonize", "keys") is harmony
-    assert serving(models, "harmonize", "key") is None  # the whole word, not a prefix
+    assert serving(models, "harmonize", "key") is None  # the whole name, not a prefix
     assert serving(models, "harmonize", "guitar") is None  # stopped: not armed
-    assert serving(models, "improvise", "lead") is lead
-    assert serving(models, "improvise", "keys") is None
+    assert serving(models, "improvise", "bass") is lead
+    assert serving(models, "improvise", "lead") is None  # it plays lead; it hears keys, bass
+    assert improviser_on(models, "lead") is lead and improviser_on(models, "keys") is None

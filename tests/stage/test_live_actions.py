@@ -17,7 +17,7 @@ def test_harmonize_arms_then_disarms_with_one_sentence_each():
 
 def test_a_harmonizer_started_from_code_is_disarmed_by_the_press_too():
     perf = FakeLayerPerf()
-    perf.models.append(status("harmony", "harmonizes keys: 3 voices above, pad"))
+    perf.models.append(status("harmony", "harmonizes keys: 3 voices above", "harmonize", "keys"))
     assert SetActions(perf).harmonize("keys") == "keys: harmony disarmed"
 
 
@@ -33,23 +33,22 @@ def test_a_failed_model_is_disarmed_and_says_so_and_the_next_press_arms_afresh()
 def test_why_not_is_the_layers_sentence():
     actions = SetActions(FakeLayerPerf(audio=("guitar",)))
     assert actions.harmonize("guitar") == "guitar is audio: harmonize a track a keyboard plays"
-    assert actions.improvise("guitar") == (
-        "guitar is audio: an improviser plays on a track with a synth"
-    )
+    assert actions.improvise("guitar") == "guitar is audio: an improviser hears keyboards"
 
 
-def test_improvise_arms_then_stops_the_live_it_armed():
+def test_improvise_pads_say_which_keyboards_the_lead_improviser_hears():
     perf = FakeLayerPerf()
     actions = SetActions(perf)
-    assert actions.improvise("keys") == "keys: improviser armed"
-    assert actions.improvise("keys") == "keys: improviser disarmed"
-    assert perf.calls == [("improvise", "keys"), ("stop", "keys")] and perf.models == []
+    assert actions.improvise("keys") == "lead improvises, hearing keys"
+    assert perf.calls == [("improvise", "lead", ("keys",))]
+    assert actions.improvise("bass") == "lead improvises, hearing keys, bass"
+    assert actions.improvise("keys") == "lead improvises, hearing bass"
+    assert actions.improvise("bass") == "lead: improviser stops at the phrase"
+    assert perf.calls[-1] == ("stop", "lead") and perf.models == []
 
 
-def test_an_improviser_from_code_is_left_to_the_code_that_holds_it():
+def test_an_improviser_from_code_is_heard_by_its_pads_too():
     perf = FakeLayerPerf()
-    perf.improvise("keys")  # from the console: its Live is the console's
-    assert SetActions(perf).improvise("keys") == (
-        "keys improvises from code: stop it there (its Live's .stop())"
-    )
-    assert perf.models, "still playing"
+    perf.improvise("pad", listen=["keys"])  # from the console, on another track
+    assert SetActions(perf).improvise("keys") == "pad: improviser stops at the phrase"
+    assert perf.models == []
