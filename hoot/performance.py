@@ -47,6 +47,7 @@ from hoot.music.sounds import SoundError, check_sound, is_soundfont
 from hoot.music.time import Meter, Position, TempoMap
 from hoot.music.vibe import VibeError, apply_words, check_vibe, default_vibe
 from hoot.realtime.layer import RealtimeLayer
+from hoot.realtime.score import DRUMS, ScoreWatch, StemNotes, build_score, read_stem_notes
 from hoot.realtime.status import ModelStatus
 from hoot.session import Session
 
@@ -460,6 +461,7 @@ class Performance:
         self._recording_paths: list[Path] = []
         self._realtime: RealtimeLayer | None = None  # the models' voices, made when first asked
         self._lives: dict[tuple[str, str], Live] = {}  # ("harmonize", "keys"): its Live
+        self._score_watch: ScoreWatch | None = None  # tells the models what the stems play
         self.messages: deque[str] = deque(maxlen=200)
         self.on_message: Callable[[str], None] = lambda m: print(m, file=sys.stderr)
 
@@ -1156,6 +1158,8 @@ class Performance:
     def close(self) -> None:
         """Stop the generation workers, the real-time models and any sync source (the
         engine plays on)."""
+        if self._score_watch is not None:
+            self._score_watch.close()
         if self._realtime is not None:
             self._realtime.close()
         if self._follower is not None:
@@ -1181,13 +1185,17 @@ class Performance:
         temperature: float = 1.0,
         model: str | Path | None = None,
     ) -> Live | None:
-        """Harmony voices for every note a keyboard plays on `track`, from Notochord.
+        """Harmony voices for every note played on `track` (a keyboard's, or the notes of
+        the stem playing there), from Notochord.
 
         Each key gets `voices` harmony notes (1-4), `below` or above it within `span`
         semitones, in `key` (None: perf.key, and it follows when perf.key changes),
         chosen by the model at the moment the key is played; they start with the key (the
         engine places them where it placed the key when the model answers within a block,
         about 1-2 ms; an answer later than 20 ms is dropped) and end when it comes up.
+        A stem's notes are known ahead: each is harmonized 30 ms before it sounds and its
+        harmony starts exactly with it (perf.harmonize("bass") with no keyboard on bass:
+        harmony for the bass line; a keyboard and a stem on one track: both).
         They play on the track `out` ("harmony", a live track of its own) with `sound`, a
         built-in sound ("pad", "keys", "pluck", "saw_lead"...; "strings" is the pad, the
         synth's string section; None: the track's sound). `temperature`
@@ -1242,11 +1250,13 @@ class Performance:
                 live.stop()
             table = self._send(p.NoteTable())
             if track not in table.tracks:
-                raise HootError(f"{track} is not a track a keyboard plays; harmonize one of "
-                                f"{', '.join(table.tracks)}")  # fmt: skip
+                raise HootError(f"{track} is not a track a keyboard or a stem plays; "
+                                f"harmonize one of {', '.join(table.tracks)}")  # fmt: skip
+            keyboard = track in LIVE_TRACKS or track in self.played
+            readers = [table.tracks.index(track)] if keyboard else []
             start = {"kind": "harmonize", "track": track, "hears": [track],
-                     "settings": settings,
-                     "table": {"path": table.path, "tracks": [table.tracks.index(track)]}}
+                     "settings": settings, "stems": [track], "score": self.score,
+                     "table": {"path": table.path, "tracks": readers}}  # fmt: skip
             live = Live(self, name, out, does, checkpoint, saved, follows)
             self._arm(live, start)
         self.session.update_settings(realtime={"harmonize": {track: saved}})
@@ -1270,11 +1280,12 @@ class Performance:
         `instrument`: the General MIDI program (1-128) it plays as, which shapes its
         phrasing (None: the model's own melodic voice); `density` from 0 (sparse) to 1
         (busy); `register` (lowest, highest) MIDI pitches; `temperature` above 1 takes
-        less likely notes; `listen`: the tracks whose keyboards it hears (default every
-        live track); `grid`: its notes on sixteenths of the beat (False: free time);
-        `at`: "phrase" (default: it starts, and stops, at a phrase boundary) or "now".
-        It plays in perf.key and follows it. A second call on the same track changes the
-        running one live.
+        less likely notes; `listen`: the tracks it hears, their keyboards' notes and their
+        stems' notes as they sound (default: every keyboard, and every track playing a
+        stem with notes but its own and the drums, as stems come and go); `grid`: its
+        notes on sixteenths of the beat (False: free time); `at`: "phrase" (default: it
+        starts, and stops, at a phrase boundary) or "now". It plays in perf.key and
+        follows it. A second call on the same track changes the running one live.
 
             perf.improvise("lead", density=0.3, register=(60, 84))
             perf.improvise("lead", grid=False)               # changes it while it plays
@@ -1293,24 +1304,34 @@ class Performance:
         if instrument is not None:
             instrument = _whole(instrument, "instrument", 1, 128)
         table = self._send(p.NoteTable())
-        heard = [t for t in LIVE_TRACKS if t in table.tracks and t != track]
-        if listen is not None:
-            heard = [listen] if isinstance(listen, str) else list(listen)
-        for name in heard:
-            if name not in table.tracks:
+        keyboards = [t for t in dict.fromkeys((*LIVE_TRACKS, *self.played))
+                     if t in table.tracks and t != track]  # fmt: skip
+        named = None if listen is None else [listen] if isinstance(listen, str) else list(listen)
+        for heard_track in named or ():
+            if heard_track not in table.tracks:
                 raise HootError(f"improvise can listen to {', '.join(table.tracks)}, not "
-                                f"{name!r}")  # fmt: skip
+                                f"{heard_track!r}")  # fmt: skip
+        score = self.score
+        if named is None:  # the stems: whatever plays with notes, as it comes and goes
+            stems = dict.fromkeys(t["track"] for t in score["tracks"])
+            heard = keyboards + [t for t in stems if t != track and t not in DRUMS
+                                 and t not in keyboards]  # fmt: skip
+        else:
+            keyboards = [t for t in named if t in LIVE_TRACKS or t in self.played]
+            heard = named
         settings = {"instrument": instrument, "density": float(density),
                     "register": [low, high], "temperature": _warmth(temperature),
                     "key": self._key}  # fmt: skip
+        hearing = ", ".join(heard) if named is not None else ", ".join(
+            [*keyboards, "the stems"])  # fmt: skip
         does = (f"improvises on {track}, density {float(density):g}, "
                 f"{'on the grid' if grid else 'free'}"
-                + (f", hearing {', '.join(heard)}" if heard else ""))  # fmt: skip
-        saved = {**settings, "listen": heard, "grid": bool(grid), "at": at}
+                + (f", hearing {hearing}" if hearing else ""))  # fmt: skip
+        saved = {**settings, "listen": named, "grid": bool(grid), "at": at}
         saved.pop("key")
         name = ("improvise", track)
         live = self._lives.get(name)
-        if self._playing(live) and live.settings["listen"] == heard:
+        if self._playing(live) and live.settings["listen"] == named:
             changed = {k: v for k, v in settings.items() if k != "instrument"}
             self._layer().set(track, does=does, **changed)
             live.settings, live.does = saved, does
@@ -1320,8 +1341,8 @@ class Performance:
             start = {"kind": "improvise", "track": track, "hears": heard,
                      "settings": {**settings, "grid": bool(grid), "at": at},
                      "table": {"path": table.path,
-                               "tracks": [table.tracks.index(t) for t in heard]},
-                     "clock": self._clock_facts()}  # fmt: skip
+                               "tracks": [table.tracks.index(t) for t in keyboards]},
+                     "stems": named, "score": score, "clock": self._clock_facts()}  # fmt: skip
             live = Live(self, name, track, does, None, saved, True)
             self._arm(live, start)
         self.session.update_settings(realtime={"improvise": {track: saved}})
@@ -1398,6 +1419,10 @@ class Performance:
         self._lives[live.key] = live
         self._layer().start(live.out, start, does=live.does, model=live.model_name,
                             on_gone=lambda: self._disarm(live))  # fmt: skip
+        if self._score_watch is None:
+            self._score_watch = ScoreWatch(lambda: self._link.status().state_version,
+                                           self._score_for_models, self._send_score)  # fmt: skip
+        self._score_watch.poke()
 
     def _disarm(self, live: Live) -> None:
         """The voice is gone: its slot goes back to the engine (called by the layer). A
@@ -1421,11 +1446,48 @@ class Performance:
         self.session.update_settings(realtime={kind: {track: None}})
         self.session.log("stop_model", kind=kind, track=track)
 
-    def _clock_facts(self) -> dict[str, float]:
+    @property
+    def score(self) -> dict[str, Any]:
+        """What the stems play, as the models hear it (hoot/realtime/score.py): for each
+        track playing (or queued to play) a stem with notes, its notes as [beat offset in
+        the loop, length in beats, pitch, velocity], the loop's length and the beat its
+        turn started on, its General MIDI instrument, and the clock (the tempo map from
+        now on, the time the engine renders a sample). The models get it again whenever
+        it changes: a stem starts or stops, a take is swapped in, the tempo moves.
+
+            [t["track"] for t in perf.score["tracks"]]        # ["bass", "chords"]
+        """
+        state = self._state()
+        tm = TempoMap.from_dict(state.tempo_map)
+        now = state.position
+        latency = self._link.status().latency
+        return build_score(state.players, tm, now, self._notes_of,
+                           lambda sample: self.heard_clock.wall(sample) - latency,
+                           self._clock_facts(tm, now))  # fmt: skip
+
+    def _notes_of(self, player: p.PlayerState) -> StemNotes | None:
+        """A playing stem's notes: a candidate's from its .mid in the session (its audio
+        and JSON may be a retake in the spool), any other stem's from beside its file."""
+        c = self._picker.candidate(player.stem) if self._picker is not None else None
+        if c is not None:
+            return read_stem_notes(player.path or c.take_path, mid=c.mid)
+        return read_stem_notes(player.path) if player.path else None
+
+    def _score_for_models(self) -> dict[str, Any] | None:
+        """The score, when a running model hears stems (the score watch's build)."""
+        return self.score if self._lives else None
+
+    def _send_score(self, score: dict[str, Any]) -> None:
+        if self._realtime is None:
+            return
+        for live in list(self._lives.values()):
+            self._realtime.tell(live.out, score, keep="score")
+
+    def _clock_facts(self, tm: TempoMap | None = None, now: int | None = None) -> dict[str, float]:
         """What an improviser needs to meet the grid: the beat period, and the monotonic
         times at which the engine renders the next beat and the next phrase boundary."""
-        tm = self.tempo_map()
-        now = self.now
+        tm = tm or self.tempo_map()
+        now = self.now if now is None else now
         beat = tm.next_boundary_beat(now, "beat")
         phrase = tm.next_boundary_beat(now, "phrase")
         latency = self._link.status().latency

@@ -23,6 +23,16 @@ the moment it must sound (arrived = that moment minus a block, so the engine pla
 exactly there), on the grid when asked (sixteenths from the beat the layer sends), from
 the next phrase boundary, and hears the keyboards it listens to as they play.
 
+Stems (hoot/realtime/score.py): the layer sends a `score` command whenever what the stems
+play changes (and with `start`); a voice follows it with a `Follow`. An improviser hears
+the stems' notes as they sound, in time order with the keyboards' (each event's time is
+when the engine renders it: a key's arrival plus a block, a stem note's sample), so the
+model's time deltas are the music's. A harmonizer on a track that plays a stem harmonizes
+the stem's notes: they are known ahead, so it asks the model PREPARE_S before each note
+and writes the answer stamped a block before the note sounds, when that moment comes (a
+record stamped ahead would hold up the slot's ring, the keyboard's answers behind it), so
+the engine plays the harmony exactly with the stem's note; it ends with the stem's note.
+
 The poll costs 1-6% of one core while nothing is played (status `cpu_pct`: a 1 ms sleep
 and an empty read; 5.7% with the engine's NoteReader looking at its eight slots in Python,
 on a loaded 2-core VM, benchmarks/harmony_latency.py).
@@ -43,9 +53,11 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from hoot.errors import HootError
+from hoot.realtime.score import Event, Follow
 
 LATE_S = 0.020  # an answer later than this after its key is dropped
 POLL_S = 0.001  # how often the keyboard's notes are read
+PREPARE_S = 0.030  # a stem's note is harmonized this long before it sounds (a query: 1-5 ms)
 PLAN_AHEAD_S = 0.05  # an improviser's first note is planned this long before its phrase
 STATUS_S = 0.1  # a status line at least this often (the layer's heartbeat is 0.25 s)
 WINDOW = 256  # latencies behind p50/p95
@@ -81,21 +93,67 @@ class Latency:
 class HarmonyVoice:
     """Harmony for every key a keyboard plays: reader -> Harmonizer -> writer."""
 
-    def __init__(self, harmonizer, reader, writer, *,
+    def __init__(self, harmonizer, reader, writer, *, follow: Follow | None = None,
+                 block_s: float = 0.0,
                  clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
         self.harmonizer = harmonizer
-        self.reader = reader
+        self.reader = reader  # None: no keyboard plays the track, only its stems
         self.writer = writer
+        self.follow = follow  # the stems' notes on the track, or None
+        self.block_s = block_s
         self.clock = clock
         self.latency = Latency()
         self.sounding: set[int] = set()
         self.late = 0
         self.events = 0
-        self.last: float | None = None  # arrival of the previous key event
+        self.last: float | None = None  # arrival (a stem note's: stamp) of the previous event
+        self.outbox: deque[tuple[float, int, int, int]] = deque()  # (stamp, kind, pitch, vel)
 
     def step(self) -> None:
-        for arrived, status, pitch, vel in self.reader.read():
-            self.play(arrived, status, pitch, vel)
+        if self.reader is not None:
+            for arrived, status, pitch, vel in self.reader.read():
+                self.play(arrived, status, pitch, vel)
+        if self.follow is not None:
+            now = self.clock()
+            for event in self.follow.take(now + PREPARE_S):
+                self.prepare(event)
+            self.post(now)
+
+    def rescore(self, score: dict[str, Any]) -> None:
+        """What the stems play changed: follow the new score; notes it dropped end now."""
+        if self.follow is not None:
+            for event in self.follow.update(score, self.clock()):
+                self.prepare(event)
+
+    def prepare(self, event: Event) -> None:
+        """Ask the harmonizer about a stem's note ahead; its answer waits in the outbox for
+        the note's stamp (the moment it sounds, less the block the engine adds)."""
+        stamp = event.time - self.block_s
+        dt = 0.0 if self.last is None else max(0.0, stamp - self.last)
+        self.last = stamp if self.last is None else max(self.last, stamp)
+        self.events += 1
+        if event.vel > 0:
+            answer = self.harmonizer.note_on(event.pitch, event.vel, dt)
+            self.outbox.extend((stamp, NOTE_ON, h, event.vel) for h in answer)
+        else:
+            answer = self.harmonizer.note_off(event.pitch, dt)
+            self.outbox.extend((stamp, NOTE_OFF, h, 0) for h in answer)
+
+    def post(self, now: float) -> None:
+        """Write the prepared answers whose stamp has come, in order."""
+        while self.outbox and self.outbox[0][0] <= now:
+            stamp, kind, harmony, vel = self.outbox.popleft()
+            if kind == NOTE_ON:
+                if now - stamp > LATE_S:
+                    self.late += 1  # never sounded: its note-off finds none sounding
+                    continue
+                if harmony in self.sounding:
+                    self.writer.write(bytes((NOTE_OFF, harmony, 0)), stamp)
+                self.writer.write(bytes((NOTE_ON, harmony, vel)), stamp)
+                self.sounding.add(harmony)
+            elif harmony in self.sounding:
+                self.writer.write(bytes((NOTE_OFF, harmony, 0)), stamp)
+                self.sounding.discard(harmony)
 
     def play(self, arrived: float, status: int, pitch: int, vel: int) -> None:
         kind = status & 0xF0
@@ -105,7 +163,7 @@ class HarmonyVoice:
         if kind not in (NOTE_ON, NOTE_OFF):
             return
         dt = 0.0 if self.last is None else max(0.0, arrived - self.last)
-        self.last = arrived
+        self.last = arrived if self.last is None else max(self.last, arrived)  # stems: ahead
         self.events += 1
         if kind == NOTE_ON and vel > 0:
             answer = self.harmonizer.note_on(pitch, vel, dt)
@@ -129,6 +187,7 @@ class HarmonyVoice:
     def release(self) -> None:
         self.harmonizer.release()
         self.sounding.clear()
+        self.outbox.clear()
         self.writer.release()
 
     def status(self) -> dict[str, Any]:
@@ -139,6 +198,7 @@ class HarmonyVoice:
             "late": self.late,
             "events": self.events,
             "lost": int(getattr(self.reader, "lost", 0)),
+            "stems": self.follow.tracks() if self.follow is not None else [],
         }
 
 
@@ -147,9 +207,11 @@ class ImproviseVoice:
 
     def __init__(self, improviser, readers, writer, *, block_s: float, player_inst: int = 1,
                  grid: bool = True, at: str = "phrase", clock_facts: dict | None = None,
+                 follow: Follow | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
         self.improviser = improviser
         self.readers = readers
+        self.follow = follow  # the stems' notes it hears, or None
         self.writer = writer
         self.block_s = block_s
         self.player_inst = player_inst
@@ -185,18 +247,35 @@ class ImproviseVoice:
         self.facts = facts
         self.plan = None  # planned on the old grid
 
+    def rescore(self, score: dict[str, Any]) -> None:
+        """What the stems play changed: follow the new score; notes it dropped end now."""
+        if self.follow is not None:
+            self.hear([(e.time, e.inst, e.pitch, e.vel) for e in
+                       self.follow.update(score, self.clock())], self.clock())  # fmt: skip
+
+    def hear(self, heard: list[tuple[float, int, int, int]], now: float) -> None:
+        """Tell the improviser what others played, in time order: (time it sounds, inst,
+        pitch, vel), each delta from the event before, its own included."""
+        for at, inst, pitch, vel in sorted(heard, key=lambda h: h[0]):
+            self.improviser.hear(inst, pitch, vel, max(0.0, at - self.last))
+            self.last = max(self.last, at)
+            if self.plan is not None and self.plan[0] - self.block_s > now + POLL_S:
+                self.plan = None  # what it heard changes what comes next
+
     def step(self) -> None:
         now = self.clock()
+        heard = []
         for reader in self.readers:
             for arrived, status, pitch, vel in reader.read():
                 kind = status & 0xF0
                 if kind not in (NOTE_ON, NOTE_OFF):
                     continue
                 vel = vel if kind == NOTE_ON else 0
-                self.improviser.hear(self.player_inst, pitch, vel, max(0.0, arrived - self.last))
-                self.last = arrived
-                if self.plan is not None and self.plan[0] - self.block_s > now + POLL_S:
-                    self.plan = None  # what it heard changes what comes next
+                heard.append((arrived + self.block_s, self.player_inst, pitch, vel))  # sounds
+        if self.follow is not None:
+            heard += [(e.time, e.inst, e.pitch, e.vel) for e in self.follow.take(now)]
+        if heard:
+            self.hear(heard, now)
         if self.until is not None and now >= self.until:
             self.release()
             self.finished = True
@@ -251,6 +330,7 @@ class ImproviseVoice:
             "playing": sorted(self.sounding),
             "late": self.late,
             "events": self.events,
+            "stems": self.follow.tracks() if self.follow is not None else [],
         }
 
 
@@ -312,10 +392,18 @@ def _build(start: dict[str, Any], model):
     readers = [NoteReader(table["path"], int(t)) for t in table["tracks"]]
     settings = dict(start.get("settings", {}))
     meta = getattr(model, "hoot_meta", {}) or {}
+    follow = None
+    if "stems" in start:  # a list of tracks, or None: every track but its own and drums
+        follow = Follow(hears=start["stems"], own=start.get("track"))
+    block_s = float(start.get("block_s", 0.0))
     if start["kind"] == "harmonize":
         from hoot.realtime.harmonize import Harmonizer
 
-        return HarmonyVoice(Harmonizer(model, **settings), readers[0], writer)
+        voice = HarmonyVoice(Harmonizer(model, **settings), readers[0] if readers else None,
+                             writer, follow=follow, block_s=block_s)  # fmt: skip
+        if start.get("score"):
+            voice.rescore(start["score"])
+        return voice
     from hoot.realtime.improvise import Improviser
 
     grid, at = bool(settings.pop("grid", True)), str(settings.pop("at", "phrase"))
@@ -323,11 +411,14 @@ def _build(start: dict[str, Any], model):
         settings["instrument"] = int((meta.get("voice_insts") or [1])[0])
     if "register" in settings:
         settings["register"] = tuple(settings["register"])
-    return ImproviseVoice(
-        Improviser(model, **settings), readers, writer, block_s=float(start["block_s"]),
+    voice = ImproviseVoice(
+        Improviser(model, **settings), readers, writer, block_s=block_s,
         player_inst=int(meta.get("player_inst", 1)), grid=grid, at=at,
-        clock_facts=start.get("clock"),
+        clock_facts=start.get("clock"), follow=follow,
     )  # fmt: skip
+    if start.get("score"):
+        voice.rescore(start["score"])
+    return voice
 
 
 def main() -> int:
@@ -367,6 +458,8 @@ def main() -> int:
                     voice.set({k: v for k, v in command.items() if k != "cmd"})
                 elif what == "clock" and isinstance(voice, ImproviseVoice):
                     voice.retime(command)
+                elif what == "score":
+                    voice.rescore(command)
                 elif what == "stop":
                     if isinstance(voice, ImproviseVoice) and command.get("at"):
                         voice.stop(float(command["at"]))
