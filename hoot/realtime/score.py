@@ -293,7 +293,9 @@ class Follow:
 
     def update(self, score: dict[str, Any], now: float) -> list[Event]:
         """Follow `score` from now on (the first one from `now`, later ones from where the
-        last `take` ended); returns the note-offs of held notes it no longer has, at once."""
+        last `take` ended); returns the note-offs, at `now`, of held notes it no longer has
+        (a stem that stops at a boundary is still in the score with its `stop`, and its
+        notes end there: only a stem gone at once loses its notes this way)."""
         self.score = score
         self.map = TempoMap.from_dict(score["tempo_map"])
         if self.done == -math.inf:
@@ -304,7 +306,7 @@ class Follow:
         ends = []
         for (track, pitch), count in list(self.held.items()):
             if count > 0 and not self._sounding(track, pitch, self.done):
-                ends.append(Event(self.done, track, instrument_of(track), pitch, 0))
+                ends.append(Event(now, track, instrument_of(track), pitch, 0))
                 del self.held[(track, pitch)]
         return ends
 

@@ -107,7 +107,7 @@ class HarmonyVoice:
         self.late = 0
         self.events = 0
         self.last: float | None = None  # arrival (a stem note's: stamp) of the previous event
-        self.outbox: deque[tuple[float, int, int, int]] = deque()  # (stamp, kind, pitch, vel)
+        self.outbox: list[tuple[float, int, int, int]] = []  # (stamp, kind, pitch, vel)
 
     def step(self) -> None:
         if self.reader is not None:
@@ -138,11 +138,12 @@ class HarmonyVoice:
         else:
             answer = self.harmonizer.note_off(event.pitch, dt)
             self.outbox.extend((stamp, NOTE_OFF, h, 0) for h in answer)
+        self.outbox.sort(key=lambda out: out[0])  # a stem gone at once ends before the rest
 
     def post(self, now: float) -> None:
         """Write the prepared answers whose stamp has come, in order."""
         while self.outbox and self.outbox[0][0] <= now:
-            stamp, kind, harmony, vel = self.outbox.popleft()
+            stamp, kind, harmony, vel = self.outbox.pop(0)
             if kind == NOTE_ON:
                 if now - stamp > LATE_S:
                     self.late += 1  # never sounded: its note-off finds none sounding
