@@ -389,6 +389,10 @@ def _build(start: dict[str, Any], model):
 
     slot = start["slot"]
     writer = NoteWriter(slot["path"], int(slot["slot"]))
+    # the writer is compiled code, compiled (or loaded from numba's cache) at its first
+    # call: 350 ms on these VMs, which made every voice's first note late. A note-off of
+    # a pitch the slot does not hold is a record the engine reads and ignores.
+    writer.write(bytes((NOTE_OFF, 0, 0)), time.monotonic())
     table = start["table"]
     readers = [NoteReader(table["path"], int(t)) for t in table["tracks"]]
     settings = dict(start.get("settings", {}))
