@@ -355,6 +355,11 @@ class NoteWriter:
         message stamped `arrived` sounds one host block later (`block` frames)."""
         return _sample_at(self._table, arrived)
 
+    def wall_at(self, sample: int) -> float:
+        """The monotonic time the engine renders `sample` (its block clock, sample_at's
+        inverse); inf until the engine has rendered a block."""
+        return float(self._table.clock_f[0] + sample / self._table.clock_i[0])
+
     @property
     def block(self) -> int:
         return int(self._table.clock_i[1])

@@ -65,6 +65,20 @@ NOTE_ON, NOTE_OFF, CONTROL = 0x90, 0x80, 0xB0
 SUSTAIN = 64
 
 
+def engine_clock(score: dict[str, Any], writer: Any) -> dict[str, Any]:
+    """`score` with its clock read from the engine's own block clock (the note table's,
+    which places every note), not perf's estimate through the status file (a block and
+    the status thread's lag off): a stem's harmony then lands on the stem's note."""
+    clock = score.get("clock")
+    wall_at = getattr(writer, "wall_at", None)  # the tests' slots have no engine clock
+    if not clock or wall_at is None:
+        return score
+    wall = wall_at(int(clock["sample"]))
+    if not math.isfinite(wall):
+        return score
+    return {**score, "clock": {"sample": int(clock["sample"]), "wall": wall}}
+
+
 def die_with_parent() -> None:
     """Linux: the kernel sends SIGTERM when the parent dies (PR_SET_PDEATHSIG), so the voice
     ends its notes (main's SIGTERM handler) before it goes: the engine outlives a crashed UI
@@ -122,7 +136,7 @@ class HarmonyVoice:
     def rescore(self, score: dict[str, Any]) -> None:
         """What the stems play changed: follow the new score; notes it dropped end now."""
         if self.follow is not None:
-            for event in self.follow.update(score, self.clock()):
+            for event in self.follow.update(engine_clock(score, self.writer), self.clock()):
                 self.prepare(event)
 
     def prepare(self, event: Event) -> None:
@@ -251,6 +265,7 @@ class ImproviseVoice:
     def rescore(self, score: dict[str, Any]) -> None:
         """What the stems play changed: follow the new score; notes it dropped end now."""
         if self.follow is not None:
+            score = engine_clock(score, self.writer)
             self.hear([(e.time, e.inst, e.pitch, e.vel) for e in
                        self.follow.update(score, self.clock())], self.clock())  # fmt: skip
 

@@ -2,7 +2,7 @@
 (JACK, dummy driver), no keyboard anywhere; perf.harmonize("bass") follows the score perf
 sends its voice process (the real voice with the seeded stand-in model: tests/realtime/
 standin_voice.py) and the harmony sounds on
-the harmony track at the stem's notes' samples, within a block, and ends with them. Both
+the harmony track at the stem's notes' samples, to a few samples, and ends with them. Both
 tracks are recorded in one take, so their onsets are compared on one clock."""
 
 from __future__ import annotations
@@ -68,10 +68,10 @@ def test_a_stem_on_bass_gets_harmony_at_its_notes_samples(engine, tmp_path) -> N
     (harmony_file,) = [f for f in files if f.stem.endswith("-harmony")]
     bass, harmony = onsets(sf.read(bass_file)[0]), onsets(sf.read(harmony_file)[0])
     assert len(bass) >= 6, "the line played its notes"
-    block = client.status().blocksize or 256
-    # within a block, and the time the engine takes to write its status after a block
-    # (perf's render clock is read from it: Performance._render_wall)
-    placed = [at for at in harmony if min(abs(at - b) for b in bass) <= block * 5 // 4]
+    # the voice reads the engine's own block clock from the note table (voice.engine_clock),
+    # so the harmony is placed on the stem's note: 5 samples apart here, the two patches'
+    # first non-zero samples
+    placed = [at for at in harmony if min(abs(at - b) for b in bass) <= 16]
     # one note may miss: on this shared 2-core VM the whole machine stalls now and then,
     # and a note written then is placed at the next block's start, as it must be
     assert len(placed) >= max(5, len(harmony) - 1), f"harmony {harmony}, the line {bass}"
