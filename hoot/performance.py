@@ -1274,6 +1274,7 @@ class Performance:
         listen: list[str] | str | None = None,
         grid: bool = True,
         at: str = "phrase",
+        polyphony: int = 3,
     ) -> Live:
         """Notochord plays `track` on its own, hearing the players as they play.
 
@@ -1284,13 +1285,14 @@ class Performance:
         stems' notes as they sound (default: every keyboard, and every track playing a
         stem with notes but its own and the drums, as stems come and go); `grid`: its
         notes on sixteenths of the beat (False: free time); `at`: "phrase" (default: it
-        starts, and stops, at a phrase boundary) or "now". It plays in perf.key and
-        follows it. A second call on the same track changes the running one live.
+        starts, and stops, at a phrase boundary) or "now"; `polyphony`: the most notes it
+        holds at once (1: a monophonic line). It plays in perf.key and follows it. A second
+        call on the same track changes the running one live.
 
             perf.improvise("lead", density=0.3, register=(60, 84))
             perf.improvise("lead", grid=False)               # changes it while it plays
             perf.models                                      # what it plays now
-            perf.tracks.lead.stop()  # or .stop() on what improvise returned
+            perf.model("lead").stop()                        # at the next phrase
         """
         self._live_ready("improvise", track)
         if at not in ("phrase", "now"):
@@ -1321,6 +1323,7 @@ class Performance:
             heard = named
         settings = {"instrument": instrument, "density": float(density),
                     "register": [low, high], "temperature": _warmth(temperature),
+                    "polyphony": _whole(polyphony, "polyphony", 1, 8),
                     "key": self._key}  # fmt: skip
         hearing = ", ".join(heard) if named is not None else ", ".join(
             [*keyboards, "the stems"])  # fmt: skip
@@ -1507,6 +1510,8 @@ class Performance:
             "beat_s": 60.0 / tm.bpm_at(tm.sample_at(beat)),
             "beat_wall": wall(tm.sample_at(beat)),
             "phrase_wall": wall(tm.sample_at(phrase)),
+            "beat_sample": tm.sample_at(beat),  # the voice reads the engine's own clock
+            "phrase_sample": tm.sample_at(phrase),
             "phrase_beats": float(tm.grid_at_beat(phrase).beats_per_phrase),
         }
 

@@ -364,6 +364,10 @@ class NoteWriter:
     def block(self) -> int:
         return int(self._table.clock_i[1])
 
+    @property
+    def samplerate(self) -> int:
+        return int(self._table.clock_i[0])
+
     def close(self) -> None:
         self._table = None
 

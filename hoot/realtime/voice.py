@@ -58,6 +58,10 @@ from hoot.realtime.score import Event, Follow
 LATE_S = 0.020  # an answer later than this after its key is dropped
 POLL_S = 0.001  # how often the keyboard's notes are read
 PREPARE_S = 0.030  # a stem's note is harmonized this long before it sounds (a query: 1-5 ms)
+WRITE_AHEAD_S = 0.010  # an improviser's note is written this long before its stamp: the
+# engine reads a slot at each block's start, and a note written after the start of the
+# block it falls in would play at the next block's (up to a block late); its slot holds
+# only its own notes, in time order, so writing ahead holds nothing back
 PLAN_AHEAD_S = 0.05  # an improviser's first note is planned this long before its phrase
 STATUS_S = 0.1  # a status line at least this often (the layer's heartbeat is 0.25 s)
 WINDOW = 256  # latencies behind p50/p95
@@ -77,6 +81,18 @@ def engine_clock(score: dict[str, Any], writer: Any) -> dict[str, Any]:
     if not math.isfinite(wall):
         return score
     return {**score, "clock": {"sample": int(clock["sample"]), "wall": wall}}
+
+
+def engine_facts(facts: dict[str, Any], writer: Any) -> dict[str, Any]:
+    """An improviser's clock facts with the next beat's and phrase's times read from the
+    engine's own block clock (engine_clock says why), where perf sent their samples."""
+    wall_at = getattr(writer, "wall_at", None)
+    if wall_at is None or "beat_sample" not in facts:
+        return facts
+    beat, phrase = wall_at(int(facts["beat_sample"])), wall_at(int(facts["phrase_sample"]))
+    if not (math.isfinite(beat) and math.isfinite(phrase)):
+        return facts
+    return {**facts, "beat_wall": beat, "phrase_wall": phrase}
 
 
 def die_with_parent() -> None:
@@ -232,7 +248,7 @@ class ImproviseVoice:
         self.player_inst = player_inst
         self.grid = grid
         self.clock = clock
-        self.facts = clock_facts or {}
+        self.facts = engine_facts(clock_facts or {}, writer)
         self.begin = self._boundary(clock()) if at == "phrase" else clock()
         self.until: float | None = None
         self.plan: tuple[float, int, int] | None = None  # (sounds at, pitch, vel)
@@ -244,22 +260,37 @@ class ImproviseVoice:
         self.finished = False
 
     def _boundary(self, now: float) -> float:
-        """The render time of the first phrase boundary at or after `now`."""
-        beat_s, beat_wall = self.facts.get("beat_s"), self.facts.get("phrase_wall")
-        if not beat_s or beat_wall is None:
+        """The render time of the first phrase boundary at or after `now`: the next one perf
+        named, or one a whole number of phrases after it (never before it: the phrase
+        length given is the one from that boundary on, and may be new there)."""
+        beat_s, phrase_wall = self.facts.get("beat_s"), self.facts.get("phrase_wall")
+        if not beat_s or phrase_wall is None:
             return now
-        phrase_s = beat_s * float(self.facts.get("phrase_beats", 16))
-        return beat_wall + math.ceil((now - beat_wall) / phrase_s - 1e-9) * phrase_s
+        phrase = float(self.facts.get("phrase_beats", 16))
+        return self._snap(now, phrase_wall, "phrase_sample", beat_s * phrase, math.ceil)
 
     def _on_grid(self, t: float) -> float:
         beat_s, beat_wall = self.facts.get("beat_s"), self.facts.get("beat_wall")
         if not self.grid or not beat_s or beat_wall is None:
             return t
-        step = beat_s / 4  # sixteenths
-        return beat_wall + round((t - beat_wall) / step) * step
+        return self._snap(t, beat_wall, "beat_sample", beat_s / 4, round)  # sixteenths
+
+    def _snap(self, t: float, wall: float, anchor: str, step_s: float, whole) -> float:
+        """The render time of the grid point `whole`(steps from the anchor) near `t`, never
+        before the anchor. Counted in the engine's samples where its clock is at hand
+        (the audio device's clock drifts from the monotonic one, 50 ppm is 0.1 ms in 2 s,
+        and the engine places notes by its own), else in seconds from `wall`."""
+        sample = self.facts.get(anchor)
+        wall_at = getattr(self.writer, "wall_at", None)  # the tests' slots have no clock
+        if sample is None or wall_at is None or not math.isfinite(wall_at(0)):
+            return wall + max(0, whole((t - wall) / step_s - 1e-9)) * step_s
+        rate = self.writer.samplerate
+        origin = wall_at(0)
+        steps = max(0, whole(((t - origin) * rate - sample) / (step_s * rate) - 1e-9))
+        return wall_at(round(sample + steps * step_s * rate))
 
     def retime(self, facts: dict[str, Any]) -> None:
-        self.facts = facts
+        self.facts = engine_facts(facts, self.writer)
         self.plan = None  # planned on the old grid
 
     def rescore(self, score: dict[str, Any]) -> None:
@@ -303,12 +334,12 @@ class ImproviseVoice:
             due = self.begin if self.events == 0 else max(now + wait, self.begin)
             if vel > 0:
                 due = self._on_grid(due)
-                if due - self.block_s < now:
+                if due - self.block_s - WRITE_AHEAD_S < now:
                     due += self.block_s if not self.grid else self.facts.get("beat_s", 0.5) / 4
             self.plan = (due, pitch, vel)
         due, pitch, vel = self.plan
         stamp = due - self.block_s  # the engine places it a block after its stamp: at `due`
-        if now < stamp:
+        if now < stamp - WRITE_AHEAD_S:
             return
         self.plan = None
         self.improviser.played(pitch, vel, max(0.0, due - self.last))
@@ -322,7 +353,7 @@ class ImproviseVoice:
                 self.writer.write(bytes((NOTE_OFF, pitch, 0)), stamp)
             self.writer.write(bytes((NOTE_ON, pitch, vel)), stamp)
             self.sounding.add(pitch)
-            self.latency.add(now - stamp)
+            self.latency.add(max(0.0, now - stamp))
         elif pitch in self.sounding:
             self.writer.write(bytes((NOTE_OFF, pitch, 0)), stamp)
             self.sounding.discard(pitch)
