@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
         opt.step()
         step += 1
         if step % 50 == 0:
-            print(f"step {step} {time.monotonic() - start:.0f}s train {float(loss):.3f} "
+            print(f"step {step} {time.monotonic() - start:.0f}s train {float(loss.detach()):.3f} "
                   + " ".join(f"{k} {x:.3f}" for k, x in parts.items()), flush=True)
         if step % every == 0:
             check()
