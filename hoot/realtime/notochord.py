@@ -489,12 +489,8 @@ def _safe_globals() -> list:
                      reconstruct, (reconstruct, "numpy.core.multiarray._reconstruct"),
                      (reconstruct, "numpy._core.multiarray._reconstruct"),
                      (pathlib.PosixPath, "pathlib._local.PosixPath")]
-    for name in ("UInt32DType", "Float64DType", "Int64DType"):
-        dtype_class = getattr(np.dtypes, name, None)
-        if dtype_class is not None:
-            allowed.append(dtype_class)
-    for scalar in (np.float64, np.int64, np.uint32):
-        allowed.append(scalar)
+    if hasattr(np, "dtypes"):  # numpy 1.25+ may name the RNG key's dtype by its class
+        allowed.append(np.dtypes.UInt32DType)
     scalar_reconstruct = np.float64(0).__reduce__()[0]
     allowed += [(scalar_reconstruct, "numpy.core.multiarray.scalar"),
                 (scalar_reconstruct, "numpy._core.multiarray.scalar")]
@@ -525,7 +521,7 @@ def load_notochord(path: str | Path) -> Notochord:
                         f"({first[:120]}); hoot does not run them: use a notochord trainer "
                         "checkpoint.") from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, AttributeError,
-            TypeError, KeyError, IndexError, ImportError) as e:
+            TypeError, KeyError, IndexError, ImportError, NotImplementedError) as e:
         raise HootError(f"{path} is not a readable torch checkpoint ({type(e).__name__}): "
                         "give a notochord trainer checkpoint (.pt/.ckpt).") from None
     if not (isinstance(ckpt, dict) and isinstance(ckpt.get("kw"), dict)

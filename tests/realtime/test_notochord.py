@@ -112,6 +112,26 @@ def test_a_checkpoint_round_trips_to_the_same_model(checkpoint: Path):
     assert answers[0] == answers[1]
 
 
+@pytest.mark.parametrize("spelling", [
+    (b"numpy._core.multiarray\n_reconstruct", b"numpy.core.multiarray\n_reconstruct"),
+    (b"pathlib\nPosixPath", b"pathlib._local\nPosixPath"),
+])
+def test_files_from_numpy_1_and_python_3_13_load(checkpoint: Path, tmp_path: Path,
+                                                 spelling: tuple[bytes, bytes]):
+    """numpy 1 pickles its arrays' rebuilder as numpy.core..., Python 3.13 its paths as
+    pathlib._local...: the same safe objects under other names."""
+    old, new = spelling
+    rewritten = tmp_path / "other.ckpt"
+    with zipfile.ZipFile(checkpoint) as src, zipfile.ZipFile(rewritten, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename.endswith("data.pkl"):
+                assert old in data
+                data = data.replace(old, new)
+            dst.writestr(item, data)
+    assert load_notochord(rewritten).hoot_meta["player_inst"] == 1
+
+
 def test_a_checkpoint_without_hoot_meta_gives_an_empty_one(tmp_path: Path):
     path = tmp_path / "plain.pt"
     save_trainer_checkpoint(tiny(), path)
