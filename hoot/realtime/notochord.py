@@ -261,7 +261,7 @@ def _allowed(domain: int, start: int, include, exclude, what: str) -> torch.Tens
     if include is None and exclude is None:
         return torch.tensor([v for v in range(domain) if v != start])
     allowed = set(range(domain)) - {start} if include is None else _as_set(include)
-    allowed -= _as_set(exclude)
+    allowed -= _as_set(exclude) | {start}  # the start token is never an answer
     allowed &= set(range(domain))
     if not allowed:
         raise HootError(f"every {what} was excluded from the query: "
