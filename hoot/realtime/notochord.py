@@ -537,11 +537,14 @@ def load_notochord(path: str | Path) -> Notochord:
     missing = set(model.state_dict()) - set(state)
     unexpected = set(state) - set(model.state_dict())
     missing -= set(_OPTIONAL_KEYS) | set(model._state_names())
-    if missing or unexpected:
-        names = sorted(missing | unexpected)
+    if missing:
         raise HootError(f"{path} is not a Notochord of the shape its kw['model'] says: "
-                        f"{len(missing)} weights missing, {len(unexpected)} unknown "
-                        f"(e.g. {', '.join(names[:3])}).")
+                        f"{len(missing)} weight{'s' * (len(missing) > 1)} missing "
+                        f"(e.g. {', '.join(sorted(missing)[:3])}"
+                        f"{'; and ' + str(len(unexpected)) + ' unknown' if unexpected else ''}).")
+    # keys this Notochord has no place for are left out, as the official loader leaves them
+    # (strict=False): a checkpoint from another version may carry a buffer more
+    state = {k: v for k, v in state.items() if k not in unexpected}
     try:
         model.load_state_dict(state, strict=False)
     except RuntimeError as e:
@@ -549,6 +552,7 @@ def load_notochord(path: str | Path) -> Notochord:
                         f"({str(e).splitlines()[-1].strip()[:120]}).") from None
     hoot = ckpt["kw"].get("hoot", {})
     model.hoot_meta = dict(hoot) if isinstance(hoot, dict) else {}
+    model.ignored = tuple(sorted(unexpected))  # what the file had that this model has not
     model.eval()
     model.reset()
     return model

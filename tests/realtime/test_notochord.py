@@ -276,7 +276,7 @@ def test_a_torch_file_of_another_kind_is_refused(tmp_path: Path):
         load_notochord(path)
 
 
-def test_weights_of_another_shape_are_refused(tmp_path: Path):
+def test_weights_of_another_shape_or_missing_are_refused_and_unknown_ones_left_out(tmp_path: Path):
     path = tmp_path / "lies.pt"
     save_trainer_checkpoint(tiny(), path)
     raw = torch.load(path, weights_only=False)
@@ -287,7 +287,10 @@ def test_weights_of_another_shape_are_refused(tmp_path: Path):
     raw["kw"]["model"]["rnn_hidden"] = 64
     raw["model_state"]["surprise.weight"] = torch.zeros(1)
     torch.save(raw, path)
-    with pytest.raises(HootError, match="1 unknown"):
+    assert load_notochord(path).ignored == ("surprise.weight",), "left out, as officially"
+    del raw["model_state"]["rnn.rnn.weight_hh_l0"]
+    torch.save(raw, path)
+    with pytest.raises(HootError, match="1 weight missing .*rnn.rnn.weight_hh_l0; and 1 unknown"):
         load_notochord(path)
 
 
