@@ -2,7 +2,7 @@
 # runs the tests.
 # Each sets the machine up first (scripts/setup), so both work on a fresh Debian machine.
 # `make run NEURAL=1` adds torch for the real-time layer (the CPU build where there is no
-# GPU); `make test` always does, since the layer's tests need it.
+# GPU); `make test` and `make bench` always do, since the layer's tests and benchmarks need it.
 
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -21,7 +21,8 @@ test:
 	@NEURAL=1 scripts/setup
 	$(BIN)/python -m pytest -q
 
-bench: setup
+bench:
+	@NEURAL=1 scripts/setup
 	$(BIN)/python benchmarks/forward_cost.py
 	$(BIN)/python benchmarks/kernel_players.py
 	$(BIN)/python benchmarks/memory.py
@@ -39,6 +40,9 @@ bench: setup
 	$(BIN)/python benchmarks/follow.py --jitter
 	$(BIN)/python benchmarks/link.py
 	$(BIN)/python benchmarks/tempo_fold.py
+	$(BIN)/python benchmarks/notochord_cost.py
+	$(BIN)/python benchmarks/harmony_quality.py
+	$(BIN)/python benchmarks/harmony_latency.py
 
 lint: setup
 	$(BIN)/python -m pip install -q ruff

@@ -232,6 +232,8 @@ def main() -> int:
     parser.add_argument("--model", type=Path, default=None, help="a Notochord checkpoint")
     parser.add_argument("--tunes", type=int, default=40, help="melodies per folk set")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="the harmonizer's temperature (default: its own)")  # fmt: skip
     args = parser.parse_args()
 
     from hoot.realtime.notochord import EMBEDDED, load_notochord
@@ -272,7 +274,10 @@ def main() -> int:
         modes = sorted({m.key.mode for m in melodies})
         print(f"{name}: {len(melodies)} melodies, {notes} notes, modes {', '.join(modes)}")
     chance = Chance(args.seed)
+    temperature = {} if args.temperature is None else {"temperature": args.temperature}
+    print(f"temperature: {temperature.get('temperature', 'the harmonizer default')}")
     for steering, options in STEERINGS.items():
+        options = {**options, **temperature}
         print(f"\n{steering}:")
         for who, chooser in (("model", model), ("chance", chance)):
             overall = Shares()

@@ -6,6 +6,7 @@ without. Xruns in each phase are counted by the engine (PortAudio underflows, th
 status).
 
     python benchmarks/soak.py [--minutes 5] [--period 128] [--runs realtime,normal]
+                              [--phases idle,keys,layer,busy]
 
 - realtime: jackd --realtime, the engine as it starts by default (its audio thread is
   JACK's client thread, at jackd's priority; its other threads SCHED_FIFO 1; nice -10);
@@ -100,19 +101,22 @@ def feed(keys, stop: threading.Event) -> int:
     return played
 
 
-def layer_phase(perf: Performance, client: EngineClient, seconds: float, model: str | None
-                ) -> tuple:  # fmt: skip
-    """A harmonizer answering a fast keyboard for `seconds`: (xruns, faults, played,
-    what the model says of itself)."""
+def layer_phase(perf: Performance, client: EngineClient, seconds: float, model: str | None,
+                harmonize: bool = True) -> tuple:  # fmt: skip
+    """A harmonizer answering a fast keyboard for `seconds` (or, harmonize=False, the same
+    keyboard alone: what the keyboard's stream and its JACK clients cost without the
+    layer): (xruns, faults, played, what the model says of itself)."""
     from hoot.midi.ports import MidiPorts
 
     with MidiPorts(api="jack") as ports:
         keys = ports.virtual_output("hoot-soak-keys")
         perf.tracks.keys.play_from("hoot-soak-keys")
-        live = perf.harmonize("keys", sound="pad", model=model)
+        live = perf.harmonize("keys", sound="pad", model=model) if harmonize else None
         deadline = time.monotonic() + 120
-        while (live.status is None or live.status.state not in ("running", "failed")) and (
-            time.monotonic() < deadline
+        while (
+            live is not None
+            and (live.status is None or live.status.state not in ("running", "failed"))
+            and time.monotonic() < deadline
         ):
             time.sleep(0.1)
         stop = threading.Event()
@@ -124,10 +128,12 @@ def layer_phase(perf: Performance, client: EngineClient, seconds: float, model: 
         finally:
             stop.set()
             feeder.join()
-            model = live.status
-            live.stop()
+            status = live.status if live is not None else None
+            if live is not None:
+                live.stop()
             perf.tracks.keys.play_from(None)
-    return (*result, f"{fed[0]} keys, {model.line() if model else 'no model status'}")
+    said = status.line() if status else ("no model status" if harmonize else "no model")
+    return (*result, f"{fed[0]} keys, {said}")
 
 
 def phase(client: EngineClient, seconds: float) -> tuple[int, int, float]:
@@ -144,9 +150,14 @@ RUNS = {
 }
 
 
-def soak(run: str, period: int, seconds: float, torch_ok: bool, layer: bool,
+PHASES = ("idle", "keys", "layer", "busy")
+"""idle: the set plays; keys: plus a keyboard at NOTES_PER_S on the keys track; layer: the
+same keyboard with a harmonizer answering it; busy: the set under two CPU hogs."""
+
+
+def soak(run: str, period: int, seconds: float, torch_ok: bool, phases: tuple[str, ...],
          model: str | None = None) -> dict:  # fmt: skip
-    """One run: a JACK server, an engine playing a set, an idle phase and a busy phase."""
+    """One run: a JACK server, an engine playing a set, then each phase asked for."""
     jack_rt = run == "realtime"
     if jack_rt and not realtime.allowed():
         sys.exit("real-time scheduling is not allowed here: " + realtime.HOW_TO_ALLOW)
@@ -166,17 +177,23 @@ def soak(run: str, period: int, seconds: float, torch_ok: bool, layer: bool,
                 a_set(perf, Path(tmp))
                 time.sleep(1)
                 audio_thread = realtime.describe(client.status().realtime)
-                idle = phase(client, seconds)
-                busy_layer = layer_phase(perf, client, seconds, model) if layer else None
+                found = {}
+                if "idle" in phases:
+                    found["idle"] = phase(client, seconds)
+                if "keys" in phases:
+                    found["keys"] = layer_phase(perf, client, seconds, model, harmonize=False)
+                if "layer" in phases:
+                    found["layer"] = layer_phase(perf, client, seconds, model)
                 perf.close()
-                loads = [
-                    subprocess.Popen([sys.executable, "-c", PYTHON_LOOP]),
-                    subprocess.Popen(
-                        [sys.executable, "-c", TORCH_LOOP if torch_ok else NUMPY_LOOP]
-                    ),
-                ]
-                time.sleep(2)  # let torch import and settle
-                busy = phase(client, seconds)
+                if "busy" in phases:
+                    loads = [
+                        subprocess.Popen([sys.executable, "-c", PYTHON_LOOP]),
+                        subprocess.Popen(
+                            [sys.executable, "-c", TORCH_LOOP if torch_ok else NUMPY_LOOP]
+                        ),
+                    ]
+                    time.sleep(2)  # let torch import and settle
+                    found["busy"] = phase(client, seconds)
             finally:
                 for p in loads:
                     p.kill()
@@ -187,8 +204,7 @@ def soak(run: str, period: int, seconds: float, torch_ok: bool, layer: bool,
         os.environ.update(saved)
         jack.stop()
     jackd = "jackd realtime" if jack_rt else "jackd --no-realtime"
-    return {"sched": f"{jackd}; audio thread {audio_thread}", "idle": idle,
-            "layer": busy_layer, "busy": busy}  # fmt: skip
+    return {"sched": f"{jackd}; audio thread {audio_thread}", **found}
 
 
 def main() -> None:
@@ -196,7 +212,8 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=5.0, help="per phase")
     ap.add_argument("--period", type=int, default=128)
     ap.add_argument("--runs", default="realtime,normal", help="realtime, normal or both")
-    ap.add_argument("--no-layer", action="store_true", help="skip the harmonizer's phase")
+    ap.add_argument("--phases", default=",".join(PHASES),
+                    help=f"which of {', '.join(PHASES)} (keys and layer need torch)")  # fmt: skip
     ap.add_argument("--model", default=None, help="the harmonizer's checkpoint (default: hoot's)")
     a = ap.parse_args()
     runs = [r for r in a.runs.split(",") if r]
@@ -204,28 +221,37 @@ def main() -> None:
         if r not in RUNS:
             sys.exit(f"no run named {r!r}: the runs are {', '.join(RUNS)}")
     torch_ok = has_torch()
-    layer = torch_ok and not a.no_layer
-    results = {r: soak(r, a.period, a.minutes * 60, torch_ok, layer, a.model) for r in runs}
+    phases = tuple(p for p in a.phases.split(",") if p)
+    for name in phases:
+        if name not in PHASES:
+            sys.exit(f"no phase named {name!r}: the phases are {', '.join(PHASES)}")
+    skipped = [] if torch_ok else [p for p in phases if p in ("keys", "layer")]
+    phases = tuple(p for p in phases if p not in skipped)
+    results = {r: soak(r, a.period, a.minutes * 60, torch_ok, phases, a.model) for r in runs}
     second = "torch inference loop" if torch_ok else "numpy loop (torch is not installed)"
     print(f"soak on JACK dummy, {a.period}-frame periods, {a.minutes:g} min per phase")
     print(f"busy: a pure-Python loop and a {second}")
     for run, r in results.items():
         print(f"  {run}: {r['sched']}")
-        for name in ("idle", "layer", "busy"):
-            if r[name] is None:
+        for name in PHASES:
+            if name not in r:
                 continue
             xruns, faults, played = r[name][:3]
             print(f"    {name:5} {xruns:5d} xruns, {faults} faults, played {played:.1f} s")
-            if name == "layer":
-                print(f"          the harmonizer: {r[name][3]}")
+            if name in ("keys", "layer"):
+                print(f"          the keyboard: {r[name][3]}")
     for run, r in results.items():
-        verdict = "ok" if r["busy"][0] <= r["idle"][0] else "MORE under load"
-        print(f"  target ({run}): no more xruns busy than idle: {verdict}")
-        if r["layer"] is not None:
+        if "idle" in r and "busy" in r:
+            verdict = "ok" if r["busy"][0] <= r["idle"][0] else "MORE under load"
+            print(f"  target ({run}): no more xruns busy than idle: {verdict}")
+        if "idle" in r and "layer" in r:
             verdict = "ok" if r["layer"][0] <= r["idle"][0] else "MORE with the layer busy"
             print(f"  target ({run}): no more xruns with the layer busy than idle: {verdict}")
-    if not layer:
-        print("  the layer's phase was skipped (--no-layer, or torch is not installed)")
+        if "keys" in r and "layer" in r:
+            verdict = "ok" if r["layer"][0] <= r["keys"][0] else "MORE with the layer"
+            print(f"  ({run}): the layer against the same keyboard alone: {verdict}")
+    if skipped:
+        print(f"  skipped {', '.join(skipped)}: torch is not installed")
 
 
 if __name__ == "__main__":

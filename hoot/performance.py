@@ -1184,6 +1184,7 @@ class Performance:
         span: int = 12,
         temperature: float = 1.0,
         model: str | Path | None = None,
+        consonant: bool = True,
     ) -> Live | None:
         """Harmony voices for every note played on `track` (a keyboard's, or the notes of
         the stem playing there), from Notochord.
@@ -1198,9 +1199,11 @@ class Performance:
         harmony for the bass line; a keyboard and a stem on one track: both).
         They play on the track `out` ("harmony", a live track of its own) with `sound`, a
         built-in sound ("pad", "keys", "pluck", "saw_lead"...; "strings" is the pad, the
-        synth's string section; None: the track's sound). `temperature`
-        above 1 takes less likely notes. `model`: a Notochord checkpoint (default: the one
-        hoot ships, models/notochord-hoot.ckpt).
+        synth's string section; None: the track's sound). `temperature` below 1 keeps to
+        the model's likelier notes, above 1 takes less likely ones. `consonant` (default)
+        keeps each voice on a third, sixth, fifth or octave of the key when the key allows;
+        False leaves the choice among the key's notes to the model. `model`: a Notochord
+        checkpoint (default: the one hoot ships, models/notochord-hoot.ckpt).
 
             perf.tracks.keys.play_from("Keystation")
             perf.harmonize("keys")                            # 2 voices below, strings
@@ -1231,12 +1234,13 @@ class Performance:
                                 "track with out=")  # fmt: skip
         checkpoint = _checkpoint(model)
         settings = {"voices": voices, "below": bool(below), "key": key, "span": span,
-                    "temperature": temperature}  # fmt: skip
+                    "temperature": temperature, "consonant": bool(consonant)}  # fmt: skip
         sound = self._harmony_sound(out, sound)
         does = (f"harmonizes {track}: {voices} voice{'s' if voices > 1 else ''} "
                 f"{'below' if below else 'above'}, {sound or 'its sound'}")  # fmt: skip
         saved = {"voices": voices, "below": bool(below), "sound": sound, "out": out,
                  "key": None if follows else key, "span": span, "temperature": temperature,
+                 "consonant": bool(consonant),
                  "model": str(checkpoint) if checkpoint else None}  # fmt: skip
         live = self._lives.get(name)
         if self._playing(live) and live.out == out and live.checkpoint == checkpoint:
