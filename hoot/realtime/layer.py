@@ -16,7 +16,8 @@ This module starts those processes and watches them:
   FAILURES failures within WINDOW_S it stays stopped. Either way the performer reads one
   sentence through `say`. The music never stops: the engine plays the other slots on.
 - a voice dies with its parent: stdin reaching its end tells it (and on Linux the kernel
-  sends it SIGKILL, PR_SET_PDEATHSIG), so a crashed UI leaves no voice behind.
+  sends it SIGTERM, PR_SET_PDEATHSIG), and it ends its notes first, so a crashed UI leaves
+  no voice behind and no harmony note held in the engine, which plays on.
 
 Loading is slower than the heartbeat allows: importing torch and reading a checkpoint
 takes 2-5 s on these machines and may hold the GIL for a second at a time, so a voice
