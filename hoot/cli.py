@@ -156,10 +156,8 @@ def cmd_beats(a: argparse.Namespace) -> int:
 def cmd_doctor(a: argparse.Namespace) -> int:
     from hoot.engine.devices import doctor
 
-    ok, report = doctor()
+    ok, report = doctor(extra=_model_checks())  # torch and the models: the real-time layer
     print(report)
-    print("\nmodels (the real-time layer; optional):")
-    print("\n".join(check.line() for check in _model_checks()))
     return 0 if ok else 1
 
 

@@ -371,11 +371,13 @@ def _check_realtime() -> list[Check]:
     ]
 
 
-def doctor() -> tuple[bool, str]:
-    """Check what hoot needs for sound, JACK, MIDI and audio files.
+def doctor(extra: list[Check] | tuple[Check, ...] = ()) -> tuple[bool, str]:
+    """Check what hoot needs for sound, JACK, MIDI and audio files, and the `extra` checks
+    the caller made (the CLI's: torch and the models, which the engine may not import).
 
     Each report line starts with "ok" or "missing", says what was checked and, for a
-    problem, the command that fixes it. Returns (every essential check passed, report).
+    problem, the command that fixes it; the last line is the verdict. Returns (every
+    essential check passed, report).
     """
     portaudio_checks, sounddevice = _check_portaudio()
     jack_checks = _check_jack(sounddevice)
@@ -386,6 +388,7 @@ def doctor() -> tuple[bool, str]:
         *_check_realtime(),
         *_check_midi(),
         *_check_soundfile(),
+        *extra,
     ]
     healthy = all(check.ok for check in checks if check.essential)
     lines = [check.line() for check in checks]

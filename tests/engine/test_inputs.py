@@ -19,6 +19,7 @@ from hoot.engine.latency import _portaudio_clients, measure_round_trip
 from hoot.engine.recorder import Recorder
 from hoot.engine.rings import RingReader
 from hoot.errors import EngineError
+from hoot.music.roles import TRACKS
 from tests.waiting import wait_until
 
 SR = 48000
@@ -52,7 +53,8 @@ def test_a_file_input_renders_identically_offline_at_any_block_size(tmp_path, bl
 def test_input_tracks_are_tracks_mixed_metered_and_listed_by_name():
     link = LocalEngine(SR, blocksize=256)
     made = link.send(p.AddInput("vocals", signal="sine 220"))
-    assert (made.track, made.row, made.source) == (7, 0, "signal sine 220")
+    # the first input row is the track after every generated and played one
+    assert (made.track, made.row, made.source) == (len(TRACKS), 0, "signal sine 220")
     assert link.info.inputs == INPUT_ROWS and "vocals" not in link.info.tracks
     link.send(p.Mix("vocals", gain=-6.0))
     out = link.advance(SR)
@@ -158,7 +160,12 @@ class Player:
         self.done = threading.Event()
         self.client = jack.Client("hoot-test-player", no_start_server=True)
         self.port = self.client.outports.register("out")
+        self.xruns = 0  # cycles JACK reported lost while this player ran
         self.client.set_process_callback(self._process)
+        self.client.set_xrun_callback(self._xrun)
+
+    def _xrun(self, delayed_usecs: float) -> None:
+        self.xruns += 1
 
     def _process(self, frames: int) -> None:
         buf = self.port.get_array()
@@ -180,10 +187,38 @@ def first_marker(audio: np.ndarray, marker: np.ndarray) -> int:
 def test_a_jack_client_played_into_an_input_is_recorded_exactly_and_monitored_at_its_gain(
     jack_server, tmp_path, report
 ):
+    """The rig's player is a Python JACK client: a cycle it loses on a busy machine cuts its
+    signal, so a take JACK reported an xrun in is played again (up to three times); a take
+    without any xrun must be exact."""
+    for attempt in range(1, 4):
+        track, master, player, xruns = _play_into_an_input(jack_server, tmp_path / str(attempt),
+                                                           report)  # fmt: skip
+        marker = player.signal[SR // 2 : SR // 2 + 256]
+        at = first_marker(track[:, 0], marker)
+        sent = player.signal[SR // 2 :]
+        n = min(len(sent), len(track) - at) - SR // 10
+        gain = np.float32(10 ** (-6 / 20))
+        exact = np.array_equal(track[at : at + n, 0], sent[:n] * gain)
+        if exact or xruns == 0:
+            break
+    assert n > 2 * SR
+    # the track is recorded after its fader: the input times the gain, sample for sample
+    assert exact, f"sample for sample ({xruns} xruns in take {attempt})"
+    assert np.array_equal(track[at : at + n, 0], track[at : at + n, 1])  # mono: both sides
+    heard = first_marker(master[:, 0], marker)
+    assert abs(heard - at) <= 64  # the limiter's look-ahead, at most
+    level = np.abs(master[heard : heard + n, 0]).max() / np.abs(sent[:n]).max()
+    assert level == pytest.approx(float(gain), rel=1e-3)
+
+
+def _play_into_an_input(jack_server, folder, report) -> tuple:
+    """A take: the player's signal into an input track of an engine on JACK, recorded per
+    track: (the track, the master, the player, the xruns JACK reported meanwhile)."""
+    folder.mkdir(parents=True)
     engine = Engine(SR, ("drums", "bass"), inputs=INPUT_ROWS)
     recorder = Recorder(SR, len(engine.tracks), list(engine.tracks))
     engine.recorder = recorder
-    control = EngineControl(engine, recorder, tmp_path, margin=0)
+    control = EngineControl(engine, recorder, folder, margin=0)
     backend = SoundDeviceBackend(engine.forward, SR, device="jack", duplex=True)
     assert backend.input_ports == ("system:capture_1", "system:capture_2")
     control.deck.ports, control.deck.reason = backend.input_ports, backend.input_reason
@@ -217,19 +252,7 @@ def test_a_jack_client_played_into_an_input_is_recorded_exactly_and_monitored_at
         recorder.close()
     track, _ = sf.read(next(x for x in paths if x.endswith("-trombone.wav")), dtype="float32")
     master, _ = sf.read(next(x for x in paths if x.endswith("-master.wav")), dtype="float32")
-    marker = player.signal[SR // 2 : SR // 2 + 256]
-    at = first_marker(track[:, 0], marker)
-    sent = player.signal[SR // 2 :]
-    n = min(len(sent), len(track) - at) - SR // 10
-    gain = np.float32(10 ** (-6 / 20))
-    assert n > 2 * SR
-    # the track is recorded after its fader: the input times the gain, sample for sample
-    assert np.array_equal(track[at : at + n, 0], sent[:n] * gain)
-    assert np.array_equal(track[at : at + n, 0], track[at : at + n, 1])  # mono: both sides
-    heard = first_marker(master[:, 0], marker)
-    assert abs(heard - at) <= 64  # the limiter's look-ahead, at most
-    level = np.abs(master[heard : heard + n, 0]).max() / np.abs(sent[:n]).max()
-    assert level == pytest.approx(float(gain), rel=1e-3)
+    return track, master, player, player.xruns
 
 
 @pytest.mark.jack
