@@ -26,6 +26,7 @@ import itertools
 import json
 import os
 import re
+import signal
 import socket
 import sys
 import threading
@@ -510,6 +511,10 @@ def run_repl(session_dir: Path, session_name: str | None = None) -> int:
 
     session_dir = Path(session_dir)
     name = session_name or session_dir.name
+    # Ctrl-C interrupts a run: that needs Python's own SIGINT handler, which Python does not
+    # install when the process started with SIGINT ignored (a launcher's background job,
+    # some IDEs and wrappers pass that on); then Ctrl-C only echoed ^C and the run went on
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     connection = connect(session_dir, name)
     try:
         repl = prompt_classes().repl(connection, history_filename=str(session_dir / HISTORY_NAME))
