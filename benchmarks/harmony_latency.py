@@ -37,31 +37,12 @@ class Melody(Player):
         self.pitch = SCALE[0]
         self.silent = 0  # keys no harmony answered (dropped late)
 
-    def process(self, frames: int) -> None:
-        f0 = self.client.last_frame_time
-        self.keys.clear_buffer()
-        if not self.started or self.done.is_set():
-            return
-        if self.next_on is not None and self.next_on < f0:
-            self.next_on = f0
-        if self.next_on is not None and self.next_on < f0 + frames:
-            if self.sent_at is not None:
-                self.silent += 1  # the previous key got no harmony (dropped late)
-            self.pitch = int(self.rng.choice(SCALE))
-            self.keys.write_midi_event(self.next_on - f0, bytes((0x90, self.pitch, 100)))
-            self.sent_at, self.next_off = self.next_on, self.next_on + SR // 10
-            self.next_on = None
-        if self.next_off is not None and f0 <= self.next_off < f0 + frames:
-            self.keys.write_midi_event(self.next_off - f0, bytes((0x80, self.pitch, 0)))
-            self.next_on = self.next_off + int(self.rng.integers(SR // 4, SR // 3))
-            self.next_off = None
+    GAP = (SR // 4, SR // 3)  # a harmony's pad release is longer than a key's
+
+    def key(self) -> int:
         if self.sent_at is not None:
-            heard = np.flatnonzero(np.abs(self.ear.get_array()) > 1e-6)
-            if len(heard):
-                self.latencies.append(max(f0 + int(heard[0]) - self.sent_at, 0))
-                self.sent_at = None
-                if len(self.latencies) >= self.notes:
-                    self.done.set()
+            self.silent += 1  # the previous key got no harmony (dropped late)
+        return int(self.rng.choice(SCALE))
 
 
 def main() -> None:

@@ -54,6 +54,12 @@ class Player:
         self.next_on = self.client.frame_time + SR  # a second to settle
         self.started = True
 
+    GAP = (SR // 5, SR // 3)  # frames from a release to the next note, drawn between
+
+    def key(self) -> int:
+        """The pitch of the next note-on (a subclass plays a melody)."""
+        return 60
+
     def process(self, frames: int) -> None:
         f0 = self.client.last_frame_time
         self.keys.clear_buffer()
@@ -62,13 +68,14 @@ class Player:
         if self.next_on is not None and self.next_on < f0:  # a missed cycle: play it now
             self.next_on = f0
         if self.next_on is not None and self.next_on < f0 + frames:
-            self.keys.write_midi_event(self.next_on - f0, bytes((0x90, 60, 100)))
+            self.pitch = self.key()
+            self.keys.write_midi_event(self.next_on - f0, bytes((0x90, self.pitch, 100)))
             self.sent_at, self.next_off = self.next_on, self.next_on + SR // 10
             self.next_on = None
         if self.next_off is not None and f0 <= self.next_off < f0 + frames:
-            self.keys.write_midi_event(self.next_off - f0, bytes((0x80, 60, 0)))
+            self.keys.write_midi_event(self.next_off - f0, bytes((0x80, self.pitch, 0)))
             # the next note after the release has died away, at a random frame
-            self.next_on = self.next_off + int(self.rng.integers(SR // 5, SR // 3))
+            self.next_on = self.next_off + int(self.rng.integers(*self.GAP))
             self.next_off = None
         if self.sent_at is not None:
             heard = np.flatnonzero(np.abs(self.ear.get_array()) > THRESHOLD)
