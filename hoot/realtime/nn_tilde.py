@@ -28,6 +28,7 @@ Batch 1 streams (the caches hold one signal); nn~ runs batch 1 too for one instr
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import torch
@@ -247,5 +248,7 @@ def build(kind: str, path: str | Path, *, sr: int = 48000, channels_in: int = 1,
     module.eval()
     path = Path(path)
     extra = {"hoot.json": json.dumps(meta)} if meta is not None else {}
-    torch.jit.save(torch.jit.script(module), str(path), _extra_files=extra)
+    with warnings.catch_warnings():  # torch 2.13 calls TorchScript deprecated; nn~ reads it
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.save(torch.jit.script(module), str(path), _extra_files=extra)
     return path
