@@ -85,6 +85,8 @@ def call_model(what: str, fn, *args):
     """Run a model call; anything it raises becomes one sentence (ModelFailed)."""
     try:
         return fn(*args)
+    except HootError as e:  # the adapter's own sentence
+        raise ModelFailed(f"the model failed while {what}: {e}") from e
     except Exception as e:  # noqa: BLE001 - a model may raise anything; the voice says what
         raise ModelFailed(f"the model failed while {what} ({type(e).__name__}: {e})") from e
 

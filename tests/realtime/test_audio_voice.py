@@ -7,6 +7,8 @@ ends the voice with a sentence."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -233,3 +235,24 @@ def test_the_tape_forgets_what_it_never_heard():
     assert dry[300:310].min() == 1 and dry[310:].max() == 0
     grown = tape.grown(5000)
     assert np.array_equal(grown.get(0, 400)[0], dry)
+
+
+def test_a_models_dims_come_from_its_hoot_json(tmp_path):
+    import torch
+
+    from hoot.realtime.audio_voice import model_dims
+
+    class Still(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x
+
+    path = tmp_path / "still.ts"
+    meta = {"name": "still", "dims": {"energy": 3, "brightness": {"dim": 7}}}
+    torch.jit.save(
+        torch.jit.script(Still()), str(path), _extra_files={"hoot.json": json.dumps(meta)}
+    )
+    assert model_dims(path) == meta["dims"]
+    assert Trajectory(8, Grid(SR), dims=model_dims(path)).dims == {"energy": 3, "brightness": 7}
+    torch.jit.save(torch.jit.script(Still()), str(tmp_path / "bare.ts"))
+    assert model_dims(tmp_path / "bare.ts") == {}
+    assert model_dims(tmp_path / "absent.ts") == {}
