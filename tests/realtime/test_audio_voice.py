@@ -7,7 +7,12 @@ ends the voice with a sentence."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,6 +28,9 @@ from hoot.realtime.audio_voice import (
 )
 from hoot.realtime.trajectory import Grid, Trajectory
 from tests.realtime.fakes_audio import SR, Engine, Player, Stream, tone
+from tests.waiting import PATIENCE, wait_until
+
+REPO = Path(__file__).resolve().parents[2]
 
 CLOCK = {"beat_s": 0.5, "beat_sample": 60000, "phrase_sample": 60000, "phrase_beats": 16}
 
@@ -256,3 +264,145 @@ def test_a_models_dims_come_from_its_hoot_json(tmp_path):
     torch.jit.save(torch.jit.script(Still()), str(tmp_path / "bare.ts"))
     assert model_dims(tmp_path / "bare.ts") == {}
     assert model_dims(tmp_path / "absent.ts") == {}
+
+
+# ---- the voice process on real shared memory: issue 13's rings and the nn~ identity model --
+
+
+class VoiceProcess:
+    """`python -m hoot.realtime.voice` with its status lines read on a thread."""
+
+    def __init__(self, start: dict) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hoot.realtime.voice"], cwd=REPO, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        self.statuses: list[dict] = []
+        threading.Thread(target=self._listen, daemon=True).start()
+        self.tell({"cmd": "start", **start})
+
+    def _listen(self) -> None:
+        for line in self.process.stdout:
+            self.statuses.append(json.loads(line))
+
+    def tell(self, command: dict) -> None:
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+
+    def said(self, key: str) -> dict | None:
+        return next((s for s in reversed(self.statuses) if key in s), None)
+
+    def end(self) -> int:
+        self.tell({"cmd": "stop"})
+        try:
+            return self.process.wait(PATIENCE)
+        finally:
+            self.process.kill()
+            self.process.wait()
+
+
+def rings(tmp_path):
+    from hoot.engine.rings import create_return, create_ring
+
+    ring, back = str(tmp_path / "inputs"), str(tmp_path / "return")
+    return create_ring(ring, 3, SR), create_return(back, SR), ring, back
+
+
+def test_the_voice_process_transfers_a_real_input_ring_into_a_real_return_ring(tmp_path):
+    from hoot.engine.rings import R_PLAYED, R_WRITTEN, write_block
+    from hoot.realtime import nn_tilde
+
+    model = nn_tilde.build("identity", tmp_path / "identity.ts")  # mono, 48 kHz, ratio 128
+    ring, back, ring_name, back_name = rings(tmp_path)
+    audio = {"path": back_name, "row": 2, "track": 7, "ring": ring_name, "samplerate": SR,
+             "block": 256}  # fmt: skip
+    voice = VoiceProcess({"kind": "transfer", "model": str(model), "audio": audio,
+                          "source_row": 1, "settings": {"mix": 1.0}, "clock": CLOCK})  # fmt: skip
+    try:
+        assert wait_until(lambda: (voice.said("latency_samples") or {}).get("state") == "running")
+        d = voice.said("latency_samples")["latency_samples"]
+        s = first = 96000
+        for _ in range(100):  # the engine: a block rendered, its input written, then played
+            rows = np.zeros((3, 256, 2), np.float32)
+            rows[1] = tone(s, 256)[:, :1]  # the same on both channels: a mono model's mean
+            write_block(ring, rows, s, 256)
+            back.head[R_PLAYED] = s + 256
+            assert wait_until(lambda s=s: back.head[R_WRITTEN] >= s + 256 + 256)  # D - latency
+            s += 256
+        latency = d - 256
+        heard = np.arange(first + latency, s - latency)
+        got = back.audio[(heard + d) % len(back.audio)]
+        expected = tone(first + latency, len(heard))[:, :1]
+        assert np.allclose(got, np.repeat(expected, 2, 1), atol=1e-6)
+        assert wait_until(lambda: voice.said("p95_ms") and voice.said("p95_ms")["p95_ms"])
+        assert voice.end() == 0
+    finally:
+        voice.process.kill()
+
+
+def test_a_voice_whose_model_raises_exits_with_a_sentence(tmp_path):
+    from hoot.engine.rings import R_PLAYED, write_block
+    from hoot.realtime import nn_tilde
+
+    model = nn_tilde.build("raise", tmp_path / "raise.ts", fail_after=3)
+    ring, back, ring_name, back_name = rings(tmp_path)
+    audio = {"path": back_name, "row": 2, "track": 7, "ring": ring_name, "samplerate": SR,
+             "block": 256}  # fmt: skip
+    voice = VoiceProcess({"kind": "transfer", "model": str(model), "audio": audio,
+                          "source_row": 1, "settings": {}, "clock": CLOCK})  # fmt: skip
+    try:
+        assert wait_until(lambda: (voice.said("state") or {}).get("state") == "running")
+        s = 0
+        while voice.process.poll() is None and s < 48000 * 60:
+            write_block(ring, np.full((3, 256, 2), 0.1, np.float32), s, 256)
+            s += 256
+            back.head[R_PLAYED] = s
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                voice.process.wait(0.005)  # a block's time, or its exit
+        assert voice.process.wait(PATIENCE) == 3
+        assert "the model failed while transforming its input" in voice.said("failure")["failure"]
+        assert "error" not in voice.said("failure")  # no "error": the layer starts it again
+    finally:
+        voice.process.kill()
+
+
+def test_an_echo_and_a_drone_on_the_real_rings_and_model(tmp_path):
+    from hoot.engine.rings import R_PLAYED, R_WRITTEN, ReturnWriter, RingReader, write_block
+    from hoot.realtime import nn_tilde
+    from hoot.realtime.rave import LatentPlayer, load_rave
+    from hoot.realtime.rave import Stream as RaveStream
+
+    model = load_rave(nn_tilde.build("identity", tmp_path / "identity.ts"))
+    ring, back, ring_name, back_name = rings(tmp_path)
+    s = 5500
+    back.head[R_PLAYED] = s
+    echo = EchoVoice(RaveStream(model, SR), RingReader(ring_name), ReturnWriter(back_name),
+                     Trajectory(model.latent, Grid.from_facts(FAST, SR)), row=1, samplerate=SR,
+                     block=256, clock=FAST, bars=2)  # fmt: skip
+    first = s
+    for _ in range(60):
+        rows = np.zeros((3, 256, 2), np.float32)
+        rows[1] = tone(s, 256)[:, :1]
+        write_block(ring, rows, s, 256)
+        s += 256
+        back.head[R_PLAYED] = s
+        echo.step()
+    t = np.arange(first + echo.delay + echo.stream.latency, s)
+    assert np.allclose(back.audio[t % len(back.audio), 0], tone(t[0] - echo.delay, len(t))[:, 0],
+                       atol=1e-6)  # fmt: skip
+    assert not back.audio[(np.arange(first + 256, 6920)) % len(back.audio)].any()
+    echo.release()
+
+    (tmp_path / "drone").mkdir()
+    _, back, _, back_name = rings(tmp_path / "drone")
+    back.head[R_PLAYED] = 60000 - 20 * 256
+    drone = DroneVoice(LatentPlayer(model, SR), ReturnWriter(back_name),
+                       Trajectory(model.latent, Grid.from_facts(CLOCK, SR), walk=0.0,
+                                  energy=1.0), samplerate=SR, block=256, clock=CLOCK,
+                       level=0.0)  # fmt: skip
+    for _ in range(30):
+        drone.step()
+        assert back.head[R_WRITTEN] >= back.head[R_PLAYED] + drone.ahead
+        back.head[R_PLAYED] += 256
+    frame = back.audio[60000 % len(back.audio) : 60000 % len(back.audio) + 128, 0]
+    assert np.isclose(frame[0], 1.5, atol=1e-5)  # dim 0 (energy) is the frame's first sample
