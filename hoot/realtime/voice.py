@@ -10,6 +10,13 @@ or now). It writes a status JSON line at least every STATUS_S: the heartbeat the
 watches. SIGTERM, stdin's end or the parent's death end it; its notes end first (a
 RELEASE record into its slot).
 
+Audio kinds ("transfer", "drone", "echo": a RAVE model, hoot/realtime/audio_voice.py) get
+{"kind", "model", "audio": the engine's AudioSlot, "source_row", "settings", "clock"}
+instead of a slot and table; they poll every 0.5 ms (a transfer's answer is due within one
+engine block) or half a block (a drone and an echo write ahead), say latency_samples,
+level_db and dropped in their heartbeat, and a model that raises while playing ends the
+voice with a sentence (status "failure", exit 3): the layer starts it again.
+
 Harmonize: every POLL_S it reads what the keyboard's slots played since (NoteReader,
 a passive second reader: the engine never waits for it), asks the Harmonizer, and
 writes each harmony note with the KEY's own arrival stamp, so that the engine places it
@@ -63,6 +70,7 @@ WRITE_AHEAD_S = 0.010  # an improviser's note is written this long before its st
 # block it falls in would play at the next block's (up to a block late); its slot holds
 # only its own notes, in time order, so writing ahead holds nothing back
 PLAN_AHEAD_S = 0.05  # an improviser's first note is planned this long before its phrase
+AUDIO_KINDS = ("transfer", "drone", "echo")  # RAVE voices (audio_voice.py)
 STATUS_S = 0.1  # a status line at least this often (the layer's heartbeat is 0.25 s)
 WINDOW = 256  # latencies behind p50/p95
 NOTE_ON, NOTE_OFF, CONTROL = 0x90, 0x80, 0xB0
@@ -421,16 +429,25 @@ class Status:
 
 
 def _load(start: dict[str, Any]):
-    """The model named in `start`, or the embedded one (torch is imported here)."""
+    """The model named in `start`, or the embedded one (torch is imported here): a RAVE
+    model for the audio kinds, Notochord for the others."""
     import torch
 
+    torch.set_num_threads(1)  # one core: the engine and the UI need the others
+    if start["kind"] in AUDIO_KINDS:
+        from hoot.realtime.rave import find_model, load_rave
+
+        return load_rave(find_model(start.get("model")))
     from hoot.realtime.notochord import EMBEDDED, load_notochord
 
-    torch.set_num_threads(1)  # one core: the engine and the UI need the others
     return load_notochord(start.get("model") or EMBEDDED)
 
 
 def _build(start: dict[str, Any], model):
+    if start["kind"] in AUDIO_KINDS:
+        from hoot.realtime.audio_voice import build
+
+        return build(start, model)
     from hoot.engine.rings import NoteReader, NoteWriter
 
     slot = start["slot"]
@@ -507,7 +524,7 @@ def main() -> int:
                 what = command.get("cmd")
                 if what == "set":
                     voice.set({k: v for k, v in command.items() if k != "cmd"})
-                elif what == "clock" and isinstance(voice, ImproviseVoice):
+                elif what == "clock" and hasattr(voice, "retime"):
                     voice.retime(command)
                 elif what == "score":
                     voice.rescore(command)
@@ -516,7 +533,12 @@ def main() -> int:
                         voice.stop(float(command["at"]))
                     else:
                         stopping.set()
-            voice.step()
+            try:
+                voice.step()
+            except HootError as e:  # the model raised: said, and the layer restarts it
+                print(f"voice: {e}", file=sys.stderr, flush=True)
+                status.say(state="running", failure=str(e))
+                return 3
             if getattr(voice, "finished", False):
                 break
             now = time.monotonic()
@@ -527,7 +549,7 @@ def main() -> int:
                     cpu0, wall0 = cpu1, now
                 status.say(state="running", cpu_pct=cpu_pct, **voice.status())
                 next_status = now + STATUS_S
-            time.sleep(POLL_S)
+            time.sleep(getattr(voice, "poll_s", POLL_S))
     finally:
         voice.release()
     return 0
