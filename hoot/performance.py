@@ -1873,7 +1873,7 @@ class Performance:
         value = float(value)
         if dim is not None:
             bias = live.settings.get("bias")
-            dims = list(bias) if isinstance(bias, list) else [float(bias or 0.0)] * 8
+            dims = list(bias) if isinstance(bias, list) else [float(bias)] * 8 if bias else []
             dims += [0.0] * (dim - len(dims))
             dims[dim - 1] = value
             value = dims
@@ -1883,6 +1883,16 @@ class Performance:
         sent = {"noise": _noise, "bias": _latent, "scale": _latent}.get(word, _share)(value, word)
         self._layer().set(track, **{word: sent})
         live.settings = {**live.settings, word: sent}
+
+    def _sounding(self) -> tuple[str, ...]:
+        """The tracks transfers, drones and echoes play, or will when the session's saved
+        ones start again (MIDI maps check a latent knob's target against them)."""
+        names = [live.out for live in self._lives.values() if live.key[0] in AUDIO_KINDS]
+        saved = self.session.read_settings().get("realtime", {})
+        for kind in AUDIO_KINDS:
+            rows = saved.get(kind, {}) if isinstance(saved, dict) else {}
+            names += list(rows) if isinstance(rows, dict) else []
+        return tuple(dict.fromkeys(names))
 
     def _compensate_models(self) -> None:
         """Send the engine the delay perf.compensate asks for now: the largest latency a
