@@ -15,7 +15,9 @@ torch's own file format by hand:
   refuses the file in one sentence. No tensor bytes are read.
 - A TorchScript archive (`torch.jit.save`: RAVE and nn~ models, `.ts`) is a zip with
   `<archive>/code/` (the module's TorchScript source) and `constants.pkl`; its data.pkl
-  names `__torch__` classes, so it is recognised by its layout and never unpickled.
+  names `__torch__` classes, so it is recognised by its layout and never unpickled. It is
+  described by the methods its source defines, its tensors' sizes, and for hoot's own
+  models (models/rave-hoot.ts) the JSON record `<archive>/extra/hoot.json` saved with it.
 
 What each kind is for: a Notochord trainer checkpoint (`{'kw': {'model': ctor kwargs, ...},
 'model_state': state_dict, ...}`: the real-time layer's harmonize and improvise, issue 12);
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import collections
 import io
+import json
 import pickle
 import zipfile
 from collections.abc import Iterable
@@ -227,17 +230,47 @@ def _classify(path: Path, saved: object) -> Checkpoint:
 
 
 def _torchscript(path: Path, archive: zipfile.ZipFile, root: str) -> Checkpoint:
+    """A TorchScript file described from its source text, its tensors' byte counts and, for
+    hoot's own models, the JSON record saved beside them (`extra/hoot.json`, written by
+    torch.jit.save's _extra_files): never unpickled."""
+    names = archive.namelist()
     code = " ".join(
         archive.read(n).decode("utf-8", "replace")
-        for n in archive.namelist()
+        for n in names
         if n.startswith(f"{root}/code/") and n.endswith(".py")
     )
-    tensors = [n for n in archive.namelist() if n.startswith(f"{root}/data/")]
-    if "def encode(" in code and "def decode(" in code:
-        what = "a RAVE / nn~ TorchScript model (encode, decode): real-time audio (issue 13)"
-    else:
-        what = "a TorchScript module hoot does not know"
-    return Checkpoint(path, "torchscript", what, None, {"storages": len(tensors)})
+    tensors = [n for n in names if n.startswith(f"{root}/data/")]
+    size = sum(archive.getinfo(n).file_size for n in tensors)
+    details: dict = {"storages": len(tensors), "tensor_bytes": size}
+    methods = [m for m in ("encode", "decode", "forward", "prior") if f"def {m}(" in code]
+    if "encode" not in methods or "decode" not in methods:
+        return Checkpoint(path, "torchscript", "a TorchScript module hoot does not know",
+                          None, details)  # fmt: skip
+    details["methods"] = methods
+    hoot = _hoot_record(archive, f"{root}/extra/hoot.json")
+    what = "a RAVE / nn~ TorchScript model (encode, decode)"
+    if hoot:
+        details["hoot"] = hoot
+        what = f"hoot's RAVE model {hoot.get('name', path.stem)}"
+        if hoot.get("instrument"):
+            what += f" of {hoot['instrument']}"
+        units = {"sr": "Hz", "ratio": "samples a frame", "latent": "latent dims"}
+        facts = [f"{hoot[k]} {unit}" for k, unit in units.items() if k in hoot]
+        if facts:
+            what += f" ({', '.join(facts)})"
+    what += ": perf.transfer, drone and echo"
+    if size:
+        what += f"; {size / 1e6:.1f} MB of tensors"
+    return Checkpoint(path, "torchscript", what, None, details)
+
+
+def _hoot_record(archive: zipfile.ZipFile, name: str) -> dict:
+    """The JSON record hoot saves inside its own models, or {} (absent, or not JSON)."""
+    try:
+        record = json.loads(archive.read(name).decode("utf-8"))
+    except (KeyError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def _params(state: dict) -> int:

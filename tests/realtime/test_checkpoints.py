@@ -121,3 +121,20 @@ def test_hoot_models_lists_models_and_a_given_path_without_importing_torch(tmp_p
 def test_hoot_models_says_so_when_there_are_none(tmp_path, capsys):
     assert main(["models", str(tmp_path)]) == 0
     assert f"no checkpoints in {tmp_path}" in capsys.readouterr().out
+
+
+def test_a_rave_model_is_described_from_its_record_and_sizes_without_unpickling(tmp_path):
+    from hoot.realtime import nn_tilde
+
+    record = {"name": "rave-hoot", "instrument": "trombone", "sr": 48000, "ratio": 128,
+              "latent": 8, "dims": {"0": "energy"}, "made_by": "models/train_rave.py"}  # fmt: skip
+    nn_tilde.build("conv", tmp_path / "ours.ts", latent=8, meta=record)
+    nn_tilde.build("conv", tmp_path / "theirs.ts", latent=8)
+    ours, theirs = inspect(tmp_path / "ours.ts"), inspect(tmp_path / "theirs.ts")
+    assert ours.kind == theirs.kind == "torchscript"
+    assert ours.details["hoot"] == record
+    assert ours.what.startswith("hoot's RAVE model rave-hoot of trombone (48000 Hz, 128 "
+                                "samples a frame, 8 latent dims): perf.transfer")  # fmt: skip
+    assert theirs.what.startswith("a RAVE / nn~ TorchScript model (encode, decode)")
+    assert theirs.details["methods"] == ["encode", "decode", "forward"]
+    assert theirs.details["tensor_bytes"] > 4 * 1000  # the conv's weights, as stored
