@@ -2293,7 +2293,7 @@ def _audio_model(model: str | Path | None) -> Path:
         if path is None:
             raise HootError(f"no model {str(model)!r}: {_listed_models()}")
     found = inspect_model(path)
-    if found.kind != "torchscript" or "encode" not in found.what:
+    if found.kind != "torchscript" or "decode" not in found.details.get("methods", ()):
         raise HootError(f"{path.name} is not a RAVE / nn~ model ({found.what}); "
                         f"{_listed_models()}")  # fmt: skip
     return path.resolve()
