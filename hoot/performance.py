@@ -43,12 +43,13 @@ from hoot.generate.base import Request, known_generators, model_backends
 from hoot.music import ROLES
 from hoot.music.harmony import Key, default_progression, parse_progression
 from hoot.music.roles import LIVE_TRACKS
-from hoot.music.sounds import SoundError, check_sound, is_soundfont
+from hoot.music.sounds import MODELS_DIR, SoundError, check_sound, is_soundfont
 from hoot.music.time import Meter, Position, TempoMap
 from hoot.music.vibe import VibeError, apply_words, check_vibe, default_vibe
+from hoot.realtime.checkpoints import inspect as inspect_model
 from hoot.realtime.layer import RealtimeLayer
 from hoot.realtime.score import DRUMS, ScoreWatch, StemNotes, build_score, read_stem_notes
-from hoot.realtime.status import ModelStatus
+from hoot.realtime.status import AUDIO_KINDS, ModelStatus
 from hoot.session import Session
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".aifc", ".caf", ".w64",
@@ -302,6 +303,29 @@ class InputTrack(Track):
         )
 
 
+class ModelTrack(Track):
+    """The track a model sounds on (perf.transfer, perf.drone, perf.echo): the engine plays
+    it as an input row whose audio the model's voice writes, so it has gain, pan, mute,
+    solo, meters, a clip lamp and its own file in perf.record(tracks=True), like an input.
+    It plays while its model plays: perf.model(NAME).stop() ends both."""
+
+    def __init__(self, perf: Performance, name: str, kind: str) -> None:
+        super().__init__(perf, name)
+        self.kind = kind  # "transfer", "drone" or "echo"
+
+    def stop(self, at: str | int = "phrase") -> int:
+        """A model's track plays while its model plays: stop the model, or mute it."""
+        raise HootError(
+            f"{self.name} plays while its {self.kind} plays: perf.model({self.name!r}).stop(), "
+            f"or perf.tracks[{self.name!r}].mute = True"
+        )
+
+    def __repr__(self) -> str:
+        s = self._settings()
+        flags = "".join([" muted" if s.mute else "", " solo" if s.solo else ""])
+        return f"<{self.kind.capitalize()} {self.name}: {s.gain:+.1f} dB, pan {s.pan:+.2f}{flags}>"
+
+
 class Tracks:
     """The mixer's tracks, by name: `perf.tracks.bass` or `perf.tracks["bass"]`. The
     generated and played tracks come first, then the inputs (`perf.input`)."""
@@ -462,6 +486,12 @@ class Performance:
         self._realtime: RealtimeLayer | None = None  # the models' voices, made when first asked
         self._lives: dict[tuple[str, str], Live] = {}  # ("harmonize", "keys"): its Live
         self._score_watch: ScoreWatch | None = None  # tells the models what the stems play
+        saved_realtime = settings.get("realtime", {})
+        self._compensate = bool(isinstance(saved_realtime, dict)
+                                and saved_realtime.get("compensate", False))  # fmt: skip
+        self._compensated: int | None = None  # the delay last sent to the engine
+        self._compensating = threading.Lock()  # the console and the voices' listeners
+        self._said_too_late: set[str] = set()  # transfers later than the engine can delay
         self.messages: deque[str] = deque(maxlen=200)
         self.on_message: Callable[[str], None] = lambda m: print(m, file=sys.stderr)
 
@@ -759,6 +789,9 @@ class Performance:
                 "that perf.tracks.trombone finds it"
             )
         existing = self.tracks._tracks.get(name)
+        if isinstance(existing, ModelTrack):
+            raise HootError(f"{name} is the track a {existing.kind} plays; name the input "
+                            "after its player, like 'trombone' or 'voice'")  # fmt: skip
         if existing is not None and not isinstance(existing, InputTrack):
             raise HootError(
                 f"{name} is a generated track; name the input after its player, like "
@@ -844,12 +877,16 @@ class Performance:
         )
         track = InputTrack(self, name, source)
         self.tracks._take(track)
+        self._saved_mix(name)
+        return track
+
+    def _saved_mix(self, name: str) -> None:
+        """Give a track the engine has just made the mix the session saved for it."""
         row = self.session.read_settings().get("tracks", {}).get(name)
         mix = {k: row[k] for k in ("gain", "pan", "mute", "solo") if k in row} if isinstance(
             row, dict) else {}  # fmt: skip
         if mix:
             self._send(p.Mix(track=name, **mix))
-        return track
 
     def _saved_inputs(self) -> dict[str, dict[str, Any]]:
         """The inputs session.toml keeps (a row the file spoils is left out)."""
@@ -966,6 +1003,7 @@ class Performance:
             self._vibe_until = None
             saved = _plain(new)
         self._vibe = new
+        self._vibe_to_drones()
         self.session.put_setting("vibe", saved)
         self.session.log("vibe", **_plain(new))
         return dict(new)
@@ -975,6 +1013,7 @@ class Performance:
         if self._vibe_until is not None and self.now >= self._vibe_until[0]:
             self._vibe, self._vibe_until = self._vibe_until[1], None
             self.session.put_setting("vibe", _plain(self._vibe))
+            self._vibe_to_drones()
         return dict(self._vibe)
 
     def _set_sound(self, track: str, value: str | None) -> None:
@@ -1379,7 +1418,9 @@ class Performance:
     @property
     def models(self) -> list[ModelStatus]:
         """Every running model: what it does, its latency from key to answer (p50/p95 ms),
-        what it plays now, answers dropped as late, and restarts."""
+        what it plays now, answers dropped as late, and restarts. A transfer, drone or echo
+        shows its declared latency (`latency_ms`, what perf.compensate waits for), its
+        processing per block (p50/p95) and its output level (`level_db`)."""
         return self._realtime.models if self._realtime is not None else []
 
     def _playing(self, live: Live | None) -> bool:
@@ -1434,6 +1475,9 @@ class Performance:
     def _disarm(self, live: Live) -> None:
         """The voice is gone: its slot goes back to the engine (called by the layer). A
         failed one stays listed, as perf.models shows it, until it is stopped or restarted."""
+        if live.key[0] in AUDIO_KINDS:
+            self._disarm_audio(live)
+            return
         failed = self._realtime is not None and self._realtime.state(live.out) == "failed"
         if self._lives.get(live.key) is live and not failed:
             del self._lives[live.key]
@@ -1447,7 +1491,7 @@ class Performance:
             return
         del self._lives[live.key]
         kind, track = live.key
-        phrase = kind == "improvise" and at == "phrase"
+        phrase = kind in ("improvise", "drone", "echo") and at == "phrase"
         when = self._clock_facts()["phrase_wall"] if phrase else None
         self._realtime.stop(live.out, at=when)
         self.session.update_settings(realtime={kind: {track: None}})
@@ -1520,9 +1564,9 @@ class Performance:
         }
 
     def _retime_models(self) -> None:
-        """The tempo or the grid changed: improvisers hear of it."""
+        """The tempo or the grid changed: improvisers, drones and echoes hear of it."""
         for live in list(self._lives.values()):
-            if live.key[0] == "improvise" and self._realtime is not None:
+            if live.key[0] in ("improvise", "drone", "echo") and self._realtime is not None:
                 self._realtime.tell(live.out, self._clock_facts(), keep="clock")
 
     def _restore_models(self) -> list[str]:
@@ -1542,6 +1586,367 @@ class Performance:
                 said.append(f"the improviser on {track} plays again from the next phrase")
             except (HootError, TypeError) as e:
                 said.append(f"the improviser on {track} is not playing again ({e})")
+        return said + self._restore_audio(saved)
+
+    # ---- models that sound (issue 13: RAVE in a voice process, its audio on a track) ----
+
+    def transfer(
+        self,
+        source: str,
+        model: str | Path | None = None,
+        mix: float = 1.0,
+        *,
+        name: str | None = None,
+        bias: float | list[float] | None = None,
+        scale: float | list[float] | None = None,
+        noise: float | None = None,
+    ) -> Live:
+        """A live input played through a RAVE model, as it plays: timbre transfer.
+
+        `source` is an input track (perf.input makes one); the model's output plays on a
+        track of its own, `name` (default "trombone~" for "trombone"), mixed like an input:
+        perf.tracks["trombone~"].gain, pan, mute, solo, its meter, perf.record(tracks=True).
+        `model`: a RAVE / nn~ TorchScript file, by path or by name in models/ ("rave-hoot");
+        None: the one hoot ships (models/rave-hoot.ts, a few ms). `mix`: 1 the model alone,
+        0 the input passed through, between them both. The latent controls: `bias` added to
+        the model's latent (one number for every dimension, or a list, one per dimension),
+        `scale` multiplying it (1: as encoded), `noise` the spread of random noise added
+        (0: none). All of them change live:
+
+            perf.input("trombone", channel=1)
+            perf.transfer("trombone")                       # rave-hoot
+            perf.transfer("trombone", model="violin", mix=0.7, noise=0.3)
+            perf.model("trombone~").set(bias=[0.5, -1.0])   # first two dims; or a knob:
+            perf.midi.map(cc=21, to="trombone~.noise")
+            perf.compensate = True                          # the rest of the mix waits for it
+            perf.model("trombone~").stop()
+
+        The output lags the input by the model's latency (perf.models shows it, in ms);
+        perf.compensate delays the rest of the mix by as much, so they line up. Several
+        inputs may each have their own. Saved with the session: a new UI or engine starts
+        it again. Returns a Live."""
+        self._audio_ready("transfer")
+        self._heard_input(source, "transfer")
+        name = self._model_track("transfer", f"{source}~" if name is None else name)
+        path = _audio_model(model)
+        controls = {"bias": _latent(bias, "bias"), "scale": _latent(scale, "scale"),
+                    "noise": _noise(noise)}  # fmt: skip
+        settings = {"mix": _share(mix, "mix"), **_neutral(controls), "latency": None}
+        saved = {"source": source, "model": _saved_model(model, path), "mix": settings["mix"],
+                 **controls}  # fmt: skip
+        does = f"transfers {source} -> {path.stem}"
+        return self._play_audio("transfer", name, path, saved, settings, does, source)
+
+    def drone(
+        self,
+        model: str | Path | None = None,
+        *,
+        name: str = "drone",
+        walk: float = 0.3,
+        lfo: float | None = None,
+        change: str | None = "phrase",
+        level: float = -12.0,
+    ) -> Live:
+        """A RAVE model's decoder playing on its own: a drone, a texture that moves.
+
+        Its latent wanders: `walk` from 0 (still) to 1 (restless); `lfo` sways it once
+        every that many beats (locked to the bars; None: no sway); `change="phrase"` moves
+        it somewhere new on every phrase boundary (None: it only wanders). perf.vibe's
+        energy and brightness steer it as the vibe changes. `level` is its output in dB,
+        before the track's fader. It plays on the track `name`, mixed like an input.
+
+            perf.drone()                                    # rave-hoot, on "drone"
+            perf.drone("violin", name="bed", walk=0.1, lfo=16)
+            perf.vibe("darker")                             # the drone follows
+            perf.model("drone").set(walk=0.8)
+            perf.model("drone").stop()                      # at the next phrase
+
+        Returns a Live."""
+        self._audio_ready("drone")
+        name = self._model_track("drone", name)
+        path = _audio_model(model)
+        change = _change(change)
+        if lfo is not None and (isinstance(lfo, bool) or not isinstance(lfo, int | float)
+                                or not 0 < lfo <= 1024):  # fmt: skip
+            raise HootError(f"lfo is beats per sway, like 16 (four bars of 4/4), or None; "
+                            f"not {lfo!r}")  # fmt: skip
+        if isinstance(level, bool) or not isinstance(level, int | float) or not (
+            -60 <= level <= 6
+        ):
+            raise HootError(f"level is dB from -60 to +6, not {level!r}")
+        vibe = self._vibe
+        settings = {"walk": _share(walk, "walk"), "lfo": None if lfo is None else float(lfo),
+                    "change": change, "level": float(level),
+                    "energy": float(vibe.get("energy", 0.5)),
+                    "brightness": float(vibe.get("brightness", 0.5))}  # fmt: skip
+        saved = {"model": _saved_model(model, path), "walk": settings["walk"],
+                 "lfo": settings["lfo"], "change": change or False,
+                 "level": settings["level"]}  # fmt: skip
+        does = (f"drones from {path.stem}, walk {settings['walk']:g}"
+                + (f", sways every {lfo:g} beats" if lfo else "")
+                + (", moves each phrase" if change else ""))  # fmt: skip
+        return self._play_audio("drone", name, path, saved, settings, does)
+
+    def echo(
+        self,
+        source: str,
+        bars: int = 4,
+        model: str | Path | None = None,
+        *,
+        name: str | None = None,
+        walk: float = 0.0,
+        mix: float = 1.0,
+    ) -> Live:
+        """A generative delay: what `source` played over the last `bars` bars comes back,
+        transformed by a RAVE model, from the next phrase boundary, on the grid, and so on
+        phrase after phrase until stopped. `walk` from 0 (the model's timbre transfer of
+        the phrase) to 1 (a wander around its latent encoding); `mix`: 1 the model's
+        output alone, 0 the phrase as played. It plays on `name` (default "keys~echo").
+
+            perf.echo("keys", bars=4)
+            perf.echo("trombone", bars=2, walk=0.5)
+            perf.model("keys~echo").stop()
+
+        Returns a Live."""
+        self._audio_ready("echo")
+        self._heard_input(source, "echo")
+        bars = _whole(bars, "bars", 1, 64)
+        name = self._model_track("echo", f"{source}~echo" if name is None else name)
+        path = _audio_model(model)
+        settings = {"bars": bars, "walk": _share(walk, "walk"), "mix": _share(mix, "mix")}
+        saved = {"source": source, "model": _saved_model(model, path), **settings}
+        does = (f"echoes {source} {bars} bar{'s' if bars > 1 else ''} later through "
+                f"{path.stem}" + (f", walk {settings['walk']:g}" if settings["walk"] else ""))
+        return self._play_audio("echo", name, path, saved, settings, does, source)
+
+    @property
+    def compensate(self) -> bool:
+        """Whether the rest of the mix waits for the transfers: True delays every track
+        that is not a model's by the largest latency a running transfer declares (to the
+        sample; perf.models shows each), and follows it as transfers come, go or change;
+        False (the default, for players monitoring themselves live) delays nothing.
+        Saved with the session.
+
+            perf.compensate = True
+        """
+        return self._compensate
+
+    @compensate.setter
+    def compensate(self, on: bool) -> None:
+        if not isinstance(on, bool):
+            raise HootError(f"perf.compensate is True or False, not {on!r}")
+        self._compensate = on
+        self.session.update_settings(realtime={"compensate": on})
+        self.session.log("compensate", on=on)
+        self._compensate_models()
+
+    def _audio_ready(self, what: str) -> None:
+        """The performer's sentence when a model cannot sound here."""
+        if self.offline:
+            raise HootError(f"{what} plays live, and this set renders offline; use hoot tui "
+                            "or hoot play")  # fmt: skip
+        if importlib.util.find_spec("torch") is None:
+            raise HootError(f"{what} needs torch: pip install 'hoot[neural]' (from a "
+                            "checkout: make run NEURAL=1)")  # fmt: skip
+
+    def _heard_input(self, source: object, what: str) -> None:
+        """`source` must be a live input (perf.input): the model reads its row of the
+        engine's input ring."""
+        if isinstance(self.tracks._tracks.get(source), InputTrack):
+            return
+        inputs = ", ".join(t.name for t in self.tracks.inputs)
+        raise HootError(
+            f"{what} hears a live input, and {source!r} is not one "
+            f"({'inputs: ' + inputs if inputs else 'no inputs yet'}); "
+            f"perf.input({str(source)!r}, channel=1) makes one"
+        )
+
+    def _model_track(self, kind: str, name: object) -> str:
+        """The track a model of `kind` sounds on, checked: free, or its own already."""
+        if not isinstance(name, str) or not name.strip() or any(
+            c.isspace() or c == "." for c in name
+        ):
+            raise HootError(f"a model's track needs a name without spaces or dots, like "
+                            f"'trombone~' or 'drone', not {name!r}")  # fmt: skip
+        track = self.tracks._tracks.get(name)
+        if track is not None and not isinstance(track, ModelTrack):
+            what = "an input" if isinstance(track, InputTrack) else "a generated track"
+            raise HootError(f"{name} is {what}; give the {kind} another track with name=")
+        for live in self._lives.values():
+            if live.out == name and live.key != (kind, name):
+                raise HootError(f"{name} already plays {live.does}; give the {kind} another "
+                                "track with name=")  # fmt: skip
+        return name
+
+    def _play_audio(self, kind: str, name: str, path: Path, saved: dict[str, Any],
+                    settings: dict[str, Any], does: str, source: str | None = None) -> Live:
+        """Change the running model of `kind` on `name` live, or arm a new one (a new
+        model, source or engine); save it either way."""
+        key = (kind, name)
+        live = self._lives.get(key)
+        same = (self._playing(live) and live.checkpoint == path
+                and live.settings.get("source") == source
+                and live.engine == self._link.info.pid)  # fmt: skip
+        if same:
+            self._layer().set(name, does=does, **settings)
+            live.settings, live.does = saved, does
+        else:
+            start = {"kind": kind, "model": str(path), "track": source or name,
+                     "hears": [source] if source else [], "settings": settings,
+                     "clock": self._clock_facts()}  # fmt: skip
+            if source is not None:
+                rows = {i.name: i.row for i in self._state().inputs}
+                start["source_row"] = int(rows[source])
+            live = Live(self, key, name, does, path, saved, False)
+            self._arm_audio(live, start)
+        self.session.update_settings(realtime={kind: {name: saved}})
+        self.session.log(kind, track=name, **{k: v for k, v in saved.items() if v is not None})
+        return live
+
+    def _arm_audio(self, live: Live, start: dict[str, Any]) -> None:
+        """An input row of the engine for the model's output (ModelAudio: its return ring),
+        its track in perf.tracks, and its voice process."""
+        self._lives[live.key] = live  # first: the voice it replaces leaves the row alone
+        self._layer().stop(live.out)
+        try:
+            slot = self._send(p.ModelAudio(name=live.out, on=True))
+        except HootError:
+            if self._lives.get(live.key) is live:
+                del self._lives[live.key]
+            raise
+        start["audio"] = {"path": slot.path, "row": slot.row, "track": slot.track,
+                          "ring": slot.ring, "samplerate": slot.samplerate,
+                          "block": slot.block}  # fmt: skip
+        live.engine = self._link.info.pid
+        self.tracks._take(ModelTrack(self, live.out, live.key[0]))
+        self._saved_mix(live.out)
+        layer = self._layer()
+        layer.on_latency = self._compensate_models
+        layer.start(live.out, start, does=live.does, model=live.model_name,
+                    on_gone=lambda: self._disarm(live))  # fmt: skip
+
+    def _disarm_audio(self, live: Live) -> None:
+        """An audio voice is gone: its row goes back to the engine and its track leaves
+        perf.tracks, unless a new voice already took the same track."""
+        holder = self._lives.get(live.key)
+        if holder is not None and holder is not live:
+            return
+        failed = self._realtime is not None and self._realtime.state(live.out) == "failed"
+        if holder is live and not failed:
+            del self._lives[live.key]
+        if isinstance(self.tracks._tracks.get(live.out), ModelTrack):
+            self.tracks._let_go(live.out)
+        try:
+            self._send(p.ModelAudio(name=live.out, on=False))
+        except HootError:
+            pass  # an engine gone has no row to free
+        self._compensate_models()
+
+    def _set_audio(self, live: Live, params: dict[str, Any]) -> Live:
+        """Live.set for a transfer, drone or echo: its own words, changed live."""
+        kind = live.key[0]
+        words = AUDIO_WORDS[kind]
+        unknown = sorted(set(params) - set(words))
+        if unknown:
+            raise HootError(f"a {kind} takes {', '.join(words)}; not {', '.join(unknown)}")
+        merged = {**live.settings, **params}
+        if kind == "drone":
+            if merged.get("change") is False:
+                merged["change"] = None
+            return self.drone(name=live.out, **merged)
+        source = merged.pop("source")
+        return getattr(self, kind)(source, name=live.out, **merged)
+
+    def _steer(self, track: str, control: str, value: float, save: bool = False) -> None:
+        """A knob on a model's latent control ("noise", "scale", "mix", "walk", "bias3":
+        the third latent dimension's bias), sent to its voice at once; saved only when
+        `save` (a resting knob: MIDI maps call this 60 times a second while it turns)."""
+        live = self.model(track)
+        if live is None or live.key[0] not in AUDIO_KINDS:
+            raise HootError(f"no transfer, drone or echo plays {track}")
+        word, dim = control, None
+        if control.startswith("bias") and control[4:].isdigit():
+            word, dim = "bias", int(control[4:])
+        if word not in AUDIO_WORDS[live.key[0]]:
+            raise HootError(f"a {live.key[0]} has no {word}; it takes "
+                            f"{', '.join(AUDIO_WORDS[live.key[0]])}")  # fmt: skip
+        value = float(value)
+        if dim is not None:
+            bias = live.settings.get("bias")
+            dims = list(bias) if isinstance(bias, list) else [float(bias)] * 8 if bias else []
+            dims += [0.0] * (dim - len(dims))
+            dims[dim - 1] = value
+            value = dims
+        if save:
+            live.set(**{word: value})
+            return
+        sent = {"noise": _noise, "bias": _latent, "scale": _latent}.get(word, _share)(value, word)
+        self._layer().set(track, **{word: sent})
+        live.settings = {**live.settings, word: sent}
+
+    def _sounding(self) -> tuple[str, ...]:
+        """The tracks transfers, drones and echoes play, or will when the session's saved
+        ones start again (MIDI maps check a latent knob's target against them)."""
+        names = [live.out for live in self._lives.values() if live.key[0] in AUDIO_KINDS]
+        saved = self.session.read_settings().get("realtime", {})
+        for kind in AUDIO_KINDS:
+            rows = saved.get(kind, {}) if isinstance(saved, dict) else {}
+            names += list(rows) if isinstance(rows, dict) else []
+        return tuple(dict.fromkeys(names))
+
+    def _compensate_models(self) -> None:
+        """Send the engine the delay perf.compensate asks for now: the largest latency a
+        running transfer declares, or 0; only when it changed."""
+        if self.offline:
+            return
+        with self._compensating:
+            want, late = 0, []
+            if self._compensate:
+                for m in self.models:
+                    if m.kind == "transfer" and m.state in ("loading", "running"):
+                        want = max(want, m.latency_samples or 0)
+                        if (m.latency_samples or 0) > MAX_COMPENSATE:
+                            late.append(m.name)
+            for name in set(late) - self._said_too_late:
+                self.say(f"{name} lags more than the mix can wait ({MAX_COMPENSATE} "
+                         "samples); the mix waits that long")  # fmt: skip
+            self._said_too_late = set(late)
+            want = min(want, MAX_COMPENSATE)
+            if want == self._compensated:
+                return
+            try:
+                self._compensated = int(self._send(p.Compensate(samples=want)).samples)
+            except HootError as e:
+                self.say(f"compensation: {e}")
+
+    def _vibe_to_drones(self) -> None:
+        """The vibe changed: drones hear its energy and brightness."""
+        if self._realtime is None:
+            return
+        energy = float(self._vibe.get("energy", 0.5))
+        brightness = float(self._vibe.get("brightness", 0.5))
+        for live in list(self._lives.values()):
+            if live.key[0] == "drone" and self._realtime.state(live.out) is not None:
+                self._realtime.set(live.out, energy=energy, brightness=brightness)
+
+    def _restore_audio(self, saved: dict[str, Any]) -> list[str]:
+        """Start again the transfers, drones and echoes the session had running."""
+        said = []
+        for kind in AUDIO_KINDS:
+            rows = saved.get(kind, {})
+            for name, row in rows.items() if isinstance(rows, dict) else ():
+                try:
+                    if not isinstance(row, dict):
+                        raise TypeError("a spoiled row")
+                    row = dict(row)
+                    if kind == "drone":
+                        row["change"] = row.get("change") or None
+                        self.drone(name=name, **row)
+                    else:
+                        getattr(self, kind)(row.pop("source", None), name=name, **row)
+                    said.append(f"the {kind} on {name} plays again")
+                except (HootError, TypeError) as e:
+                    said.append(f"the {kind} on {name} is not playing again ({e})")
         return said
 
     # ---- a new engine for the session --------------------------------------------------
@@ -1553,6 +1958,8 @@ class Performance:
             self._recording_paths = [Path(x) for x in state.recording]
         saved = self._saved_inputs()
         for listening in state.inputs:  # the engine played on: its inputs listen on
+            if _from_model(listening):
+                continue  # a model's track: its voice died with the UI; re-armed below
             source = saved.pop(listening.name, None) or _source_of(listening)
             source["monitor"] = listening.monitor
             self.tracks._take(InputTrack(self, listening.name, source))
@@ -1562,8 +1969,16 @@ class Performance:
                     self._take_input(name, source)
                 except HootError as e:
                     self.say(f"{name} is not listening again ({e})")
+        self._compensated = None  # the engine may delay the mix by what the last UI asked
         for line in self._restore_models():  # their voices died with the UI before this one
             self.say(line)
+        for listening in state.inputs:  # a model's track no saved model plays any more
+            if _from_model(listening) and self.model(listening.name) is None:
+                try:
+                    self._send(p.ModelAudio(name=listening.name, on=False))
+                except HootError:
+                    pass
+        self._compensate_models()
 
     def restore_engine(self, playing: tuple[p.PlayerState, ...] = ()) -> list[str]:
         """Give a newly started engine the mix the performer set (it started on the session's
@@ -1596,7 +2011,9 @@ class Performance:
                 continue
         if again:
             done.append(f"{', '.join(again)} playing again from the next phrase")
+        self._compensated = None  # a new engine delays nothing
         done.extend(self._restore_models())
+        self._compensate_models()
         if self._recording is not None:
             before = self._recording_paths[0].name if self._recording_paths else "the take"
             try:
@@ -1680,15 +2097,20 @@ class Live:
         self.model_name = (
             "notochord-hoot (embedded)" if checkpoint is None else checkpoint.stem
         )
+        self.engine = 0  # an audio model's engine (its pid): a new engine arms it again
 
     def stop(self, at: str = "phrase") -> None:
-        """End it: a harmonizer at once (its notes end with it); an improviser at the next
-        phrase boundary, or at once with at="now"."""
+        """End it: a harmonizer or a transfer at once (its notes, or its track, end with
+        it); an improviser, a drone or an echo at the next phrase boundary, or at once with
+        at="now"."""
         self._perf._stop_live(self, at)
 
     def set(self, **params: Any) -> Live | None:
-        """Change it while it plays: live.set(voices=3), live.set(density=0.8)."""
+        """Change it while it plays: live.set(voices=3), live.set(density=0.8); a transfer's
+        live.set(noise=0.5, bias=[0.3, -1]), a drone's live.set(walk=0.8)."""
         kind, track = self.key
+        if kind in AUDIO_KINDS:
+            return self._perf._set_audio(self, params)
         merged = {**self.settings, **params}
         if kind == "harmonize":
             return self._perf.harmonize(track, **merged)
@@ -1834,6 +2256,108 @@ def _checkpoint(model: str | Path | None) -> Path | None:
         raise HootError(f"no model at {path}; give a Notochord checkpoint (.ckpt or .pt), or "
                         "leave model= out for the one hoot ships")  # fmt: skip
     return path.resolve()
+
+
+EMBEDDED_AUDIO = MODELS_DIR / "rave-hoot.ts"  # the RAVE-style model hoot ships (issue 13)
+MAX_COMPENSATE = 16384  # the engine's most (hoot.engine.protocol.Compensate): 0.34 s at 48 kHz
+# what Live.set takes for each audio model (the words of the call that started it)
+AUDIO_WORDS = {
+    "transfer": ("mix", "bias", "scale", "noise", "model"),
+    "drone": ("walk", "lfo", "change", "level", "model"),
+    "echo": ("bars", "walk", "mix", "model"),
+}
+LATENT_DIMS = 512  # a bias or scale list longer than any RAVE latent is a mistake
+
+
+def _from_model(track: p.InputTrack) -> bool:
+    """Whether an engine's input row is a model's output (ModelAudio), not a player's."""
+    return track.source.split(" ", 1)[0] == "model"
+
+
+def _audio_model(model: str | Path | None) -> Path:
+    """The RAVE / nn~ TorchScript file the performer named: a path, or a name in models/
+    (with or without .ts); None: the embedded one. Checked without torch (its archive's
+    layout: hoot.realtime.checkpoints), so a wrong file is one sentence here, not a voice
+    that fails to load a second later."""
+    if model is None:
+        path = EMBEDDED_AUDIO
+        if not path.is_file():
+            raise HootError(f"the model hoot ships ({path.name}) is not in models/ here; give "
+                            f"one with model=: {_listed_models()}")  # fmt: skip
+    else:
+        given = Path(model).expanduser()
+        tries = [given]
+        if len(given.parts) == 1:
+            tries += [MODELS_DIR / given.name, MODELS_DIR / f"{given.name}.ts"]
+        path = next((t for t in tries if t.is_file()), None)
+        if path is None:
+            raise HootError(f"no model {str(model)!r}: {_listed_models()}")
+    found = inspect_model(path)
+    if found.kind != "torchscript" or "decode" not in found.details.get("methods", ()):
+        raise HootError(f"{path.name} is not a RAVE / nn~ model ({found.what}); "
+                        f"{_listed_models()}")  # fmt: skip
+    return path.resolve()
+
+
+def _listed_models() -> str:
+    """What models/ offers, in words."""
+    names = sorted(f.stem for f in MODELS_DIR.glob("*.ts")) if MODELS_DIR.is_dir() else []
+    if not names:
+        return "models/ has no .ts models; give a path to a RAVE model exported for nn~"
+    return f"models/ has {', '.join(names)}, or give a path to a .ts file"
+
+
+def _saved_model(model: str | Path | None, path: Path) -> str | None:
+    """The model as session.toml keeps it: None for the embedded one, else its path."""
+    return None if model is None else str(path)
+
+
+def _share(value: Any, what: str) -> float:
+    """A number from 0 to 1 (mix, walk)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise HootError(f"{what} goes from 0 to 1, not {value!r}")
+    return float(value)
+
+
+def _latent(value: Any, what: str) -> float | list[float] | None:
+    """A bias or scale: one number for every latent dimension, a list of one per
+    dimension (the dimensions left out keep neutral), or None (neutral)."""
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if math.isfinite(value):
+            return float(value)
+    elif isinstance(value, list | tuple) and 0 < len(value) <= LATENT_DIMS and all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        for v in value
+    ):
+        return [float(v) for v in value]
+    raise HootError(f"{what} is a number, or a list of numbers, one per latent dimension "
+                    f"(like [0.5, -1.0]), not {value!r}")  # fmt: skip
+
+
+def _noise(value: Any, what: str = "noise") -> float | None:
+    """The spread of the noise added to the latent: 0 or more; None: none."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 10:
+        raise HootError(f"{what} is 0 (none) or more, up to 10, not {value!r}")
+    return float(value)
+
+
+def _neutral(controls: dict[str, Any]) -> dict[str, Any]:
+    """Latent controls as a voice takes them: None made neutral (bias 0, scale 1, noise 0)."""
+    neutral = {"bias": 0.0, "scale": 1.0, "noise": 0.0}
+    return {k: neutral[k] if v is None else v for k, v in controls.items()}
+
+
+def _change(change: Any) -> str | None:
+    """When a drone moves somewhere new: "phrase", or None (it only wanders)."""
+    if change in (None, False, "none"):
+        return None
+    if change != "phrase":
+        raise HootError(f'change is "phrase" (a new place each phrase) or None, not {change!r}')
+    return "phrase"
 
 
 def _did_you_mean(name: object, names) -> str:

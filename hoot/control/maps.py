@@ -4,9 +4,15 @@ number or the tempo.
     perf.midi.map(cc=21, to="bass.gain", range=(-40, 6))            # any input, any channel
     perf.midi.map(cc=22, to="vibe.density", port="nano", channel=1)
     perf.midi.learn("bass.pan")     # the next knob moved on any input is mapped to it
+    perf.midi.map(cc=23, to="trombone~.noise")                      # a model's latent
 
 Targets are strings: "TRACK.gain" (dB), "TRACK.pan" (-1..1), "TRACK.mute" and "TRACK.solo"
 (a press, a value going to 64 or more, toggles), "vibe.PARAM" (0..1) and "tempo" (BPM).
+On the track of a model that sounds (perf.transfer, perf.drone, perf.echo: issue 13) a
+knob also drives its controls: "TRACK.noise" (0..1), "TRACK.scale" (0..2), "TRACK.mix"
+and "TRACK.walk" (0..1), "TRACK.bias1".."TRACK.bias8" (-2..2: the bias of latent dimension
+1..8). They reach the model's voice as the knob moves (one JSON line each, at most
+APPLY_HZ a second) and are saved when it rests.
 Strings, because `perf.tracks.bass.gain` is a number by the time map() sees it. hoot's
 mixer has no sends yet (hoot.engine.protocol.Mix: gain, pan, mute, solo), so there is no
 send target.
@@ -39,6 +45,8 @@ APPLY_HZ = 60.0  # engine commands a second at most, per runner, whatever arrive
 SETTLE = 0.5  # seconds a knob rests before its value is saved
 LEARN_TIMEOUT = 30.0  # seconds learn() waits for a knob
 TRACK_PARAMS = ("gain", "pan", "mute", "solo")
+BIASES = 8  # latent dimensions a knob's bias reaches: a controller's row of eight knobs
+MODEL_PARAMS = ("noise", "scale", "mix", "walk", *(f"bias{d}" for d in range(1, BIASES + 1)))
 TOGGLES = ("mute", "solo")
 DEFAULT_RANGES: dict[str, tuple[float, float]] = {
     "gain": (-40.0, 6.0),
@@ -47,6 +55,11 @@ DEFAULT_RANGES: dict[str, tuple[float, float]] = {
     "vibe": (0.0, 1.0),
     "mute": (0.0, 1.0),
     "solo": (0.0, 1.0),
+    "noise": (0.0, 1.0),  # the std of the noise added to the latent: 1 is a lot
+    "scale": (0.0, 2.0),  # 1 (the middle of the knob): the latent as encoded
+    "mix": (0.0, 1.0),
+    "walk": (0.0, 1.0),
+    "bias": (-2.0, 2.0),  # a RAVE latent dimension mostly lies within +-2
 }
 
 
@@ -92,23 +105,32 @@ class MidiMap:
         return f"<MidiMap {self}>"
 
 
-def valid_targets(tracks: tuple[str, ...]) -> list[str]:
-    """Every target a map may drive, for `tracks`."""
+def valid_targets(tracks: tuple[str, ...], models: tuple[str, ...] = ()) -> list[str]:
+    """Every target a map may drive, for `tracks` and the tracks `models` sound on."""
     return (
         [f"{track}.{param}" for track in tracks for param in TRACK_PARAMS]
+        + [f"{track}.{param}" for track in models for param in MODEL_PARAMS]
         + [f"vibe.{param}" for param in PARAMS]
         + ["tempo"]
     )
 
 
-def check_target(to: object, tracks: tuple[str, ...]) -> str:
+def check_target(to: object, tracks: tuple[str, ...], models: tuple[str, ...] = ()) -> str:
     """`to` as a target string, or a HootError that lists the valid ones."""
     target = str(to).strip() if isinstance(to, str) else ""
-    if target in valid_targets(tracks):
+    if target in valid_targets(tracks, models):
         return target
+    track, _, param = target.rpartition(".")
+    if param in MODEL_PARAMS and track not in models:
+        sounding = ", ".join(models) or "none yet"
+        raise HootError(
+            f"{target!r}: {param} is a control of a model that sounds, and no transfer, drone "
+            f"or echo plays {track!r} (they play: {sounding})"
+        )
     raise HootError(
         f"a MIDI map cannot drive {to!r}; it drives TRACK.gain, TRACK.pan, TRACK.mute or "
         f"TRACK.solo (tracks: {', '.join(tracks)}), vibe.{', vibe.'.join(PARAMS)} or tempo, "
+        "and on a model's track TRACK.noise, scale, mix, walk or bias1..bias8, "
         'given as a string like "bass.gain" (hoot\'s mixer has no sends yet)'
     )
 
@@ -120,9 +142,11 @@ def make_map(
     range: tuple[float, float] | None = None,  # noqa: A002 - the performer's word for it
     port: str | None = None,
     channel: int | None = None,
+    models: tuple[str, ...] = (),
 ) -> MidiMap:
-    """A checked MidiMap; HootError in one sentence for a bad CC, channel, range or target."""
-    target = check_target(to, tracks)
+    """A checked MidiMap; HootError in one sentence for a bad CC, channel, range or target.
+    `models` names the tracks models sound on, whose latent controls a knob may drive."""
+    target = check_target(to, tracks, models)
     if isinstance(cc, bool) or not isinstance(cc, int) or not 0 <= cc <= 127:
         raise HootError(f"a CC number runs from 0 to 127, not {cc!r}")
     if channel is not None and (
@@ -130,6 +154,7 @@ def make_map(
     ):
         raise HootError(f"a MIDI channel runs from 1 to 16 (or None for all), not {channel!r}")
     kind = "vibe" if target.startswith("vibe.") else target.rsplit(".", 1)[-1]
+    kind = "bias" if kind.startswith("bias") else kind
     try:
         low, high = (float(x) for x in (range or DEFAULT_RANGES[kind]))
     except (TypeError, ValueError):
@@ -228,6 +253,10 @@ class MapRunner:
                 self.applied += 1
             elif target.startswith("vibe."):
                 pass  # set when the knob rests: only the next generation reads it
+            elif target.rsplit(".", 1)[1] in MODEL_PARAMS:
+                track, param = target.rsplit(".", 1)
+                self.perf._steer(track, param, value)  # to the voice; saved when it rests
+                self.applied += 1
             else:
                 track, param = target.split(".")
                 self.send(p.Mix(track=track, **{param: value}))
@@ -262,6 +291,9 @@ class MapRunner:
             self.perf.set_tempo(value)  # saved, and the candidates follow once
         elif target.startswith("vibe."):
             self.perf.vibe(**{target.split(".", 1)[1]: value})
+        elif target.rsplit(".", 1)[1] in MODEL_PARAMS:
+            track, param = target.rsplit(".", 1)
+            self.perf._steer(track, param, value, save=True)
         else:
             track, param = target.split(".")
             self.perf.session.update_settings(tracks={track: {param: value}})

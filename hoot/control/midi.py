@@ -61,6 +61,12 @@ class MidiRig:
         """The tracks a knob may move, live inputs (perf.input) among them."""
         return tuple(track.name for track in self._perf.tracks)
 
+    @property
+    def _models(self) -> tuple[str, ...]:
+        """The tracks models sound on (perf.transfer, drone, echo), running or saved to
+        start again, whose latent controls a knob may drive."""
+        return self._perf._sounding()
+
     # ---- ports -----------------------------------------------------------------------
 
     @property
@@ -112,7 +118,7 @@ class MidiRig:
         """
         if port is not None:
             self.ports.find_input(port)  # a typo fails now, with the inputs listed
-        midi_map = make_map(cc, to, self._tracks, range, port, channel)
+        midi_map = make_map(cc, to, self._tracks, range, port, channel, self._models)
         self._add(midi_map)
         return midi_map
 
@@ -123,7 +129,7 @@ class MidiRig:
         Returns at once; one sentence says which knob it bound (its CC, channel and port),
         or that nothing moved in time. `to` and `range` are as for map().
         """
-        make_map(0, to, self._tracks, range)  # check the target now
+        make_map(0, to, self._tracks, range, models=self._models)  # check the target now
         self._listen()
         with self._lock:
             self._learned = None
@@ -171,6 +177,7 @@ class MidiRig:
                         (entry["low"], entry["high"]),
                         entry.get("port"),
                         entry.get("channel"),
+                        self._models,
                     )  # fmt: skip
                 )
             except (HootError, KeyError, TypeError, ValueError) as error:
@@ -264,7 +271,8 @@ class MidiRig:
                 name, channel, cc = learned
                 with self._lock:
                     self._learning = self._learned = None
-                midi_map = make_map(cc, to, self._tracks, range_, label(name), channel)
+                midi_map = make_map(cc, to, self._tracks, range_, label(name), channel,
+                                     self._models)
                 self._add(midi_map)
                 self._say(f"{to} follows CC {cc} on channel {channel} of {label(name)}.")
             elif time.monotonic() > deadline:

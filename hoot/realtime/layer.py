@@ -89,6 +89,8 @@ class Voice:
     def describe(self) -> ModelStatus:
         s = self.status
         p50, p95 = s.get("p50_ms"), s.get("p95_ms")
+        latency, level = self.latency, s.get("level_db")
+        rate = int(self.start.get("audio", {}).get("samplerate") or 0)
         return ModelStatus(
             name=self.name,
             does=self.does,
@@ -101,7 +103,17 @@ class Voice:
             restarts=self.restarts,
             kind=str(self.start.get("kind", "")),
             hears=tuple(self.start.get("hears", ())),
+            latency_samples=latency,
+            latency_ms=None if latency is None or not rate else 1000.0 * latency / rate,
+            level_db=None if level is None else float(level),
         )
+
+    @property
+    def latency(self) -> int | None:
+        """The latency an audio voice declares (engine samples; its heartbeat's
+        "latency_samples"), None before it says or for a voice that plays notes."""
+        declared = self.status.get("latency_samples")
+        return None if declared is None else int(declared)
 
 
 class RealtimeLayer:
@@ -109,6 +121,8 @@ class RealtimeLayer:
 
     `say` tells the performer (perf.say); `release(path, slot)` ends a slot's notes
     (release_slot; tests pass their own); `command` is the voice program (tests run a fake).
+    `on_latency` is called (from a listening thread, outside the layer's lock) when an audio
+    voice declares a new latency, so perf.compensate can follow it.
     """
 
     def __init__(
@@ -126,6 +140,7 @@ class RealtimeLayer:
         self.stall_s = stall_s
         self.load_s = load_s
         self._voices: dict[str, Voice] = {}
+        self.on_latency: Callable[[], None] = lambda: None
         self._lock = threading.RLock()
         self._closed = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="realtime-layer", daemon=True)
@@ -136,7 +151,9 @@ class RealtimeLayer:
     def start(self, name: str, start: dict[str, Any], *, does: str, model: str,
               on_gone: Callable[[], None] = lambda: None) -> None:  # fmt: skip
         """Start a voice called `name` (the track it plays): `start` is its first command,
-        {"kind": "harmonize" | "improvise", "slot": {"path", "slot"}, ...} (voice.py).
+        {"kind": "harmonize" | "improvise", "slot": {"path", "slot"}, ...} or, for a model
+        that sounds audio, {"kind": "transfer" | "drone" | "echo", "audio": {...}, ...}
+        (voice.py).
         A voice of that name already running is stopped first."""
         self.stop(name)
         voice = Voice(name, {"cmd": "start", **start}, does, model, on_gone)
@@ -269,12 +286,19 @@ class RealtimeLayer:
                 voice.beat = time.monotonic()
                 if status.get("error"):
                     voice.error = str(status["error"])
+                declared = voice.latency
                 voice.status = status
+                moved = voice.latency != declared
                 if voice.state in ("loading", "running") and status.get("state") in (
                     "loading",
                     "running",
                 ):
                     voice.state = status["state"]
+            if moved:
+                try:
+                    self.on_latency()
+                except Exception as e:  # noqa: BLE001 - the listener must go on hearing
+                    print(f"realtime layer: {voice.name}'s latency: {e!r}", file=sys.stderr)
 
     def _watch(self) -> None:
         while not self._closed.wait(WATCH_S):
@@ -369,6 +393,8 @@ class RealtimeLayer:
         listens = voice.start.get("track", "")
         if kind == "harmonize":
             return f"the harmonizer on {listens}"
+        if kind in ("transfer", "drone", "echo"):
+            return f"the {kind} on {voice.name}"
         return f"the improviser on {voice.name}"
 
 

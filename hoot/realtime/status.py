@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from hoot.music.harmony import note_name
 
 STATES = ("loading", "running", "restarting", "failed", "stopped")
+AUDIO_KINDS = ("transfer", "drone", "echo")  # models whose output is audio on a track
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,13 @@ class ModelStatus:
 
     `p50_ms`/`p95_ms` are the processing latency from a key's arrival to the model's answer
     written to the engine's note table (None until the first answer); `late` counts answers
-    dropped for missing the 20 ms window; `restarts` counts voice-process restarts."""
+    dropped for missing the 20 ms window; `restarts` counts voice-process restarts.
+
+    An audio model (kind "transfer", "drone" or "echo": issue 13) has no notes; it shows
+    `latency_ms`, the delay it declares between its input and its output (what
+    perf.compensate delays the mix by: `latency_samples` at the engine's rate), its
+    processing per block as p50/p95, `late` as samples the engine found unwritten and
+    played as silence, and `level_db`, its output's peak over the last heartbeat."""
 
     name: str
     does: str
@@ -35,11 +42,26 @@ class ModelStatus:
     restarts: int
     kind: str = ""  # "harmonize" | "improvise"
     hears: tuple[str, ...] = ()  # the tracks whose keyboards it answers or listens to
+    latency_samples: int | None = None  # an audio model's declared latency (engine samples)
+    latency_ms: float | None = None  # the same in ms, at the engine's sample rate
+    level_db: float | None = None  # an audio model's output peak (dBFS), last heartbeat
+
+    @property
+    def audio(self) -> bool:
+        """Whether it sounds audio on a track of its own (transfer, drone, echo)."""
+        return self.kind in AUDIO_KINDS
 
     def line(self) -> str:
         """One line a performer reads at a glance, e.g. "harmony  harmonizes keys: 2 voices
-        below, strings  notochord-hoot  p50 1.2 p95 1.9 ms  E4 C4" (on one line)."""
-        parts = [self.name, self.does, self.model]
+        below, strings  notochord-hoot  p50 1.2 p95 1.9 ms  E4 C4" (on one line); an audio
+        model: "trombone~  transfers trombone -> rave-hoot, 5.3 ms  p50 0.9 p95 1.4 ms
+        -14 dB"."""
+        does = self.does
+        if self.latency_ms is not None:
+            does += f", {self.latency_ms:.1f} ms"
+        parts = [self.name, does]
+        if not self.audio:
+            parts.append(self.model)
         if self.state != "running":
             parts.append(self.state)
         if self.p50_ms is not None and self.p95_ms is not None:
@@ -50,7 +72,14 @@ class ModelStatus:
             parts.append(f"{self.restarts} restart" + ("s" if self.restarts > 1 else ""))
         if self.playing:
             parts.append(" ".join(pitch_name(p) for p in self.playing))
+        if self.level_db is not None and self.state == "running":
+            parts.append(level_words(self.level_db))
         return "  ".join(parts)
+
+
+def level_words(db: float) -> str:
+    """An output peak as the screen shows it: "-14 dB", "silent" at -90 dBFS or below."""
+    return "silent" if db <= -90.0 else f"{db:.0f} dB"
 
 
 def pitch_name(pitch: int) -> str:

@@ -227,6 +227,8 @@ def _input_view(track: p.InputTrack, clip: bool) -> InputView:
         source = f"file {Path(rest).name}"
     elif kind == "signal":
         source = f"signal {rest}"
+    elif kind == "model":  # a model's output (perf.transfer, drone, echo: issue 13)
+        source = "model"
     else:
         source = ("channels " if len(track.channels) > 1 else "channel ") + "+".join(
             str(c) for c in track.channels

@@ -45,8 +45,21 @@ def test_status_is_frozen_and_has_exactly_the_contract_fields():
         status.state = "failed"  # type: ignore[misc]
     assert [f.name for f in dataclasses.fields(ModelStatus)] == [
         "name", "does", "model", "state", "p50_ms", "p95_ms", "playing", "late", "restarts",
-        "kind", "hears",
+        "kind", "hears", "latency_samples", "latency_ms", "level_db",
     ]
+
+
+def test_an_audio_model_reads_its_declared_latency_and_its_level_not_notes():
+    transfer = _status(name="trombone~", does="transfers trombone -> rave-hoot", kind="transfer",
+                       model="rave-hoot", playing=(), p50_ms=0.84, p95_ms=1.42,
+                       latency_samples=256, latency_ms=5.33, level_db=-14.4)  # fmt: skip
+    assert transfer.audio and not _status().audio
+    assert transfer.line() == ("trombone~  transfers trombone -> rave-hoot, 5.3 ms"
+                               "  p50 0.8 p95 1.4 ms  -14 dB")  # fmt: skip
+    quiet = dataclasses.replace(transfer, level_db=-120.0, late=480)
+    assert quiet.line().endswith("480 late  silent")
+    loading = dataclasses.replace(transfer, state="loading", latency_ms=None, p50_ms=None)
+    assert loading.line() == "trombone~  transfers trombone -> rave-hoot  loading"
 
 
 def test_pitch_names_put_middle_c_at_c4():

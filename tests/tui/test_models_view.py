@@ -22,6 +22,13 @@ LEAD = ModelStatus(
 )  # fmt: skip
 
 
+TRANSFER = ModelStatus(
+    "trombone~", "transfers trombone -> rave-hoot", "rave-hoot", "running", 0.84, 1.42, (),
+    0, 0, kind="transfer", hears=("trombone",), latency_samples=256, latency_ms=5.33,
+    level_db=-14.4,
+)  # fmt: skip
+
+
 class Screen(App):
     CSS_PATH = STYLESHEET
 
@@ -84,3 +91,19 @@ async def test_a_half_screen_column_says_the_latency_in_short():
         await pilot.pause()
         line = app.query_one(ModelsView).text()
         assert line.startswith("harmony  harm") and line.endswith("  1.2/1.9 ms  E4 C4")
+
+
+@pytest.mark.asyncio
+async def test_an_audio_model_shows_its_declared_latency_and_its_level():
+    app = Screen(replace(EMPTY, models=(HARMONY, TRANSFER)))
+    async with app.run_test(size=(120, 10)) as pilot:
+        await pilot.pause()
+        lines = app.query_one(ModelsView).text().splitlines()
+        assert lines[1] == ("trombone~  transfers trombone -> rave-hoot, 5.3 ms"
+                            "  p50 0.8 p95 1.4 ms  -14 dB")  # fmt: skip
+        widget = app.query_one(ModelsView)
+        widget.update(replace(EMPTY, models=(replace(TRANSFER, state="loading",
+                                                     latency_ms=None, level_db=None,
+                                                     p50_ms=None),)))
+        await pilot.pause()
+        assert widget.text() == "trombone~  transfers trombone -> rave-hoot  loading"

@@ -2,19 +2,24 @@
 
     harmony  harmonizes keys: 2 voices below, strings  notochord-hoot  p50 1.2 p95 1.9 ms  E4 C4
     lead     improvises on lead: density 0.5  notochord-hoot  restarting  1 restart
+    trombone~  transfers trombone -> rave-hoot, 5.3 ms  p50 0.8 p95 1.4 ms  -14 dB
 
 What each does, its latency from a key's arrival to its answer (p50/p95), and the notes it
 sounds now; a state other than running, late answers and restarts in warning colours. The
 widget has no lines (and so no height) while nothing runs, as the meters show inputs only
 when there are some. What does not fit goes: the model's name first, then the counts, then
 the latency's words (p50/p95 as "1.2/1.9 ms"), then the end of what it does.
+
+A model that sounds audio (issue 13: transfer, drone, echo) names its model in what it
+does, adds the latency it declares (what perf.compensate waits for) and shows its output
+level where a note model shows its notes.
 """
 
 from __future__ import annotations
 
 from textual.geometry import Size
 
-from hoot.realtime.status import ModelStatus, pitch_name
+from hoot.realtime.status import ModelStatus, level_words, pitch_name
 from hoot.stage.view import SetView
 from hoot.tui.widgets import LineWidget, Piece
 
@@ -81,7 +86,10 @@ class ModelsView(LineWidget):
         playing = [("  " + " ".join(pitch_name(p) for p in m.playing), "models--playing")]
         if not m.playing:
             playing = []
-        model = [(f"  {m.model}", "models--model")]
+        if m.audio and m.level_db is not None and m.state == "running":
+            playing = [(f"  {level_words(m.level_db)}", "models--playing")]
+        model = [] if m.audio else [(f"  {m.model}", "models--model")]
+        says = m.does if m.latency_ms is None else f"{m.does}, {m.latency_ms:.1f} ms"
         head = (f"{_clip(m.name, name_w):<{name_w}}  ", "models--name")
         # what gives way first: the model's name, the counts, the latency's words; then
         # `does` is cut
@@ -90,7 +98,7 @@ class ModelsView(LineWidget):
         for tail in tails:
             pieces = [*tail, *playing]
             room = width - len(head[0]) - sum(len(text) for text, _ in pieces)
-            if room >= min(len(m.does), WANTED):
+            if room >= min(len(says), WANTED):
                 break
-        does = (_clip(m.does, max(room, 1)), "models--does")
+        does = (_clip(says, max(room, 1)), "models--does")
         return (head, does, *pieces)
