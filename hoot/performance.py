@@ -1561,6 +1561,7 @@ class Performance:
             "beat_sample": tm.sample_at(beat),  # the voice reads the engine's own clock
             "phrase_sample": tm.sample_at(phrase),
             "phrase_beats": float(tm.grid_at_beat(phrase).beats_per_phrase),
+            "bar_beats": float(tm.grid_at_beat(phrase).beats_per_bar),  # an echo's bars
         }
 
     def _retime_models(self) -> None:

@@ -330,6 +330,9 @@ class RealtimeLayer:
             why = "crashed" if code and code < 0 else "stopped"
             if code == 0:
                 why = "quit by itself"
+            failure = voice.status.get("failure")
+            if failure:  # it said what went wrong while playing: say it with the restart
+                why = f"failed ({str(failure).rstrip('.')})"
         elif now - voice.beat > patience:
             why = "stopped answering"
         else:
