@@ -114,7 +114,8 @@ def play_return(base: int, frames: int, s0: int, n: int, out: np.ndarray) -> Non
     """Samples [s0, s0 + n) of the return ring at address `base` (hoot.engine.rings) into
     `out`: sample s is audio[s % frames] iff R_FROM <= s < R_WRITTEN and s >= R_WRITTEN -
     frames, else silence, counted in R_MISSING from the first sample of the writer's run on
-    (a sample before it is the model's latency, not a miss); then R_PLAYED = s0 + n. R_WRITTEN is read once, before the audio it publishes. REAL-TIME."""
+    (a sample before it is the model's latency, not a miss); then R_PLAYED = s0 + n.
+    R_WRITTEN is read once, before the audio it publishes. REAL-TIME."""
     head = carray(i64_pointer(base), (RETURN_HEADER,))
     audio = carray(f32_pointer(base + 8 * RETURN_HEADER), (frames, 2))
     written = head[R_WRITTEN]

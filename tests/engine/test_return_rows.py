@@ -285,23 +285,24 @@ def test_a_model_in_another_process_writes_ahead_and_the_engine_plays_it_at_its_
         def follow() -> bool:
             while (block := reader.read()) is not None:
                 got[block[0]] = block[1][slot.row]
-            return bool(got) and max(got) > start + 2 * SR
+            return bool(got) and max(got) > start + 2 * SR + SR // 4
 
         assert wait_until(follow), "the engine plays past the model's 2 s"
         end = int(model.stdout.readline())
-        assert model.wait(timeout=60) == 0 and end == start + 2 * SR
-        heard = right = 0
+        assert model.wait(timeout=60) == 0 and start + 2 * SR <= end < max(got)
+        heard = right = silent = 0
         for s0, audio in got.items():
             for i in range(audio.shape[0]):
                 s = s0 + i
                 if start <= s < end:
                     heard += 1
                     right += bool(np.array_equal(audio[i], sine_at(s, 1)[0]))
+                    silent += not audio[i].any()  # written too late: missed
                 elif s < start:
                     assert not audio[i].any(), "nothing before the model's first sample"
-        missing = ReturnWriter(slot.path).missing
         assert reader.lost == 0 and heard == end - start
-        assert right == heard - missing, "every sample at its place, the rest silent"
-        assert missing < SR // 10, "a busy machine may miss a little, never most of it"
+        assert right + silent == heard, "every sample at its place, or silence"
+        assert silent < SR // 10, "a busy machine may miss a little, never most of it"
+        assert ReturnWriter(slot.path).missing >= silent, "and what was missed is counted"
     finally:
         client.shutdown()
