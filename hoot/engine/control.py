@@ -14,18 +14,19 @@ what to do next; the engine plays on.
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from hoot.engine import core
+from hoot.engine import core, rings
 from hoot.engine import protocol as p
 from hoot.engine.clock_out import ClockOut
-from hoot.engine.core import FADE, Engine, LoadedStem, NewMap, Start
+from hoot.engine.core import FADE, MAX_COMPENSATE, Engine, LoadedStem, NewMap, Start
 from hoot.engine.fluid import SoundFontVoice
-from hoot.engine.inputs import DEVICE, LOOP, OFF, InputDeck, file_loop, signal_loop
+from hoot.engine.inputs import DEVICE, LOOP, OFF, RETURN, InputDeck, file_loop, signal_loop
 from hoot.engine.midi_routes import MidiRoutes
 from hoot.engine.stems import load_stem
 from hoot.errors import EngineError, HootError, StemError
@@ -98,6 +99,9 @@ class EngineControl:
         self.latency_probe = lambda: p.Latency(
             0, 0.0, False, "an offline engine has no device, so no round trip"
         )
+        self.host_block = lambda: 0  # the device's block size, told by the server
+        self.compensation = 0  # frames the tracks but the models' returns are delayed by
+        self._returns = itertools.count()  # names the return rings' files
         self._live_sounds: dict[int, str | None] = {}  # track -> the sound PlayFrom named
         self._lock = threading.RLock()
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hoot-loader")
@@ -130,6 +134,8 @@ class EngineControl:
             p.AddInput: self.add_input,
             p.RemoveInput: self.remove_input,
             p.Monitor: self.monitor,
+            p.ModelAudio: self.model_audio,
+            p.Compensate: self.compensate,
             p.MeasureLatency: lambda c: self.latency_probe(),
         }
 
@@ -262,6 +268,9 @@ class EngineControl:
             raise EngineError(f"an input needs a name without outer spaces, not {name!r}")
         if name in e.tracks[: e.generated]:
             raise EngineError(f"{name!r} is a generated track; give the input another name")
+        r = d.find(name)
+        if r is not None and d.rows[r].ret is not None:
+            raise EngineError(f"{name!r} is a model's output; give the input another name")
         channels = tuple(c.channels or ())
         given = [x for x in (channels, c.file, c.signal) if x]
         if len(given) != 1:
@@ -310,10 +319,80 @@ class EngineControl:
         r = d.named(c.name)
         row = d.rows[r]
         row.monitor = bool(c.on)
-        kind = LOOP if row.loop is not None else DEVICE
+        kind = RETURN if row.ret is not None else LOOP if row.loop is not None else DEVICE
         left, right = (row.channels[0] - 1, row.channels[-1] - 1) if row.channels else (0, 0)
-        self.engine.inbox.append(core.SetInput(r, kind, left, right, row.loop, row.monitor))
+        self.engine.inbox.append(
+            core.SetInput(r, kind, left, right, row.loop, row.monitor, row.ret)
+        )
         return d.reply(r, self.engine.clips())
+
+    def model_audio(self, c: p.ModelAudio) -> p.AudioSlot:
+        """A track for a model's audio output: an input row fed from a return ring its
+        process writes (hoot.engine.rings.ReturnWriter), or let go (`on` False)."""
+        d, e = self.deck, self.engine
+        name = c.name
+        if not isinstance(name, str) or not name.strip() or name != name.strip():
+            raise EngineError(f"a model's output needs a name without outer spaces, not {name!r}")
+        if name in e.tracks[: e.generated]:
+            raise EngineError(
+                f"{name!r} is a generated track; give the model's output another name"
+            )
+        r = d.find(name)
+        if r is not None and d.rows[r].ret is None:
+            raise EngineError(
+                f"{name!r} is a live input already; give the model's output another name"
+            )
+        if not c.on:
+            if r is not None:
+                e.inbox.append(core.SetInput(r, OFF))  # the core lets go; then the file goes
+                d.rows[r].__init__()
+                self._name_row(r, f"input {r + 1}")
+            return self._slot(None, -1 if r is None else r)
+        if r is not None:
+            rings.reset_return(d.rows[r].ret)
+            return self._slot(d.rows[r].ret, r)
+        r = next((k for k, row in enumerate(d.rows) if not row.name), None)
+        if r is None:
+            taken = ", ".join(row.name for row in d.rows)
+            raise EngineError(
+                f"all {len(d.rows)} input rows are taken ({taken}); let one go first"
+            )
+        notes = Path(e.notes_path)
+        ring = rings.create_return(
+            str(notes.with_name(f"{notes.stem}-{next(self._returns)}.return")), e.samplerate
+        )
+        ring.head[rings.R_PLAYED] = e.position
+        row = d.rows[r]
+        row.name, row.channels, row.source, row.monitor, row.ret = name, (), "model", True, ring
+        e.inbox.append(core.SetInput(r, RETURN, monitor=True, ret=ring))
+        self._name_row(r, name)
+        return self._slot(ring, r)
+
+    def _slot(self, ring: rings.ReturnRing | None, r: int) -> p.AudioSlot:
+        e = self.engine
+        return p.AudioSlot(
+            path=ring.path if ring is not None else "",
+            row=r,
+            track=e.generated + r if r >= 0 else -1,
+            ring=self.deck.ring,
+            samplerate=e.samplerate,
+            block=int(self.host_block()),
+        )
+
+    def compensate(self, c: p.Compensate) -> p.Compensation:
+        """Delay every track but the models' returns by `c.samples` on its way out."""
+        samples = c.samples
+        if isinstance(samples, bool) or not isinstance(samples, int) or not (
+            0 <= samples <= MAX_COMPENSATE
+        ):
+            raise EngineError(
+                f"compensation is a whole number of samples from 0 to {MAX_COMPENSATE} "
+                f"({MAX_COMPENSATE / self.engine.samplerate:.2f} s), not {samples!r}"
+            )
+        if samples != self.compensation:
+            self.engine.inbox.append(core.Compensate(samples))
+            self.compensation = samples
+        return p.Compensation(samples)
 
     def _name_row(self, r: int, name: str) -> None:
         """Give input row `r` its name, at 0 dB, centred, neither muted nor soloed."""
@@ -546,6 +625,7 @@ class EngineControl:
             faults=e.faults,
             state_version=e.state_version,
             inputs=self.deck.listing(e.clips()),
+            compensate=self.compensation,
         )
 
     def close(self) -> None:

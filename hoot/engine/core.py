@@ -33,6 +33,7 @@ LOCK_SLACK = 8  # frames by which a beat-locked loop may differ from its turn an
 GAIN_RAMP = 480  # frames over which gain, pan, mute and solo glide (10 ms at 48 kHz)
 TRACK_CLAMP = 64.0  # +36 dBFS: a track louder than this is broken, not loud
 NEVER = 1 << 62
+MAX_COMPENSATE = 16384  # frames the master may wait for a model's output (0.34 s at 48 kHz)
 
 
 @dataclass(eq=False)
@@ -140,8 +141,9 @@ class Live:
 @dataclass(frozen=True)
 class SetInput:
     """Feed input row `row` from device channels `left`, `right` (0-based; kind DEVICE),
-    from `loop` (frames x 2 float32, playing from this block on; kind LOOP) or from nothing
-    (kind OFF), monitored or not. The row's old loop goes to the graveyard."""
+    from `loop` (frames x 2 float32, playing from this block on; kind LOOP), from a model's
+    return ring `ret` (hoot.engine.rings.ReturnRing; kind RETURN) or from nothing (kind
+    OFF), monitored or not. The row's old loop or ring goes to the graveyard."""
 
     row: int
     kind: int
@@ -149,6 +151,16 @@ class SetInput:
     right: int = 0
     loop: np.ndarray | None = None
     monitor: bool = True
+    ret: object | None = None
+
+
+@dataclass(frozen=True)
+class Compensate:
+    """Delay every track that is not a model's return row by `samples` on its way to the
+    master (0: none; at most MAX_COMPENSATE), so that a model's output `samples` late
+    lines up with the rest. The delay line starts silent each time it is switched on."""
+
+    samples: int
 
 
 @dataclass(frozen=True)

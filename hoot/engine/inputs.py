@@ -9,10 +9,13 @@ Each block, `render_inputs` (compiled, REAL-TIME) writes every row's source into
 track buffer before the gains: a device row copies its channel (a mono input sounds on
 both sides; pan places it), a stand-in row plays its loop, in time from the block after
 it was made (sample s of the loop plays at engine sample start + s, so a render is the
-same at any block size). A row whose peak reaches `CLIP` (0.999) marks the sample; its
-lamp stays lit for `CLIP_HOLD` seconds after, and nothing else happens: the sample is
-neither clamped nor counted as a fault. Monitoring off keeps a row out of the master only
-(engine.core sums the monitored rows); it is still metered, recorded and ringed.
+same at any block size), and a model's return row (RETURN) plays the return ring a model's
+process writes (hoot.engine.rings: sample s at engine sample s, silence where nothing was
+written in time, counted in the ring's R_MISSING). A row whose peak reaches `CLIP` (0.999)
+marks the sample; its lamp stays lit for `CLIP_HOLD` seconds after, and nothing else
+happens: the sample is neither clamped nor counted as a fault. Monitoring off keeps a row
+out of the master only (engine.core sums the monitored rows); it is still metered,
+recorded and ringed.
 
 `InputDeck` is the control side: it checks a command against the device's channels,
 builds stand-ins off the audio thread and names rows; it reaches the audio thread only by
@@ -29,14 +32,16 @@ import numpy as np
 from numba import carray
 
 from hoot.engine import protocol as p
-from hoot.engine.kernel.jit import f32_pointer, jit
+from hoot.engine.kernel.jit import f32_pointer, i64_pointer, jit
+from hoot.engine.kernel.rings import fence
+from hoot.engine.rings import R_FROM, R_MISSING, R_PLAYED, R_WRITTEN, RETURN_HEADER
 from hoot.errors import EngineError, HootError
 
 INPUT_ROWS = 8  # input track rows every engine reserves: a band's worth of players
 CLIP = np.float32(0.999)
 CLIP_HOLD = 2.0  # seconds a clip lamp stays lit
 NEVER_CLIPPED = -(1 << 62)
-OFF, DEVICE, LOOP = 0, 1, 2
+OFF, DEVICE, LOOP, RETURN = 0, 1, 2, 3
 NOISE_SECONDS = 4  # a noise stand-in loops this long: no pattern a beat tracker could lock to
 CLICK_FRAMES_MS = 5.0  # each click of "clicks BPM": a 5 ms 1 kHz blip, decaying
 
@@ -44,7 +49,9 @@ CLICK_FRAMES_MS = 5.0  # each click of "clicks BPM": a 5 ms 1 kHz blip, decaying
 class InputState(NamedTuple):
     """Per row: what feeds it (kind), its device channels (0-based, left and right), its
     stand-in loop (address of a frames x 2 float32 array, frames, the engine sample its
-    first frame plays at), whether it is monitored, the last sample that clipped."""
+    first frame plays at) or, for a RETURN row, its return ring (loop_addr: the address of
+    the ring's int64 header, its audio right after; loop_len: its frames), whether it is
+    monitored, the last sample that clipped."""
 
     kind: np.ndarray  # int64 (rows,)
     left: np.ndarray  # int64 (rows,)
@@ -91,6 +98,8 @@ def render_inputs(
                     k = s % length
                     out[i, 0] = loop[k, 0]
                     out[i, 1] = loop[k, 1]
+        elif kind == RETURN and state.loop_len[r] > 0:
+            play_return(state.loop_addr[r], state.loop_len[r], s0, n, out)
         else:
             for i in range(n):
                 out[i, 0] = np.float32(0.0)
@@ -98,6 +107,36 @@ def render_inputs(
         for i in range(n):
             if abs(out[i, 0]) >= CLIP or abs(out[i, 1]) >= CLIP:
                 state.clip_at[r] = s0 + i
+
+
+@jit
+def play_return(base: int, frames: int, s0: int, n: int, out: np.ndarray) -> None:
+    """Samples [s0, s0 + n) of the return ring at address `base` (hoot.engine.rings) into
+    `out`: sample s is audio[s % frames] iff R_FROM <= s < R_WRITTEN and s >= R_WRITTEN -
+    frames, else silence, counted in R_MISSING from the first sample of the writer's run on
+    (a sample before it is the model's latency, not a miss); then R_PLAYED = s0 + n.
+    R_WRITTEN is read once, before the audio it publishes. REAL-TIME."""
+    head = carray(i64_pointer(base), (RETURN_HEADER,))
+    audio = carray(f32_pointer(base + 8 * RETURN_HEADER), (frames, 2))
+    written = head[R_WRITTEN]
+    fence()  # the count before the audio (and the run's start) it publishes
+    start = head[R_FROM]
+    low = max(start, written - frames)
+    missing = 0
+    for i in range(n):
+        s = s0 + i
+        if start >= 0 and low <= s < written:
+            k = s % frames
+            out[i, 0] = audio[k, 0]
+            out[i, 1] = audio[k, 1]
+        else:
+            out[i, 0] = np.float32(0.0)
+            out[i, 1] = np.float32(0.0)
+            if 0 <= start <= s:
+                missing += 1
+    fence()
+    head[R_MISSING] += missing
+    head[R_PLAYED] = s0 + n
 
 
 # ---- stand-ins (control side) ------------------------------------------------------------
@@ -161,7 +200,7 @@ def channel_names(ports: tuple[str, ...], channels: tuple[int, ...]) -> str:
 class InputRow:
     """What the control side knows of one input row."""
 
-    __slots__ = ("name", "channels", "source", "monitor", "loop")
+    __slots__ = ("name", "channels", "source", "monitor", "loop", "ret")
 
     def __init__(self) -> None:
         self.name = ""
@@ -169,6 +208,7 @@ class InputRow:
         self.source = ""
         self.monitor = True
         self.loop: np.ndarray | None = None  # a stand-in's audio, kept alive while it plays
+        self.ret = None  # a model's return ring (hoot.engine.rings.ReturnRing), source "model"
 
 
 class InputDeck:

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 from hoot.errors import EngineError
 
-PROTOCOL = 3  # bumped when a command or reply changes shape
+PROTOCOL = 4  # bumped when a command or reply changes shape
 
 
 # ---- replies ----------------------------------------------------------------------------
@@ -157,6 +157,7 @@ class EngineState(Reply):
     faults: int
     state_version: int
     inputs: tuple[InputTrack, ...] = ()  # the live inputs; their mixes are in `tracks`
+    compensate: int = 0  # frames every track but the models' returns is delayed by
 
     def to_wire(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -198,6 +199,29 @@ class NoteSlot(Reply):
     slot: int
     track: str
     track_index: int
+
+
+@dataclass(frozen=True)
+class AudioSlot(Reply):
+    """A model's audio output (ModelAudio): the return ring file `path` its process writes
+    with hoot.engine.rings.ReturnWriter(path) ("" once let go), its input `row` (its rows
+    in the input ring) and engine `track` index, the input ring `ring` it may read the other
+    inputs from (hoot.engine.rings.RingReader), the engine's `samplerate` and its host
+    `block` size in frames (0 offline or not known yet)."""
+
+    path: str
+    row: int
+    track: int
+    ring: str
+    samplerate: int
+    block: int = 0
+
+
+@dataclass(frozen=True)
+class Compensation(Reply):
+    """The delay compensation now: frames every track but the models' returns waits."""
+
+    samples: int
 
 
 @dataclass(frozen=True)
@@ -490,6 +514,31 @@ class ModelNotes(Command):
     on: bool = True
     name: str = ""
     sound: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelAudio(Command):
+    """Give a real-time model's audio output a track named `name` (e.g. "trombone~"): an
+    input row of its own, fed from a return ring the model's process writes (AudioSlot),
+    mixed, metered, recorded and ringed like any input (source "model"). The same name
+    again keeps the row and file and forgets what was written. `on` False lets it go: the
+    row is free and silent from the next block, and its file goes."""
+
+    verb = "model_audio"
+    reply = AudioSlot
+    name: str
+    on: bool = True
+
+
+@dataclass(frozen=True)
+class Compensate(Command):
+    """Delay every track but the models' return rows by `samples` on its way to the master
+    (0: off; at most 16384), so a model's output that many samples late lines up with the
+    music it was played against. The delayed tracks start from silence when it goes on."""
+
+    verb = "compensate"
+    reply = Compensation
+    samples: int
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ import math
 import mmap
 import os
 import time
+import weakref
 from pathlib import Path
 from typing import NamedTuple
 
@@ -272,9 +273,10 @@ def create_note_table(name: str, slots: int, ring: int) -> NoteMemory:
     return table
 
 
-def remove_note_table(path: str | Path, owner: int) -> None:
-    """Unlink the table file at `path` if this process is `owner` (a forked child that drops
-    its copy of an engine leaves the parent's file alone)."""
+def remove_owned(path: str | Path, owner: int) -> None:
+    """Unlink the file at `path` (a live-note table, a return ring) if this process is
+    `owner` (a forked child that drops its copy of an engine leaves the parent's file
+    alone)."""
     if os.getpid() == owner:
         Path(path).unlink(missing_ok=True)
 
@@ -469,3 +471,147 @@ def _peek(
             out_message[j, 2] = out_message[j + torn, 2]
         return n - torn, cursor + torn, lost
     return n, cursor, lost
+
+
+# ---- the return ring ----------------------------------------------------------------------
+#
+# A real-time model's audio comes back to the engine through a return ring: one named
+# shared-memory file per model output, written by the model's process (`ReturnWriter`, plain
+# numpy), read by the compiled core as an input row of kind RETURN (hoot.engine.inputs
+# `play_return`). The ring is indexed by engine sample: sample s lives at audio[s % frames],
+# so the writer says *when* each sample plays by where it puts it, and the core never waits:
+# a sample not written by the time its block renders plays as silence and is counted.
+#
+# Layout (one file, native byte order): a header of 8 int64 (`R_*`), then float32 audio
+# (frames x 2). R_WRITTEN: the engine sample up to which (exclusive) audio is written;
+# R_FROM: the first sample of the writer's current run (-1: nothing written yet); R_PLAYED:
+# the first sample of the core's next block; R_MISSING: samples the core needed (R_FROM >= 0)
+# and found unwritten. The writer owns R_WRITTEN and R_FROM, the core R_PLAYED and R_MISSING.
+# Sample s plays iff R_FROM <= s < R_WRITTEN and s >= R_WRITTEN - frames. The writer stores
+# the audio before it publishes R_WRITTEN (x86 keeps stores in program order), and never
+# writes more than frames - RETURN_SLACK ahead of R_PLAYED: the slots it overwrites then hold
+# samples at least RETURN_SLACK (8192) behind the core, which reads at most a max_block
+# (4096) part at a time. 32768 frames: 0.68 s at 48 kHz, 256 KB.
+
+RETURN_MAGIC = 0x686F6F7472657475  # "hootretu"
+RETURN_FRAMES = 1 << 15
+RETURN_SLACK = 8192
+R_MAGIC, R_WRITTEN, R_FROM, R_PLAYED, R_MISSING, R_SAMPLERATE, R_FRAMES = range(7)
+RETURN_HEADER = 8  # int64 slots
+
+
+class ReturnRing(NamedTuple):
+    """A return ring's arrays, views of its shared memory (the engine's side); `path` its
+    file, removed once nothing maps it here (the core's row let go of it)."""
+
+    head: np.ndarray  # int64 (RETURN_HEADER,)
+    audio: np.ndarray  # float32 (frames, 2): sample s at s % frames
+    path: str
+
+
+def _return_views(memory, frames: int) -> tuple[np.ndarray, np.ndarray]:
+    head = np.ndarray((RETURN_HEADER,), np.int64, memory)
+    audio = np.ndarray((frames, 2), np.float32, memory, 8 * RETURN_HEADER)
+    return head, audio
+
+
+def create_return(name: str, samplerate: int, frames: int = RETURN_FRAMES) -> ReturnRing:
+    """Create the return ring file `name` (a bare name lives in the runtime folder), every
+    page touched, nothing written (R_FROM -1). A file left under that name is unlinked
+    first (a writer still mapping it keeps its old memory). The file goes when the last
+    view of the ring in this process does (or at exit), and only in the process that made
+    it."""
+    path = ring_path(name)
+    path.unlink(missing_ok=True)
+    size = 8 * RETURN_HEADER + 4 * 2 * frames
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.ftruncate(fd, size)
+        memory = mmap.mmap(fd, size)
+    finally:
+        os.close(fd)
+    weakref.finalize(memory, remove_owned, path, os.getpid())
+    head, audio = _return_views(memory, frames)
+    audio.fill(0.0)
+    head[:] = 0
+    head[R_FROM] = -1
+    head[R_SAMPLERATE], head[R_FRAMES] = samplerate, frames
+    head[R_MAGIC] = RETURN_MAGIC  # last: a writer that sees it sees the rest
+    return ReturnRing(head, audio, str(path))
+
+
+def reset_return(ring: ReturnRing) -> None:
+    """Forget what was written: from the next block the row is silent until a new run."""
+    ring.head[R_FROM] = -1  # first: the core then reads nothing, whatever R_WRITTEN says
+    ring.head[R_WRITTEN] = 0
+    ring.head[R_MISSING] = 0
+
+
+class ReturnWriter:
+    """The one writer of a return ring, in a model's process (numpy only, no engine code
+    runs): `write(s0, audio)` puts audio for engine samples [s0, s0 + m); the engine plays
+    sample s at s exactly if it is written before the block holding s renders (`played`
+    tells where the engine is), and silence otherwise (counted in `missing`)."""
+
+    def __init__(self, path: str) -> None:
+        try:
+            with open(ring_path(path), "r+b") as f:
+                memory = mmap.mmap(f.fileno(), 0)
+        except (OSError, ValueError) as e:
+            raise EngineError(
+                f"no return ring at {path} ({e}); ask the engine for one (ModelAudio)"
+            ) from None
+        head = np.ndarray((RETURN_HEADER,), np.int64, memory) if len(memory) >= 64 else None
+        if head is None or head[R_MAGIC] != RETURN_MAGIC:
+            raise EngineError(f"{path} is not a hoot return ring")
+        self.path = str(path)
+        self.samplerate, self.frames = int(head[R_SAMPLERATE]), int(head[R_FRAMES])
+        if len(memory) < 8 * RETURN_HEADER + 8 * self.frames:
+            raise EngineError(f"{path} is cut short: not a whole return ring")
+        self._head, self._audio = _return_views(memory, self.frames)
+
+    @property
+    def played(self) -> int:
+        """The first sample of the engine's next block: write at or after it to be heard."""
+        return int(self._head[R_PLAYED])
+
+    @property
+    def missing(self) -> int:
+        """Samples the engine needed and found unwritten since the ring was (re)started."""
+        return int(self._head[R_MISSING])
+
+    @property
+    def written(self) -> int:
+        """The sample up to which (exclusive) audio is written."""
+        return int(self._head[R_WRITTEN])
+
+    def write(self, s0: int, audio: np.ndarray) -> None:
+        """Audio (m x 2, or m mono, float32) for engine samples [s0, s0 + m). A write that
+        does not follow the last one (a gap, a restart) starts a new run: what was written
+        before it is no longer played."""
+        x = np.asarray(audio, np.float32)
+        if x.ndim == 1:
+            x = np.repeat(x[:, None], 2, axis=1)
+        if x.ndim != 2 or x.shape[1] != 2:
+            raise EngineError(f"a return ring takes m x 2 or mono audio, not shape {x.shape}")
+        s0, m = int(s0), len(x)
+        if m == 0:
+            return
+        head, frames = self._head, self.frames
+        ahead = s0 + m - int(head[R_PLAYED])
+        if s0 < 0 or ahead > frames - RETURN_SLACK:
+            raise EngineError(
+                f"samples [{s0}, {s0 + m}) are too far ahead of the engine (at "
+                f"{int(head[R_PLAYED])}): a return ring takes at most "
+                f"{frames - RETURN_SLACK} frames ahead"
+            )
+        if s0 != head[R_WRITTEN] or head[R_FROM] < 0:
+            head[R_FROM] = s0
+        k = s0 % frames
+        first = min(m, frames - k)
+        self._audio[k : k + first] = x[:first]
+        self._audio[: m - first] = x[first:]
+        head[R_WRITTEN] = s0 + m  # after the audio: the core reads nothing unwritten
+
+    def close(self) -> None:
+        self._head = self._audio = None

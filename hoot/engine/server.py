@@ -82,6 +82,7 @@ class EngineServer:
         self.control = EngineControl(self.engine, self.recorder, self.recordings,
                                      routes=self.routes)  # fmt: skip
         self.control.latency_probe = self.measure_latency
+        self.control.host_block = self.host_block
         self.ring_name = f"{session_key(self.session_dir)}.inputs"
         self.backend_kind, self.device, self.blocksize = backend, device, blocksize
         self.supervisor = None
@@ -144,6 +145,12 @@ class EngineServer:
     def measure_latency(self) -> p.Latency:
         """The round trip input -> output on the device playing now (latency.py)."""
         return measure_round_trip(self.engine, self.backend)
+
+    def host_block(self) -> int:
+        """The host block size the device runs at (what the status file reports), 0 before
+        it opens."""
+        b = self.backend
+        return int(getattr(b, "last_block", 0) or b.blocksize or 0) if b is not None else 0
 
     def _output_latency(self) -> float:
         b = self.backend
@@ -323,7 +330,7 @@ class EngineServer:
                 s[st.F_CPU] = b.cpu_load
                 s[st.F_CPU_PEAK] = getattr(b, "cpu_peak", b.cpu_load)
                 s[st.F_LATENCY] = b.latency
-                s[st.F_BLOCKSIZE] = getattr(b, "last_block", 0) or b.blocksize
+                s[st.F_BLOCKSIZE] = self.host_block()
                 s[st.F_REALTIME] = b.realtime_priority
             s[st.HEADER : st.HEADER + G * 4] = e.meters[:G].reshape(-1)
             s[live - 4 : live] = e.meters[T]

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from hoot.engine import core, rings
-from hoot.engine.inputs import LOOP, make_inputs
+from hoot.engine.inputs import LOOP, RETURN, make_inputs
 from hoot.engine.kernel import callback as kc
 from hoot.engine.kernel import clock as kclock
 from hoot.engine.kernel import commands as cm
@@ -44,9 +44,11 @@ from hoot.errors import EngineError
 from hoot.music.time import TempoMap
 
 INPUT = kw.INPUT
+COMPENSATE = kw.COMPENSATE
 """A command record (kernel.world's FOREIGN kinds): feed an input row. Columns: TRACK the
 row, SLOT its kind, SAMPLE and QUANTUM its left and right device channels, NAME its loop's
-address, BUFFER the loop's frames, AT_ONCE monitored."""
+address (a RETURN row: its return ring's header; the audio follows it), BUFFER the loop's
+(the ring's) frames, AT_ONCE monitored."""
 
 _ENGINES = itertools.count()  # names the live-note tables of the engines this process makes
 
@@ -146,7 +148,7 @@ class Front:
         table = rings.create_note_table(name, kw.LIVE_SLOTS, midi_in.RING)
         self.notes_path = str(rings.ring_path(name))
         self._unlink_notes = weakref.finalize(
-            self, rings.remove_note_table, self.notes_path, os.getpid()
+            self, rings.remove_owned, self.notes_path, os.getpid()
         )
         self.note_table = table
         clock = kclock.make_clock(samplerate)
@@ -179,8 +181,9 @@ class Front:
         self.clock_paths: list[Any] = [None] * kw.CLOCK_SLOTS  # JackClock, RtMidiClock
         self._clock_left = [-1] * kw.CLOCK_SLOTS  # blocks rendered when the path left
         self.inputs = make_inputs(T - G)
-        self.input_loops: list[np.ndarray | None] = [None] * (T - G)
-        self._retiring: deque[tuple[int, np.ndarray]] = deque()  # (record, loop) in flight
+        # what each input row's core reads: a loop, a return ring (rings.ReturnRing), None
+        self.input_loops: list[Any] = [None] * (T - G)
+        self._retiring: deque[tuple[int, Any]] = deque()  # (record, loop or ring) in flight
         rows = max(T - G, 1)
         self.in_ring = Ring(
             np.zeros(HEADER, np.int64),
@@ -267,6 +270,8 @@ class Front:
             self.desk.send(cmd)
         elif isinstance(cmd, core.SetInput):
             self._set_input(cmd)
+        elif isinstance(cmd, core.Compensate):
+            self._record(COMPENSATE, SAMPLE=int(cmd.samples))
         elif isinstance(cmd, core.Live):
             self._live(tuple(cmd.inputs))
         elif isinstance(cmd, core.Sink):
@@ -482,17 +487,23 @@ class Front:
         r = int(cmd.row)
         if not 0 <= r < len(self.input_loops):
             raise EngineError(f"there is no input row {r}")
-        loop = None
+        loop, address, frames = None, 0, 0
         if cmd.kind == LOOP and cmd.loop is not None:
             loop = np.ascontiguousarray(cmd.loop, np.float32)
+            address, frames = loop.ctypes.data, len(loop)
+        elif cmd.kind == RETURN and cmd.ret is not None:
+            loop = cmd.ret  # its views keep the mapping (and so the file) while the core reads
+            address, frames = loop.head.ctypes.data, len(loop.audio)
+            if loop.audio.ctypes.data != address + 8 * rings.RETURN_HEADER:
+                raise EngineError("a return ring's audio must follow its header")
         seq = self._record(
             INPUT,
             r,
             SLOT=int(cmd.kind),
             SAMPLE=int(cmd.left),
             QUANTUM=int(cmd.right),
-            NAME=0 if loop is None else loop.ctypes.data,
-            BUFFER=0 if loop is None else len(loop),
+            NAME=address,
+            BUFFER=frames,
             AT_ONCE=1 if cmd.monitor else 0,
         )
         old = self.input_loops[r]
@@ -502,8 +513,8 @@ class Front:
 
     def collect(self) -> None:
         """Let go of what the core no longer reads (the control thread, often): stems, input
-        loops, and the SoundFont voices that have faded out (their synths close as Python
-        drops them)."""
+        loops, return rings (whose files go with them), and the SoundFont voices that have
+        faded out (their synths close as Python drops them)."""
         self.desk.collect()
         taken = int(self.desk.ring.at[cm.READ])
         while self._retiring and self._retiring[0][0] < taken:

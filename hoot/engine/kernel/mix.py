@@ -15,6 +15,13 @@ exactly, where no reduction is needed): about 5 us for 8 tracks at 64 frames, 0.
 period (benchmarks/kernel_mix.py). The limiter's lookahead is a delay line in
 `MixState.delay` whose last `n` rows receive the master sum directly.
 
+Delay compensation: with `i[COMPENSATE]` = D > 0, every track that is not `direct` (a
+model's return row) is summed into `comp`, a ring of MAX_COMPENSATE + max_block frames
+indexed by absolute sample, and reaches the master D samples later; direct tracks are
+summed straight in. So a model's output written D samples after its input lines up with
+the tracks it was played against, to the sample. The ring is zeroed (160 KB, in place)
+when compensation is switched on from 0; at D = 0 the mix is the oracle's, bit for bit.
+
 Gains glide as in the Python core: a track's gain at absolute frame s is
 `old + (new - old) * clip((s - since) / GAIN_RAMP, 0, 1)`, computed in float64 and rounded
 to float32 at the same two steps, and the steady-state gains come from the same formula,
@@ -28,14 +35,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from hoot.engine.core import GAIN_RAMP, TRACK_CLAMP
+from hoot.engine.core import GAIN_RAMP, MAX_COMPENSATE, TRACK_CLAMP
 from hoot.engine.kernel.jit import jit
 from hoot.engine.limiter import UNITS, Limiter
 
-GLIDES_END, FAULTS, CARRY, RELEASE, LOOKAHEAD = range(5)
+GLIDES_END, FAULTS, CARRY, RELEASE, LOOKAHEAD, COMPENSATE = range(6)
 """Columns of `MixState.i` (int64): the first sample at which every glide has ended; faults
 (a track silenced for NaN or inf, a bad mix command); the limiter's running max of
-need + release * sample; its release in log2 units per sample; its lookahead in frames."""
+need + release * sample; its release in log2 units per sample; its lookahead in frames;
+the delay compensation in frames (0: off)."""
 
 REDUCTION_DB, TARGET, CEILING = range(3)
 """Columns of `MixState.f` (float64): the limiter's latest gain reduction in dB (for the
@@ -64,13 +72,15 @@ class MixState(NamedTuple):
     hold: np.ndarray  # int64 (lookahead - 1 + max_block,): reduction held, log2 units
     to_master: np.ndarray  # uint8 (T,): 1 where the track is summed into the master (an
     # input whose player hears themselves acoustically is 0: metered, recorded, not heard)
+    direct: np.ndarray  # uint8 (T,): 1 where the track skips delay compensation (a return)
+    comp: np.ndarray  # float32 (MAX_COMPENSATE + max_block, 2): compensated sums, s % len
 
 
 def make_mix(samplerate: int, n_tracks: int, max_block: int) -> MixState:
     """A mixer at rest: every gain 1, nothing gliding, the limiter's delay line silent."""
     limiter = Limiter(samplerate, 1)  # its settings, so that there is one source of them
     size = limiter.lookahead - 1 + max_block
-    i = np.zeros(5, np.int64)
+    i = np.zeros(6, np.int64)
     i[GLIDES_END] = 0
     i[CARRY] = _NO_CARRY
     i[RELEASE] = limiter.release
@@ -92,7 +102,21 @@ def make_mix(samplerate: int, n_tracks: int, max_block: int) -> MixState:
         np.zeros(size, np.float32),
         np.zeros(size, np.int64),
         np.ones(n_tracks, np.uint8),
+        np.zeros(n_tracks, np.uint8),
+        np.zeros((MAX_COMPENSATE + max_block, 2), np.float32),
     )
+
+
+@jit
+def set_compensation(ms: MixState, samples: int) -> None:
+    """Delay the tracks that are not direct by `samples` (0: off) from this block on; the
+    delay line starts silent when switched on. Beyond MAX_COMPENSATE: a fault, unchanged."""
+    if not 0 <= samples <= MAX_COMPENSATE:
+        ms.i[FAULTS] += 1
+        return
+    if ms.i[COMPENSATE] == 0 and samples > 0:
+        ms.comp[:] = np.float32(0.0)
+    ms.i[COMPENSATE] = samples
 
 
 @jit
@@ -164,6 +188,10 @@ def _gain_and_sum(ms: MixState, tracks: np.ndarray, s0: int, n: int) -> None:
     numpy reduces them in)."""
     h = ms.i[LOOKAHEAD] - 1
     master = ms.delay
+    late = ms.i[COMPENSATE]
+    if late > 0:
+        _compensated_sum(ms, tracks, s0, n, late)
+        return
     steady = s0 >= ms.i[GLIDES_END]
     inv_n = np.float32(1.0 / n)
     summed = False
@@ -201,6 +229,59 @@ def _gain_and_sum(ms: MixState, tracks: np.ndarray, s0: int, n: int) -> None:
         for k in range(n):
             master[h + k, 0] = np.float32(0.0)
             master[h + k, 1] = np.float32(0.0)
+
+
+@jit
+def _compensated_sum(ms: MixState, tracks: np.ndarray, s0: int, n: int, late: int) -> None:
+    """_gain_and_sum with compensation on: the tracks heard that are not direct are summed
+    into `comp` at their own samples, and the master takes them `late` samples later, plus
+    the direct tracks now."""
+    h = ms.i[LOOKAHEAD] - 1
+    master = ms.delay
+    comp = ms.comp
+    size = comp.shape[0]
+    steady = s0 >= ms.i[GLIDES_END]
+    inv_n = np.float32(1.0 / n)
+    for k in range(n):
+        j = (s0 + k) % size
+        comp[j, 0] = np.float32(0.0)
+        comp[j, 1] = np.float32(0.0)
+        master[h + k, 0] = np.float32(0.0)
+        master[h + k, 1] = np.float32(0.0)
+    for t in range(tracks.shape[0]):
+        heard = ms.to_master[t] != 0
+        direct = ms.direct[t] != 0
+        peak_l = np.float32(0.0)
+        peak_r = np.float32(0.0)
+        sq_l = 0.0
+        sq_r = 0.0
+        g_l = ms.gain_final[t, 0]
+        g_r = ms.gain_final[t, 1]
+        for k in range(n):
+            if not steady:
+                tt = np.float64(s0 + k) - ms.gain_since[t]
+                g_l = _glide_gain(tt, ms.gain_delta[t, 0], ms.gain_old[t, 0])
+                g_r = _glide_gain(tt, ms.gain_delta[t, 1], ms.gain_old[t, 1])
+            left = tracks[t, k, 0] * g_l
+            right = tracks[t, k, 1] * g_r
+            tracks[t, k, 0] = left
+            tracks[t, k, 1] = right
+            if heard and direct:
+                master[h + k, 0] += left
+                master[h + k, 1] += right
+            elif heard:
+                j = (s0 + k) % size
+                comp[j, 0] += left
+                comp[j, 1] += right
+            peak_l = max(peak_l, abs(left))
+            peak_r = max(peak_r, abs(right))
+            sq_l += left * left
+            sq_r += right * right
+        _set_meter(ms.meters, t, peak_l, peak_r, sq_l, sq_r, inv_n)
+    for k in range(n):
+        j = (s0 + k - late + size) % size  # written this block or before: size >= late + n
+        master[h + k, 0] += comp[j, 0]
+        master[h + k, 1] += comp[j, 1]
 
 
 @jit

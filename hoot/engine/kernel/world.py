@@ -17,8 +17,9 @@ One block, in the Python core's order (engine.core's docstring has the rules):
   4. each event goes to its track's sink: the synth voices, a SoundFont voice or a MIDI
      output;
   5. the voices, then the SoundFont voices (in the order they came), render into the track
-     buffers; live audio inputs are added;
-  6. guard, gains, sum, limiter, meters; the recorder's tap; the input ring.
+     buffers; live audio inputs are added (a model's return row reads its return ring);
+  6. guard, gains, sum (the tracks but the return rows delayed when compensation is on),
+     limiter, meters; the recorder's tap; the input ring.
 A host block longer than `max_block` is rendered in parts, as the Python core did.
 """
 
@@ -30,7 +31,7 @@ import numpy as np
 
 from hoot.engine.core import FADE
 from hoot.engine.fluid import EVENTS
-from hoot.engine.inputs import OFF, InputState, render_inputs
+from hoot.engine.inputs import OFF, RETURN, InputState, render_inputs
 from hoot.engine.kernel import clock as kclock
 from hoot.engine.kernel import clock_out as kco
 from hoot.engine.kernel import commands as cm
@@ -54,12 +55,13 @@ VOICES, HARDWARE, FONT = 0, 1, 2
 """`World.sink`: where a track's notes go: the synth voices, a MIDI output, or the track's
 SoundFont voice (its slot in `World.font_of`)."""
 
-SINK, LIVE, INPUT, SYNTH = 16, 17, 18, 19
+SINK, LIVE, INPUT, SYNTH, COMPENSATE = 16, 17, 18, 19, 20
 """Command records beyond the players' (kernel.commands hands them on): route a track's
 notes (TRACK; SLOT = HARDWARE with SAMPLE its port slot, QUANTUM its channel and the float
 BEAT column its shift, or VOICES: back to the track's synth), start or end a live input
 slot (SLOT; TRACK; SAMPLE = 1 on, 0 off), feed a live audio input row (kernel.front.INPUT
-says how), play a track on a SoundFont slot (TRACK; SLOT, -1: the synth voices)."""
+says how), play a track on a SoundFont slot (TRACK; SLOT, -1: the synth voices), delay
+every track but the models' return rows by SAMPLE frames (kernel.mix.set_compensation)."""
 
 LIVE_SLOTS = 8
 """Live MIDI inputs playing at once (keyboards, pads, a wind controller)."""
@@ -292,6 +294,7 @@ def _block(w: World, inp: np.ndarray, out: np.ndarray, s0: int, n: int) -> None:
         for r in range(T - G):
             heard = w.inputs.kind[r] != OFF and w.inputs.monitor[r] != 0
             w.mix.to_master[G + r] = 1 if heard else 0
+            w.mix.direct[G + r] = 1 if w.inputs.kind[r] == RETURN else 0
     kmix.mix_block(w.mix, tb, out, s0, n)
     probe_block(w.probe, out, inp, s0, n)
     tap(w.tap, out, tb, n)
@@ -378,6 +381,8 @@ def _take_commands(w: World, s0: int) -> None:
             _synth(w, r[cm.TRACK], r[cm.SLOT], s0)
         elif kind == LIVE:
             _live(w, r[cm.SLOT], r[cm.TRACK], r[cm.SAMPLE] != 0, s0)
+        elif kind == COMPENSATE:
+            kmix.set_compensation(w.mix, r[cm.SAMPLE])
         elif kind == INPUT:
             _input(w, r[cm.TRACK], r[cm.SLOT], r[cm.SAMPLE], r[cm.QUANTUM], r[cm.NAME],
                    r[cm.BUFFER], r[cm.AT_ONCE], s0)  # fmt: skip
