@@ -1906,13 +1906,13 @@ class Performance:
                 for m in self.models:
                     if m.kind == "transfer" and m.state in ("loading", "running"):
                         want = max(want, m.latency_samples or 0)
-                        if (m.latency_samples or 0) > MAX_COMPENSATE:
+                        if (m.latency_samples or 0) > p.MAX_COMPENSATE:
                             late.append(m.name)
             for name in set(late) - self._said_too_late:
-                self.say(f"{name} lags more than the mix can wait ({MAX_COMPENSATE} "
+                self.say(f"{name} lags more than the mix can wait ({p.MAX_COMPENSATE} "
                          "samples); the mix waits that long")  # fmt: skip
             self._said_too_late = set(late)
-            want = min(want, MAX_COMPENSATE)
+            want = min(want, p.MAX_COMPENSATE)
             if want == self._compensated:
                 return
             try:
@@ -2260,7 +2260,6 @@ def _checkpoint(model: str | Path | None) -> Path | None:
 
 
 EMBEDDED_AUDIO = MODELS_DIR / "rave-hoot.ts"  # the RAVE-style model hoot ships (issue 13)
-MAX_COMPENSATE = 16384  # the engine's most (hoot.engine.protocol.Compensate): 0.34 s at 48 kHz
 # what Live.set takes for each audio model (the words of the call that started it)
 AUDIO_WORDS = {
     "transfer": ("mix", "bias", "scale", "noise", "model"),

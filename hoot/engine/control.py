@@ -24,7 +24,7 @@ from typing import Any
 from hoot.engine import core, rings
 from hoot.engine import protocol as p
 from hoot.engine.clock_out import ClockOut
-from hoot.engine.core import FADE, MAX_COMPENSATE, Engine, LoadedStem, NewMap, Start
+from hoot.engine.core import FADE, Engine, LoadedStem, NewMap, Start
 from hoot.engine.fluid import SoundFontVoice
 from hoot.engine.inputs import DEVICE, LOOP, OFF, RETURN, InputDeck, file_loop, signal_loop
 from hoot.engine.midi_routes import MidiRoutes
@@ -383,11 +383,11 @@ class EngineControl:
         """Delay every track but the models' returns by `c.samples` on its way out."""
         samples = c.samples
         if isinstance(samples, bool) or not isinstance(samples, int) or not (
-            0 <= samples <= MAX_COMPENSATE
+            0 <= samples <= p.MAX_COMPENSATE
         ):
             raise EngineError(
-                f"compensation is a whole number of samples from 0 to {MAX_COMPENSATE} "
-                f"({MAX_COMPENSATE / self.engine.samplerate:.2f} s), not {samples!r}"
+                f"compensation is a whole number of samples from 0 to {p.MAX_COMPENSATE} "
+                f"({p.MAX_COMPENSATE / self.engine.samplerate:.2f} s), not {samples!r}"
             )
         if samples != self.compensation:
             self.engine.inbox.append(core.Compensate(samples))

@@ -33,7 +33,6 @@ LOCK_SLACK = 8  # frames by which a beat-locked loop may differ from its turn an
 GAIN_RAMP = 480  # frames over which gain, pan, mute and solo glide (10 ms at 48 kHz)
 TRACK_CLAMP = 64.0  # +36 dBFS: a track louder than this is broken, not loud
 NEVER = 1 << 62
-MAX_COMPENSATE = 16384  # frames the master may wait for a model's output (0.34 s at 48 kHz)
 
 
 @dataclass(eq=False)

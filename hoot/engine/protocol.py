@@ -530,11 +530,15 @@ class ModelAudio(Command):
     on: bool = True
 
 
+MAX_COMPENSATE = 16384
+"""Frames the mix may wait for a model's output (Compensate): 0.34 s at 48 kHz."""
+
+
 @dataclass(frozen=True)
 class Compensate(Command):
     """Delay every track but the models' return rows by `samples` on its way to the master
-    (0: off; at most 16384), so a model's output that many samples late lines up with the
-    music it was played against. The delayed tracks start from silence when it goes on."""
+    (0: off; at most MAX_COMPENSATE), so a model's output that many samples late lines up
+    with the music it was played against. The delayed tracks start from silence when it goes on."""
 
     verb = "compensate"
     reply = Compensation

@@ -20,8 +20,8 @@ import soundfile as sf
 from hoot.engine import protocol as p
 from hoot.engine import rings
 from hoot.engine.client import EngineClient, LocalEngine
-from hoot.engine.core import MAX_COMPENSATE
 from hoot.engine.inputs import INPUT_ROWS
+from hoot.engine.protocol import MAX_COMPENSATE
 from hoot.engine.rings import R_FROM, ReturnWriter
 from hoot.errors import EngineError
 from hoot.music.roles import TRACKS

@@ -35,9 +35,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from hoot.engine.core import GAIN_RAMP, MAX_COMPENSATE, TRACK_CLAMP
+from hoot.engine.core import GAIN_RAMP, TRACK_CLAMP
 from hoot.engine.kernel.jit import jit
 from hoot.engine.limiter import UNITS, Limiter
+from hoot.engine.protocol import MAX_COMPENSATE
 
 GLIDES_END, FAULTS, CARRY, RELEASE, LOOKAHEAD, COMPENSATE = range(6)
 """Columns of `MixState.i` (int64): the first sample at which every glide has ended; faults
