@@ -101,6 +101,7 @@ def _listening(path: Path) -> bool:
 
 _STATUS_PID_SLOT = 11  # hoot.engine.status.F_PID: float64 slots into the file
 _NOTES_PID_SLOT = 1  # hoot.engine.rings.N_PID: int64 slots into the file
+_RETURN_PID_SLOT = 7  # hoot.engine.rings.R_PID: the same, in a model's return ring
 
 
 def _status_pid(path: Path) -> int:
@@ -112,10 +113,11 @@ def _status_pid(path: Path) -> int:
         return 0
 
 
-def _notes_pid(path: Path) -> int:
+def _notes_pid(path: Path, slot: int | None = None) -> int:
+    """The pid a live-note table (or, at `slot`, a model's return ring) was made by."""
     try:
         with open(path, "rb") as f:
-            f.seek(8 * _NOTES_PID_SLOT)
+            f.seek(8 * (_NOTES_PID_SLOT if slot is None else slot))
             return struct.unpack("=q", f.read(8))[0]
     except (OSError, struct.error):
         return 0
@@ -144,6 +146,8 @@ def clean(keep: Path | None = None) -> list[Path]:
                 stale = not pid_alive(_status_pid(path))
             elif path.suffix == ".notes":
                 stale = not pid_alive(_notes_pid(path))
+            elif path.suffix == ".return":
+                stale = not pid_alive(_notes_pid(path, _RETURN_PID_SLOT))
             elif path.suffix == ".sock":
                 stale = not _listening(path)
             elif path.is_dir() and path.name.startswith("spool-"):

@@ -496,7 +496,7 @@ def _peek(
 RETURN_MAGIC = 0x686F6F7472657475  # "hootretu"
 RETURN_FRAMES = 1 << 15
 RETURN_SLACK = 8192
-R_MAGIC, R_WRITTEN, R_FROM, R_PLAYED, R_MISSING, R_SAMPLERATE, R_FRAMES = range(7)
+R_MAGIC, R_WRITTEN, R_FROM, R_PLAYED, R_MISSING, R_SAMPLERATE, R_FRAMES, R_PID = range(8)
 RETURN_HEADER = 8  # int64 slots
 
 
@@ -536,6 +536,7 @@ def create_return(name: str, samplerate: int, frames: int = RETURN_FRAMES) -> Re
     head[:] = 0
     head[R_FROM] = -1
     head[R_SAMPLERATE], head[R_FRAMES] = samplerate, frames
+    head[R_PID] = os.getpid()  # runtime.clean() removes the file once its maker is gone
     head[R_MAGIC] = RETURN_MAGIC  # last: a writer that sees it sees the rest
     return ReturnRing(head, audio, str(path))
 

@@ -306,3 +306,32 @@ def test_a_model_in_another_process_writes_ahead_and_the_engine_plays_it_at_its_
         assert ReturnWriter(slot.path).missing >= silent, "and what was missed is counted"
     finally:
         client.shutdown()
+
+
+def test_a_return_ring_left_by_a_killed_engine_is_cleaned_up():
+    """A return ring goes with the process that made it; one whose maker was killed (no
+    exit handler ran) is removed by runtime.clean(), as a live-note table is."""
+    import signal
+
+    from hoot import runtime
+
+    killed = python(
+        """
+        import time
+        from hoot.engine import rings
+        ring = rings.create_return("test-killed.return", 48000)
+        print("made", flush=True)
+        time.sleep(600)
+        """,
+        stdout=subprocess.PIPE,
+    )
+    left = runtime.runtime_dir() / "test-killed.return"
+    try:
+        assert killed.stdout.readline().strip() == "made"
+        assert left.exists() and left not in runtime.clean(), "its maker lives: it stays"
+    finally:
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()
+    assert left.exists()
+    assert left in runtime.clean()
+    assert not left.exists()
