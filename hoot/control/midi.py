@@ -2,14 +2,16 @@
 
     perf.midi                                    # the inputs, the outputs, the maps
     perf.midi.map(cc=21, to="bass.gain", range=(-40, 6), port="nano")
-    perf.midi.learn("bass.pan")                  # turn a knob within 30 s
+    perf.midi.map(note=36, to="trombone~.noise", range=(0, 2))   # a pad, held
+    perf.midi.learn("bass.pan")                  # turn a knob or hit a pad within 30 s
     perf.midi.maps                               # what is mapped
-    perf.midi.unmap("bass.gain")                 # or unmap(cc=21)
+    perf.midi.unmap("bass.gain")                 # or unmap(cc=21), unmap(note=36)
 
 The stage makes one MidiRig and opens MIDI only when something asks for it (a map, learn,
 a look at the ports): a machine with no MIDI starts as before, and `hoot tui` loads no
 rtmidi when no MIDI is used. While maps exist the rig listens to every input (new ones are
-found within a second) and hands each CC to the MapRunner (hoot.control.maps), which
+found within a second) and hands each CC and each pad's Note On and Note Off to the
+MapRunner (hoot.control.maps), which
 applies it off the MIDI thread. The maps are saved in session.toml (`midi_maps`) and the
 stage restores them when it starts.
 """
@@ -32,7 +34,10 @@ class Maps(list):
 
     def __repr__(self) -> str:
         if not self:
-            return 'no MIDI maps: perf.midi.map(cc=21, to="bass.gain") or perf.midi.learn(...)'
+            return (
+                'no MIDI maps: perf.midi.map(cc=21, to="bass.gain"), a pad with '
+                'perf.midi.map(note=36, to="bass.gain") or perf.midi.learn(...)'
+            )
         return "\n".join(str(m) for m in self)
 
 
@@ -48,9 +53,10 @@ class MidiRig:
         self._lock = threading.RLock()
         self._maps: list[MidiMap] = []
         self._by_cc: dict[int, tuple[MidiMap, ...]] = {}
+        self._by_note: dict[int, tuple[MidiMap, ...]] = {}
         self._listening: dict[str, Any] = {}  # input name -> MidiIn
         self._learning: tuple[str, tuple[float, float] | None, float] | None = None
-        self._learned: tuple[str, int, int] | None = None
+        self._learned: tuple[str, int, str, int] | None = None  # port, channel, cc|note, n
         self._next_scan = 0.0
         self._closed = False
         self.runner = MapRunner(stage.perf, stage.link.send, stage.say)
@@ -98,14 +104,18 @@ class MidiRig:
 
     def map(
         self,
-        cc: int,
-        to: str,
+        cc: int | None = None,
+        to: str | None = None,
         range: tuple[float, float] | None = None,  # noqa: A002 - the performer's word
         port: str | None = None,
         channel: int | None = None,
+        *,
+        note: int | None = None,
     ) -> MidiMap:
         """Let controller knob `cc` (0..127) drive `to` from range[0] (CC 0) to range[1]
-        (CC 127).
+        (CC 127), or pad `note` (0..127) hold it at range[0] + (range[1] - range[0]) *
+        velocity / 127 while pressed, back to where it was on release (on mute and solo a
+        press toggles). Give one of cc= and note=.
 
         `to` is a string: "TRACK.gain" (dB, default range (-40, 6)), "TRACK.pan" (-1..1),
         "TRACK.mute" or "TRACK.solo" (a press, a value of 64 or more, toggles),
@@ -115,19 +125,23 @@ class MidiRig:
         again replaces the old range. Saved with the session.
 
             perf.midi.map(cc=21, to="bass.gain", range=(-40, 6), port="nano")
+            perf.midi.map(note=36, to="trombone~.noise", range=(0, 2), channel=10)
         """
+        # the words are checked before a port= opens MIDI
+        make_map(cc, to, self._tracks, range, None, channel, self._models, note)
         if port is not None:
             self.ports.find_input(port)  # a typo fails now, with the inputs listed
-        midi_map = make_map(cc, to, self._tracks, range, port, channel, self._models)
+        midi_map = make_map(cc, to, self._tracks, range, port, channel, self._models, note)
         self._add(midi_map)
         return midi_map
 
     def learn(self, to: str, range: tuple[float, float] | None = None,  # noqa: A002
               timeout: float = LEARN_TIMEOUT) -> None:  # fmt: skip
-        """Map `to` to the next knob moved on any input, within `timeout` seconds.
+        """Map `to` to the next knob moved or pad hit on any input, within `timeout`
+        seconds.
 
-        Returns at once; one sentence says which knob it bound (its CC, channel and port),
-        or that nothing moved in time. `to` and `range` are as for map().
+        Returns at once; one sentence says which knob or pad it bound (its CC or note,
+        channel and port), or that nothing moved in time. `to` and `range` are as for map().
         """
         make_map(0, to, self._tracks, range, models=self._models)  # check the target now
         self._listen()
@@ -135,7 +149,7 @@ class MidiRig:
             self._learned = None
             self._learning = (to, range, time.monotonic() + timeout)
         self.runner.start()
-        self._say(f"turn the knob for {to} within {timeout:g} s")
+        self._say(f"turn the knob or hit the pad for {to} within {timeout:g} s")
 
     @property
     def maps(self) -> Maps:
@@ -143,18 +157,23 @@ class MidiRig:
         with self._lock:
             return Maps(self._maps)
 
-    def unmap(self, to: str | MidiMap | None = None, cc: int | None = None) -> int:
+    def unmap(self, to: str | MidiMap | None = None, cc: int | None = None,
+              note: int | None = None) -> int:  # fmt: skip
         """Remove the maps that drive `to` (a target string or a MidiMap) and/or listen to
-        `cc`; returns how many went. HootError when none matches."""
+        knob `cc` or pad `note`; returns how many went. HootError when none matches."""
         with self._lock:
             gone = [
                 m
                 for m in self._maps
-                if (to is None or m == to or m.to == to) and (cc is None or m.cc == cc)
+                if (to is None or m == to or m.to == to)
+                and (cc is None or m.cc == cc)
+                and (note is None or m.note == note)
             ]
-            if not gone or (to is None and cc is None):
+            if not gone or (to is None and cc is None and note is None):
+                asked = f"{to or ''}{'' if cc is None else f' cc={cc}'}"
+                asked += "" if note is None else f" note={note}"
                 raise HootError(
-                    f"no MIDI map matches {to or ''}{'' if cc is None else f' cc={cc}'}; "
+                    f"no MIDI map matches {asked.strip()}; "
                     f"the maps are: {'; '.join(map(str, self._maps)) or 'none'}"
                 )
             self._maps = [m for m in self._maps if m not in gone]
@@ -171,20 +190,21 @@ class MidiRig:
             try:
                 maps.append(
                     make_map(
-                        int(entry["cc"]),
+                        None if entry.get("cc") is None else int(entry["cc"]),
                         entry["to"],
                         self._tracks,
                         (entry["low"], entry["high"]),
                         entry.get("port"),
                         entry.get("channel"),
                         self._models,
+                        None if entry.get("note") is None else int(entry["note"]),
                     )  # fmt: skip
                 )
             except (HootError, KeyError, TypeError, ValueError) as error:
                 self._say(f"a saved MIDI map is left out: {error}")
         with self._lock:
             self._maps = maps
-            self._by_cc = _by_cc(maps)
+            self._by_cc, self._by_note = _by_number(maps)
         try:
             self._listen()
         except HootError as error:
@@ -221,15 +241,15 @@ class MidiRig:
     def _add(self, midi_map: MidiMap) -> None:
         self._listen()
         with self._lock:
-            key = (midi_map.cc, midi_map.to, midi_map.port, midi_map.channel)
-            self._maps = [m for m in self._maps if (m.cc, m.to, m.port, m.channel) != key] + [
-                midi_map
-            ]
+            key = (midi_map.cc, midi_map.note, midi_map.to, midi_map.port, midi_map.channel)
+            self._maps = [
+                m for m in self._maps if (m.cc, m.note, m.to, m.port, m.channel) != key
+            ] + [midi_map]
             self._changed()
         self.runner.start()
 
     def _changed(self) -> None:
-        self._by_cc = _by_cc(self._maps)
+        self._by_cc, self._by_note = _by_number(self._maps)
         table = {str(n): m.settings() for n, m in enumerate(self._maps, 1)}
         self._session.put_setting(SETTING, table or None)
 
@@ -248,17 +268,26 @@ class MidiRig:
             self._listening[name] = heard.port
 
     def _heard(self, port: Any, message: bytes) -> None:
-        """On the MIDI thread: one message from `port`. Only CCs matter here."""
-        if len(message) != 3 or message[0] & 0xF0 != 0xB0:
+        """On the MIDI thread: one message from `port`. Only CCs (knobs) and Note On and
+        Note Off (pads; a Note On of velocity 0 is a release) matter here."""
+        kind = message[0] & 0xF0 if len(message) == 3 else 0
+        if kind not in (0xB0, 0x90, 0x80):
             return
-        channel, cc, value = (message[0] & 0x0F) + 1, message[1], message[2]
+        channel, number, value = (message[0] & 0x0F) + 1, message[1], message[2]
+        velocity = value if kind == 0x90 else 0
         if self._learning is not None and self._learned is None:
-            self._learned = (port.name, channel, cc)
-            self.runner.wake()
+            if kind == 0xB0 or velocity:  # a pad is learned by its press, not its release
+                self._learned = (port.name, channel, "cc" if kind == 0xB0 else "note", number)
+                self.runner.wake()
             return
-        for midi_map in self._by_cc.get(cc, ()):
-            if midi_map.hears(port.name, channel, cc):
-                self.runner.hear(midi_map, value)
+        if kind == 0xB0:
+            for midi_map in self._by_cc.get(number, ()):
+                if midi_map.hears(port.name, channel, number):
+                    self.runner.hear(midi_map, value)
+            return
+        for midi_map in self._by_note.get(number, ()):
+            if midi_map.hears(port.name, channel, number):
+                self.runner.hit(midi_map, (port.name, channel), velocity)
 
     def _turn(self) -> None:
         """On the runner's thread, each turn: finish or time out a learn; find new inputs."""
@@ -268,18 +297,22 @@ class MidiRig:
             if learned is not None:
                 from hoot.midi.ports import label
 
-                name, channel, cc = learned
+                name, channel, kind, number = learned
                 with self._lock:
                     self._learning = self._learned = None
-                midi_map = make_map(cc, to, self._tracks, range_, label(name), channel,
-                                     self._models)
+                midi_map = make_map(
+                    number if kind == "cc" else None, to, self._tracks, range_, label(name),
+                    channel, self._models, number if kind == "note" else None,
+                )  # fmt: skip
                 self._add(midi_map)
-                self._say(f"{to} follows CC {cc} on channel {channel} of {label(name)}.")
+                self._say(f"{to} follows {midi_map.control} on channel {channel} of "
+                          f"{label(name)}.")  # fmt: skip
             elif time.monotonic() > deadline:
                 with self._lock:
                     self._learning = None
                 self._say(
-                    f"no knob moved, so {to} is not mapped; perf.midi.learn({to!r}) tries again."
+                    f"no pad was hit and no knob moved, so {to} is not mapped; "
+                    f"perf.midi.learn({to!r}) tries again."
                 )
         if (self._maps or self._learning) and time.monotonic() >= self._next_scan:
             try:
@@ -300,8 +333,15 @@ class _Heard:
             self.rig._heard(self.port, message)
 
 
-def _by_cc(maps: list[MidiMap]) -> dict[int, tuple[MidiMap, ...]]:
-    found: dict[int, list[MidiMap]] = {}
+def _by_number(
+    maps: list[MidiMap],
+) -> tuple[dict[int, tuple[MidiMap, ...]], dict[int, tuple[MidiMap, ...]]]:
+    """The knob maps by CC and the pad maps by note, for the MIDI thread's look-up."""
+    ccs: dict[int, list[MidiMap]] = {}
+    notes: dict[int, list[MidiMap]] = {}
     for midi_map in maps:
-        found.setdefault(midi_map.cc, []).append(midi_map)
-    return {cc: tuple(ms) for cc, ms in found.items()}
+        if midi_map.pad:
+            notes.setdefault(midi_map.note, []).append(midi_map)
+        else:
+            ccs.setdefault(midi_map.cc, []).append(midi_map)
+    return {n: tuple(ms) for n, ms in ccs.items()}, {n: tuple(ms) for n, ms in notes.items()}
