@@ -222,6 +222,7 @@ class MapRunner:
         self._held: dict[str, dict[Any, tuple[MidiMap, float]]] = {}  # target -> pads held
         self._before: dict[str, float] = {}  # target -> the value its pads return to
         self._turned: set[str] = set()  # held targets a knob moved: saved on release
+        self.mapped: frozenset[MidiMap] = frozenset()  # the rig's maps: an unmapped pad lets go
         self._wake = threading.Event()
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
@@ -298,6 +299,8 @@ class MapRunner:
             newest, self._newest = self._newest, {}
             presses, self._presses = self._presses, {}
             hits, self._hits = self._hits, []
+        hits += [(m, pad, 0) for held in list(self._held.values())
+                 for pad, (m, _) in held.items() if m not in self.mapped]  # fmt: skip
         for midi_map, cc_value in newest.items():
             if midi_map.to in self._held:  # pads hold it: the knob moves what they return to
                 self._before[midi_map.to] = midi_map.value(cc_value)

@@ -205,6 +205,7 @@ class MidiRig:
         with self._lock:
             self._maps = maps
             self._by_cc, self._by_note = _by_number(maps)
+            self.runner.mapped = frozenset(maps)
         try:
             self._listen()
         except HootError as error:
@@ -250,6 +251,7 @@ class MidiRig:
 
     def _changed(self) -> None:
         self._by_cc, self._by_note = _by_number(self._maps)
+        self.runner.mapped = frozenset(self._maps)
         table = {str(n): m.settings() for n, m in enumerate(self._maps, 1)}
         self._session.put_setting(SETTING, table or None)
 

@@ -124,6 +124,19 @@ def test_a_knob_turned_under_a_held_pad_moves_what_the_release_returns_to(stage,
     assert wait_until(lambda: saved_gain(session, "bass") == pytest.approx(knob))
 
 
+def test_a_pad_unmapped_while_held_lets_go(stage, pads):
+    perf = stage.perf
+    perf.tracks.bass.gain = -12.0
+    perf.midi.map(note=36, to="bass.gain", range=(-40, 6))
+    pads.send(on(36, 127))
+    assert wait_until(lambda: perf.tracks.bass.gain == pytest.approx(6.0))
+    assert perf.midi.unmap(note=36) == 1
+    assert wait_until(lambda: perf.tracks.bass.gain == pytest.approx(-12.0))
+    perf.midi.map(cc=21, to="bass.gain", range=(-40, 6))
+    pads.send(cc(21, 0))  # the target is free again: a knob moves it at once
+    assert wait_until(lambda: perf.tracks.bass.gain == pytest.approx(-40.0))
+
+
 def test_a_pad_toggles_mute_on_its_press_only(stage, pads):
     perf = stage.perf
     perf.midi.map(note=40, to="pad.mute")
