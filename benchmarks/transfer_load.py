@@ -14,12 +14,14 @@ tracks: benchmarks/soak.py's), perf and the real-time layer's voice processes:
    model whose output is not its input; a model that hums a repeating pattern while its
    input is silent (the random stand-in below: its frame's waveform, over and over) is
    measured by where it departs from that pattern. The symmetric detector costs the
-   figures a sample or two. The offset is what the transfer adds; the model declares its latency
-   (perf.models latency_samples: Stream.latency + one or two engine blocks of margin). A
-   block model answers a whole latent frame at once, so a click late in a frame is heard
-   from that frame's start: offsets spread up to ratio - 1 samples below the declared
-   figure, never above it. What a player hears from their instrument to the model's sound
-   is the device's round trip (perf.latency: measured on a JACK loopback, as hoot doctor
+   figures a sample or two. A click whose answer the engine played as silence (runs of
+   exact zeros: samples the model was late for) is counted as lost, not timed. The
+   offset is what the transfer adds; the model declares its latency (perf.models
+   latency_samples: Stream.latency + one or two engine blocks of margin). A block model
+   answers a whole latent frame at once, so a click late in a frame is heard from that
+   frame's start: offsets spread up to ratio - 1 samples below the declared figure, never
+   above it. What a player hears from their instrument to the model's sound is the
+   device's round trip (perf.latency: measured on a JACK loopback, as hoot doctor
    does) plus that offset.
 2. Load. k = 0 (idle: the set plays, no transfer), then 1, 2, 3... inputs, each with its
    own transfer (its own voice process), each phase `--seconds` long after the newest
@@ -28,7 +30,8 @@ tracks: benchmarks/soak.py's), perf and the real-time layer's voice processes:
    the CPU% of the voices and the engine (from /proc). The engine has 8 input rows and a
    transfer's output takes one, so past 4 the transfers share inputs (k + inputs <= 8).
    k stops growing after the first k with more xruns than idle, or late samples, or a
-   voice that failed.
+   voice that failed (with --all it goes on to --most, to show how it degrades; the
+   verdict is still the last k before the first such phase).
 
 The embedded model (models/rave-hoot.ts) is the default; until it is there the benchmark
 says so and uses hoot.realtime.nn_tilde's "conv" module (random weights, ratio 128,
@@ -65,6 +68,7 @@ START_S = 180.0  # a voice loading torch and its model on a busy 2-core machine
 PRE_S = 0.05  # the quiet before a click that an onset is measured against
 RISE = 0.05  # an onset: the first sample past this share of the click's peak deviation
 MOST_PERIOD = 4096  # samples: the longest hum looked for (a RAVE v2 frame is 2048)
+GAP = 32  # exact zeros in a row on a model's track: samples it was late for
 CLK = os.sysconf("SC_CLK_TCK")
 
 
@@ -145,27 +149,46 @@ def onset(x: np.ndarray, near: int, within: int) -> int | None:
     return near + int(np.argmax(dev > max(RISE * peak, 4 * quiet)))
 
 
-def offsets(dry: np.ndarray, wet: np.ndarray, declared: int) -> tuple[list[int], int, int]:
-    """Samples from each click's onset on the input to its onset on the model's track, how
-    many clicks had no onset found on the model's track, and the period of the model's
-    hum (0: none) that its onsets were measured against."""
-    starts = click_starts(dry)
-    second = int(starts[min(1, len(starts) - 1)]) if len(starts) else len(wet)
-    period = pattern(wet[max(0, second - int(0.3 * SR)) : second])  # after the first answer
+def unwritten(wet: np.ndarray) -> np.ndarray:
+    """Where the model's track holds runs of GAP or more exact zeros: samples the engine
+    found unwritten (late) and played as silence; a model sounding never rests on 0.0."""
+    zero = np.r_[False, wet == 0.0, False].astype(np.int8)
+    edges = np.flatnonzero(np.diff(zero))
+    mask = np.zeros(len(wet), bool)
+    for begin, end in zip(edges[::2], edges[1::2], strict=True):
+        if end - begin >= GAP:
+            mask[begin:end] = True
+    return mask
+
+
+def offsets(dry: np.ndarray, wet: np.ndarray, declared: int) -> dict:
+    """Samples from each click's onset on the input to its onset on the model's track
+    ("found"); clicks with no onset there ("missing"); clicks whose answer, or the quiet
+    before it, the engine played as silence for want of the model's samples ("lost": a
+    dropped block, not a latency); the period of the model's hum (0: none)."""
+    starts = [int(x) for x in click_starts(dry)]
+    gaps = unwritten(wet)
+    quiet = int(0.3 * SR)  # before a click, after the previous answer
+    period = next((found for c in starts[1:] if not gaps[c - quiet : c].any()
+                   and (found := pattern(wet[c - quiet : c]))), 0)  # fmt: skip
     wet = novelty(wet, period)
-    found, missing = [], 0
+    found, missing, lost = [], 0, 0
     beat = round(60 * SR / CLICK_BPM)
+    within = min(beat - int(2 * PRE_S * SR), declared + SR // 5)
     for start in starts:
-        heard = onset(dry, int(start), SR // 100)
+        heard = onset(dry, start, SR // 100)
         if heard is None or heard < period + int(PRE_S * SR):
             continue
-        # the model's answer: from the input's onset, at most a beat less the quiet later
-        answer = onset(wet, heard, min(beat - int(2 * PRE_S * SR), declared + SR // 5))
+        silent = gaps[heard - int(PRE_S * SR) - period : heard + within]
+        if silent.any() and not silent.all():
+            lost += 1
+            continue
+        answer = onset(wet, heard, within)  # from the input's onset, within the beat
         if answer is None:
             missing += 1
         else:
             found.append(answer - heard)
-    return found, missing, period
+    return {"offsets": found, "missing": missing, "lost": lost, "period": period}
 
 
 def latency_part(perf: Performance, model: Path, clicks: int) -> dict:
@@ -186,9 +209,8 @@ def latency_part(perf: Performance, model: Path, clicks: int) -> dict:
     track = {f.stem.removeprefix("latency-"): f for f in files}
     dry = sf.read(str(track["clicks"]), dtype="float32")[0].mean(axis=1)
     wet = sf.read(str(track["clicks_model"]), dtype="float32")[0].mean(axis=1)
-    found, missing, period = offsets(dry, wet, status.latency_samples)
-    return {"declared": status.latency_samples, "offsets": found, "missing": missing,
-            "period": period, "late": status.late - late, "line": status.line()}  # fmt: skip
+    return {"declared": status.latency_samples, "late": status.late - late,
+            "line": status.line(), **offsets(dry, wet, status.latency_samples)}  # fmt: skip
 
 
 # ---- 2. load -----------------------------------------------------------------------------
@@ -239,9 +261,10 @@ Row = tuple[int, dict]  # k and what its phase found
 
 
 def load_part(perf: Performance, engine, model: Path, seconds: float, most: int,
-              report: Callable[[int, dict], None]) -> tuple[dict, list[Row]]:  # fmt: skip
+              report: Callable[[int, dict], None], go_on: bool = False,
+              ) -> tuple[dict, list[Row]]:  # fmt: skip
     """Idle, then one more transfer per phase until one shows xruns above idle, late
-    samples or a failure (or `most`, or the engine's rows, are reached)."""
+    samples or a failure (unless `go_on`), or `most` or the engine's rows are reached."""
     idle = load_phase(perf, engine, [], seconds)
     report(0, idle)
     lives: list[Live] = []
@@ -265,12 +288,17 @@ def load_part(perf: Performance, engine, model: Path, seconds: float, most: int,
             found = load_phase(perf, engine, lives, seconds)
             rows.append((k, found))
             report(k, found)
-            if found["xruns"] > idle["xruns"] or found["late"] or found["failed"]:
+            if found["failed"] or (not go_on and over(found, idle)):
                 break
     finally:
         for live in lives:
             live.stop()
     return idle, rows
+
+
+def over(found: dict, idle: dict) -> bool:
+    """Whether a phase did worse than idle: more xruns, late samples or a failed voice."""
+    return found["xruns"] > idle["xruns"] or bool(found["late"]) or bool(found["failed"])
 
 
 def row_text(k: int, r: dict) -> str:
@@ -296,6 +324,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0, help="per load phase")
     ap.add_argument("--clicks", type=int, default=20, help="clicks timed for the latency")
     ap.add_argument("--most", type=int, default=INPUT_ROWS - 1, help="transfers at most")
+    ap.add_argument("--all", action="store_true",
+                    help="go on to --most past the first phase worse than idle")  # fmt: skip
     a = ap.parse_args()
     before = reference_seconds()
     print(f"reference workload at the start: {before * 1e3:.3f} ms")
@@ -312,7 +342,8 @@ def main() -> None:
             print(f"load: k transfers at once beside the set, {a.seconds:g} s each")
             print(HEADER)
             idle, rows = load_part(perf, engine, model, a.seconds, a.most,
-                                   lambda k, r: print(row_text(k, r), flush=True))  # fmt: skip
+                                   lambda k, r: print(row_text(k, r), flush=True),
+                                   a.all)  # fmt: skip
             perf.close()
     print_verdict(idle, rows, a.most)
     after = reference_seconds()
@@ -323,7 +354,8 @@ def print_latency(lat: dict, trip) -> None:
     d = lat["declared"]
     ms = 1e3 / SR
     print(f"latency, input to the model's track (engine samples; {len(lat['offsets'])} clicks"
-          f", {lat['missing']} without an onset on the model's track):")  # fmt: skip
+          f", {lat['missing']} without an onset on the model's track, {lat['lost']} lost to "
+          "late samples):")  # fmt: skip
     print(f"  declared (perf.models latency_samples): {d} samples, {d * ms:.2f} ms")
     if lat["offsets"]:
         x = np.asarray(lat["offsets"])
@@ -346,10 +378,10 @@ def print_latency(lat: dict, trip) -> None:
 def print_verdict(idle: dict, rows: list[Row], most: int) -> None:
     fit = 0
     for k, r in rows:
-        if r["xruns"] > idle["xruns"] or r["late"] or r["failed"]:
+        if over(r, idle):
             break
         fit = k
-    reached = fit == len(rows) and fit > 0 and (fit >= most or fit >= INPUT_ROWS - 1)
+    reached = fit == len(rows) and fit >= min(most, INPUT_ROWS - 1)
     prefix = "at least " if reached else ""
     print(f"verdict: {prefix}{fit} transfer{'s' if fit != 1 else ''} run at once without xruns "
           f"on this machine (idle: {idle['xruns']} xruns in {idle['played']:.1f} s)")  # fmt: skip
