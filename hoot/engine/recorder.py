@@ -144,8 +144,9 @@ def ring_bytes(n_tracks: int, capacity: int) -> int:
 
 
 def _file_label(name: str) -> str:
-    """A track name made safe to use inside a file name."""
-    return re.sub(r"[^\w.-]+", "_", name).strip("._")
+    """A track name made safe to use inside a file name ("trombone~", a model's track,
+    keeps its tilde: without it, it would share the input's label)."""
+    return re.sub(r"[^\w.~-]+", "_", name).strip("._").lstrip("~")
 
 
 def _unique_labels(track_names: list[str]) -> list[str]:

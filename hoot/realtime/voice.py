@@ -489,6 +489,22 @@ def _build(start: dict[str, Any], model):
     return voice
 
 
+def _audio_priority() -> int:
+    """An audio voice is part of the audio path: a transfer's block is due within one engine
+    block (5.3 ms at 256 frames), and under the normal scheduler a busy machine (a browser,
+    a training run, tests) held a voice off for longer several times a minute (dropped
+    blocks, benchmarks/transfer_load.py). So its loop runs SCHED_FIFO at the engine's
+    helper priority (1: below the audio thread, above every normal process) where the
+    system allows it and HOOT_RT_PRIORITY is not 0, as the engine's own threads do. It
+    sleeps between blocks; a model too slow for real time would take one core, never the
+    audio thread's. Returns the priority in force (0: normal scheduling)."""
+    from hoot.engine import realtime
+
+    if realtime.wanted_priority() == 0:
+        return realtime.this_thread()
+    return realtime.raise_this_thread(realtime.HELPER_PRIORITY)
+
+
 def main() -> int:
     die_with_parent()
     status = Status(sys.stdout)
@@ -514,6 +530,7 @@ def main() -> int:
         return 2
     finally:
         loaded.set()
+    sched = {"priority": _audio_priority()} if start["kind"] in AUDIO_KINDS else {}
     next_status = 0.0
     cpu0, wall0 = time.process_time(), time.monotonic()
     cpu_pct = 0.0
@@ -547,7 +564,7 @@ def main() -> int:
                     cpu1 = time.process_time()
                     cpu_pct = round(100.0 * (cpu1 - cpu0) / (now - wall0), 2)
                     cpu0, wall0 = cpu1, now
-                status.say(state="running", cpu_pct=cpu_pct, **voice.status())
+                status.say(state="running", cpu_pct=cpu_pct, **sched, **voice.status())
                 next_status = now + STATUS_S
             time.sleep(getattr(voice, "poll_s", POLL_S))
     finally:

@@ -137,6 +137,14 @@ def test_names_never_overwrite_and_are_safe(tmp_path: Path) -> None:
     ]
     assert [p.read_bytes() for p in first] == before
 
+    # a model's track is named after the input it transforms ("trombone~"): its own file
+    models = Recorder(SR, 3, ["trombone", "trombone~", "keys~echo"], max_block=256)
+    named = models.start(tmp_path, name="set", tracks=True)
+    models.stop()
+    assert [p.name for p in named] == [
+        "set-master.wav", "set-trombone.wav", "set-trombone~.wav", "set-keys~echo.wav"
+    ]
+
     default = rec.start(tmp_path)
     rec.stop()
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d-master\.wav", default[0].name)

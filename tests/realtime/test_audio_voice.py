@@ -321,6 +321,10 @@ def test_the_voice_process_transfers_a_real_input_ring_into_a_real_return_ring(t
     try:
         assert wait_until(lambda: (voice.said("latency_samples") or {}).get("state") == "running")
         d = voice.said("latency_samples")["latency_samples"]
+        from hoot.engine import realtime  # it runs SCHED_FIFO where the system allows it
+
+        fifo = realtime.allowed() and realtime.wanted_priority() > 0
+        assert (voice.said("priority")["priority"] > 0) == fifo
         s = first = 96000
         for _ in range(100):  # the engine: a block rendered, its input written, then played
             rows = np.zeros((3, 256, 2), np.float32)
