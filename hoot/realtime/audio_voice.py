@@ -45,6 +45,10 @@ from hoot.realtime.voice import Latency
 AHEAD_S = 0.010  # drones and echoes write this long (plus two blocks) ahead of the engine
 SHORT_BLOCK_S = 0.004  # blocks shorter than this get two blocks of processing margin
 BLOCK_GUESS = 256  # frames, when the engine does not say its block (offline, unknown)
+WARM_CALLS = 3
+"""Model calls made on silence before a voice plays: TorchScript profiles a method's first
+calls and optimises it at the next, and those calls took tens of ms (a transfer's first
+blocks were dropped, 19 of them at 256 frames); then the caches are reset to silence."""
 POLL_S = 0.0005  # a transfer looks for input this often: its answer is due within a block
 FLOOR_DB = -120.0  # level_db of silence
 SETTINGS = {  # what each kind's start command may set (others are ignored)
@@ -202,6 +206,7 @@ class TransferVoice(AudioVoice):
         self.mix = 1.0
         self.expect: int | None = None  # the next input sample, when the stream is in step
         self.lost = reader.lost
+        self.fresh = True  # not yet stepped
         self.set({"mix": mix, "latency": latency, **controls})
 
     def set(self, params: dict[str, Any]) -> None:
@@ -218,9 +223,21 @@ class TransferVoice(AudioVoice):
         if controls:
             self.stream.set_controls(**controls)
 
-    def step(self) -> None:
+    def _blocks(self):
+        """The input blocks to answer: at the first look only the newest (what came while
+        the voice warmed up is too old to answer in time: skipped, not counted dropped)."""
+        if self.fresh:
+            self.fresh, newest = False, None
+            while (got := self.reader.read()) is not None:
+                newest = got
+            self.lost = self.reader.lost
+            if newest is not None:
+                yield newest
         while (got := self.reader.read()) is not None:
-            s, rows = got
+            yield got
+
+    def step(self) -> None:
+        for s, rows in self._blocks():
             if self.reader.lost != self.lost:
                 self.dropped += self.reader.lost - self.lost
                 self.lost, self.expect = self.reader.lost, None
@@ -398,15 +415,22 @@ def build(start: dict[str, Any], model) -> AudioVoice:
     grid = Grid.from_facts(clock, samplerate)
     seed = int(settings.pop("seed", 0))
     if kind == "drone":
+        player = LatentPlayer(model, samplerate)
+        for _ in range(WARM_CALLS):
+            call_model("warming up", player.render, np.zeros((model.latent, 2), np.float32))
+        model.reset()
         dims = model_dims(getattr(model, "path", None))
         trajectory = Trajectory(model.latent, grid, seed=seed, dims=dims, **{
             k: settings[k] for k in ("walk", "lfo", "change", "energy", "brightness")
             if k in settings})  # fmt: skip
-        return DroneVoice(LatentPlayer(model, samplerate), writer, trajectory,
+        return DroneVoice(player, writer, trajectory,
                           samplerate=samplerate, block=block, clock=clock,
                           level=float(settings.get("level", -12.0)))  # fmt: skip
     reader = RingReader(slot["ring"])
     stream = Stream(model, samplerate)
+    for _ in range(WARM_CALLS):
+        call_model("warming up", stream.process, np.zeros((block or BLOCK_GUESS, 2), np.float32))
+    stream.reset()
     row = int(start["source_row"])
     if kind == "transfer":
         return TransferVoice(stream, reader, writer, row=row, samplerate=samplerate,

@@ -65,6 +65,19 @@ def test_a_transfer_writes_input_sample_s_at_exactly_s_plus_d():
     assert status["p50_ms"] is not None and status["level_db"] > -10
 
 
+def test_a_transfer_starts_from_the_newest_block_not_from_what_came_while_it_warmed_up():
+    engine = Engine(block=256)
+    voice = transfer(engine, Stream(latency=300))
+    for _ in range(5):  # the engine played on while the voice loaded and warmed up
+        engine.tick()
+    engine.tick(voice)  # its first look: only the newest input is still answerable
+    assert voice.status()["dropped"] == 0
+    assert len(voice.timings.ms) == 1, "one block went through the model, not six"
+    for _ in range(10):
+        engine.tick(voice)
+    assert voice.status()["dropped"] == 0 and engine.writer.missing == 0
+
+
 def test_the_latency_setting_overrides_but_never_undercuts_the_model():
     engine = Engine()
     assert transfer(engine, Stream(latency=300), latency=2000).latency == 2000
@@ -347,8 +360,10 @@ def test_the_voice_process_transfers_a_real_input_ring_into_a_real_return_ring(t
 def test_a_voice_whose_model_raises_exits_with_a_sentence(tmp_path):
     from hoot.engine.rings import R_PLAYED, write_block
     from hoot.realtime import nn_tilde
+    from hoot.realtime.audio_voice import WARM_CALLS
 
-    model = nn_tilde.build("raise", tmp_path / "raise.ts", fail_after=3)
+    # it plays a few blocks (after the voice's warm-up calls on silence), then fails
+    model = nn_tilde.build("raise", tmp_path / "raise.ts", fail_after=WARM_CALLS + 3)
     ring, back, ring_name, back_name = rings(tmp_path)
     audio = {"path": back_name, "row": 2, "track": 7, "ring": ring_name, "samplerate": SR,
              "block": 256}  # fmt: skip
