@@ -21,6 +21,9 @@ Three kinds, each built by voice.py from its `start` command (AudioSlot, clock, 
   the model as it arrives (the Stream's bias walked by `walk`, a new walk each phrase), and
   played back exactly `bars` bars later in engine samples, from the first phrase boundary
   after it starts: input sample u plays at u + bars, so a phrase comes back on the grid.
+  It hears from the oldest block the input ring still holds (2.7 s: 512 blocks of 256),
+  not from when it started: an echo of up to that long plays its first phrase whole from
+  the boundary (it would otherwise begin `bars` after its voice started, mid-phrase).
 
 The engine's position is ReturnWriter.played (the first sample of its next block); the grid
 is perf's clock facts (trajectory.Grid). A model that raises ends the voice with a sentence
@@ -426,7 +429,7 @@ def build(start: dict[str, Any], model) -> AudioVoice:
         return DroneVoice(player, writer, trajectory,
                           samplerate=samplerate, block=block, clock=clock,
                           level=float(settings.get("level", -12.0)))  # fmt: skip
-    reader = RingReader(slot["ring"])
+    reader = RingReader(slot["ring"], from_oldest=kind == "echo")
     stream = Stream(model, samplerate)
     for _ in range(WARM_CALLS):
         call_model("warming up", stream.process, np.zeros((block or BLOCK_GUESS, 2), np.float32))
