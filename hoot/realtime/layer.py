@@ -330,13 +330,14 @@ class RealtimeLayer:
             why = "crashed" if code and code < 0 else "stopped"
             if code == 0:
                 why = "quit by itself"
-            failure = voice.status.get("failure")
-            if failure:  # it said what went wrong while playing: say it with the restart
-                why = f"failed ({str(failure).rstrip('.')})"
         elif now - voice.beat > patience:
             why = "stopped answering"
         else:
             return
+        failure = voice.status.get("failure")
+        if failure:  # it said what went wrong while playing (and exited, or was slow to,
+            # as torch's teardown is on a loaded machine): say it with the restart
+            why = f"failed ({str(failure).rstrip('.')})"
         self._end(voice)
         if voice.error:  # it said why: a restart would say it again
             self._gone(voice, "failed")
