@@ -429,11 +429,11 @@ def build(start: dict[str, Any], model) -> AudioVoice:
         return DroneVoice(player, writer, trajectory,
                           samplerate=samplerate, block=block, clock=clock,
                           level=float(settings.get("level", -12.0)))  # fmt: skip
-    reader = RingReader(slot["ring"], from_oldest=kind == "echo")
     stream = Stream(model, samplerate)
     for _ in range(WARM_CALLS):
         call_model("warming up", stream.process, np.zeros((block or BLOCK_GUESS, 2), np.float32))
     stream.reset()
+    reader = RingReader(slot["ring"], from_oldest=kind == "echo")  # an echo: 2.7 s back
     row = int(start["source_row"])
     if kind == "transfer":
         return TransferVoice(stream, reader, writer, row=row, samplerate=samplerate,
