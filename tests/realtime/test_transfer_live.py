@@ -135,7 +135,7 @@ def test_a_transfer_plays_its_input_exactly_the_declared_latency_later(live, tmp
     files = perf.record(tracks=True)
     play_for(perf, SR + SR // 2)
     files = perf.stop_recording()
-    x, y = recorded(files, "player"), recorded(files, "player-2")  # player~, the same label
+    x, y = recorded(files, "player"), recorded(files, "player~")
     assert np.abs(x).max() > 0.2, "the stand-in played"
     # the voice ran before the take began: every sample of it from D on is the input's, D
     # earlier, or (a block the voice was late for) silence the engine counted as missing
@@ -166,7 +166,7 @@ def test_compensation_lines_a_stem_click_up_with_the_models_copy_of_the_input(li
     play_for(perf, 2 * SR)
     files = perf.stop_recording()
     drums, player = recorded(files, "drums"), recorded(files, "player")
-    model, master = recorded(files, "player-2"), recorded(files, "master")
+    model, master = recorded(files, "player~"), recorded(files, "master")
     hits = lambda a, v: np.flatnonzero(np.isclose(a[:, 0], v, atol=1e-6))  # noqa: E731
     drum, tap_at, copy = hits(drums, 0.5), hits(player, -0.25), hits(model, -0.25)
     assert len(drum) >= 6 and len(tap_at) >= 4 and len(copy) >= 4, (drum, tap_at, copy)
@@ -210,7 +210,7 @@ def test_a_model_that_raises_silences_only_its_own_track(live, tmp_path):
     assert np.array_equal(heard, looped(loop, loop_offset(heard, loop), len(heard))), (
         "the other input, bit for bit, all through the take"
     )
-    x, y = recorded(files, "player"), recorded(files, "player-2")
+    x, y = recorded(files, "player"), recorded(files, "player~")
     assert np.array_equal(x, looped(player, loop_offset(x, player), len(x))), (
         "its own input plays on too"
     )
