@@ -1699,8 +1699,10 @@ class Performance:
         mix: float = 1.0,
     ) -> Live:
         """A generative delay: what `source` played over the last `bars` bars comes back,
-        transformed by a RAVE model, from the next phrase boundary, on the grid, and so on
-        phrase after phrase until stopped. `walk` from 0 (the model's timbre transfer of
+        transformed by a RAVE model, on the grid, phrase after phrase until stopped. It
+        starts on the first phrase boundary whose last `bars` bars it heard whole: the
+        next one when the engine's input history (2.7 s) covers them, else the first one
+        that many bars after you start it, so a phrase never comes back cut. `walk` from 0 (the model's timbre transfer of
         the phrase) to 1 (a wander around its latent encoding); `mix`: 1 the model's
         output alone, 0 the phrase as played. It plays on `name` (default "keys~echo").
 

@@ -146,8 +146,9 @@ def clean(keep: Path | None = None) -> list[Path]:
                 stale = not pid_alive(_status_pid(path))
             elif path.suffix == ".notes":
                 stale = not pid_alive(_notes_pid(path))
-            elif path.suffix == ".return":
-                stale = not pid_alive(_notes_pid(path, _RETURN_PID_SLOT))
+            elif path.suffix == ".return":  # pid 0: being made right now (or unreadable)
+                maker = _notes_pid(path, _RETURN_PID_SLOT)
+                stale = maker > 0 and not pid_alive(maker)
             elif path.suffix == ".sock":
                 stale = not _listening(path)
             elif path.is_dir() and path.name.startswith("spool-"):

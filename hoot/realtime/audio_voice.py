@@ -318,7 +318,9 @@ class DroneVoice(AudioVoice):
 
 
 class EchoVoice(AudioVoice):
-    """The source row, transformed, `bars` bars later, from the next phrase boundary."""
+    """The source row, transformed, `bars` bars later, from the first phrase boundary whose
+    last `bars` bars it heard whole (the next one, when the input ring's 2.7 s of history
+    cover them; else a later one), phrase after phrase."""
 
     def __init__(self, stream, reader, writer, trajectory: Trajectory, *, row: int,
                  samplerate: int, block: int, clock: dict | None = None, bars: float = 4,
@@ -335,7 +337,7 @@ class EchoVoice(AudioVoice):
         self.tape = Tape(self._tape_frames())
         self.expect: int | None = None
         self.lost = reader.lost
-        self.begin = self.grid.next_phrase(writer.played + self.ahead)
+        self.begin: int | None = None  # the boundary it plays from, once it has heard
         self.at: int | None = None  # written up to here
         self.poll_s = min(0.005, self.block / self.samplerate / 2)
         self.set({"mix": mix, "walk": walk})
@@ -369,12 +371,18 @@ class EchoVoice(AudioVoice):
             self.dropped += self.at is not None
             self.at = played
         end = played + self.ahead
+        if self.begin is None and self.tape.begin is not None:
+            # the first boundary whose last `bars` it heard whole: a phrase comes back
+            # whole, never the tail of one it heard only from the middle
+            heard_from = self.tape.begin + self.stream.latency
+            self.begin = self.grid.next_phrase(max(end, heard_from + self.delay))
         if end > self.at:
             # silence before the boundary it starts on (the engine counts a row's unwritten
             # samples as missing from its first write on), what it heard `bars` ago after
             dry, wet = self.tape.get(self.at - self.delay, end - self.delay)
             out = wet * self.mix + dry * (1.0 - self.mix)
-            out[: max(0, min(end, self.begin) - self.at)] = 0.0
+            begin = end if self.begin is None else self.begin
+            out[: max(0, min(end, begin) - self.at)] = 0.0
             self.write(self.at, out)
             self.at = end
 

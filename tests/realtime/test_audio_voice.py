@@ -214,7 +214,6 @@ def echo_voice(engine: Engine, stream: Stream, **settings) -> EchoVoice:
 def test_an_echo_starts_on_a_phrase_boundary_and_plays_bars_later():
     engine = Engine(start=5500)
     voice = echo_voice(engine, Stream(latency=300), bars=2)
-    assert voice.begin == 5000 + 1920  # the first boundary past its write-ahead
     heard_from = engine.writer.played
     for _ in range(80):
         engine.tick(voice)
@@ -222,12 +221,15 @@ def test_an_echo_starts_on_a_phrase_boundary_and_plays_bars_later():
     assert w.writes[0][0] == 5756  # silence from the engine's position at its first look
     delay = 2 * 4 * 480
     assert voice.delay == delay
-    # the echo plays input u at u + 3840: silence for what it never heard
-    played = np.arange(6920, w.played)
-    echoed = played[played - delay >= heard_from]
-    assert len(echoed) > 5000
-    assert np.array_equal(w.audio[echoed], tone(echoed[0] - delay, len(echoed)))
-    assert w.audio[6920 : echoed[0]].max() == 0.0
+    # it heard from 5756 on (the first block it read), so it begins on the first boundary
+    # whose two bars before it were all heard: 5000 + 3 * 1920 >= 5756 + 3840, not on
+    # the next one (6920) with the tail of a phrase
+    assert voice.begin == 5000 + 3 * 1920 == 10760
+    assert w.audio[:10760].max() == 0.0
+    played = np.arange(10760, w.played)
+    assert played[0] - delay >= heard_from and len(played) > 5000
+    # the echo plays input u at u + 3840, whole phrases from the boundary on
+    assert np.array_equal(w.audio[played], tone(played[0] - delay, len(played)))
     assert w.missing == 0 and voice.dropped == 0
 
 
@@ -406,10 +408,12 @@ def test_an_echo_and_a_drone_on_the_real_rings_and_model(tmp_path):
         s += 256
         back.head[R_PLAYED] = s
         echo.step()
-    t = np.arange(first + echo.delay + echo.stream.latency, s)
+    # heard from `first`: the first boundary with two whole bars heard before it
+    assert echo.begin == 10760 >= first + echo.delay
+    t = np.arange(echo.begin, s)
     assert np.allclose(back.audio[t % len(back.audio), 0], tone(t[0] - echo.delay, len(t))[:, 0],
                        atol=1e-6)  # fmt: skip
-    assert not back.audio[(np.arange(first + 256, 6920)) % len(back.audio)].any()
+    assert not back.audio[(np.arange(first + 256, echo.begin)) % len(back.audio)].any()
     echo.release()
 
     (tmp_path / "drone").mkdir()
