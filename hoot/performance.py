@@ -1704,7 +1704,8 @@ class Performance:
         next one when the engine's input history (2.7 s) covers them, else the first one
         that many bars after you start it, so a phrase never comes back cut. `walk` from
         0 (the model's timbre transfer of the phrase) to 1 (a wander around its latent
-        encoding); `mix`: 1 the model's output alone, 0 the phrase as played. It plays on `name` (default "keys~echo").
+        encoding); `mix`: 1 the model's output alone, 0 the phrase as played. It plays on
+        `name` (default "keys~echo").
 
             perf.echo("keys", bars=4)
             perf.echo("trombone", bars=2, walk=0.5)
