@@ -1679,7 +1679,8 @@ class Performance:
         settings = {"walk": _share(walk, "walk"), "lfo": None if lfo is None else float(lfo),
                     "change": change, "level": float(level),
                     "energy": float(vibe.get("energy", 0.5)),
-                    "brightness": float(vibe.get("brightness", 0.5))}  # fmt: skip
+                    "brightness": float(vibe.get("brightness", 0.5)),
+                    "key": self._key}  # fmt: skip
         saved = {"model": _saved_model(model, path), "walk": settings["walk"],
                  "lfo": settings["lfo"], "change": change or False,
                  "level": settings["level"]}  # fmt: skip
@@ -1801,7 +1802,8 @@ class Performance:
             if source is not None:
                 rows = {i.name: i.row for i in self._state().inputs}
                 start["source_row"] = int(rows[source])
-            live = Live(self, key, name, does, path, saved, False)
+            # a drone holds perf.key's tonic when its model has a pitch dim: it follows
+            live = Live(self, key, name, does, path, saved, kind == "drone")
             self._arm_audio(live, start)
         self.session.update_settings(realtime={kind: {name: saved}})
         self.session.log(kind, track=name, **{k: v for k, v in saved.items() if v is not None})

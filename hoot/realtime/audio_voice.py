@@ -56,7 +56,7 @@ POLL_S = 0.0005  # a transfer looks for input this often: its answer is due with
 FLOOR_DB = -120.0  # level_db of silence
 SETTINGS = {  # what each kind's start command may set (others are ignored)
     "transfer": ("mix", "bias", "scale", "noise", "latency"),
-    "drone": ("walk", "lfo", "change", "energy", "brightness", "level", "seed"),
+    "drone": ("walk", "lfo", "change", "energy", "brightness", "key", "level", "seed"),
     "echo": ("bars", "walk", "mix", "seed"),
 }
 
@@ -72,9 +72,10 @@ def margin(block: int, samplerate: int) -> int:
     return block if block >= SHORT_BLOCK_S * samplerate else 2 * block
 
 
-def model_dims(path: str | Path | None) -> dict[str, Any]:
-    """The latent dims a model documents: "dims" of the JSON extra file hoot.json inside
-    its TorchScript archive (a zip: <archive>/extra/hoot.json), {} when it has none."""
+def model_dims(path: str | Path | None, entry: str = "dims") -> dict[str, Any]:
+    """The latent dims a model documents: "dims" (or `entry`: "roles", what each dim does
+    for a drone) of the JSON extra file hoot.json inside its TorchScript archive (a zip:
+    <archive>/extra/hoot.json), {} when it has none."""
     if path is None:
         return {}
     try:
@@ -82,7 +83,7 @@ def model_dims(path: str | Path | None) -> dict[str, Any]:
             name = next((n for n in archive.namelist() if n.endswith("/extra/hoot.json")), None)
             if name is None:
                 return {}
-            dims = json.loads(archive.read(name)).get("dims", {})
+            dims = json.loads(archive.read(name)).get(entry, {})
     except (OSError, ValueError, zipfile.BadZipFile):
         return {}
     return dims if isinstance(dims, dict) else {}
@@ -430,9 +431,10 @@ def build(start: dict[str, Any], model) -> AudioVoice:
         for _ in range(WARM_CALLS):
             call_model("warming up", player.render, np.zeros((model.latent, 2), np.float32))
         model.reset()
-        dims = model_dims(getattr(model, "path", None))
-        trajectory = Trajectory(model.latent, grid, seed=seed, dims=dims, **{
-            k: settings[k] for k in ("walk", "lfo", "change", "energy", "brightness")
+        path = getattr(model, "path", None)
+        trajectory = Trajectory(model.latent, grid, seed=seed, dims=model_dims(path),
+                                roles=model_dims(path, "roles"), **{
+            k: settings[k] for k in ("walk", "lfo", "change", "energy", "brightness", "key")
             if k in settings})  # fmt: skip
         return DroneVoice(player, writer, trajectory,
                           samplerate=samplerate, block=block, clock=clock,

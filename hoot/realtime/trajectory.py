@@ -18,6 +18,14 @@ sample s sees:
 - the LFO: a sine of `lfo` beats per cycle whose phase is counted from the last phrase
   boundary, so its cycle restarts on the grid even when it does not divide the phrase.
 - the vibe: energy and brightness (0..1, 0.5 neutral) on the dims the model documents.
+
+A model whose latent means something (hoot's own: pitch, loudness, periodicity, timbre)
+says so in its hoot.json "roles": {"pitch": {"dim": 0, "ref": 60} (octaves from MIDI note
+`ref`), "energy": {"dim": 1, "center": 0.8}, "brightness": {"dim": 3, "sign": -1},
+"centers": {"2": 0.8}}. Then the drone is a note, not a glide through every pitch: the
+pitch dim is never walked, it holds the key's tonic low (G2..F#3), and with
+change="phrase" each boundary may move it to the fifth or the octave; `centers` (and a
+role's "center") are where the walk of a dim is centred.
 """
 
 from __future__ import annotations
@@ -35,6 +43,48 @@ GLIDE_S = 2.0  # the walk reaches 63% of the way to its target in this long
 VIBE = 1.5  # energy or brightness 0 / 1 move their dim this far down / up
 LFO_DEPTH = 1.0  # the LFO's swing on the energy dim
 DIMS = {"energy": 0, "brightness": 1}  # until the model documents its own
+DRONE_LOW = 43  # a pitched drone's tonic sits from G2 (MIDI 43) up to F#3
+TONES = (0, 0, 7, 12)  # what a phrase boundary may move it to: the tonic (twice as likely),
+# the fifth, the octave
+
+
+@dataclass(frozen=True)
+class Roles:
+    """What a model's hoot.json "roles" say (see the module docstring)."""
+
+    pitch: int | None = None  # the dim holding pitch, in octaves from MIDI note `ref`
+    ref: float = 60.0
+    signs: tuple[tuple[str, float], ...] = ()  # ("brightness", -1.0): up is down
+    centers: tuple[tuple[int, float], ...] = ()  # (dim, value): where a dim's walk is centred
+
+
+def read_roles(roles: dict[str, Any] | None, latent: int) -> tuple[Roles, dict[str, int]]:
+    """Roles from a model's "roles" entry, and the energy and brightness dims it names."""
+    roles = roles if isinstance(roles, dict) else {}
+
+    def dim(entry: Any) -> int | None:
+        value = entry.get("dim") if isinstance(entry, dict) else entry
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < latent:
+            return int(value)
+        return None
+
+    named = {name: d for name in DIMS if (d := dim(roles.get(name))) is not None}
+    centers: dict[int, float] = {}
+    signs = []
+    for name in ("energy", "brightness"):
+        entry = roles.get(name)
+        if isinstance(entry, dict) and name in named:
+            if isinstance(entry.get("center"), int | float):
+                centers[named[name]] = float(entry["center"])
+            if entry.get("sign") in (-1, 1):
+                signs.append((name, float(entry["sign"])))
+    for key, value in (roles.get("centers") or {}).items():
+        d = dim(int(key)) if str(key).isdigit() else None
+        if d is not None and isinstance(value, int | float):
+            centers[d] = float(value)
+    pitch = roles.get("pitch")
+    ref = pitch.get("ref", 60.0) if isinstance(pitch, dict) else 60.0
+    return Roles(dim(pitch), float(ref), tuple(signs), tuple(centers.items())), named
 
 
 @dataclass(frozen=True)
@@ -114,15 +164,25 @@ class Trajectory:
     def __init__(self, latent: int, grid: Grid, *, seed: int = 0, walk: float = 0.3,
                  lfo: float | None = None, change: str | None = "phrase",
                  energy: float = 0.5, brightness: float = 0.5,
-                 dims: dict[str, Any] | None = None) -> None:  # fmt: skip
+                 dims: dict[str, Any] | None = None, roles: dict[str, Any] | None = None,
+                 key: str | None = None) -> None:  # fmt: skip
         self.latent = int(latent)
         self.grid = grid
-        self.dims = {k: min(max(v, 0), self.latent - 1) for k, v in read_dims(dims).items()}
+        self.roles, named = read_roles(roles, self.latent)
+        found = {**read_dims(dims), **named}
+        self.dims = {k: min(max(v, 0), self.latent - 1) for k, v in found.items()}
+        self.signs = dict(self.roles.signs)
+        self.centers = np.zeros(self.latent)
+        for d, value in self.roles.centers:
+            self.centers[d] = value
         self.walk, self.lfo, self.change = 0.0, None, None
         self.energy, self.brightness = 0.5, 0.5
-        self.set(walk=walk, lfo=lfo, change=change, energy=energy, brightness=brightness)
+        self.tonic, self.tone = 0, 0  # the key's tonic (pitch class); the tone above it
+        self.set(walk=walk, lfo=lfo, change=change, energy=energy, brightness=brightness,
+                 key=key)  # fmt: skip
         self._steps = np.random.default_rng([seed, 0])
         self._targets = np.random.default_rng([seed, 1])
+        self._tones = np.random.default_rng([seed, 2])
         self._spread = self._targets.standard_normal(self.latent)  # unit target, scaled by walk
         self.z = np.zeros(self.latent)
         self.last: float | None = None  # the sample of the last frame evaluated
@@ -140,6 +200,19 @@ class Trajectory:
         for name in ("energy", "brightness"):
             if name in settings:
                 setattr(self, name, min(max(float(settings[name]), 0.0), 1.0))
+        if settings.get("key"):
+            from hoot.music.harmony import Key
+
+            self.tonic = Key.parse(settings["key"]).tonic
+
+    @property
+    def pitch(self) -> float | None:
+        """The pitch dim's value now (octaves from the model's reference note), or None
+        when the model has no pitch dim."""
+        if self.roles.pitch is None:
+            return None
+        midi = DRONE_LOW + (self.tonic - DRONE_LOW) % 12 + self.tone
+        return (midi - self.roles.ref) / 12.0
 
     def retime(self, grid: Grid) -> None:
         """A new tempo or phrase grid, from the next frame on."""
@@ -161,19 +234,24 @@ class Trajectory:
                 b = self.grid.next_phrase(math.floor(self.last) + 1)
                 if b <= s:
                     self._spread = self._targets.standard_normal(self.latent)
+                    self.tone = int(self._tones.choice(TONES))
                     self.changes.append(b)
             self.last = s
             noise = self._steps.standard_normal(self.latent)
             self.z += (self.target - self.z) * glide + noise * (self.walk * step)
             np.clip(self.z, -BOUND, BOUND, out=self.z)
-            out[:, k] = self.z + self._shape(s)
+            out[:, k] = self.z + self.centers + self._shape(s)
+            if self.roles.pitch is not None:  # a note: held, never walked or swayed
+                out[self.roles.pitch, k] = self.pitch
         return out
 
     def _shape(self, s: float) -> np.ndarray:
         """The vibe and the LFO at sample s, on their dims."""
         shape = np.zeros(self.latent)
-        shape[self.dims["energy"]] += (self.energy - 0.5) * 2.0 * VIBE
-        shape[self.dims["brightness"]] += (self.brightness - 0.5) * 2.0 * VIBE
+        for name in ("energy", "brightness"):
+            shape[self.dims[name]] += (
+                (getattr(self, name) - 0.5) * 2.0 * VIBE * self.signs.get(name, 1.0)
+            )
         shape[self.dims["energy"]] += LFO_DEPTH * math.sin(2.0 * math.pi * self.phase(s))
         return shape
 

@@ -87,3 +87,38 @@ def test_a_seed_repeats_the_path_however_it_is_chunked():
     chunks = np.concatenate([other.frames(k * 160.0, 1, 160.0) for k in range(300)], 1)
     assert np.array_equal(one, chunks)
     assert not np.allclose(one, Trajectory(16, GRID, seed=12, walk=0.6).frames(0, 300, 160.0))
+
+
+# a model whose latent means something (hoot's own: pitch, loudness, periodicity, timbre)
+ROLES = {"pitch": {"dim": 0, "ref": 60}, "energy": {"dim": 1, "center": 0.8},
+         "brightness": {"dim": 3, "sign": -1}, "centers": {"2": 0.8}}  # fmt: skip
+
+
+def test_a_pitched_drone_holds_the_keys_tonic_and_moves_only_at_phrase_boundaries():
+    grid = Grid(SR, beat_s=0.5, phrase_sample=48000, phrase_beats=4)  # a phrase is 2 s
+    path = Trajectory(5, grid, seed=3, walk=1.0, lfo=2, roles=ROLES, key="D minor")
+    hop = 128
+    frames = path.frames(0, 3 * 48000 // hop * 2, hop)  # 6 s: three boundaries
+    pitch = frames[0]
+    # D3 (MIDI 50) is octaves (50 - 60) / 12 from C4: never walked, never swayed
+    first = pitch[: 48000 // hop]
+    assert np.all(first == (50 - 60) / 12)
+    tones = set(np.round(pitch * 12 + 60).astype(int))
+    assert tones <= {50, 57, 62}, "the tonic, its fifth, its octave"
+    changes = np.flatnonzero(np.diff(pitch)) + 1
+    assert all((k * hop - 48000) % 96000 == 0 for k in changes), "only on a boundary"
+    # the other dims walk around their centres; energy and brightness follow the vibe
+    still = Trajectory(5, grid, seed=3, walk=0.0, roles=ROLES).frames(0, 10, hop)
+    assert np.allclose(still[1:3], 0.8) and np.allclose(still[3:], 0.0)
+    brighter = Trajectory(5, grid, seed=3, walk=0.0, roles=ROLES, brightness=1.0)
+    darker = Trajectory(5, grid, seed=3, walk=0.0, roles=ROLES, brightness=0.0)
+    assert brighter.frames(0, 1, hop)[3, 0] < darker.frames(0, 1, hop)[3, 0], "sign -1"
+    path.set(key="A major")
+    assert np.round(path.frames(6 * 48000, 1, hop)[0, 0] * 12 + 60) in (45, 52, 57)
+
+
+def test_without_roles_a_drone_walks_every_dim_as_before():
+    grid = Grid(SR)
+    path = Trajectory(4, grid, seed=1, walk=1.0, key="D minor")
+    frames = path.frames(0, 2000, 128)
+    assert np.ptp(frames[0]) > 0.1 and path.pitch is None

@@ -231,7 +231,7 @@ def test_drones_and_echoes_hear_the_clock_and_drones_the_vibe(rig) -> None:
     assert echo.out == "trombone~echo" and isinstance(perf.tracks["trombone~echo"], ModelTrack)
     start = voice(perf, "drone")["start"]
     assert start["settings"] == {"walk": 0.5, "lfo": 16.0, "change": "phrase", "level": -12.0,
-                                 "energy": 0.2, "brightness": 0.9}  # fmt: skip
+                                 "energy": 0.2, "brightness": 0.9, "key": perf.key}  # fmt: skip
     assert "source_row" not in start
     assert voice(perf, "trombone~echo")["start"]["settings"] == {"bars": 2, "walk": 0.25,
                                                                   "mix": 1.0}  # fmt: skip
@@ -244,8 +244,11 @@ def test_drones_and_echoes_hear_the_clock_and_drones_the_vibe(rig) -> None:
         assert wait_until(lambda name=name: told(perf, name, "clock"))
         assert told(perf, name, "clock")[-1]["beat_s"] == pytest.approx(60 / 90)
     assert told(perf, "trombone~echo", "set") == [], "an echo has no vibe"
+    perf.key = "D minor"  # a drone whose model has a pitch dim holds the key's tonic
+    assert wait_until(lambda: any(m.get("key") == "D minor" for m in told(perf, "drone", "set")))
+    assert told(perf, "trombone~echo", "set") == [], "an echo has no key"
     drone.set(walk=0.9, change=None)
-    assert wait_until(lambda: len(told(perf, "drone", "set")) == 2)
+    assert wait_until(lambda: len(told(perf, "drone", "set")) == 3)
     assert told(perf, "drone", "set")[-1]["change"] is None
     assert perf.session.read_settings()["realtime"]["drone"]["drone"]["change"] is False
 
