@@ -49,7 +49,7 @@ from hoot.music.vibe import VibeError, apply_words, check_vibe, default_vibe
 from hoot.realtime.checkpoints import inspect as inspect_model
 from hoot.realtime.layer import RealtimeLayer
 from hoot.realtime.score import DRUMS, ScoreWatch, StemNotes, build_score, read_stem_notes
-from hoot.realtime.status import AUDIO_KINDS, ModelStatus
+from hoot.realtime.status import AUDIO_KINDS, Models, ModelStatus
 from hoot.session import Session
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".aifc", ".caf", ".w64",
@@ -1421,7 +1421,7 @@ class Performance:
         what it plays now, answers dropped as late, and restarts. A transfer, drone or echo
         shows its declared latency (`latency_ms`, what perf.compensate waits for), its
         processing per block (p50/p95) and its output level (`level_db`)."""
-        return self._realtime.models if self._realtime is not None else []
+        return Models(self._realtime.models if self._realtime is not None else [])
 
     def _playing(self, live: Live | None) -> bool:
         """Whether `live`'s voice plays, or will again (loading, restarting): not failed."""

@@ -57,7 +57,7 @@ class ModelStatus:
         model: "trombone~  transfers trombone -> rave-hoot, 5.3 ms  p50 0.9 p95 1.4 ms
         -14 dB"."""
         does = self.does
-        if self.latency_ms is not None:
+        if self.latency_ms:  # a transfer's; a drone or an echo has nothing to line up with
             does += f", {self.latency_ms:.1f} ms"
         parts = [self.name, does]
         if not self.audio:
@@ -67,7 +67,7 @@ class ModelStatus:
         if self.p50_ms is not None and self.p95_ms is not None:
             parts.append(f"p50 {self.p50_ms:.1f} p95 {self.p95_ms:.1f} ms")
         if self.late:
-            parts.append(f"{self.late} late")
+            parts.append(f"{self.late} {'samples ' if self.audio else ''}late")
         if self.restarts:
             parts.append(f"{self.restarts} restart" + ("s" if self.restarts > 1 else ""))
         if self.playing:
@@ -104,3 +104,10 @@ def improviser_on(models: Sequence[ModelStatus], track: str) -> ModelStatus | No
         if status.state != "stopped" and status.kind == "improvise" and status.name == track:
             return status
     return None
+
+
+class Models(list):
+    """perf.models: a list of ModelStatus that reads as one line a model in the console."""
+
+    def __repr__(self) -> str:
+        return "\n".join(m.line() for m in self) if self else "no models running"

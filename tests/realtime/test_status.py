@@ -57,7 +57,7 @@ def test_an_audio_model_reads_its_declared_latency_and_its_level_not_notes():
     assert transfer.line() == ("trombone~  transfers trombone -> rave-hoot, 5.3 ms"
                                "  p50 0.8 p95 1.4 ms  -14 dB")  # fmt: skip
     quiet = dataclasses.replace(transfer, level_db=-120.0, late=480)
-    assert quiet.line().endswith("480 late  silent")
+    assert quiet.line().endswith("480 samples late  silent")
     loading = dataclasses.replace(transfer, state="loading", latency_ms=None, p50_ms=None)
     assert loading.line() == "trombone~  transfers trombone -> rave-hoot  loading"
 
@@ -83,3 +83,21 @@ def test_serving_finds_the_model_that_hears_a_track_and_improviser_on_the_one_it
     assert serving(models, "improvise", "bass") is lead
     assert serving(models, "improvise", "lead") is None  # it plays lead; it hears keys, bass
     assert improviser_on(models, "lead") is lead and improviser_on(models, "keys") is None
+
+
+def test_perf_models_reads_as_one_line_a_model_and_a_drone_shows_no_latency():
+    from hoot.realtime.status import Models
+
+    transfer = ModelStatus("trombone~", "transfers trombone -> rave-hoot", "rave-hoot",
+                           "running", 0.8, 1.4, (), 256, 0, kind="transfer",
+                           latency_samples=383, latency_ms=7.98, level_db=-14.0)  # fmt: skip
+    drone = ModelStatus("drone", "drones from rave-hoot", "rave-hoot", "running", 0.4, 0.6,
+                        (), 0, 0, kind="drone", latency_samples=0, latency_ms=0.0,
+                        level_db=-20.0)  # fmt: skip
+    shown = repr(Models([transfer, drone])).splitlines()
+    assert shown[0].startswith("trombone~  transfers trombone -> rave-hoot, 8.0 ms")
+    assert "256 samples late" in shown[0]
+    assert shown[1].startswith("drones from rave-hoot", len("drone  ")) and " ms  p50" not in (
+        shown[1].split("p50")[0]
+    ), "a drone has nothing to line up with: no latency"
+    assert repr(Models()) == "no models running" and Models() == []

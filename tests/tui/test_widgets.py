@@ -268,8 +268,9 @@ async def test_meters_mark_inputs_monitored_or_not_and_light_their_clip_lamp():
     drums = level("drums", -12.0)
     horn, sax = level("trombone", -14.0), level("sax", -31.0)
     inputs = (InputView("trombone", True, False, "channel 1"),
-              InputView("sax", False, False, "file take.wav"))  # fmt: skip
-    view = replace(EMPTY, tracks=(drums, horn, sax), inputs=inputs)
+              InputView("sax", False, False, "file take.wav"),
+              InputView("trombone~", True, False, "model"))  # fmt: skip
+    view = replace(EMPTY, tracks=(drums, horn, sax, level("trombone~", -20.0)), inputs=inputs)
     app = Stage(view)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
@@ -277,6 +278,7 @@ async def test_meters_mark_inputs_monitored_or_not_and_light_their_clip_lamp():
         assert meter_row(meters, "trombone").split()[-2:] == ["in", "mon"]
         assert meter_row(meters, "sax").split()[-2:] == ["in", "off"]
         assert meter_row(meters, "drums").split()[-1] == "-12", "a generated track: no mark"
+        assert meter_row(meters, "trombone~").split()[-1] == "model", "a model's output"
         assert styled(meters, 1, "in mon", "meters--input")
         assert styled(meters, 2, "in off", "meters--input meters--unheard")
         ends = {meter_row(meters, n).index(v) + 3 for n, v in (("drums", "-12"), ("sax", "-31"))}
@@ -284,7 +286,7 @@ async def test_meters_mark_inputs_monitored_or_not_and_light_their_clip_lamp():
 
         def lamp(seconds: float, clip: bool) -> bool:
             app.clock.now = 100.0 + seconds
-            lit = (InputView("trombone", True, clip, "channel 1"), inputs[1])
+            lit = (InputView("trombone", True, clip, "channel 1"), *inputs[1:])
             meters.update(replace(view, inputs=lit))
             return meter_row(meters, "trombone").endswith("CLIP")
 

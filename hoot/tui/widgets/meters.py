@@ -10,7 +10,8 @@ RMS is the solid bar, the peak a marker in the bar's colour, the held peak a whi
 marker (and the number at the right, in dB). Stereo shows as the louder channel.
 A live input (perf.input) is marked "in mon" when hoot's outputs play it, "in off" when its
 player hears themselves acoustically (metered and recorded only); its lamp lights too when
-the input itself reached full scale before its fader (the engine's lamp, held 2 s).
+the input itself reached full scale before its fader (the engine's lamp, held 2 s). A
+model's output (perf.transfer, drone, echo: "trombone~") is marked "model".
 The scale is dB from -60 to 0, so a longer terminal gives finer bars. When the widget
 is shorter than its bars, they flow into columns (and the scale goes first); when even
 those are too few, silent tracks go, and the master always stays.
@@ -46,6 +47,7 @@ NAME_MAX = 10
 VALUE_W = 4
 CLIP = "CLIP"
 MONITORED, UNHEARD = "in mon", "in off"  # an input's mark
+MODEL = "model"  # a model's output (perf.transfer, drone, echo): played like an input
 MARK_W = len(MONITORED)
 GAP = 2  # between columns
 MIN_COLUMN = 32
@@ -95,7 +97,10 @@ class Ballistics:
         inputs: Sequence[InputView] = (),
     ) -> list[Reading]:
         clip_db = ceiling_db - CLIP_BELOW_CEILING_DB
-        marks = {i.name: (MONITORED if i.monitored else UNHEARD) for i in inputs}
+        marks = {
+            i.name: MODEL if i.source == "model" else MONITORED if i.monitored else UNHEARD
+            for i in inputs
+        }
         clipped = {i.name for i in inputs if i.clip}
         held: dict[tuple[bool, str], _Held] = {}
         out = []

@@ -89,7 +89,7 @@ class ModelsView(LineWidget):
         if m.audio and m.level_db is not None and m.state == "running":
             playing = [(f"  {level_words(m.level_db)}", "models--playing")]
         model = [] if m.audio else [(f"  {m.model}", "models--model")]
-        says = m.does if m.latency_ms is None else f"{m.does}, {m.latency_ms:.1f} ms"
+        says = f"{m.does}, {m.latency_ms:.1f} ms" if m.latency_ms else m.does
         head = (f"{_clip(m.name, name_w):<{name_w}}  ", "models--name")
         # what gives way first: the model's name, the counts, the latency's words; then
         # `does` is cut
