@@ -209,10 +209,15 @@ def training_phrases(seed: int, chorales: int = 30, extra: int = 50) -> list[Phr
 HELD_OUT_SKIP = 400  # held-out phrases come from chorales 400+ of the corpus: never trained on
 
 
-def held_out_phrases(count: int = 8, seed: int = 1) -> list[Phrase]:
+def held_out_phrases(count: int = 8, seed: int = 1, max_seconds: float = 0.0) -> list[Phrase]:
     """Phrases no training run sees: chorale voices from the corpus's last chorales, in the
-    common range of the cello and the input instruments (MIDI 52-76, E3-E5)."""
+    common range of the cello and the input instruments (MIDI 52-76, E3-E5); each cut to
+    its notes starting before `max_seconds` when that is > 0."""
     rng = random.Random(seed)
     lines = chorale_lines(count, skip=HELD_OUT_SKIP)
     rng.shuffle(lines)
-    return [place(line, rng, 52, 76) for line in lines[:count]]
+    phrases = [place(line, rng, 52, 76) for line in lines[:count]]
+    if max_seconds > 0:
+        for p in phrases:
+            p.notes = [n for n in p.notes if n[0] < max_seconds] or p.notes[:1]
+    return phrases

@@ -37,7 +37,7 @@ RATIO = 128
 WINDOW = 2048  # YIN window: the longest period tracked (TAU_MAX) plus the integration span
 TAU_MIN, TAU_MAX = 20, 960  # 2,400 Hz .. 50 Hz
 SPAN = WINDOW - TAU_MAX  # YIN integration span, 1,088 samples
-NFFT = 4096
+NFFT = 2048  # enough: the lags used (j + tau <= 1087 + 960 = 2047) never wrap
 LOUD_N = 512
 MEL_N = 1024
 N_MELS = 32
@@ -178,6 +178,7 @@ class CausalConv(nn.Module):
         super().__init__()
         self.conv = nn.Conv1d(channels, channels, KERNEL, dilation=dilation)
         self.pad = (KERNEL - 1) * dilation
+        self.dilation, self.kernel = dilation, KERNEL
         self.stream = False
         self.register_buffer("cache", torch.zeros(1, channels, self.pad))
 
@@ -189,10 +190,19 @@ class CausalConv(nn.Module):
             self.cache = xx[:, :, xx.shape[2] - self.pad :]
         else:
             xx = torch.nn.functional.pad(x, (self.pad, 0))
-        return self.conv(xx)
+        # the taps side by side and one matmul: torch's dilated Conv1d takes a slow path on
+        # CPU (0.4 ms a call at one frame, most of a 128-sample block's budget)
+        f = x.shape[2]
+        taps = torch.cat(
+            [xx[:, :, k * self.dilation : k * self.dilation + f] for k in range(self.kernel)], 1
+        )
+        w = self.conv.weight.permute(0, 2, 1).reshape(self.conv.out_channels, -1)
+        bias = self.conv.bias
+        assert bias is not None
+        return torch.matmul(w, taps) + bias.unsqueeze(1)
 
     def reset(self) -> None:
-        self.cache.zero_()
+        self.cache = torch.zeros_like(self.cache)
 
 
 class Decoder(nn.Module):
@@ -350,16 +360,18 @@ class Scripted(nn.Module):
 
     @torch.jit.export
     def reset(self) -> None:
-        """Silence in every cache (a new stream)."""
-        self.past.zero_()
-        self.held.fill_(self.middle_c / 2)
+        """Silence in every cache (a new stream). New tensors, not in-place fills: a host
+        that streamed under torch.inference_mode holds inference tensors, which may not
+        be written in place outside it."""
+        self.past = torch.zeros_like(self.past)
+        self.held = torch.full_like(self.held, self.middle_c / 2)
         for conv in self.decoder.convs:
             conv.reset()
-        self.phase.zero_()
-        self.f0_prev.fill_(self.middle_c / 2)
-        self.harm_prev.zero_()
-        self.noise_prev.zero_()
-        self.pos.zero_()
+        self.phase = torch.zeros_like(self.phase)
+        self.f0_prev = torch.full_like(self.f0_prev, self.middle_c / 2)
+        self.harm_prev = torch.zeros_like(self.harm_prev)
+        self.noise_prev = torch.zeros_like(self.noise_prev)
+        self.pos = torch.zeros_like(self.pos)
 
     def _batch(self, b: int) -> None:
         if self.past.shape[0] != b:
@@ -399,6 +411,10 @@ class Scripted(nn.Module):
 
     @torch.jit.export
     def encode(self, x: Tensor) -> Tensor:
+        """x [B, 1, T] -> z [B, LATENT, T // RATIO]; a tail short of a frame is dropped (nn~
+        hosts send whole frames)."""
+        if x.shape[2] < self.ratio:
+            return torch.zeros(x.shape[0], self.latent_size, 0)
         a = self.analyse(x)
         mu = self.timbre(a[3])[0]
         return latent_from(a[0], a[1], a[2], mu).transpose(1, 2)
@@ -406,6 +422,8 @@ class Scripted(nn.Module):
     @torch.jit.export
     def decode(self, z: Tensor) -> Tensor:
         b = z.shape[0]
+        if z.shape[2] == 0:
+            return torch.zeros(b, 1, 0)
         self._batch(b)
         zt = z.transpose(1, 2)
         d = self.decoder(zt)

@@ -148,6 +148,71 @@ def export(model: HootRave, out: Path, facts: dict) -> None:
     torch.jit.save(scripted, str(out), _extra_files={"hoot.json": json.dumps(facts, indent=1)})
 
 
+def card(
+    args,
+    params: int,
+    data_minutes: float,
+    steps: int,
+    best: float,
+    history: list,
+    wall_minutes: float,
+    cpu_minutes: float | None,
+) -> dict:
+    """What "hoot.json" inside the .ts says: the latent dims, latency, how it was made."""
+    return {
+        "name": "rave-hoot",
+        "instrument": "cello (GM 42, FluidR3_GM via fluidsynth)",
+        "sr": SR,
+        "ratio": RATIO,
+        "latent": LATENT,
+        "timbre_dims": TIMBRE,
+        "dims": DIMS,
+        "latency_samples": RATIO,
+        "lookahead_samples": 0,
+        "analysis_window_samples": WINDOW,
+        "causal": True,
+        "harmonics": N_HARM,
+        "noise_bands": N_NOISE,
+        "mel_bands": N_MELS,
+        "parameters": params,
+        "made_by": "models/train_rave.py",
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "data_minutes": round(data_minutes, 2),
+        "steps": steps,
+        "valid_loss": round(best, 4),
+        "history": history,
+        "train_wall_minutes": round(wall_minutes, 1),
+        "train_cpu_minutes": None if cpu_minutes is None else round(cpu_minutes, 1),
+    }
+
+
+def export_only(args) -> None:
+    """Export the cache's best checkpoint, the card read from the run's log: for a run whose
+    own export did not happen (stopped early, or models/rave_hoot.py edited under it, which
+    TorchScript reads from disk when it scripts)."""
+    import re
+
+    ckpt = torch.load(args.cache / "best.pt", map_location="cpu")
+    model = HootRave()
+    model.load_state_dict(ckpt["state"])
+    text = (args.cache / "train.log").read_text()
+    data = re.search(r"data: ([\d.]+) min of cello, \d+ frames \((\d+) s", text)
+    history = [
+        (int(m[1]), int(m[2]), float(m[3]), float(m[5]))
+        for m in re.finditer(r"step (\d+) (\d+)s train ([\d.]+) kl ([\d.]+) valid ([\d.]+)", text)
+    ]
+    params = sum(p.numel() for p in model.parameters())
+    wall = (int(data[2]) + history[-1][1]) / 60
+    facts = card(
+        args, params, float(data[1]), history[-1][0], ckpt["valid"], history, wall, args.cpu_minutes
+    )
+    export(model, args.out, facts)
+    print(
+        f"wrote {args.out} from {args.cache / 'best.pt'} (step {ckpt['step']}, "
+        f"valid {ckpt['valid']:.4f})"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--minutes", type=float, default=50.0, help="wall-clock training budget")
@@ -160,7 +225,21 @@ def main() -> None:
     ap.add_argument("--beta", type=float, default=0.01, help="KL weight of the timbre dims")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/hoot-rave"))
     ap.add_argument("--out", type=Path, default=HERE / "rave-hoot.ts")
+    ap.add_argument(
+        "--export-only",
+        action="store_true",
+        help="export CACHE/best.pt with the card read from CACHE/train.log",
+    )
+    ap.add_argument(
+        "--cpu-minutes",
+        type=float,
+        default=None,
+        help="with --export-only: the run's CPU time, for the card",
+    )
     args = ap.parse_args()
+    if args.export_only:
+        export_only(args)
+        return
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -232,31 +311,16 @@ def main() -> None:
 
     if best_state is not None:
         model.load_state_dict(best_state)
-    facts = {
-        "name": "rave-hoot",
-        "instrument": "cello (GM 42, FluidR3_GM via fluidsynth)",
-        "sr": SR,
-        "ratio": RATIO,
-        "latent": LATENT,
-        "timbre_dims": TIMBRE,
-        "dims": DIMS,
-        "latency_samples": RATIO,
-        "lookahead_samples": 0,
-        "analysis_window_samples": WINDOW,
-        "causal": True,
-        "harmonics": N_HARM,
-        "noise_bands": N_NOISE,
-        "mel_bands": N_MELS,
-        "parameters": params,
-        "made_by": "models/train_rave.py",
-        "args": {k: str(v) for k, v in vars(args).items()},
-        "data_minutes": round(len(audio_np) / SR / 60, 2),
-        "steps": step,
-        "valid_loss": round(best, 4),
-        "history": history,
-        "train_wall_minutes": round((time.time() - t0) / 60, 1),
-        "train_cpu_minutes": round((time.process_time() - c0) / 60, 1),
-    }
+    facts = card(
+        args,
+        params,
+        len(audio_np) / SR / 60,
+        step,
+        best,
+        history,
+        (time.time() - t0) / 60,
+        (time.process_time() - c0) / 60,
+    )
     export(model, args.out, facts)
     print(
         f"wrote {args.out}: {step} steps, valid {best:.4f}, "
