@@ -18,8 +18,9 @@ compared with the cello rendering of the same phrase:
   left out) over those frames: a global timbre distance, blind to what note is played.
 
 Each input instrument's row gives the input's own distance to the cello beside the model
-output's; lower is more cello. The cello itself through the model (a reconstruction) is the
-floor. Means are over the input instruments.
+output's, and the model's with its learned timbre dims held at 0 ("timbre 0": the input's
+pitch, loudness and periodicity only); lower is more cello. The cello itself through the
+model (a reconstruction) is the floor. Means are over the input instruments.
 
 Cost: the model on ONE torch thread, fed 128- and 256-sample blocks of a rendered phrase:
 per-block p50/p95 in ms, the real-time factor (p50 / block duration; target <= 0.3 at 128),
@@ -91,11 +92,16 @@ def distances(x: np.ndarray, target: np.ndarray) -> tuple[float, float]:
     return l1, float(np.linalg.norm(mfcc_a - mfcc_b))
 
 
-def through(model, audio: np.ndarray) -> np.ndarray:
+def through(model, audio: np.ndarray, timbre: bool = True) -> np.ndarray:
+    """The model's output for `audio`; with timbre=False the learned timbre dims (3 and up)
+    are set to 0 between encode and decode (Stream.set_controls(scale=[1, 1, 1, 0, 0]))."""
     model.reset()
     x = torch.from_numpy(audio[: len(audio) // 128 * 128].copy()).reshape(1, 1, -1)
     with torch.inference_mode():
-        return model.forward(x)[0, 0].numpy()
+        z = model.encode(x)
+        if not timbre:
+            z[:, 3:] = 0.0
+        return model.decode(z)[0, 0].numpy()
 
 
 def cost(model, audio: np.ndarray, block: int, blocks: int) -> list[float]:
@@ -139,26 +145,35 @@ def main() -> None:
     cello = rave_data.render(phrases, rave_data.CELLO)
 
     rows = {}
-    print(f"\n{'input':<12} {'log-mel L1 dB':>22} {'MFCC-mean distance':>24}")
-    print(f"{'':<12} {'input':>10} {'model':>11} {'input':>12} {'model':>11}")
-    own = distances(through(model, cello), cello)
-    print(f"{'cello (self)':<12} {0.0:>10.2f} {own[0]:>11.2f} {0.0:>12.2f} {own[1]:>11.2f}")
+    kinds = ("input", "model", "model, timbre 0")
+    print(f"\n{'':<14} {'log-mel L1 dB':^32} {'MFCC-mean distance':^32}")
+    heads = " ".join(f"{k:>10}" for k in ("input", "model", "timbre 0"))
+    print(f"{'input':<14} {heads}  {heads}")
+
+    def line(name: str, r: dict) -> None:
+        print(
+            f"{name:<14} "
+            + " ".join(f"{r[k][0]:>10.2f}" for k in kinds)
+            + "  "
+            + " ".join(f"{r[k][1]:>10.2f}" for k in kinds)
+        )
+
+    own = {
+        "input": (0.0, 0.0),
+        "model": distances(through(model, cello), cello),
+        "model, timbre 0": distances(through(model, cello, False), cello),
+    }
+    line("cello (self)", own)
     for name, program in rave_data.INPUTS.items():
         audio = rave_data.render(phrases, program)
-        before = distances(audio, cello)
-        after = distances(through(model, audio), cello)
-        rows[name] = {"input": before, "model": after}
-        print(
-            f"{name:<12} {before[0]:>10.2f} {after[0]:>11.2f} {before[1]:>12.2f} {after[1]:>11.2f}"
-        )
-    mean = {
-        k: [float(np.mean([r[k][i] for r in rows.values()])) for i in range(2)]
-        for k in ("input", "model")
-    }
-    print(
-        f"{'mean':<12} {mean['input'][0]:>10.2f} {mean['model'][0]:>11.2f} "
-        f"{mean['input'][1]:>12.2f} {mean['model'][1]:>11.2f}"
-    )
+        rows[name] = {
+            "input": distances(audio, cello),
+            "model": distances(through(model, audio), cello),
+            "model, timbre 0": distances(through(model, audio, False), cello),
+        }
+        line(name, rows[name])
+    mean = {k: [float(np.mean([r[k][i] for r in rows.values()])) for i in range(2)] for k in kinds}
+    line("mean", mean)
 
     ref = reference_seconds()
     print(f"\ncost on one torch thread (reference workload {ref * 1e3:.3f} ms)")

@@ -181,25 +181,35 @@ class CausalConv(nn.Module):
         self.dilation, self.kernel = dilation, KERNEL
         self.stream = False
         self.register_buffer("cache", torch.zeros(1, channels, self.pad))
+        self.register_buffer("folded", torch.zeros(0), persistent=False)
+        self.register_buffer("folded_bias", torch.zeros(0), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.stream:
-            if self.cache.shape[0] != x.shape[0]:
-                self.cache = torch.zeros(x.shape[0], x.shape[1], self.pad)
-            xx = torch.cat([self.cache, x], dim=2)
-            self.cache = xx[:, :, xx.shape[2] - self.pad :]
-        else:
+        if not self.stream:
             xx = torch.nn.functional.pad(x, (self.pad, 0))
-        # the taps side by side and one matmul: torch's dilated Conv1d takes a slow path on
-        # CPU (0.4 ms a call at one frame, most of a 128-sample block's budget)
+            return torch.nn.functional.conv1d(
+                xx, self.conv.weight, self.conv.bias, dilation=self.dilation
+            )
+        if self.cache.shape[0] != x.shape[0]:
+            self.cache = torch.zeros(x.shape[0], x.shape[1], self.pad)
+        xx = torch.cat([self.cache, x], dim=2)
+        self.cache = xx[:, :, xx.shape[2] - self.pad :]
+        # streaming: the taps side by side and one matmul with the folded weights: torch's
+        # dilated Conv1d takes a slow path on CPU (0.4 ms a call at one frame, most of a
+        # 128-sample block's budget)
         f = x.shape[2]
         taps = torch.cat(
             [xx[:, :, k * self.dilation : k * self.dilation + f] for k in range(self.kernel)], 1
         )
-        w = self.conv.weight.permute(0, 2, 1).reshape(self.conv.out_channels, -1)
+        return torch.matmul(self.folded, taps) + self.folded_bias
+
+    def fold(self) -> None:
+        """Freeze the weights for streaming: [out, kernel * in] and [out, 1]."""
+        w = self.conv.weight.detach()
+        self.folded = w.permute(0, 2, 1).reshape(w.shape[0], -1).contiguous()
         bias = self.conv.bias
         assert bias is not None
-        return torch.matmul(w, taps) + bias.unsqueeze(1)
+        self.folded_bias = bias.detach().unsqueeze(1).clone()
 
     def reset(self) -> None:
         self.cache = torch.zeros_like(self.cache)
@@ -263,7 +273,8 @@ class Synth(nn.Module):
     ) -> list[Tensor]:
         """f0 [B, F] Hz, harm [B, F, N_HARM], noise [B, F, N_NOISE]; phase [B] (radians,
         before the first sample), *_prev: the frame before the first (levels ramp from it
-        to each frame's over its RATIO samples), pos [B] int64: the noise table position.
+        to each frame's over its RATIO samples), table [NOISE_LEN, N_NOISE] (the noise
+        bands side by side), pos [B] int64: the noise table position.
         Returns audio [B, F * RATIO] and the phase after the last sample."""
         b, f = f0.shape[0], f0.shape[1]
         r = self.ratio
@@ -276,16 +287,16 @@ class Synth(nn.Module):
         run = torch.remainder(run, 2.0 * math.pi)
         k = torch.arange(1, self.n_harm + 1, dtype=f0.dtype, device=f0.device)
         s = torch.sin(run.to(f0.dtype).reshape(b, f, r, 1) * k)  # [B, F, R, H]
+        # each sample's level ramps from the previous frame's (a) by the frame's change (d):
+        # one batched matmul gives sum_k s_k * a_k and sum_k s_k * d_k side by side
         h_a = torch.cat([harm_prev.unsqueeze(1), harm[:, :-1]], dim=1)
-        tone = torch.einsum("bfrk,bfk->bfr", s, h_a) + ramp * torch.einsum(
-            "bfrk,bfk->bfr", s, harm - h_a
-        )
+        both = torch.matmul(s, torch.stack([h_a, harm - h_a], dim=-1))  # [B, F, R, 2]
+        tone = both[..., 0] + ramp * both[..., 1]
         idx = (pos.unsqueeze(1) + torch.arange(f * r, device=f0.device)) % self.noise_len  # [B, N]
-        nz = table[:, idx].permute(1, 2, 0).reshape(b, f, r, self.n_noise)
+        nz = table[idx].reshape(b, f, r, self.n_noise)
         n_a = torch.cat([noise_prev.unsqueeze(1), noise[:, :-1]], dim=1)
-        hiss = torch.einsum("bfrk,bfk->bfr", nz, n_a) + ramp * torch.einsum(
-            "bfrk,bfk->bfr", nz, noise - n_a
-        )
+        both = torch.matmul(nz, torch.stack([n_a, noise - n_a], dim=-1))
+        hiss = both[..., 0] + ramp * both[..., 1]
         return [(tone + hiss).reshape(b, f * r), run[:, -1].to(f0.dtype)]
 
 
@@ -319,7 +330,9 @@ class Scripted(nn.Module):
         self.decoder = model.decoder
         self.decoder.stream(True)
         self.synth = model.synth
-        self.register_buffer("table", model.table.clone())
+        self.register_buffer("table", model.table.t().contiguous())  # [NOISE_LEN, N_NOISE]
+        for conv in self.decoder.convs:
+            conv.fold()
         self.sr = SR
         self.latent_size = LATENT
         self.full_latent_size = LATENT

@@ -137,7 +137,9 @@ def run(
         if gen is not None
         else torch.zeros(b, dtype=torch.long)
     )
-    y = model.synth(hz, harm, noise, phase, hz[:, 0], harm[:, 0], noise[:, 0], model.table, pos)[0]
+    y = model.synth(
+        hz, harm, noise, phase, hz[:, 0], harm[:, 0], noise[:, 0], model.table.t(), pos
+    )[0]
     kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(-1).mean()
     return mrstft(y, target), kl
 
