@@ -104,6 +104,25 @@ def through(model, audio: np.ndarray, timbre: bool = True) -> np.ndarray:
         return model.decode(z)[0, 0].numpy()
 
 
+def dims_meaning(model, audio: np.ndarray) -> dict[str, list[float]]:
+    """Pearson r of each latent dim with the log spectral centroid (brightness), the
+    loudness dim and the pitch dim, over the sounding frames of `audio`."""
+    model.reset()
+    n = len(audio) // 128 * 128
+    with torch.inference_mode():
+        z = model.encode(torch.from_numpy(audio[:n].copy()).reshape(1, 1, -1))[0].numpy()
+    padded = np.concatenate([np.zeros(1024 - 128, np.float32), audio[:n]])
+    frames = np.lib.stride_tricks.sliding_window_view(padded, 1024)[::128][: z.shape[1]]
+    mag = np.abs(np.fft.rfft(frames * np.hanning(1024), axis=1))
+    freqs = np.fft.rfftfreq(1024, 1.0 / SR)
+    centroid = np.log2((mag @ freqs + 1e-9) / (mag.sum(1) + 1e-9) + 1.0)
+    on = z[1] > -1.0  # louder than -60 dBFS
+    return {
+        what: [float(np.corrcoef(z[d, on], ref[on])[0, 1]) for d in range(z.shape[0])]
+        for what, ref in (("brightness", centroid), ("loudness", z[1]), ("pitch", z[0]))
+    }
+
+
 def cost(model, audio: np.ndarray, block: int, blocks: int) -> list[float]:
     """Seconds per block, one torch thread."""
     model.reset()
@@ -175,6 +194,11 @@ def main() -> None:
     mean = {k: [float(np.mean([r[k][i] for r in rows.values()])) for i in range(2)] for k in kinds}
     line("mean", mean)
 
+    meaning = dims_meaning(model, cello)
+    print("\nlatent dims on the held-out cello: Pearson r with")
+    for what, rs in meaning.items():
+        print(f"  {what:<11}" + " ".join(f"dim {d}: {r:+.2f}" for d, r in enumerate(rs)))
+
     ref = reference_seconds()
     print(f"\ncost on one torch thread (reference workload {ref * 1e3:.3f} ms)")
     timing = {}
@@ -198,7 +222,14 @@ def main() -> None:
     args.save.parent.mkdir(parents=True, exist_ok=True)
     args.save.write_text(
         json.dumps(
-            {"self": own, "rows": rows, "mean": mean, "timing": timing, "reference_ms": ref * 1e3},
+            {
+                "self": own,
+                "rows": rows,
+                "mean": mean,
+                "timing": timing,
+                "dims": meaning,
+                "reference_ms": ref * 1e3,
+            },
             indent=1,
         )
     )
