@@ -145,6 +145,7 @@ def main() -> None:
     ap.add_argument(
         "--save", type=Path, default=ROOT / "benchmarks" / "results" / "timbre_quality.json"
     )
+    ap.add_argument("--wav", type=Path, default=None, help="write each input and output here")
     args = ap.parse_args()
     torch.set_num_threads(1)
 
@@ -162,6 +163,11 @@ def main() -> None:
         f"{seconds:.0f} s, MIDI 52-76"
     )
     cello = rave_data.render(phrases, rave_data.CELLO)
+    if args.wav is not None:
+        import soundfile
+
+        args.wav.mkdir(parents=True, exist_ok=True)
+        soundfile.write(str(args.wav / "cello.wav"), cello, SR)
 
     rows = {}
     kinds = ("input", "model", "model, timbre 0")
@@ -185,6 +191,12 @@ def main() -> None:
     line("cello (self)", own)
     for name, program in rave_data.INPUTS.items():
         audio = rave_data.render(phrases, program)
+        if args.wav is not None:
+            import soundfile
+
+            args.wav.mkdir(parents=True, exist_ok=True)
+            soundfile.write(str(args.wav / f"{name}.wav"), audio, SR)
+            soundfile.write(str(args.wav / f"{name}~cello.wav"), through(model, audio), SR)
         rows[name] = {
             "input": distances(audio, cello),
             "model": distances(through(model, audio), cello),
