@@ -51,6 +51,7 @@ CHANNELS = 128
 KERNEL = 3
 DILATIONS = (1, 2, 4, 8)
 YIN_THRESHOLD = 0.2
+VOICING = 0.5  # a frame whose YIN dip is below this updates the held pitch
 MIDDLE_C = 261.6256
 
 
@@ -107,6 +108,7 @@ class Analysis(nn.Module):
         self.register_buffer("taus", torch.arange(TAU_MIN - 1, TAU_MAX + 1, dtype=torch.float32))
         self.span, self.tau_min, self.tau_max, self.nfft = SPAN, TAU_MIN, TAU_MAX, NFFT
         self.loud_n, self.mel_n, self.threshold, self.sr = LOUD_N, MEL_N, YIN_THRESHOLD, float(SR)
+        self.voicing = VOICING
 
     def forward(self, windows: Tensor) -> list[Tensor]:
         """windows [N, WINDOW] -> f0 Hz [N], voiced [N] bool, loudness dB [N],
@@ -138,7 +140,7 @@ class Analysis(nn.Module):
         f0 = self.sr / lag
         periodicity = (1.0 - here).clamp(0.0, 1.0)
         loud = 10.0 * torch.log10(x[:, -self.loud_n :].pow(2).mean(dim=1) + 1e-10)
-        voiced = (here < 0.5) & (loud > -60.0)
+        voiced = (here < self.voicing) & (loud > -60.0)
         spec = torch.fft.rfft(x[:, -self.mel_n :] * self.hann).abs()
         logmel = torch.log(spec @ self.mel + 1e-6)
         shape = logmel - logmel.mean(dim=1, keepdim=True)
