@@ -71,6 +71,15 @@ DIMS = {
 }
 
 
+ROLES = {  # what a drone does with each dim (hoot/realtime/trajectory.py reads it)
+    "pitch": {"dim": 0, "ref": 60},  # octaves from MIDI 60: a drone holds perf.key's tonic
+    # loudness: centred at -30 dBFS, walked and swayed within about 18 dB, the vibe 10 dB
+    "energy": {"dim": 1, "center": 0.5, "walk": 0.25, "vibe": 0.5},
+    "brightness": {"dim": 3, "sign": -1},  # timbre A: higher is darker (r -0.66, centroid)
+    "centers": {"2": 0.8},  # periodicity: mostly a tone, a little bow noise
+}
+
+
 def build_data(cache: Path, seed: int, chorales: int, extra: int) -> np.ndarray:
     """The cello training audio (mono float32, 48 kHz), rendered once into `cache`."""
     path = cache / f"cello-s{seed}-c{chorales}-e{extra}.npy"
@@ -169,6 +178,7 @@ def card(
         "latent": LATENT,
         "timbre_dims": TIMBRE,
         "dims": DIMS,
+        "roles": ROLES,
         "latency_samples": RATIO,
         "lookahead_samples": 0,
         "analysis_window_samples": WINDOW,

@@ -22,7 +22,8 @@ sample s sees:
 A model whose latent means something (hoot's own: pitch, loudness, periodicity, timbre)
 says so in its hoot.json "roles": {"pitch": {"dim": 0, "ref": 60} (octaves from MIDI note
 `ref`), "energy": {"dim": 1, "center": 0.8}, "brightness": {"dim": 3, "sign": -1},
-"centers": {"2": 0.8}}. Then the drone is a note, not a glide through every pitch: the
+"centers": {"2": 0.8}} (a role may also scale its dim's walk and LFO, "walk", and how far
+the vibe moves it, "vibe"). Then the drone is a note, not a glide through every pitch: the
 pitch dim is never walked, it holds the key's tonic low (G2..F#3), and with
 change="phrase" each boundary may move it to the fifth or the octave; `centers` (and a
 role's "center") are where the walk of a dim is centred.
@@ -56,6 +57,8 @@ class Roles:
     ref: float = 60.0
     signs: tuple[tuple[str, float], ...] = ()  # ("brightness", -1.0): up is down
     centers: tuple[tuple[int, float], ...] = ()  # (dim, value): where a dim's walk is centred
+    scales: tuple[tuple[int, float], ...] = ()  # (dim, factor) on its walk and LFO
+    vibes: tuple[tuple[str, float], ...] = ()  # ("energy", 0.5): the vibe moves it this far
 
 
 def read_roles(roles: dict[str, Any] | None, latent: int) -> tuple[Roles, dict[str, int]]:
@@ -70,7 +73,7 @@ def read_roles(roles: dict[str, Any] | None, latent: int) -> tuple[Roles, dict[s
 
     named = {name: d for name in DIMS if (d := dim(roles.get(name))) is not None}
     centers: dict[int, float] = {}
-    signs = []
+    signs, scales, vibes = [], [], []
     for name in ("energy", "brightness"):
         entry = roles.get(name)
         if isinstance(entry, dict) and name in named:
@@ -78,13 +81,18 @@ def read_roles(roles: dict[str, Any] | None, latent: int) -> tuple[Roles, dict[s
                 centers[named[name]] = float(entry["center"])
             if entry.get("sign") in (-1, 1):
                 signs.append((name, float(entry["sign"])))
+            if isinstance(entry.get("walk"), int | float):
+                scales.append((named[name], float(entry["walk"])))
+            if isinstance(entry.get("vibe"), int | float):
+                vibes.append((name, float(entry["vibe"])))
     for key, value in (roles.get("centers") or {}).items():
         d = dim(int(key)) if str(key).isdigit() else None
         if d is not None and isinstance(value, int | float):
             centers[d] = float(value)
     pitch = roles.get("pitch")
     ref = pitch.get("ref", 60.0) if isinstance(pitch, dict) else 60.0
-    return Roles(dim(pitch), float(ref), tuple(signs), tuple(centers.items())), named
+    return Roles(dim(pitch), float(ref), tuple(signs), tuple(centers.items()), tuple(scales),
+                 tuple(vibes)), named  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -171,10 +179,12 @@ class Trajectory:
         self.roles, named = read_roles(roles, self.latent)
         found = {**read_dims(dims), **named}
         self.dims = {k: min(max(v, 0), self.latent - 1) for k, v in found.items()}
-        self.signs = dict(self.roles.signs)
-        self.centers = np.zeros(self.latent)
+        self.signs, self.vibes = dict(self.roles.signs), dict(self.roles.vibes)
+        self.centers, self.scales = np.zeros(self.latent), np.ones(self.latent)
         for d, value in self.roles.centers:
             self.centers[d] = value
+        for d, value in self.roles.scales:
+            self.scales[d] = value
         self.walk, self.lfo, self.change = 0.0, None, None
         self.energy, self.brightness = 0.5, 0.5
         self.tonic, self.tone = 0, 0  # the key's tonic (pitch class); the tone above it
@@ -240,19 +250,23 @@ class Trajectory:
             noise = self._steps.standard_normal(self.latent)
             self.z += (self.target - self.z) * glide + noise * (self.walk * step)
             np.clip(self.z, -BOUND, BOUND, out=self.z)
-            out[:, k] = self.z + self.centers + self._shape(s)
+            out[:, k] = (self.z + self._sway(s)) * self.scales + self.centers + self._vibe()
             if self.roles.pitch is not None:  # a note: held, never walked or swayed
                 out[self.roles.pitch, k] = self.pitch
         return out
 
-    def _shape(self, s: float) -> np.ndarray:
-        """The vibe and the LFO at sample s, on their dims."""
+    def _vibe(self) -> np.ndarray:
+        """The vibe's energy and brightness on their dims (VIBE each way, or the role's)."""
         shape = np.zeros(self.latent)
         for name in ("energy", "brightness"):
-            shape[self.dims[name]] += (
-                (getattr(self, name) - 0.5) * 2.0 * VIBE * self.signs.get(name, 1.0)
-            )
-        shape[self.dims["energy"]] += LFO_DEPTH * math.sin(2.0 * math.pi * self.phase(s))
+            reach = self.vibes.get(name, VIBE) * self.signs.get(name, 1.0)
+            shape[self.dims[name]] += (getattr(self, name) - 0.5) * 2.0 * reach
+        return shape
+
+    def _sway(self, s: float) -> np.ndarray:
+        """The LFO at sample s, on the energy dim."""
+        shape = np.zeros(self.latent)
+        shape[self.dims["energy"]] = LFO_DEPTH * math.sin(2.0 * math.pi * self.phase(s))
         return shape
 
     def phase(self, s: float) -> float:

@@ -163,3 +163,27 @@ def test_it_runs_128_sample_blocks_on_one_thread(shipped):
     finally:
         torch.set_num_threads(threads)
     assert y.shape == x.shape and bool(torch.isfinite(y).all())
+
+
+def test_a_drone_on_it_holds_the_keys_tonic_on_its_pitch_dim():
+    """Its card's roles make a drone a note: D minor's tonic, low (D3), whatever the walk,
+    the LFO and the vibe do to its other dims."""
+    import warnings
+
+    from hoot.realtime.audio_voice import model_dims
+    from hoot.realtime.rave import LatentPlayer, load_rave
+    from hoot.realtime.trajectory import Grid, Trajectory
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = load_rave(MODEL)
+    roles = model_dims(MODEL, "roles")
+    assert roles["pitch"]["dim"] == 0
+    grid = Grid(48000, beat_s=0.5, phrase_sample=4 * 48000, phrase_beats=8)
+    path = Trajectory(model.latent, grid, seed=1, walk=0.5, lfo=4, roles=roles, key="D minor")
+    y = LatentPlayer(model, 48000).render(path.frames(0, 3 * 375, 128))[:, 0]
+    part = y[48000 : 48000 + 8192]
+    heard = np.correlate(part, part, "full")[len(part) - 1 :]
+    lag = 100 + int(np.argmax(heard[100:1000]))
+    assert 48000 / lag == pytest.approx(146.83, rel=0.02)  # D3
+    assert np.abs(y).max() < 1.0, "room under full scale before the drone's level"
