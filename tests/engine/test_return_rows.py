@@ -73,7 +73,7 @@ def test_audio_written_for_sample_s_is_heard_at_sample_s_in_the_track_and_the_ma
     assert not out[: s + late].any()
     assert np.array_equal(out[s + late : s + late + 3000], played)
     assert not out[s + late + 3000 :].any()
-    track = file_of(paths, "trombone")  # the file's label: the name made safe
+    track = file_of(paths, "trombone~")  # the file's label: the name made safe
     assert not track[:s].any() and not track[s + 3000 :].any()
     assert np.array_equal(track[s : s + 3000], played), "recorded after its fader, exactly"
     assert writer.played == 12000
