@@ -144,10 +144,8 @@ def clean(keep: Path | None = None) -> list[Path]:
         try:
             if path.suffix == ".status":
                 stale = not pid_alive(_status_pid(path))
-            elif path.suffix == ".notes":
-                stale = not pid_alive(_notes_pid(path))
-            elif path.suffix == ".return":  # pid 0: being made right now (or unreadable)
-                maker = _notes_pid(path, _RETURN_PID_SLOT)
+            elif path.suffix in (".notes", ".return"):  # pid 0: being made right now
+                maker = _notes_pid(path, _RETURN_PID_SLOT if path.suffix == ".return" else None)
                 stale = maker > 0 and not pid_alive(maker)
             elif path.suffix == ".sock":
                 stale = not _listening(path)

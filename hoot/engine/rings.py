@@ -120,6 +120,19 @@ def write_block(ring: Ring, block: np.ndarray, s0: int, n: int) -> None:
         done += m
 
 
+def _fresh_memory(path: Path, size: int) -> mmap.mmap:
+    """A new file of `size` bytes at `path`, mapped for writing. A file left under that
+    name is unlinked first, so a process still mapping it keeps its own memory and never
+    sees this one being laid out."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.ftruncate(fd, size)
+        return mmap.mmap(fd, size)
+    finally:
+        os.close(fd)
+
+
 class RingReader:
     """Follow a ring from another process (or thread): `read()` returns the next block as
     (sample, audio rows x frames x 2), or None when it has caught up. `lost` counts the
@@ -255,14 +268,7 @@ def create_note_table(name: str, slots: int, ring: int) -> NoteMemory:
     from hoot.engine.kernel import midi_in  # numba's world: only where an engine is made
 
     path = ring_path(name)
-    path.unlink(missing_ok=True)
-    size = note_size(slots, ring)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.ftruncate(fd, size)
-        memory = mmap.mmap(fd, size)
-    finally:
-        os.close(fd)
+    memory = _fresh_memory(path, note_size(slots, ring))
     table = _note_views(memory, slots, ring)
     for array in table[1:]:
         array.fill(0)
@@ -522,14 +528,7 @@ def create_return(name: str, samplerate: int, frames: int = RETURN_FRAMES) -> Re
     view of the ring in this process does (or at exit), and only in the process that made
     it."""
     path = ring_path(name)
-    path.unlink(missing_ok=True)
-    size = 8 * RETURN_HEADER + 4 * 2 * frames
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.ftruncate(fd, size)
-        memory = mmap.mmap(fd, size)
-    finally:
-        os.close(fd)
+    memory = _fresh_memory(path, 8 * RETURN_HEADER + 4 * 2 * frames)
     weakref.finalize(memory, remove_owned, path, os.getpid())
     head, audio = _return_views(memory, frames)
     audio.fill(0.0)
