@@ -52,6 +52,11 @@ class Request:
     seed: int = 0
     samplerate: int = 48000
     sound: str | None = None  # the track's sound (hoot.music.sounds); None: the role's default
+    # what plays around it (issue 14), for generators that listen: {"tracks": {track: {"role",
+    # "notes": [[start_beat, dur_beats, pitch, vel], ...], "length": beats}}, "audio": [wav
+    # paths of what plays], "prompt": {"track", "role", "notes", "length"} for a continuation}
+    context: dict[str, Any] = field(default_factory=dict)
+    device: str = "auto"  # where a model generator runs: "auto", "cuda", "mps", "cpu"
 
     def candidate(self, index: int) -> Request:
         return replace(self, index=index)
