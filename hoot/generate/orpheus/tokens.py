@@ -20,7 +20,7 @@ escore_notes`, `fix_escore_notes_durations(min_notes_gap=0)`, `delta_score_notes
 * a chord is the notes of one step: melodic notes by pitch high to low (equal pitches by
   patch), then drums, high to low; one note per (patch, pitch) in a chord, the first kept;
 * a melodic note that would still sound when the same patch plays its pitch again is cut
-  to end there; drums keep their lengths;
+  to end there; drums keep their lengths and overlaps;
 * a gap longer than 255 steps is clipped to 255: the silence shrinks to 4.08 s and
   everything after moves earlier (the format cannot say more);
 * pitches clamp to 1-127 (pitch 0 becomes 1), velocities to 8-127 before quantising.
@@ -49,6 +49,10 @@ Where this differs from the app, on purpose:
   TMIDIX assumes 400 ms a beat; each time is rounded to the ms from the file's start, where
   TMIDIX rounds each delta (its sum drifts); a tick span crossing several tempo changes is
   timed through all of them (TMIDIX applies one per event).
+* A drum hit nested inside an earlier hit of its pitch (ending first) makes the earlier
+  one end with it: a MIDI file cannot hold the pair (a note-off ends the earliest sounding
+  note), so streams survive MIDI and back; hits read from a file nest only by a step of
+  rounding.
 * `decode` skips what does not parse (a DURVEL without its NOTE, a NOTE without its DURVEL,
   ids outside the vocabulary) and stops at EOS; the app's `save_midi` would replay the last
   note for a stray DURVEL. A DURVEL of length 0 plays one step.
@@ -150,6 +154,32 @@ def vel_of(token: int) -> int:
 # Streams ---------------------------------------------------------------------------------
 
 
+def _untangle(notes: list[list[int]]) -> None:
+    """Make `[start, dur, patch, pitch, vel]` notes (sorted by start, one per (patch, pitch)
+    at a start) unambiguous to a MIDI file, in place.
+
+    A melodic note ends where its patch plays its pitch again (the app's
+    `fix_escore_notes_durations`). Drums keep overlaps, as the app does, but a hit ends no
+    later than the next hit of its pitch ends: a file pairs each note-off with the earliest
+    sounding note, so a hit nested inside an earlier one cannot be written. Hits read from a
+    file only nest by a step of rounding.
+    """
+    groups: dict[tuple[int, int], list[list[int]]] = defaultdict(list)
+    for note in notes:
+        groups[(note[2], note[3])].append(note)
+    for (patch, _pitch), group in groups.items():
+        if patch == DRUMS:
+            ceiling = None
+            for note in reversed(group):
+                if ceiling is not None and note[0] + note[1] > ceiling:
+                    note[1] = ceiling - note[0]
+                ceiling = note[0] + note[1]
+        else:
+            for before, after in zip(group, group[1:], strict=False):
+                if before[0] + before[1] >= after[0]:
+                    before[1] = max(1, after[0] - before[0])
+
+
 def chords(events: Iterable[Event]) -> list[tuple[int, list[tuple[int, int, int, int]]]]:
     """The events as Orpheus quantises them: `(step, [(patch, pitch, dur_steps, vel), ...])`
     per chord, steps from time 0 before gaps are clipped, notes in stream order."""
@@ -162,7 +192,7 @@ def chords(events: Iterable[Event]) -> list[tuple[int, list[tuple[int, int, int,
         drum = patch == DRUMS
         # Melodic notes high to low (then by patch), drums after them, high to low.
         key = (step, drum, -pitch, 0 if drum else patch, int(event.start_ms), order)
-        notes.append((key, [step, dur, patch, pitch, int(event.vel)]))
+        notes.append((key, [step, min(dur, MAX_STEPS), patch, pitch, int(event.vel)]))
     notes.sort(key=lambda item: item[0])
 
     kept = []
@@ -173,22 +203,13 @@ def chords(events: Iterable[Event]) -> list[tuple[int, list[tuple[int, int, int,
             seen.add(identity)
             kept.append(note)
 
-    # A melodic note ends where the same patch plays its pitch again.
-    latest: dict[tuple[int, int], list[int]] = {}
-    for note in kept:
-        step, _dur, patch, pitch, _vel = note
-        if patch == DRUMS:
-            continue
-        before = latest.get((patch, pitch))
-        if before is not None and before[0] + before[1] >= step:
-            before[1] = max(1, step - before[0])
-        latest[(patch, pitch)] = note
+    _untangle(kept)
 
     grouped: list[tuple[int, list[tuple[int, int, int, int]]]] = []
     for step, dur, patch, pitch, vel in kept:
         if not grouped or grouped[-1][0] != step:
             grouped.append((step, []))
-        grouped[-1][1].append((patch, pitch, min(dur, MAX_STEPS), vel))
+        grouped[-1][1].append((patch, pitch, dur, vel))
     return grouped
 
 
@@ -382,29 +403,17 @@ def midi_to_events(path: StrPath) -> list[Event]:
 
 
 def _playable(events: Iterable[Event]) -> list[Event]:
-    """Events with one note per (patch, pitch) at a time: duplicates at one start dropped,
-    a note cut where its patch plays its pitch again, so a file's note-offs are unambiguous."""
-    ordered = sorted(events, key=lambda e: (e.start_ms, e.patch, e.pitch))
-    kept: list[Event] = []
-    latest: dict[tuple[int, int], int] = {}
-    for event in ordered:
-        key = (event.patch, event.pitch)
-        index = latest.get(key)
-        if index is not None:
-            before = kept[index]
-            if before.start_ms == event.start_ms:
-                continue
-            if before.start_ms + before.dur_ms > event.start_ms:
-                kept[index] = Event(
-                    before.start_ms,
-                    event.start_ms - before.start_ms,
-                    before.patch,
-                    before.pitch,
-                    before.vel,
-                )
-        latest[key] = len(kept)
-        kept.append(event)
-    return kept
+    """Events a MIDI file can hold exactly: one note per (patch, pitch) at a start (the
+    first kept), untangled as `encode` does (see `_untangle`)."""
+    ordered = sorted(events, key=lambda e: e.start_ms)
+    notes = []
+    seen: set[tuple[int, int, int]] = set()
+    for e in ordered:
+        if (e.start_ms, e.patch, e.pitch) not in seen:
+            seen.add((e.start_ms, e.patch, e.pitch))
+            notes.append([e.start_ms, e.dur_ms, e.patch, e.pitch, e.vel])
+    _untangle(notes)
+    return [Event(*note) for note in notes]
 
 
 def events_to_midi(events: Iterable[Event], path: StrPath) -> None:
