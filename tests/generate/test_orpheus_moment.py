@@ -13,8 +13,11 @@ from hoot.generate.orpheus import moment as mo
 from hoot.generate.orpheus import tokens as tk
 from hoot.music.harmony import Key
 
-DRUMS = {"role": "drums", "length": 4.0,
-         "notes": [[0, 0.25, 36, 100], [1, 0.25, 38, 100], [2, 0.25, 36, 100], [3, 0.25, 38, 90]]}  # fmt: skip
+DRUMS = {
+    "role": "drums",
+    "length": 4.0,
+    "notes": [[0, 0.25, 36, 100], [1, 0.25, 38, 100], [2, 0.25, 36, 100], [3, 0.25, 38, 90]],
+}
 
 
 def ask(role: str = "bass", **fields) -> Request:

@@ -96,7 +96,7 @@ class OrpheusGenerator:
         model = self.model(requests[0].device, progress)
         plans = [mo.plan(r) for r in requests]
         for p in plans:
-            p.prime = p.prime[-(model.config.get("max_seq_len", 8192) - p.max_new):]
+            p.prime = p.prime[-(model.config.get("max_seq_len", 8192) - p.max_new) :]
         started = time.perf_counter()
         todo = list(range(len(requests)))
         groups = [todo[:1], todo[1:]] if self._first_alone(model, todo) else [todo]
@@ -134,8 +134,11 @@ class OrpheusGenerator:
                         again.append(i)  # empty, or a copy of another: ask once more
                         continue
                     if clip is None:
-                        yield i, GeneratorError(
-                            f"the model wrote no {plans[i].role} notes in two tries"
+                        yield (
+                            i,
+                            GeneratorError(
+                                f"the model wrote no {plans[i].role} notes in two tries"
+                            ),
                         )
                         continue
                     made[i] = clip
@@ -237,4 +240,3 @@ class _Quiet:
 
     def loaded(self, info: dict) -> None:
         pass
-

@@ -108,8 +108,9 @@ def plan(request: Any, patch: int | None = None) -> Plan:
             continue
         other = str(line.get("role") or track)
         line_patch = tk.DEFAULT_PATCH.get(other, 0)
-        events += _tiled(line.get("notes") or [], float(line.get("length") or 0.0), window,
-                         line_patch)
+        events += _tiled(
+            line.get("notes") or [], float(line.get("length") or 0.0), window, line_patch
+        )
     if prompt:
         length = float(prompt.get("length") or 0.0)
         for start, dur, pitch, vel in prompt.get("notes") or []:
@@ -118,7 +119,7 @@ def plan(request: Any, patch: int | None = None) -> Plan:
                 events.append((at, float(dur), int(pitch), int(vel), patch))
     prime = tk.encode(_to_events(events, window, beat_ms), sos=True)
     if len(prime) > MAX_PRIME:  # keep the end: the music nearest the boundary matters most
-        prime = [tk.SOS] + _from_chord(prime[-(MAX_PRIME - 1):])
+        prime = [tk.SOS] + _from_chord(prime[-(MAX_PRIME - 1) :])
     made = min(moment.grid.bars, MADE_BARS.get(role, 8))
     end_steps = math.ceil(made * bar_beats * beat_ms / tk.STEP_MS)
     notes = [tk.note_token(patch, p) for p in allowed_pitches(role, moment)]
