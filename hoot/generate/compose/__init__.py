@@ -76,8 +76,9 @@ def _keep_in_key(m: Moment, notes: list[tuple[float, float, int, int]]) -> None:
         used -= length
 
 
-def _placed(m: Moment, notes: list[Note]) -> list[Note]:
-    """Steps to beats, after swing; every note ends by the clip's end so the loop is clean."""
+def _placed(m: Moment, notes: list[Note], keep_key: bool = True) -> list[Note]:
+    """Steps to beats, after swing; every note ends by the clip's end so the loop is clean;
+    passing notes off the key kept to a small share (`keep_key`)."""
     length = m.grid.length
     seen: dict[tuple[float, int], Note] = {}
     for step, steps, pitch, velocity in notes:
@@ -94,7 +95,7 @@ def _placed(m: Moment, notes: list[Note]) -> list[Note]:
             continue  # the same note twice at once: keep the louder
         seen[key] = (start, end - start, pitch, velocity)
     placed = list(seen.values())
-    if m.role not in ("drums", "perc"):
+    if keep_key and m.role not in ("drums", "perc"):
         _keep_in_key(m, placed)
     return placed
 

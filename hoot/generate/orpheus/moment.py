@@ -43,6 +43,9 @@ RANGES = {
 """The register each pitched role may write in (MIDI pitches, both included)."""
 GM_DRUM_NOTES = tuple(range(35, 60))
 GM_PERC_NOTES = (41, 43, 45, 47, 48, 50, 54, 56, 60, 61, 62, 63, 64, 65, 66, 69, 70, 75, 76, 77)
+KEY_MASK = True
+"""Pitched roles write only the key's notes (benchmarks/generate_quality.py --unmasked turns
+it off, to measure what the model knows of keys by itself)."""
 BED_PATCH, BED_PATCH_ALT = 48, 0  # string ensemble; a piano when strings are the role's own
 BED_VELOCITY = 64
 MAX_PRIME = 700
@@ -85,7 +88,7 @@ def allowed_pitches(role: str, moment: Moment) -> list[int]:
     if role == "perc":
         return list(GM_PERC_NOTES)
     low, high = RANGES.get(role, (36, 96))
-    return moment.key.pitches(low, high)
+    return moment.key.pitches(low, high) if KEY_MASK else list(range(low, high + 1))
 
 
 def plan(request: Any, patch: int | None = None) -> Plan:
@@ -154,7 +157,7 @@ def fit(p: Plan, new_tokens: list[int]) -> NoteClip | None:
             at = step + turn * made_steps
             if at < m.grid.total_steps:
                 notes.append((at, steps, pitch, vel))
-    return NoteClip.from_notes(_placed(m, notes), m.grid.length)
+    return NoteClip.from_notes(_placed(m, notes, keep_key=False), m.grid.length)
 
 
 # ---- inside -------------------------------------------------------------------------------
