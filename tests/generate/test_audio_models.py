@@ -359,3 +359,20 @@ def test_an_unknown_device_is_one_sentence(musicgen_dir):
     if not torch.cuda.is_available():
         with pytest.raises(AudioModelError, match="no CUDA or ROCm GPU is visible"):
             MusicGenGenerator(musicgen_dir).load("cuda")
+
+
+def test_asking_whether_they_are_available_never_imports_torch():
+    """perf.generators may ask in the performer's process, where torch must not load."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from hoot.generate.base import load_generator\n"
+        "for name in ('musicgen', 'ace-step'):\n"
+        "    print(load_generator(name).available()[1])\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("\n") == 2
