@@ -20,7 +20,9 @@ ones), and `available()` says how slow that would be.
 torch, transformers and diffusers are imported inside the functions that need them, so this
 module (and `available()`) may be imported where torch must not be; the generators run in
 the pool's model worker (`warm = True`), which keeps the weights loaded between batches.
-hoot never downloads: a performer puts checkpoints into models/ (models/README.md says how).
+hoot never downloads: a performer copies a checkpoint folder into models/ (on a machine
+online: `hf download facebook/musicgen-small --local-dir models/musicgen-small`, or
+`hf download <an ACE-Step 1.5 diffusers repo> --local-dir models/ace-step`).
 """
 
 from __future__ import annotations
@@ -69,7 +71,9 @@ ACE_TRACKS = {
     "keys": "keyboard",
     "harmony": "keyboard",
 }
-"""ACE-Step's track names (the stems its lego task was trained to write) for hoot's roles."""
+"""ACE-Step's track names (the stems its lego task was trained to write: vocals,
+backing_vocals, drums, percussion, bass, guitar, keyboard, synth, strings, brass, woodwinds,
+fx) for hoot's roles."""
 
 STYLE_WORDS = {"dnb": "drum and bass", "hiphop": "hip hop"}
 """Styles whose prompt words differ from hoot's style names."""
