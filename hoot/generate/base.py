@@ -32,7 +32,11 @@ from hoot.music.clip import NoteClip
 from hoot.music.sounds import MODELS_DIR
 
 ENTRY_POINT_GROUP = "hoot.generators"
-BUILTIN = {"default": "hoot.generate.compose:DefaultGenerator"}
+BUILTIN = {
+    "default": "hoot.generate.compose:DefaultGenerator",
+    "musicgen": "hoot.generate.audio_models:MusicGenGenerator",
+    "ace-step": "hoot.generate.audio_models:AceStepGenerator",
+}
 
 
 @dataclass(frozen=True)
@@ -161,7 +165,6 @@ def model_backends() -> dict[str, tuple[bool, str]]:
     reasons = {}
     checkpoints = {
         "orpheus": ("orpheus*", "Orpheus music transformer"),
-        "musicgen": ("musicgen*", "MusicGen"),
     }
     for name, (pattern, what) in checkpoints.items():
         if name in known_generators():
