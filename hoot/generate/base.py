@@ -36,6 +36,8 @@ BUILTIN = {
     "default": "hoot.generate.compose:DefaultGenerator",
     "musicgen": "hoot.generate.audio_models:MusicGenGenerator",
     "ace-step": "hoot.generate.audio_models:AceStepGenerator",
+    "orpheus": "hoot.generate.orpheus.generator:OrpheusGenerator",
+    "orpheus-small": "hoot.generate.orpheus.generator:SmallOrpheusGenerator",
 }
 
 

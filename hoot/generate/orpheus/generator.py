@@ -16,6 +16,7 @@ step costs the same at batch 1 and 6, and all go together.
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,9 +70,7 @@ class OrpheusGenerator:
             )
         if not path.is_file():
             return False, f"{path} is not a file"
-        try:
-            import x_transformers  # noqa: F401
-        except ImportError:
+        if importlib.util.find_spec("x_transformers") is None:  # asked, not imported: no torch
             return False, "x-transformers is not installed (pip install 'hoot[models]')"
         return True, f"{path.name}"
 
@@ -219,9 +218,7 @@ class SmallOrpheusGenerator(OrpheusGenerator):
     def available(self) -> tuple[bool, str]:
         if self.find() is None:
             return False, f"{SMALL} is missing from models/ (models/train_orpheus.py makes it)"
-        try:
-            import x_transformers  # noqa: F401
-        except ImportError:
+        if importlib.util.find_spec("x_transformers") is None:  # asked, not imported: no torch
             return False, "x-transformers is not installed (pip install 'hoot[models]')"
         return True, "embedded (hoot's own, no download)"
 
