@@ -137,3 +137,12 @@ class Hum(Counting):
         t = np.arange(request.frames) / request.samplerate
         tone = (0.1 * np.sin(2 * np.pi * 110 * t)).astype(np.float32)
         return Take(audio=np.stack([tone, tone], axis=1), params={"loads": LOADS})
+
+
+class Unready(Counting):
+    """A model with no checkpoint here."""
+
+    name = "unready"
+
+    def available(self):
+        return False, "no Fake checkpoint in models/"

@@ -235,3 +235,53 @@ def test_a_batch_made_directly_needs_no_pool():
     got = dict(make_batch(PlainWarm(), requests, progress))
     assert sorted(got) == [0, 2] and isinstance(got[2], RuntimeError)
     assert got[0].notes is not None
+
+
+# ---- perf: a performer's view ------------------------------------------------------------
+
+
+@pytest.fixture
+def perf(tmp_path):
+    from hoot.engine.client import LocalEngine
+    from hoot.performance import Performance
+    from hoot.session import Session
+
+    session = Session(tmp_path / "gen")
+    p = Performance(LocalEngine(48000, session_dir=session.dir), session)
+    p.said = []
+    p.on_message = p.said.append
+    yield p
+    p.close()
+
+
+def test_perf_runs_a_model_generator_where_it_is_told_and_unloads_it(perf):
+    from hoot.errors import HootError
+    from hoot.generate.batch import Status
+
+    name = f"{FAKES}:Counting"
+    assert perf.model_device == "auto"
+    with pytest.raises(HootError, match="perf.model_device = 'tpu': say one of 'auto'"):
+        perf.model_device = "tpu"
+    perf.model_device = "cpu"
+    assert perf.session.read_settings()["model_device"] == "cpu"
+    batch = perf.generate("bass", n=2, bars=1, using=name).wait(PATIENCE)
+    assert [c.status for c in batch] == [Status.READY] * 2, [c.reason for c in batch]
+    assert [(c.params["device"], c.params["loads"]) for c in batch] == [("cpu", 1)] * 2
+    assert perf.generators[name] == "loaded on cpu (1 MB)"
+    again = perf.generate("bass", n=1, bars=1, using=name).wait(PATIENCE)
+    assert again[1].params["loads"] == 1, "still warm"
+    perf.unload(name)
+    assert perf.said[-1] == f"unloaded {name} (1 MB freed)"
+    assert name not in perf.generators
+    perf.unload()
+    assert perf.said[-1] == "no model is loaded"
+    with pytest.raises(HootError, match="no generator called 'orpheus-typo'"):
+        perf.unload("orpheus-typo")
+
+
+def test_perf_says_why_a_model_generator_is_not_available(perf):
+    from hoot.errors import HootError
+
+    with pytest.raises(HootError, match=r"not available \(no Fake checkpoint in models/\)"):
+        perf.generate("bass", n=2, using=f"{FAKES}:Unready")
+    assert "no Orpheus" in perf.generators["orpheus"]
