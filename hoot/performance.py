@@ -39,7 +39,7 @@ from typing import Any
 from hoot.engine import protocol as p
 from hoot.engine.protocol import EngineLink
 from hoot.errors import HootError
-from hoot.generate.base import Request, known_generators, model_backends
+from hoot.generate.base import Request, is_warm, known_generators, model_backends
 from hoot.music import ROLES
 from hoot.music.harmony import Key, default_progression, parse_progression
 from hoot.music.roles import LIVE_TRACKS
@@ -471,6 +471,8 @@ class Performance:
             if isinstance(t, dict) and t.get("play_from")
         }
         self._picker = None
+        device = settings.get("model_device", "auto")
+        self._model_device = device if device in MODEL_DEVICES else "auto"
         self._follower = None  # the sync source perf.follow started, or None
         self.heard_clock = HeardClock(self)  # the engine sample heard at a time, and back
         # how perf.follow starts one: set by the stage (hoot.control.clock_in), since perf
@@ -1057,12 +1059,55 @@ class Performance:
 
     @property
     def generators(self) -> dict[str, str]:
-        """Which generators are here, and why any is not available."""
+        """Which generators are here, and for each: available, loading, loaded on DEVICE
+        (N MB), or why it is not available. A model generator is asked in the model worker
+        (the first time starts it: its imports, never its weights)."""
         found = {name: "available" for name in known_generators()}
         found["default"] = "available (embedded: no downloads, runs on the CPU)"
         for name, (_, why) in model_backends().items():
             found[name] = why
+        warm = [name for name in known_generators() if is_warm(name)]
+        models = self.picker.pool.models if warm or self._picker is not None else {}
+        asked = [name for name in warm if name not in models]
+        if asked:
+            for name, (ok, why) in self.picker.pool.probe(asked).items():
+                found[name] = "available" if ok else why
+        for name, info in models.items():
+            found[name] = _model_state(info)
         return found
+
+    @property
+    def model_device(self) -> str:
+        """Where model generators run: "auto" (the best here: cuda, then mps, then cpu),
+        "cuda" (ROCm too, through torch's cuda device), "mps" or "cpu". A model already
+        loaded elsewhere is loaded again there on its next batch (perf.unload frees it)."""
+        return self._model_device
+
+    @model_device.setter
+    def model_device(self, device: str) -> None:
+        if device not in MODEL_DEVICES:
+            raise HootError(
+                f"perf.model_device = {device!r}: say one of {', '.join(map(repr, MODEL_DEVICES))}"
+            )
+        self._model_device = device
+        self.session.update_settings(model_device=device)
+
+    def unload(self, name: str | None = None) -> None:
+        """Free a model generator's weights (None: every model's); its next batch loads it
+        again. A batch being made finishes first."""
+        if name is not None and name not in known_generators() and ":" not in name:
+            raise HootError(
+                f"no generator called {name!r}; perf.generators lists them "
+                f"({', '.join(known_generators())})"
+            )
+        models = self._picker.pool.models if self._picker is not None else {}
+        freed = [n for n in models if name in (None, n)]
+        if not freed:
+            self.say(f"{name} is not loaded" if name else "no model is loaded")
+            return
+        self._picker.pool.unload(name)
+        size = sum(int(models[n].get("bytes") or 0) for n in freed)
+        self.say(f"unloaded {', '.join(freed)} ({size / 1e6:.0f} MB freed)")
 
     def generate(
         self,
@@ -1111,6 +1156,10 @@ class Performance:
             )
         if by not in (None, "phrase"):
             raise HootError("by= takes 'phrase' (or nothing)")
+        if is_warm(using) and using not in self.picker.pool.models:
+            ok, why = self.picker.pool.probe([using]).get(using, (True, ""))
+            if not ok:
+                raise HootError(f"generator {using!r} is not available ({why})")
         the_vibe = self.current_vibe()
         try:
             if isinstance(vibe, str):
@@ -1136,6 +1185,7 @@ class Performance:
             seed=random.randrange(1 << 31) if seed is None else int(seed),
             samplerate=self.samplerate,
             sound=the_sound,
+            device=self._model_device,
         )
         batch = self.picker.new_batch(request, using)
         self.session.log("generate", batch=batch.id, **request.to_dict())
@@ -2177,6 +2227,18 @@ def _source_words(source: dict[str, Any]) -> str:
     if len(channels) == 2:
         return f"channels {channels[0]}+{channels[1]}"
     return f"channel {channels[0]}" if channels else "no source"
+
+
+MODEL_DEVICES = ("auto", "cuda", "mps", "cpu")
+
+
+def _model_state(info: dict) -> str:
+    """ "loaded on cuda (1024 MB)", "loading on cpu": a model as perf.generators says it."""
+    device = info.get("device") or "auto"
+    if info.get("state") != "loaded":
+        return f"loading on {device}"
+    size = int(info.get("bytes") or 0)
+    return f"loaded on {device} ({size / 1e6:.0f} MB)" if size else f"loaded on {device}"
 
 
 class _PickerHost:

@@ -17,11 +17,28 @@ Generators are found by name: hoot's own, any installed package's entry points i
 the group `hoot.generators` (see docs/generators.md), or "module:Class" directly.
 They run in worker processes, never in the performer's process, so they may import
 torch freely.
+
+A model is faster asked for the whole batch at once (six candidates decoded together cost
+about what one does while a step is bound by launching its kernels: models.md §9(b)), and
+its weights (1 GB for Orpheus-medium in bf16) are too heavy to load in every worker or
+for every batch. Such a generator says `warm = True` in its class body and MAY answer
+
+        def generate_batch(self, requests, progress: BatchProgress):
+            for index, request in ...:          # in any order, each as soon as it is made
+                yield index, Take(...)          # or `yield index, error` to fail that one
+
+It then runs in the pool's one model worker, which keeps it (and its weights) between
+batches, keyed by (name, device). `warm = True` is read from the source without
+importing the module (the performer's process never imports torch), so it must be
+written literally in the class body (or in a base class in the same module).
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.util
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
@@ -114,6 +131,70 @@ class Generator(Protocol):
     def generate(self, request: Request) -> Take: ...
 
 
+class BatchProgress:
+    """What a batch generator tells about its candidates, and asks: which were cancelled.
+
+    `report(kind, *details)` receives ("progress", index, fraction, stage), ("stage", text)
+    (every candidate at once), ("loaded", info); `poll()` returns the indices cancelled
+    since it was last asked (it reads the model worker's pipe, so cancel arrives between
+    steps). Both optional: a generator run directly (a test, a benchmark) gets a quiet one.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        report: Callable[..., None] | None = None,
+        poll: Callable[[], Iterable[int]] | None = None,
+    ) -> None:
+        self.n = n
+        self._report = report or (lambda *a: None)
+        self._poll = poll
+        self._cancelled: set[int] = set()
+
+    def update(self, index: int, fraction: float, stage: str = "composing") -> None:
+        """Candidate `index` (from 0) is `fraction` (0..1) made."""
+        self._report("progress", int(index), min(max(float(fraction), 0.0), 1.0), stage)
+
+    def stage(self, text: str) -> None:
+        """Every candidate of the batch is at `text`, e.g. "loading model"."""
+        self._report("stage", str(text))
+
+    def loaded(self, info: dict) -> None:
+        """A model is in memory: {"name", "device", "dtype", "bytes", "params", "seconds"}."""
+        self._report("loaded", dict(info))
+
+    def cancel(self, index: int) -> None:
+        self._cancelled.add(int(index))
+
+    def cancelled(self, index: int) -> bool:
+        """Whether candidate `index` was cancelled: stop spending steps on it."""
+        if self._poll is not None:
+            self._cancelled.update(self._poll())
+        return int(index) in self._cancelled
+
+    def all_cancelled(self) -> bool:
+        return all(self.cancelled(i) for i in range(self.n))
+
+
+def make_batch(
+    generator: Any, requests: list[Request], progress: BatchProgress
+) -> Iterator[tuple[int, Take | BaseException]]:
+    """A batch from any generator: its own `generate_batch`, or `generate` per candidate
+    (skipping the cancelled ones; one that raises fails alone)."""
+    whole = getattr(generator, "generate_batch", None)
+    if callable(whole):
+        yield from whole(requests, progress)
+        return
+    for i, request in enumerate(requests):
+        if progress.cancelled(i):
+            continue
+        progress.update(i, 0.0)
+        try:
+            yield i, generator.generate(request)
+        except Exception as e:  # noqa: BLE001 - one candidate's failure is its own
+            yield i, e
+
+
 class GeneratorError(Exception):
     """A generator is unknown or unavailable; the message says why and what to do."""
 
@@ -126,9 +207,52 @@ def known_generators() -> dict[str, str]:
     return found
 
 
+def target_of(name: str) -> str | None:
+    """The "module:attribute" a generator name stands for, or None for an unknown name."""
+    return known_generators().get(name) or (name if ":" in name else None)
+
+
+_warm: dict[str, bool] = {}
+
+
+def is_warm(name: str) -> bool:
+    """Whether generator `name` declares `warm = True`, read from its module's source
+    (never imported here: the performer's process must not import torch)."""
+    target = target_of(name)
+    if target is None:
+        return False
+    if target not in _warm:
+        _warm[target] = _declares_warm(*target.partition(":")[::2])
+    return _warm[target]
+
+
+def _declares_warm(module: str, attr: str) -> bool:
+    try:
+        spec = importlib.util.find_spec(module)
+        source = spec.loader.get_source(module) if spec and spec.loader else None
+        tree = ast.parse(source or "")
+    except (ImportError, SyntaxError, ValueError, AttributeError, OSError):
+        return False
+    classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+    seen: set[str] = set()
+    while attr in classes and attr not in seen:
+        seen.add(attr)
+        node = classes[attr]
+        for stmt in node.body:
+            target = (
+                stmt.targets[0] if isinstance(stmt, ast.Assign) else getattr(stmt, "target", None)
+            )
+            value = getattr(stmt, "value", None)
+            if isinstance(target, ast.Name) and target.id == "warm":
+                return isinstance(value, ast.Constant) and value.value is True
+        bases = [b.id for b in node.bases if isinstance(b, ast.Name)]
+        attr = bases[0] if bases else ""
+    return False
+
+
 def load_generator(name: str) -> Generator:
     """Import and construct the generator called `name` (in a worker process)."""
-    target = known_generators().get(name) or (name if ":" in name else None)
+    target = target_of(name)
     if target is None:
         raise GeneratorError(
             f"no generator called {name!r}; perf.generators lists them "

@@ -17,6 +17,10 @@ it still is, and otherwise rendered again from their notes when picked.
 After a tempo change, the candidates that play or wait in the queue are rendered again
 from their notes at the new tempo ("retakes", first in the pool's queue) and take over
 at the start of their loop's next turn, so every loop stays whole.
+
+A batch goes to the pool whole (`submit_batch`): a model generator's candidates are
+decoded together in the model worker, while a model loads each shows the stage
+"loading model", and each is rendered as soon as it is decoded.
 """
 
 from __future__ import annotations
@@ -398,8 +402,7 @@ class Picker:
             for c in batch.candidates:
                 self._tasks[f"{batch.id}/{c.index}"] = c
         self._save(batch)
-        for c in batch.candidates:
-            self.pool.submit(self._task(c))
+        self.pool.submit_batch([self._task(c) for c in batch.candidates])
         if superseded is not None:
             self._background.submit(self._let_go, superseded)
         return batch

@@ -42,7 +42,9 @@ class InputView:
 @dataclass(frozen=True)
 class CandidateView:
     """One candidate of a batch. `status` is one of `CANDIDATE_STATUSES`; `progress`
-    0..1 while rendering; `reason` why it failed; `label` e.g. its archetype, or ""."""
+    0..1 while rendering; `reason` why it failed; `label` e.g. its archetype, or "";
+    `stage` what it waits on while rendering, e.g. "loading model" (a model generator's
+    weights, seconds on the first batch)."""
 
     index: int
     status: str
@@ -52,6 +54,7 @@ class CandidateView:
     bars: int
     seed: int
     label: str
+    stage: str = ""
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,7 @@ class SetWatcher:
                         bars=c.request.bars,
                         seed=c.seed,
                         label=_label(c),
+                        stage=c.stage,
                     )
                 )
             batches.append(BatchView(batch.role, batch.id, batch.generator, tuple(cells)))

@@ -29,7 +29,7 @@ from hoot.tui.widgets.code_input import CodeInput
 from hoot.tui.widgets.console import Console
 from hoot.tui.widgets.console_log import ConsoleLog
 from hoot.tui.widgets.meters import Meters
-from hoot.tui.widgets.picker import StemPicker
+from hoot.tui.widgets.picker import StemPicker, describe
 from hoot.tui.widgets.queue import QueueView, middle
 from hoot.tui.widgets.status_line import LOST as LOST_TEXTS
 from hoot.tui.widgets.status_line import StatusLine
@@ -537,6 +537,12 @@ async def test_picker_shows_each_status_and_the_selection():
         assert picker.text().splitlines()[2].startswith("bass #2  rendering 40%")
         app.show(replace(PLAYING, selected_role=None))
         assert picker.text().splitlines()[2:] == []
+
+
+def test_picker_says_loading_model_while_a_model_loads():
+    loading = replace(candidate(1, "rendering", 0.0), stage="loading model")
+    assert describe(loading) == "loading model"
+    assert describe(replace(loading, stage="composing", progress=0.2)) == "rendering 20%"
 
 
 @pytest.mark.asyncio

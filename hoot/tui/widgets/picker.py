@@ -4,7 +4,8 @@
     drums    1●    2●    3●    4●
     bass #3  failed: generator timed out   C minor · 4 bars · seed 1234 · offbeat
 
-Glyphs: pending ·, rendering ◌ and its progress, ready ●, failed ✗, queued ◆ (it
+Glyphs: pending ·, rendering ◌ and its progress (the details say "loading model" while
+a model generator's weights load), ready ●, failed ✗, queued ◆ (it
 flashes), playing ▶. When the cells do not fit (many candidates, a narrow terminal) the
 progress shrinks to a bar glyph ▁▂▃▄▅▆▇ and the percentage moves to the details line,
 and a batch's cells wrap into even lines. When the lines do not fit, the selected role's
@@ -48,7 +49,9 @@ def glyph(c: CandidateView, wide: bool) -> str:
 
 
 def describe(c: CandidateView) -> str:
-    """The status in words: "rendering 40%", "failed: reason", "ready"."""
+    """The status in words: "rendering 40%", "loading model", "failed: reason", "ready"."""
+    if c.status == "rendering" and c.stage == "loading model":
+        return "loading model"  # every candidate of the batch waits on the weights
     if c.status == "rendering":
         return f"rendering {percent(c)}"
     if c.status == "failed":
