@@ -1,0 +1,1 @@
+"""Orpheus, the music transformer: its tokens, checkpoints and batched decoding (issue 14)."""
