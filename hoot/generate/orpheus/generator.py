@@ -110,7 +110,7 @@ class OrpheusGenerator:
                 tokens = sample(
                     model,
                     [plans[i].prime for i in alive],
-                    [Rules(plans[i].notes, end_steps=plans[i].end_steps) for i in alive],
+                    [Rules(plans[i].notes, end_steps=plans[i].end_steps, eos=False) for i in alive],
                     max(plans[i].max_new for i in alive),
                     temperature=temperature_of(requests[alive[0]]),
                     top_p=TOP_P,

@@ -1,0 +1,150 @@
+"""Orpheus behind the generator protocol (hoot/generate/orpheus/generator.py), on small
+random checkpoints of its class built here: every role's batch comes back as clean loops of
+the asked bars in the role's instruments and the key, loading is reported, a cancelled
+candidate stops alone, and through perf the batch runs in the warm model worker and plays."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from hoot.generate.base import BatchProgress, Request
+from hoot.generate.orpheus.generator import OrpheusGenerator, SmallOrpheusGenerator
+from hoot.music.harmony import Key
+from tests.generate.orpheus_fakes import write_tiny
+from tests.waiting import PATIENCE
+
+ROLES = ("bass", "drums", "chords", "lead", "pad", "perc")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> str:
+    return write_tiny(tmp_path_factory.mktemp("orpheus") / "tiny.pth")
+
+
+class Heard(BatchProgress):
+    """Progress that remembers what it was told."""
+
+    def __init__(self, n: int, cancel: set[int] = frozenset()) -> None:
+        super().__init__(n)
+        self.stages: list[str] = []
+        self.infos: list[dict] = []
+        self.fractions: dict[int, list[float]] = {}
+        self.to_cancel = set(cancel)
+
+    def update(self, index, fraction, stage="composing"):
+        self.fractions.setdefault(index, []).append(fraction)
+
+    def stage(self, text):
+        self.stages.append(text)
+
+    def loaded(self, info):
+        self.infos.append(info)
+
+    def cancelled(self, index):
+        return index in self.to_cancel and len(self.fractions.get(index, ())) > 3
+
+
+def batch(generator, role: str, n: int = 6, **fields) -> tuple[list, Heard]:
+    base = dict(role=role, n=n, bars=4, bpm=120.0, key="E minor", seed=5, vibe={"swing": 0.0})
+    cancel = fields.pop("cancel", set())
+    request = Request(**{**base, **fields})
+    progress = Heard(n, cancel)
+    made = list(generator.generate_batch([request.candidate(i) for i in range(n)], progress))
+    return made, progress
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_role_comes_back_as_clean_loops_in_its_key(tiny, role):
+    g = OrpheusGenerator(tiny)
+    made, _ = batch(g, role)
+    assert sorted(i for i, _ in made) == list(range(6))
+    key = Key.parse("E minor")
+    for _, take in made:
+        clip = take.notes
+        assert clip.length == 16.0 and len(clip) > 0
+        assert np.all(clip.start >= 0) and np.all(clip.start + clip.duration <= 16.0 + 1e-9)
+        assert np.allclose(clip.start * 4, np.round(clip.start * 4)), "on the 16th grid"
+        if role in ("drums", "perc"):
+            assert take.params["patch"] == 128
+        else:
+            assert all(key.contains(int(p)) for p in clip.pitch), "the mask keeps the key"
+    clips = [take.notes for _, take in made]
+    assert all(a != b for a, b in itertools.combinations(clips, 2)), "no two alike"
+
+
+def test_the_model_loads_once_and_says_so(tiny):
+    g = OrpheusGenerator(tiny)
+    _, first = batch(g, "bass", n=2)
+    assert first.stages == ["loading model"]
+    (info,) = first.infos
+    assert info["device"] == "cpu" and info["params"] > 0 and info["bytes"] > 0
+    _, second = batch(g, "bass", n=2)
+    assert second.stages == [] and second.infos == [], "warm: no second load"
+    g.unload()
+    _, third = batch(g, "bass", n=2)
+    assert third.stages == ["loading model"]
+
+
+def test_a_cancelled_candidate_stops_and_the_others_go_on(tiny):
+    made, progress = batch(OrpheusGenerator(tiny), "lead", n=4, bars=8, cancel={2})
+    assert sorted(i for i, _ in made) == [0, 1, 3]
+    assert all(f[-1] >= 0.85 for i, f in progress.fractions.items() if i != 2)
+
+
+def test_a_continuation_is_primed_with_the_tracks_notes(tiny):
+    prompt = {"track": "lead", "role": "lead", "length": 4.0,
+              "notes": [[i * 0.5, 0.5, 64 + (i % 3) * 3, 90] for i in range(8)]}  # fmt: skip
+    made, _ = batch(OrpheusGenerator(tiny), "lead", n=2, context={"prompt": prompt})
+    for _, take in made:
+        assert take.params["prime_tokens"] > 8 * 3, "the prompt's notes are in the prime"
+
+
+def test_without_a_checkpoint_it_says_where_one_goes(tmp_path, monkeypatch):
+    from hoot.generate.orpheus import generator
+
+    monkeypatch.setattr(generator, "MODELS_DIR", tmp_path)
+    ok, why = OrpheusGenerator().available()
+    assert not ok and "no Orpheus checkpoint in models/" in why
+    ok, why = SmallOrpheusGenerator().available()
+    assert not ok and "models/train_orpheus.py" in why
+
+
+def test_a_bad_checkpoint_is_one_sentence(tmp_path):
+    from hoot.errors import HootError
+
+    bad = tmp_path / "Orpheus_broken.pth"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(HootError) as error:
+        batch(OrpheusGenerator(bad), "bass", n=2)
+    assert "\n" not in str(error.value) and "Orpheus_broken.pth" in str(error.value)
+
+
+def test_perf_generates_with_orpheus_in_the_model_worker_and_it_plays(tiny, tmp_path, monkeypatch):
+    from hoot.engine.client import LocalEngine
+    from hoot.generate.batch import Status
+    from hoot.performance import Performance
+    from hoot.session import Session
+
+    monkeypatch.setenv("HOOT_TEST_ORPHEUS", tiny)
+    session = Session(tmp_path / "set")
+    perf = Performance(LocalEngine(48000, session_dir=session.dir), session)
+    perf.on_message = lambda m: None
+    try:
+        perf.key = "A minor"
+        name = "tests.generate.orpheus_fakes:Tiny"
+        b = perf.generate("bass", n=3, bars=2, seed=4, using=name).wait(PATIENCE * 4)
+        assert [c.status for c in b] == [Status.READY] * 3, [c.reason for c in b]
+        assert perf.generators[name].startswith("loaded on cpu")
+        key = Key.parse("A minor")
+        for c in b:
+            assert c.notes.length == 8.0 and all(key.contains(int(p)) for p in c.notes.pitch)
+            assert c.audio is not None and len(c.audio) == b.request.frames
+        c = b[2]
+        c.queue(at="bar")
+        perf.wait(bars=1.5)
+        assert c.where() is not None and c.where()[0] == "playing"
+    finally:
+        perf.close()
