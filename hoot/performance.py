@@ -1119,6 +1119,8 @@ class Performance:
         sound: str | None = None,
         using: str | None = None,
         by: str | None = None,
+        *,
+        prompt: dict | None = None,
     ):
         """Ask a generator for `n` variations for `role` in the current tempo, key, chords and
         vibe. Returns a Batch at once; candidates render in the background and appear in
@@ -1186,6 +1188,7 @@ class Performance:
             samplerate=self.samplerate,
             sound=the_sound,
             device=self._model_device,
+            context=self._context_for(role, moment, prompt),
         )
         batch = self.picker.new_batch(request, using)
         self.session.log("generate", batch=batch.id, **request.to_dict())
@@ -1193,6 +1196,136 @@ class Performance:
             batch.deadline = moment.sample
             threading.Thread(target=self._watch_deadline, args=(batch,), daemon=True).start()
         return batch
+
+    def continue_(
+        self,
+        track: str,
+        n: int = 6,
+        bars: int | None = None,
+        role: str | None = None,
+        heard: int | None = None,
+        seed: int | None = None,
+        vibe: str | dict | None = None,
+        using: str = "orpheus-small",
+    ):
+        """Ask a model to go on from what `track` plays: a stem's loop, or what a keyboard
+        just played on a live track (its last `heard` bars, 2 by default). Returns a Batch of
+        `n` candidates for `role` (the track itself when it is a role, else "lead"), made
+        for the next phrase like perf.generate's.
+
+            perf.continue_("lead")                   # six ways the lead line goes on
+            perf.continue_("keys", role="chords")    # what the keyboard played, as chords
+        """
+        if isinstance(self.tracks._tracks.get(track), InputTrack):
+            raise HootError(
+                f"{track} is an audio input: a continuation needs notes (a stem, or a track a "
+                f"keyboard plays: {', '.join(LIVE_TRACKS)})"
+            )
+        if track not in self.tracks:
+            raise HootError(
+                f"no track {track!r}{_did_you_mean(track, self.tracks._tracks)}; "
+                f"tracks are {', '.join(self.tracks._tracks)}"
+            )
+        role = role or (track if track in ROLES else "lead")
+        if role not in ROLES:
+            raise HootError(f"role={role!r}: continue as one of {', '.join(ROLES)}")
+        if (using or "default") == "default":
+            raise HootError(
+                "the default generator does not continue a line: continue_ with a model, "
+                "using='orpheus-small' (hoot's own) or 'orpheus'"
+            )
+        moment = self.first_moment()
+        beats_per_bar = moment.meter.beats
+        if track in LIVE_TRACKS or track in self.played:
+            heard = 2 if heard is None else heard
+            if isinstance(heard, bool) or not isinstance(heard, int) or not 1 <= heard <= 16:
+                raise HootError(f"heard={heard!r}: the bars to listen back, 1 to 16")
+            notes = self._played(track, heard * beats_per_bar)
+            length = float(heard * beats_per_bar)
+            if not notes:
+                raise HootError(
+                    f"nothing was played on {track} in the last {heard} bars: play a phrase, "
+                    "then continue it"
+                )
+        else:
+            line = next((t for t in self.score["tracks"] if t["track"] == track), None)
+            if line is None:
+                raise HootError(
+                    f"nothing plays on {track}: continue a track that plays a stem, or one a "
+                    "keyboard plays"
+                )
+            length = float(line["length"])
+            notes = _rotated(line["notes"], length, self._phase_at(line, moment))
+        prompt = {"track": track, "role": role, "notes": notes, "length": length}
+        return self.generate(role, n=n, bars=bars, seed=seed, vibe=vibe, using=using,
+                             prompt=prompt)  # fmt: skip
+
+    def _context_for(self, role: str, moment: Position, prompt: dict | None) -> dict:
+        """What plays around a candidate made for `moment`, for generators that listen:
+        every other track's loop turned to where it will be at that boundary (so its note at
+        beat 0 plays on the boundary), the audio files that play, and a continuation's
+        prompt."""
+        try:
+            score = self.score
+            players = self._state().players
+        except HootError:
+            return {"prompt": prompt} if prompt else {}
+        tracks = {}
+        for line in score["tracks"]:
+            if line["track"] == role or line["stop"] is not None and line["stop"] <= moment.sample:
+                continue
+            length = float(line["length"])
+            tracks[line["track"]] = {
+                "role": line["track"],
+                "notes": _rotated(line["notes"], length, self._phase_at(line, moment)),
+                "length": length,
+            }
+        audio = [pl.path for pl in players if pl.path and pl.track != role]
+        context: dict = {"tracks": tracks, "audio": audio}
+        if prompt:
+            context["prompt"] = prompt
+        return context
+
+    def _phase_at(self, line: dict, moment: Position) -> float:
+        """Where in its loop a score line is at `moment` (beats from the loop's start)."""
+        return (moment.beat - float(line["start_beat"])) % float(line["length"])
+
+    def _played(self, track: str, beats: float) -> list[list[float]]:
+        """What a keyboard played on `track` in the last `beats` beats, as [start, length,
+        pitch, velocity] from the window's start; the window ends on the bar line after the
+        last note played (a phrase is heard whole), notes still held end there."""
+        from hoot.engine.rings import NoteReader
+
+        table = self._send(p.NoteTable())
+        if track not in table.tracks:
+            return []
+        reader = NoteReader(table.path, table.tracks.index(track), history=True)
+        try:
+            records = reader.read()
+            tm = self.tempo_map()
+            beat_of = [tm.beat_at(reader.sample_at(arrived)) for arrived, *_ in records]
+        finally:
+            reader.close()
+        held: dict[int, tuple[float, int]] = {}
+        played = []
+        for at, (_, status, pitch, velocity) in zip(beat_of, records):
+            kind = status & 0xF0
+            if kind == 0x90 and velocity > 0:
+                held[pitch] = (at, velocity)
+            elif kind in (0x80, 0x90) and pitch in held:
+                start, vel = held.pop(pitch)
+                played.append((start, at - start, pitch, vel))
+        if not played and not held:
+            return []
+        last = max([s for s, *_ in played] + [s for s, _ in held.values()])
+        where = tm.position(round(tm.sample_at(last)))
+        end = last - where.beat_in_bar + where.meter.beats
+        played += [(s, end - s, pitch, vel) for pitch, (s, vel) in held.items()]
+        begin = end - beats
+        return sorted(
+            [[s - begin, min(d, end - s), pitch, vel] for s, d, pitch, vel in played
+             if begin <= s < end]
+        )  # fmt: skip
 
     def first_moment(self) -> Position:
         """Where a candidate asked for now can first play: the next phrase boundary (with the
@@ -2425,6 +2558,12 @@ def _change(change: Any) -> str | None:
     if change != "phrase":
         raise HootError(f'change is "phrase" (a new place each phrase) or None, not {change!r}')
     return "phrase"
+
+
+def _rotated(notes: list, length: float, phase: float) -> list[list[float]]:
+    """A loop's notes turned so that its beat `phase` comes first (at 0)."""
+    out = [[(float(n[0]) - phase) % length, *n[1:]] for n in notes]
+    return sorted(out)
 
 
 def _did_you_mean(name: object, names) -> str:

@@ -383,7 +383,9 @@ class NoteWriter:
 class NoteReader:
     """A passive second reader, in another process, of every keyboard (PORT) slot of the
     live-note table at `path` whose TRACK register is `track`: `read()` returns the records
-    written since the last read as (arrived, status, data1, data2), in arrival order.
+    written since the last read as (arrived, status, data1, data2), in arrival order; with
+    `history`, the first read starts from the oldest record the rings still hold (the last
+    4096 of each slot: what a player just played, for a continuation).
 
     It reads only the slots' write counts and records, with its own cursors, and writes
     nothing: the audio thread reads and plays exactly as if it were not there. The slots are
@@ -392,13 +394,15 @@ class NoteReader:
     record overwritten before it was read (the writer went round the ring of 4096) is
     counted in `lost`."""
 
-    def __init__(self, path: str, track: int) -> None:
+    def __init__(self, path: str, track: int, history: bool = False) -> None:
         table, slots, ring = _open_note_table(path, writable=False)
         self.path, self.track = path, int(track)
         self.lost = 0
         self._table, self._ring = table, ring
         self._gen = table.gen.copy()
         self._cursor = table.index[:, 0].copy()  # from now on
+        if history:  # from the oldest record each slot's ring still holds (what was played)
+            self._cursor = np.maximum(self._cursor - ring, 0)
         self._ours = np.zeros(slots, np.bool_)  # the slot's input plays our track
         self._arrived = np.zeros(ring, np.float64)
         self._message = np.zeros((ring, 3), np.int64)

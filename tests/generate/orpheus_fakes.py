@@ -1,6 +1,10 @@
 """Orpheus generators on small checkpoints built by the tests, for the model worker
 ("tests.generate.orpheus_fakes:Tiny"): the checkpoint's path comes in HOOT_TEST_ORPHEUS, set
-before the worker process starts."""
+before the worker process starts.
+
+Random weights write near-random TIME tokens (up to 255 steps, 4.08 s): a candidate of 4
+bars at 120 bpm (8 s) always holds a note, one of a bar (2 s) may not, and its candidate
+fails as a model that wrote nothing would. The tests ask for 4 bars or more."""
 
 from __future__ import annotations
 

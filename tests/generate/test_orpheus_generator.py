@@ -135,12 +135,12 @@ def test_perf_generates_with_orpheus_in_the_model_worker_and_it_plays(tiny, tmp_
     try:
         perf.key = "A minor"
         name = "tests.generate.orpheus_fakes:Tiny"
-        b = perf.generate("bass", n=3, bars=2, seed=4, using=name).wait(PATIENCE * 4)
+        b = perf.generate("bass", n=3, bars=4, seed=4, using=name).wait(PATIENCE * 4)
         assert [c.status for c in b] == [Status.READY] * 3, [c.reason for c in b]
         assert perf.generators[name].startswith("loaded on cpu")
         key = Key.parse("A minor")
         for c in b:
-            assert c.notes.length == 8.0 and all(key.contains(int(p)) for p in c.notes.pitch)
+            assert c.notes.length == 16.0 and all(key.contains(int(p)) for p in c.notes.pitch)
             assert c.audio is not None and len(c.audio) == b.request.frames
         c = b[2]
         c.queue(at="bar")
