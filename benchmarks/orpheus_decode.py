@@ -9,8 +9,11 @@ x-transformers' `AutoregressiveWrapper.generate` (all 18,820 logits, top-p 0.96)
 KV cache on and off, and hoot.generate.orpheus.decode.sample (logits over a bass role's
 allowed rows only: 8 bass patches x 33 pitches + every TIME, DURVEL and EOS, 2,569 rows)
 with the KV cache on, and off (the whole sequence recomputed every step), at batch 1 and 6.
-Prefill is timed apart. Figures in ms/step and in units of the reference workload
-(benchmarks/reference.py) timed in the same run, since these shared VMs differ ~3x.
+Prefill is timed apart. Both run on one torch thread by default (--threads sets
+x-transformers'): on a busy 2-core VM a second thread waits on a busy core at every small
+op and made x-transformers' step 5-17x slower here. Figures in ms/step and in units of the
+reference workload (benchmarks/reference.py) timed in the same run, since these shared VMs
+differ ~3x.
 """
 
 from __future__ import annotations
@@ -95,8 +98,11 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=256)
     parser.add_argument("--depth", type=int, default=4)
     parser.add_argument("--heads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads for x-transformers (hoot's sampler uses one)")
     args = parser.parse_args()
     torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
     wrapper = model.build(args.dim, args.depth, args.heads, max_seq_len=1024,
                           tie_embedding=True).eval()
     ref = reference_seconds() * 1000

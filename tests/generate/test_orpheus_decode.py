@@ -264,3 +264,30 @@ def test_speculative_with_a_small_draft_follows_the_rules_and_cancels():
     _check_grammar([d.SOS, 3, BASS[1], 16800], tokens[1], rules)
     assert set(stats) == {"drafted", "accepted", "target_calls"}
 
+
+
+def test_the_fast_path_static_shapes_draws_the_same_candidates(monkeypatch):
+    """fast=True (the cuda default) attends over the whole static cache under a mask and
+    compiles the step; here the compile is left out (no GPU, and it takes minutes on 2
+    cores), so what is checked is that the static-shape step gives the same candidates."""
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda f, **kw: compiled.append(kw) or f)
+    wrapper = _model(depth=1)
+    primes = [[d.SOS], [d.SOS, 4, BASS[2], 16900]]
+    rules = d.Rules(BASS, eos=False)
+    fast = d.sample(wrapper, primes, rules, 25, seed=15, fast=True)
+    assert compiled == [{"mode": "reduce-overhead"}]
+    assert fast == d.sample(wrapper, primes, rules, 25, seed=15, fast=False)
+
+
+def test_ended_candidates_leave_the_batch_and_the_rest_decode_as_if_alone():
+    """Greedy, so each candidate's tokens depend only on its own logits: a batch whose
+    candidates end at different times (and are dropped from the cache) gives what each
+    prime gives alone."""
+    wrapper = _model(depth=2)
+    rules = d.Rules(BASS, times=range(0, 40), end_steps=60, eos=False)
+    primes = [[d.SOS], [d.SOS, 10, BASS[3], 16900], [d.SOS, 5, BASS[0]], _primes([7])[0]]
+    together = d.sample(wrapper, primes, rules, 80, temperature=0)
+    assert len({len(t) for t in together}) > 1
+    for prime, tokens in zip(primes, together, strict=True):
+        assert d.sample(wrapper, [prime], rules, 80, temperature=0) == [tokens]
