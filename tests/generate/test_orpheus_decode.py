@@ -291,3 +291,21 @@ def test_ended_candidates_leave_the_batch_and_the_rest_decode_as_if_alone():
     assert len({len(t) for t in together}) > 1
     for prime, tokens in zip(primes, together, strict=True):
         assert d.sample(wrapper, [prime], rules, 80, temperature=0) == [tokens]
+
+
+def test_bf16_matmuls_stay_close_to_float32():
+    wrapper = _model(tie=True)
+    primes = _primes([9, 12])
+    exact = d.KVDecoder(wrapper, 2, 16)
+    half = d.KVDecoder(wrapper, 2, 16, matmul_dtype=torch.bfloat16)
+    with torch.inference_mode():
+        want = exact.logits(exact.prefill(primes))
+        got = half.logits(half.prefill(primes))
+        step = torch.tensor([[7], [300]])
+        want2 = exact.logits(exact.feed(step, torch.tensor([12, 12]), uniform=12))
+        got2 = half.logits(half.feed(step, torch.tensor([12, 12]), uniform=12))
+    assert half.k.dtype == torch.float32 and half.out.dtype == torch.bfloat16
+    assert (got - want).abs().max() < 0.05 * want.abs().max()
+    assert (got2 - want2).abs().max() < 0.05 * want2.abs().max()
+    tokens = d.sample(wrapper, [[d.SOS]], d.Rules(BASS), 12, seed=1, matmul_dtype=torch.bfloat16)
+    _check_grammar([d.SOS], tokens[0], d.Rules(BASS))

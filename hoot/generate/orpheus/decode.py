@@ -148,6 +148,12 @@ def _net(model) -> torch.nn.Module:
     return getattr(model, "net", model)
 
 
+def _linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
+    """A matmul in the weights' dtype, the result in the activations' (a no-op cast when
+    they agree)."""
+    return F.linear(x.to(w.dtype), w, b).to(x.dtype)
+
+
 def _gamma(norm: torch.nn.Module) -> torch.Tensor:
     """A norm's effective scale: x-transformers' Decoder stores LayerNorm gammas as offsets
     from 1 (norm_add_unit_offset, its default) and multiplies by gamma + 1."""
@@ -159,31 +165,35 @@ class KVDecoder:
 
     `rows` are the vocabulary rows whose logits `logits()` computes (default: all).
     `static`: attend over the whole cache under a mask (same shapes every step, for CUDA
-    graphs); otherwise over the filled part only.
+    graphs); otherwise over the filled part only. `matmul_dtype`: the dtype the weight
+    matrices are held and multiplied in (default: the model's).
     """
 
     def __init__(self, model, batch: int, length: int, rows: Sequence[int] | None = None,
-                 static: bool = False):
+                 static: bool = False, matmul_dtype: torch.dtype | None = None):
         net = _net(model)
         state = net.state_dict()
         weight = state["token_emb.emb.weight"]
         self.device, self.dtype = weight.device, weight.dtype
+        mm = matmul_dtype or self.dtype
         self.emb = weight
         self.rows = torch.arange(weight.shape[0], device=self.device) if rows is None else \
             torch.as_tensor(list(rows), device=self.device)
         if "to_logits.weight" in state:
-            self.out = state["to_logits.weight"][self.rows].contiguous()
+            self.out = state["to_logits.weight"][self.rows].to(mm).contiguous()
         else:  # tied: x-transformers scales the shared embedding by tie_embedding_scale
-            self.out = weight[self.rows] * net.tie_embedding_scale
+            self.out = (weight[self.rows] * net.tie_embedding_scale).to(mm)
         layers = net.attn_layers.layers
         self.layers = []
         for i in range(len(layers) // 2):
             a, f = f"attn_layers.layers.{2 * i}.", f"attn_layers.layers.{2 * i + 1}."
-            qkv = torch.cat([state[a + f"1.to_{x}.weight"] for x in "qkv"]).contiguous()
-            self.layers.append((_gamma(layers[2 * i][0][0]), qkv, state.get(a + "1.to_out.weight"),
-                                _gamma(layers[2 * i + 1][0][0]), state[f + "1.ff.0.0.weight"],
-                                state[f + "1.ff.0.0.bias"], state[f + "1.ff.2.weight"],
-                                state[f + "1.ff.2.bias"]))
+            qkv = torch.cat([state[a + f"1.to_{x}.weight"] for x in "qkv"]).to(mm)
+            wo = state.get(a + "1.to_out.weight")
+            self.layers.append((_gamma(layers[2 * i][0][0]), qkv.contiguous(),
+                                None if wo is None else wo.to(mm),
+                                _gamma(layers[2 * i + 1][0][0]),
+                                *(state[f + k].to(mm) for k in ("1.ff.0.0.weight", "1.ff.0.0.bias",
+                                                                "1.ff.2.weight", "1.ff.2.bias"))))
         self.final = _gamma(net.attn_layers.final_norm)
         self.dim = weight.shape[1]
         self.heads = net.attn_layers.layers[0][1].heads
@@ -240,7 +250,7 @@ class KVDecoder:
         rows = torch.arange(B, device=self.device)[:, None].expand(B, S)
         for i, (g1, wqkv, wo, g2, w1, b1, w2, b2) in enumerate(self.layers):
             h = F.layer_norm(x, (self.dim,), g1)
-            qkv = F.linear(h, wqkv).view(B, S, 3, H, D)
+            qkv = _linear(h, wqkv).view(B, S, 3, H, D)
             qk = qkv[:, :, :2, :, :R]
             turned = torch.view_as_complex(qk.float().reshape(B, S, 2, H, R // 2, 2)) * cis
             qk.copy_(torch.view_as_real(turned).flatten(-2))
@@ -255,8 +265,8 @@ class KVDecoder:
                 qkv[:, :, 0].transpose(1, 2), self.k[i, :, :, :n], self.v[i, :, :, :n],
                 attn_mask=mask, is_causal=causal)
             att = att.transpose(1, 2).reshape(B, S, H * D)
-            x = x + (att if wo is None else F.linear(att, wo))  # None: one head as wide as dim
-            x = x + F.linear(F.gelu(F.linear(F.layer_norm(x, (self.dim,), g2), w1, b1)), w2, b2)
+            x = x + (att if wo is None else _linear(att, wo))  # None: one head as wide as dim
+            x = x + _linear(F.gelu(_linear(F.layer_norm(x, (self.dim,), g2), w1, b1)), w2, b2)
         return F.layer_norm(x, (self.dim,), self.final)
 
     def keep(self, rows: list[int]) -> None:
@@ -270,7 +280,7 @@ class KVDecoder:
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """Logits over `rows` only, float32."""
-        return F.linear(hidden, self.out).float()
+        return F.linear(hidden.to(self.out.dtype), self.out).float()
 
 
 class _Batch:
@@ -427,17 +437,22 @@ def sample(
     on_step: Callable[[list[float]], None] | None = None,
     cancelled: Callable[[], set[int]] | None = None,
     fast: bool | None = None,
+    matmul_dtype: torch.dtype | None = None,
 ) -> list[list[int]]:
     """Continue each prime under its rules, all candidates in one batch; each candidate's
     new tokens (ending with EOS when it chose to end). `on_step` gets each candidate's
     fraction done (of end_steps, else of max_new) after every step; `cancelled()` names
-    candidates to stop now (they keep what they have)."""
+    candidates to stop now (they keep what they have). `fast` (default: on cuda): static
+    shapes and a compiled step. `matmul_dtype=torch.bfloat16` on a CPU with AVX512-BF16
+    runs the matmuls in bf16 (cache, attention, norms stay float32): a batch-6 step of the
+    dim-256 model took 3.4 ms against 4.5 ms here, at the cost of logits ~1e-2 off."""
     primes = _fit(primes, max_new, 0, _max_seq_len(model))
     device = _net(model).token_emb.emb.weight.device
     fast = _default_fast(device) if fast is None else fast
     batch = _Batch(primes, rules, max_new, device)
     width = max(len(p) for p in primes)
-    decoder = KVDecoder(model, len(primes), width + max_new, batch.rows, static=fast)
+    decoder = KVDecoder(model, len(primes), width + max_new, batch.rows, static=fast,
+                        matmul_dtype=matmul_dtype)
     step = _Stepper(decoder, fast)
     generator = _generator(seed, device)
     live = list(range(len(primes)))  # the candidate in each row of the cache
