@@ -309,3 +309,16 @@ def test_bf16_matmuls_stay_close_to_float32():
     assert (got2 - want2).abs().max() < 0.05 * want2.abs().max()
     tokens = d.sample(wrapper, [[d.SOS]], d.Rules(BASS), 12, seed=1, matmul_dtype=torch.bfloat16)
     _check_grammar([d.SOS], tokens[0], d.Rules(BASS))
+
+
+def test_a_loaded_checkpoint_decodes(tmp_path):
+    """What the generator does: load() a plain fp16 state_dict with a sidecar, sample."""
+    wrapper = _model(tie=True, max_seq_len=1024)
+    path = tmp_path / "orpheus-hoot.pth"
+    torch.save({k: v.half() for k, v in wrapper.state_dict().items()}, path)
+    path.with_suffix(".json").write_text('{"heads": 4, "max_seq_len": 1024}')
+    loaded = om.load(path, device="cpu")
+    rules = d.Rules(BASS, end_steps=100)
+    out = d.sample(loaded, [[d.SOS], [d.SOS, 2, BASS[0], 16800]], rules, 64, seed=2)
+    assert len(out) == 2 and all(out)
+    _check_grammar([d.SOS], out[0], rules)
