@@ -271,7 +271,8 @@ class KVDecoder:
 
     def keep(self, rows: list[int]) -> None:
         """Keep only these candidates (one copy of the cache), so that ended candidates stop
-        costing: a batch-6 step costs about 1.7x a batch-1 step here."""
+        costing: a batch-6 step of the dim-256 model costs about 3x a batch-1 step here
+        (4.8 against 1.6 ms), and copying the cache once costs about one step."""
         index = torch.as_tensor(rows, device=self.device)
         self.k = self.k.index_select(1, index)
         self.v = self.v.index_select(1, index)
