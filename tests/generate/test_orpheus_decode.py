@@ -322,3 +322,20 @@ def test_a_loaded_checkpoint_decodes(tmp_path):
     out = d.sample(loaded, [[d.SOS], [d.SOS, 2, BASS[0], 16800]], rules, 64, seed=2)
     assert len(out) == 2 and all(out)
     _check_grammar([d.SOS], out[0], rules)
+
+
+def test_the_nucleus_from_the_likeliest_rows_equals_the_nucleus_from_a_full_sort():
+    g = torch.Generator().manual_seed(3)
+    allowed = torch.rand(4, 3000, generator=g) > 0.2
+    peaked = torch.randn(4, 3000, generator=g) * 6  # top 256 rows hold top_p: the fast way
+    flat = torch.randn(4, 3000, generator=g) * 0.1  # they do not: the full sort
+    for logits in (peaked, flat):
+        got = d.probabilities(logits, allowed, 1.0, 0.9)
+        probs = torch.softmax(logits.masked_fill(~allowed, -float("inf")), -1)
+        ordered, order = probs.sort(-1, descending=True)
+        keep = (ordered.cumsum(-1) - ordered) < 0.9
+        want = torch.zeros_like(probs).scatter(-1, order, ordered * keep)
+        assert torch.allclose(got, want / want.sum(-1, keepdim=True), atol=1e-6)
+        assert not got[~allowed].any()
+    assert (d.probabilities(peaked, allowed, 1.0, 0.9) > 0).sum(-1).max() < 256
+    assert (d.probabilities(flat, allowed, 1.0, 0.9) > 0).sum(-1).min() > 256

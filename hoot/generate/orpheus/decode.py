@@ -31,6 +31,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -41,6 +42,8 @@ TIME = range(0, 256)
 NOTE = range(256, 16768)
 DURVEL = range(16768, 18816)
 MAX_SEQ_LEN = 8192
+
+NUCLEUS_ROWS = 256
 
 # Grammar states: what the last token was, so what may follow.
 OPEN, FULL, TIMED, NOTED, DONE = range(5)
@@ -363,12 +366,23 @@ def probabilities(logits: torch.Tensor, allowed: torch.Tensor, temperature: floa
     if temperature <= 0:
         return F.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)
     probs = torch.softmax(logits / temperature, dim=-1)
-    if top_p < 1.0:
-        ordered, order = probs.sort(dim=-1, descending=True)
-        drop = (ordered.cumsum(-1) - ordered) >= top_p
-        probs = probs.scatter(-1, order, ordered.masked_fill(drop, 0.0))
-        probs = probs / probs.sum(-1, keepdim=True)
-    return probs
+    if top_p >= 1.0:
+        return probs
+    # The nucleus is every row at or above a threshold: the probability of its last token.
+    # That comes from the 256 likeliest rows when they hold top_p in every row (topk: 46 us
+    # at batch 6 over 2,569 rows), else from sorting the values alone (numpy: 220 us on the
+    # CPU, where torch.sort with its indices takes 600-1,200 us on one thread).
+    ordered = probs.topk(min(NUCLEUS_ROWS, probs.shape[-1]), dim=-1).values
+    mass = ordered.cumsum(-1)
+    if ordered.shape[-1] < probs.shape[-1] and not bool((mass[..., -1] >= top_p).all()):
+        if probs.device.type == "cpu":
+            ordered = torch.from_numpy(np.sort(probs.numpy(), axis=-1)[..., ::-1].copy())
+        else:
+            ordered = probs.sort(dim=-1, descending=True).values
+        mass = ordered.cumsum(-1)
+    kept = ((mass - ordered) < top_p).sum(-1, keepdim=True)
+    probs = probs * (probs >= ordered.gather(-1, kept - 1))
+    return probs / probs.sum(-1, keepdim=True)
 
 
 def _draw(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
