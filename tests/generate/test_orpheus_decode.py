@@ -264,3 +264,78 @@ def test_speculative_with_a_small_draft_follows_the_rules_and_cancels():
     _check_grammar([d.SOS, 3, BASS[1], 16800], tokens[1], rules)
     assert set(stats) == {"drafted", "accepted", "target_calls"}
 
+
+
+def test_the_fast_path_static_shapes_draws_the_same_candidates(monkeypatch):
+    """fast=True (the cuda default) attends over the whole static cache under a mask and
+    compiles the step; here the compile is left out (no GPU, and it takes minutes on 2
+    cores), so what is checked is that the static-shape step gives the same candidates."""
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda f, **kw: compiled.append(kw) or f)
+    wrapper = _model(depth=1)
+    primes = [[d.SOS], [d.SOS, 4, BASS[2], 16900]]
+    rules = d.Rules(BASS, eos=False)
+    fast = d.sample(wrapper, primes, rules, 25, seed=15, fast=True)
+    assert compiled == [{"mode": "reduce-overhead"}]
+    assert fast == d.sample(wrapper, primes, rules, 25, seed=15, fast=False)
+
+
+def test_ended_candidates_leave_the_batch_and_the_rest_decode_as_if_alone():
+    """Greedy, so each candidate's tokens depend only on its own logits: a batch whose
+    candidates end at different times (and are dropped from the cache) gives what each
+    prime gives alone."""
+    wrapper = _model(depth=2)
+    rules = d.Rules(BASS, times=range(0, 40), end_steps=60, eos=False)
+    primes = [[d.SOS], [d.SOS, 10, BASS[3], 16900], [d.SOS, 5, BASS[0]], _primes([7])[0]]
+    together = d.sample(wrapper, primes, rules, 80, temperature=0)
+    assert len({len(t) for t in together}) > 1
+    for prime, tokens in zip(primes, together, strict=True):
+        assert d.sample(wrapper, [prime], rules, 80, temperature=0) == [tokens]
+
+
+def test_bf16_matmuls_stay_close_to_float32():
+    wrapper = _model(tie=True)
+    primes = _primes([9, 12])
+    exact = d.KVDecoder(wrapper, 2, 16)
+    half = d.KVDecoder(wrapper, 2, 16, matmul_dtype=torch.bfloat16)
+    with torch.inference_mode():
+        want = exact.logits(exact.prefill(primes))
+        got = half.logits(half.prefill(primes))
+        step = torch.tensor([[7], [300]])
+        want2 = exact.logits(exact.feed(step, torch.tensor([12, 12]), uniform=12))
+        got2 = half.logits(half.feed(step, torch.tensor([12, 12]), uniform=12))
+    assert half.k.dtype == torch.float32 and half.out.dtype == torch.bfloat16
+    assert (got - want).abs().max() < 0.05 * want.abs().max()
+    assert (got2 - want2).abs().max() < 0.05 * want2.abs().max()
+    tokens = d.sample(wrapper, [[d.SOS]], d.Rules(BASS), 12, seed=1, matmul_dtype=torch.bfloat16)
+    _check_grammar([d.SOS], tokens[0], d.Rules(BASS))
+
+
+def test_a_loaded_checkpoint_decodes(tmp_path):
+    """What the generator does: load() a plain fp16 state_dict with a sidecar, sample."""
+    wrapper = _model(tie=True, max_seq_len=1024)
+    path = tmp_path / "orpheus-hoot.pth"
+    torch.save({k: v.half() for k, v in wrapper.state_dict().items()}, path)
+    path.with_suffix(".json").write_text('{"heads": 4, "max_seq_len": 1024}')
+    loaded = om.load(path, device="cpu")
+    rules = d.Rules(BASS, end_steps=100)
+    out = d.sample(loaded, [[d.SOS], [d.SOS, 2, BASS[0], 16800]], rules, 64, seed=2)
+    assert len(out) == 2 and all(out)
+    _check_grammar([d.SOS], out[0], rules)
+
+
+def test_the_nucleus_from_the_likeliest_rows_equals_the_nucleus_from_a_full_sort():
+    g = torch.Generator().manual_seed(3)
+    allowed = torch.rand(4, 3000, generator=g) > 0.2
+    peaked = torch.randn(4, 3000, generator=g) * 6  # top 256 rows hold top_p: the fast way
+    flat = torch.randn(4, 3000, generator=g) * 0.1  # they do not: the full sort
+    for logits in (peaked, flat):
+        got = d.probabilities(logits, allowed, 1.0, 0.9)
+        probs = torch.softmax(logits.masked_fill(~allowed, -float("inf")), -1)
+        ordered, order = probs.sort(-1, descending=True)
+        keep = (ordered.cumsum(-1) - ordered) < 0.9
+        want = torch.zeros_like(probs).scatter(-1, order, ordered * keep)
+        assert torch.allclose(got, want / want.sum(-1, keepdim=True), atol=1e-6)
+        assert not got[~allowed].any()
+    assert (d.probabilities(peaked, allowed, 1.0, 0.9) > 0).sum(-1).max() < 256
+    assert (d.probabilities(flat, allowed, 1.0, 0.9) > 0).sum(-1).min() > 256

@@ -160,10 +160,19 @@ def test_the_official_sizes_are_named(tmp_path):
 def test_out_of_memory_on_the_device_is_one_sentence(tmp_path, monkeypatch):
     path, _ = _save(tmp_path)
 
-    def no_room(self, *args, **kwargs):
+    def no_room(state, device, dtype):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(torch.nn.Module, "to", no_room)
+    monkeypatch.setattr(om, "_place", no_room)
     text = _error(path)
     assert text.startswith("small.pth does not fit on cpu: it needs about")
     assert "float32" in text
+
+
+def test_a_loaded_model_is_its_own_copy_when_the_file_is_saved_again(tmp_path):
+    path, wrapper = _save(tmp_path)
+    model = om.load(path, device="cpu")
+    tokens = torch.tensor([[18816, 0, 300, 17000]])
+    before = model.logits(tokens)
+    torch.save(om.build(**SMALL).state_dict(), path)  # the trainer writes a new one
+    assert torch.equal(model.logits(tokens), before)

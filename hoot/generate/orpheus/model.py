@@ -112,20 +112,21 @@ def load(path: str | Path, device: str = "auto", dtype: torch.dtype | None = Non
     state = _read_state(path)
     config = _config(state, path)
     _check_shapes(state, config, path)
-    with torch.device("meta"):
-        wrapper = build(config["dim"], config["depth"], config["heads"], config["max_seq_len"],
-                        config["tie_embedding"])
-    wrapper.load_state_dict(state, strict=True, assign=True)
     try:
-        wrapper = wrapper.to(device=device, dtype=dtype).eval()
+        state = _place(state, device, dtype)
     except (torch.OutOfMemoryError, MemoryError, RuntimeError) as error:
         if isinstance(error, RuntimeError) and "memory" not in str(error).lower():
             raise
-        need = _params(wrapper) * torch.finfo(dtype).bits // 8
+        need = sum(t.numel() for t in state.values()) * torch.finfo(dtype).bits // 8
         raise CheckpointError(
             f"{path.name} does not fit on {device}: it needs about {need / 2**30:.1f} GiB in "
             f"{_dtype_name(dtype)}; free memory, pick a smaller model, or load it on the cpu"
         ) from None
+    with torch.device("meta"):
+        wrapper = build(config["dim"], config["depth"], config["heads"], config["max_seq_len"],
+                        config["tie_embedding"])
+    wrapper.load_state_dict(state, strict=True, assign=True)
+    wrapper.eval()
     buffers = [t for t in wrapper.state_dict().values() if torch.is_tensor(t)]
     return OrpheusModel(
         path=path,
@@ -137,6 +138,18 @@ def load(path: str | Path, device: str = "auto", dtype: torch.dtype | None = Non
         params=_params(wrapper),
         bytes=sum(t.numel() * t.element_size() for t in buffers),
     )
+
+
+def _place(state: dict[str, torch.Tensor], device: str, dtype: torch.dtype
+           ) -> dict[str, torch.Tensor]:
+    """Copy each tensor off the memory-mapped file onto the device in the dtype, one at a
+    time (peak memory: the model plus one tensor). Always a copy: a model still mapped
+    onto its file would change, or fault, when the file is saved again (the training script
+    rewrites models/orpheus-hoot.pth while a worker holds it)."""
+    return {
+        key: t.to(device=device, dtype=dtype if t.is_floating_point() else t.dtype, copy=True)
+        for key, t in state.items()
+    }
 
 
 def _read_state(path: Path) -> dict[str, torch.Tensor]:
