@@ -39,7 +39,15 @@ from typing import Any
 from hoot.engine import protocol as p
 from hoot.engine.protocol import EngineLink
 from hoot.errors import HootError
-from hoot.generate.base import Request, is_warm, known_generators, model_backends
+from hoot.generate.base import (
+    BUILTIN,
+    GeneratorError,
+    Request,
+    is_warm,
+    known_generators,
+    load_generator,
+    model_backends,
+)
 from hoot.music import ROLES
 from hoot.music.harmony import Key, default_progression, parse_progression
 from hoot.music.roles import LIVE_TRACKS
@@ -1069,11 +1077,27 @@ class Performance:
         warm = [name for name in known_generators() if is_warm(name)]
         models = self.picker.pool.models if warm or self._picker is not None else {}
         asked = [name for name in warm if name not in models]
-        if asked:
-            for name, (ok, why) in self.picker.pool.probe(asked).items():
-                found[name] = "available" if ok else why
+        for name, (ok, why) in self._availability(asked).items():
+            found[name] = "available" if ok else why
         for name, info in models.items():
             found[name] = _model_state(info)
+        return found
+
+    def _availability(self, names: list[str]) -> dict[str, tuple[bool, str]]:
+        """Whether model generators are available: hoot's own are asked here (their
+        `available()` looks at files, never imports torch: a test holds them to it); a
+        plug-in's in the model worker, since its module may import anything."""
+        found, plugins = {}, []
+        for name in names:
+            if name not in BUILTIN:
+                plugins.append(name)
+                continue
+            try:
+                found[name] = load_generator(name).available()
+            except GeneratorError as e:
+                found[name] = (False, str(e))
+        if plugins:
+            found.update(self.picker.pool.probe(plugins))
         return found
 
     @property
@@ -1159,7 +1183,7 @@ class Performance:
         if by not in (None, "phrase"):
             raise HootError("by= takes 'phrase' (or nothing)")
         if is_warm(using) and using not in self.picker.pool.models:
-            ok, why = self.picker.pool.probe([using]).get(using, (True, ""))
+            ok, why = self._availability([using]).get(using, (True, ""))
             if not ok:
                 raise HootError(f"generator {using!r} is not available ({why})")
         the_vibe = self.current_vibe()

@@ -148,3 +148,28 @@ def test_perf_generates_with_orpheus_in_the_model_worker_and_it_plays(tiny, tmp_
         assert c.where() is not None and c.where()[0] == "playing"
     finally:
         perf.close()
+
+
+def test_perf_generators_asks_hoots_own_models_without_torch_or_a_model_worker(tmp_path):
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+from pathlib import Path
+from hoot.engine.client import LocalEngine
+from hoot.performance import Performance
+from hoot.session import Session
+session = Session(Path({str(tmp_path)!r}) / "set")
+perf = Performance(LocalEngine(48000, session_dir=session.dir), session)
+found = perf.generators
+for name in ("orpheus", "orpheus-small", "musicgen", "ace-step"):
+    print(name, "=", found[name])
+print("torch imported:", "torch" in sys.modules)
+print("model worker:", perf.picker.pool.model_pid)
+perf.close()
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=PATIENCE * 6, check=True).stdout  # fmt: skip
+    assert "torch imported: False" in out and "model worker: None" in out, out
+    assert "orpheus = " in out and "orpheus-small = " in out
