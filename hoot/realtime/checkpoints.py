@@ -216,17 +216,32 @@ def _classify(path: Path, saved: object) -> Checkpoint:
             return Checkpoint(path, "notochord", what, _params(state), details)
     if isinstance(saved, dict) and saved and all(isinstance(v, Tensor) for v in saved.values()):
         if "net.token_emb.emb.weight" in saved:
-            vocab = saved["net.token_emb.emb.weight"].shape[0]
-            return Checkpoint(
-                path, "orpheus",
-                f"Orpheus music transformer (state_dict, {vocab} tokens): MIDI continuation",
-                _params(saved), {"vocab": vocab},
-            )  # fmt: skip
+            vocab, dim = saved["net.token_emb.emb.weight"].shape[:2]
+            depth = len({k.split(".")[3] for k in saved if k.startswith("net.attn_layers.layers.")})
+            side = _sidecar(path)
+            what = (f"Orpheus music transformer (state_dict, {vocab} tokens, dim {dim}, "
+                    f"{depth // 2} layers): perf.generate(role, using=" +
+                    ("'orpheus-small')" if path.name == "orpheus-hoot.pth" else "'orpheus')") +
+                    " and perf.continue_")  # fmt: skip
+            if side.get("made"):
+                what += f"; {side['made']}"
+            return Checkpoint(path, "orpheus", what, _params(saved),
+                              {"vocab": vocab, "dim": dim, **side})  # fmt: skip
         return Checkpoint(
             path, "state_dict", f"a state_dict of {len(saved)} tensors of an unknown model",
             _params(saved),
         )  # fmt: skip
     return Checkpoint(path, "unknown", f"a saved {type(saved).__name__} hoot does not know")
+
+
+def _sidecar(path: Path) -> dict:
+    """The JSON record beside a checkpoint (`<name>.json`: hoot's own models say there how
+    they were made), or nothing."""
+    try:
+        found = json.loads(path.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def _torchscript(path: Path, archive: zipfile.ZipFile, root: str) -> Checkpoint:
