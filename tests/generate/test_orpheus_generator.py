@@ -173,3 +173,20 @@ perf.close()
                          timeout=PATIENCE * 6, check=True).stdout  # fmt: skip
     assert "torch imported: False" in out and "model worker: None" in out, out
     assert "orpheus = " in out and "orpheus-small = " in out
+
+
+def test_a_big_model_on_a_cpu_has_the_small_one_draft_for_it(tmp_path, monkeypatch):
+    from hoot.generate.orpheus import generator
+
+    write_tiny(tmp_path / "orpheus-hoot.pth", seed=1)  # the draft, where the small one lives
+    big = write_tiny(tmp_path / "Orpheus_big.pth", dim=640, depth=1, heads=10, seed=2)
+    monkeypatch.setattr(generator, "MODELS_DIR", tmp_path)
+    made, _ = batch(OrpheusGenerator(big), "bass", n=3)
+    assert sorted(i for i, _ in made) == [0, 1, 2]
+    for _, take in made:
+        stats = take.params["speculative"]
+        assert stats["draft"] == "orpheus-hoot.pth"
+        assert 0 <= stats["accepted"] <= stats["drafted"] and stats["target_calls"] > 0
+        assert len(take.notes) > 0
+    made, _ = batch(OrpheusGenerator(tmp_path / "orpheus-hoot.pth"), "bass", n=2)
+    assert all("speculative" not in take.params for _, take in made), "small: decodes alone"

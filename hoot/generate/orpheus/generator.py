@@ -9,9 +9,14 @@ asked again once. `orpheus` runs the official checkpoints (models/Orpheus*.pth, 
 models/README.md), `orpheus-small` hoot's own (models/orpheus-hoot.pth); the same code
 path runs both.
 
-On a CPU the first candidate is decoded alone and the rest together after it (`FIRST_ALONE`):
-one stream is faster a step than six, so the performer hears something sooner; on a GPU a
-step costs the same at batch 1 and 6, and all go together.
+On a CPU the first candidate is decoded alone and the rest together after it: one stream
+is faster a step than six, so the performer hears something sooner; on a GPU a step costs
+the same at batch 1 and 6, and all go together.
+
+Speculative decoding: an official Orpheus on a CPU has hoot's small model (same tokens)
+draft `DRAFT_TOKENS` tokens a round that the big one checks in one call; what comes out is
+distributed exactly as the big model's own sampling (decode.sample_speculative), only
+sooner. On a GPU the big model's compiled step is the faster road, so it decodes alone.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from hoot.music.sounds import MODELS_DIR
 SMALL = "orpheus-hoot.pth"
 OFFICIAL_PATTERNS = ("Orpheus*.pth", "orpheus*.pth")
 TOP_P = 0.96
+DRAFT_TOKENS = 4
 
 
 def temperature_of(request: Request) -> float:
@@ -88,11 +94,13 @@ class OrpheusGenerator:
     ) -> Iterator[tuple[int, Take | GeneratorError]]:
         """Each candidate as it is made: (its index, its Take), or (index, the error that
         fails it alone)."""
-        from hoot.generate.orpheus.decode import Rules, sample
+        from hoot.generate.orpheus.decode import Rules, sample, sample_speculative
 
         if not requests:
             return
         model = self.model(requests[0].device, progress)
+        draft = self.draft(model)
+        stats: dict[str, int] = {}
         plans = [mo.plan(r) for r in requests]
         for p in plans:
             p.prime = p.prime[-(model.config.get("max_seq_len", 8192) - p.max_new) :]
@@ -107,11 +115,7 @@ class OrpheusGenerator:
                 alive = [i for i in group if not progress.cancelled(i)]
                 if not alive:
                     break
-                tokens = sample(
-                    model,
-                    [plans[i].prime for i in alive],
-                    [Rules(plans[i].notes, end_steps=plans[i].end_steps, eos=False) for i in alive],
-                    max(plans[i].max_new for i in alive),
+                asked = dict(
                     temperature=temperature_of(requests[alive[0]]),
                     top_p=TOP_P,
                     seed=requests[alive[0]].seed * 1009 + alive[0] + 7919 * tries,
@@ -123,6 +127,19 @@ class OrpheusGenerator:
                         k for k, i in enumerate(alive) if progress.cancelled(i)
                     },
                 )
+                primes = [plans[i].prime for i in alive]
+                rules = [
+                    Rules(plans[i].notes, end_steps=plans[i].end_steps, eos=False) for i in alive
+                ]
+                longest = max(plans[i].max_new for i in alive)
+                if draft is None:
+                    tokens = sample(model, primes, rules, longest, **asked)
+                else:
+                    tokens, counts = sample_speculative(
+                        draft, model, primes, rules, longest, DRAFT_TOKENS, **asked
+                    )
+                    for name, value in counts.items():
+                        stats[name] = stats.get(name, 0) + int(value)
                 again = []
                 for i, new in zip(alive, tokens):
                     if progress.cancelled(i):
@@ -141,7 +158,10 @@ class OrpheusGenerator:
                         )
                         continue
                     made[i] = clip
-                    yield i, self._take(requests[i], plans[i], clip, new, model, started)
+                    take = self._take(requests[i], plans[i], clip, new, model, started)
+                    if stats:
+                        take.params["speculative"] = dict(stats, draft=Path(draft.path).name)
+                    yield i, take
                 group = again
                 if not group:
                     break
@@ -175,6 +195,15 @@ class OrpheusGenerator:
                     }
                 )
         return self._models[where]
+
+    def draft(self, model: Any):
+        """hoot's small model as the draft for a big one on a CPU (None: decode alone)."""
+        if not str(model.device).startswith("cpu") or model.config.get("dim", 0) <= 512:
+            return None
+        small = SmallOrpheusGenerator()
+        if small.find() is None:
+            return None
+        return small.model("cpu")  # not reported as loaded: it serves the big one
 
     def unload(self) -> None:
         self._models.clear()
