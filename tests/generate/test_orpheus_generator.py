@@ -190,3 +190,29 @@ def test_a_big_model_on_a_cpu_has_the_small_one_draft_for_it(tmp_path, monkeypat
         assert len(take.notes) > 0
     made, _ = batch(OrpheusGenerator(tmp_path / "orpheus-hoot.pth"), "bass", n=2)
     assert all("speculative" not in take.params for _, take in made), "small: decodes alone"
+
+
+def test_a_device_that_gives_out_mid_batch_is_one_sentence_and_drops_the_model(tiny, monkeypatch):
+    import torch
+
+    from hoot.generate.base import GeneratorError
+    from hoot.generate.orpheus import decode
+
+    g = OrpheusGenerator(tiny)
+    batch(g, "bass", n=1)
+    assert g._models, "loaded"
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(decode, "sample", out_of_memory)
+    with pytest.raises(GeneratorError, match=r"out of memory on cpu decoding 1 candidate: ask"):
+        batch(g, "bass")
+    assert not g._models, "dropped: the next batch loads it afresh"
+
+    def lost(*args, **kwargs):
+        raise RuntimeError("CUDA error: device-side assert triggered\nmore lines")
+
+    monkeypatch.setattr(decode, "sample", lost)
+    with pytest.raises(GeneratorError, match=r"failed on cpu while decoding \(CUDA error: device"):
+        batch(g, "bass")

@@ -132,12 +132,15 @@ class OrpheusGenerator:
                     Rules(plans[i].notes, end_steps=plans[i].end_steps, eos=False) for i in alive
                 ]
                 longest = max(plans[i].max_new for i in alive)
-                if draft is None:
-                    tokens = sample(model, primes, rules, longest, **asked)
-                else:
-                    tokens, counts = sample_speculative(
-                        draft, model, primes, rules, longest, DRAFT_TOKENS, **asked
-                    )
+                try:
+                    if draft is None:
+                        tokens = sample(model, primes, rules, longest, **asked)
+                    else:
+                        tokens, counts = sample_speculative(
+                            draft, model, primes, rules, longest, DRAFT_TOKENS, **asked
+                        )
+                except RuntimeError as error:  # torch's OutOfMemoryError is one too
+                    raise self._failed(error, model, len(alive)) from None
                     for name, value in counts.items():
                         stats[name] = stats.get(name, 0) + int(value)
                 again = []
@@ -207,6 +210,22 @@ class OrpheusGenerator:
 
     def unload(self) -> None:
         self._models.clear()
+
+    def _failed(self, error: RuntimeError, model: Any, n: int) -> GeneratorError:
+        """One sentence for a device that gave out mid-batch; the model is dropped, so the
+        next batch loads it afresh (on the device then asked for)."""
+        device = str(model.device)
+        self._models = {k: m for k, m in self._models.items() if m is not model}
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if "out of memory" in first.lower():
+            return GeneratorError(
+                f"{self.name} ran out of memory on {device} decoding {n} candidate"
+                f"{'s' if n != 1 else ''}: ask for fewer (n=3), or perf.model_device = 'cpu'"
+            )
+        return GeneratorError(
+            f"{self.name} failed on {device} while decoding ({first[:120]}); it is unloaded "
+            "and the next batch loads it again"
+        )
 
     def _first_alone(self, model: Any, todo: list[int]) -> bool:
         return len(todo) > 2 and str(model.device).startswith("cpu")
