@@ -139,10 +139,10 @@ class OrpheusGenerator:
                         tokens, counts = sample_speculative(
                             draft, model, primes, rules, longest, DRAFT_TOKENS, **asked
                         )
+                        for name, value in counts.items():
+                            stats[name] = stats.get(name, 0) + int(value)
                 except RuntimeError as error:  # torch's OutOfMemoryError is one too
                     raise self._failed(error, model, len(alive)) from None
-                    for name, value in counts.items():
-                        stats[name] = stats.get(name, 0) + int(value)
                 again = []
                 for i, new in zip(alive, tokens):
                     if progress.cancelled(i):
