@@ -311,12 +311,13 @@ def main() -> None:
     unknown = [r for r in args.rows if r not in ROWS]
     if unknown:
         raise SystemExit(f"unknown rows {', '.join(unknown)}: pick from {', '.join(ROWS)}")
+    chosen = devices(args.device)
     torch.set_num_threads(args.threads)
     ref = reference_seconds() * 1000
     print(f"torch {torch.__version__}, {torch.get_num_threads()} cpu threads (hoot's sampler "
           f"uses one on the cpu); reference workload {ref:.3f} ms; ref = ms/step in those units")
     table = Table(ref)
-    for device in devices(args.device):
+    for device in chosen:
         measure(device, args, table)
 
 

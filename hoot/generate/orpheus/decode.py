@@ -284,8 +284,8 @@ class KVDecoder:
 
     def tensors(self) -> list[torch.Tensor]:
         """Every tensor a step reads or writes: weights, rotary table, cache, masks."""
-        held = [self.emb, self.rows, self.out, self.final, self.cis, self.k, self.v,
-                self.valid, self.slots]
+        held = [self.emb, self.out, self.final, self.cis, self.k, self.v, self.valid,
+                self.slots]
         return held + [t for layer in self.layers for t in layer if t is not None]
 
     def keep(self, rows: list[int]) -> None:
