@@ -95,7 +95,8 @@ def make(spec: str, device: str, seed: int = 0):
             shape = dict(dim=dim, depth=depth, heads=heads, tie_embedding=False,
                          max_seq_len=model.MAX_SEQ_LEN)
         torch.manual_seed(seed)
-        wrapper = model.build(**shape).eval().to(device=device, dtype=dtype)
+        with torch.device(device):  # initialised where it runs: 480 M parameters on a GPU
+            wrapper = model.build(**shape).eval().to(dtype=dtype)
         tied = " tied" if shape["tie_embedding"] else ""
         label = (f"{spec + ' ' if spec in SHAPES else ''}dim {shape['dim']} depth "
                  f"{shape['depth']} heads {shape['heads']}{tied}, random weights")
@@ -232,9 +233,23 @@ def measure(device: str, args, table: Table) -> None:
             print(f"{device:<6} {'  first call (compile; on cuda, capture)':<50} {batch:>5} "
                   f"{batch * new:>6} {first:>8.3f} s, {first - seconds:.1f} s more than a "
                   f"steady call")
+            if device == "cuda":
+                print(f"{device:<6}   {graphs_used()}")
             gpu_target(device, "fast", batch, prime, new, seconds)
     if "spec" in args.rows:
         speculative(device, args, table, prime, new)
+
+
+def graphs_used() -> str:
+    """Whether inductor replayed the step as CUDA graphs: it counts each time it skips them
+    (an input written in place without a static address, a cpu op in the graph...)."""
+    from torch._dynamo.utils import counters
+
+    skips = counters["inductor"]["cudagraph_skips"]
+    if not skips:
+        return "CUDA graphs: used (inductor skipped none)"
+    return (f"CUDA graphs: SKIPPED {skips} time(s), so this row ran compiled kernels without "
+            f"graphs; TORCH_LOGS=cudagraphs says why")
 
 
 def gpu_target(device: str, path: str, batch: int, prime: int, new: int,
