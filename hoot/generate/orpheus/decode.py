@@ -282,6 +282,12 @@ class KVDecoder:
             x = x + _linear(F.gelu(_linear(F.layer_norm(x, (self.dim,), g2), w1, b1)), w2, b2)
         return F.layer_norm(x, (self.dim,), self.final)
 
+    def tensors(self) -> list[torch.Tensor]:
+        """Every tensor a step reads or writes: weights, rotary table, cache, masks."""
+        held = [self.emb, self.out, self.final, self.cis, self.k, self.v, self.valid,
+                self.slots]
+        return held + [t for layer in self.layers for t in layer if t is not None]
+
     def keep(self, rows: list[int]) -> None:
         """Keep only these candidates (one copy of the cache), so that ended candidates stop
         costing: a batch-6 step of the dim-256 model costs about 3x a batch-1 step here
@@ -439,6 +445,15 @@ class _Stepper:
     def __init__(self, decoder: KVDecoder, fast: bool):
         self.decoder = decoder
         self.fast = fast
+        if fast:
+            # The cache and weights are attributes, so dynamo makes them graph inputs; CUDA
+            # graph trees copy every ordinary input into the graph's own memory before each
+            # replay (the weights: ~1 GB a step for the medium model) and skip graphs
+            # altogether for a graph that writes into an input ("mutated inputs"), unless
+            # the input's address is marked static. Unguarded: a new decoder's tensors
+            # re-record the graph rather than recompile the step.
+            for tensor in decoder.tensors():
+                torch._dynamo.mark_static_address(tensor)
         self.run = torch.compile(self._step, mode="reduce-overhead") if fast else self._step
 
     def _step(self, tokens: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
@@ -446,6 +461,8 @@ class _Stepper:
 
     def __call__(self, tokens: torch.Tensor, pos: torch.Tensor, at: int) -> torch.Tensor:
         if self.fast:
+            # A new iteration: the last replay's output (already cloned) may be overwritten.
+            torch.compiler.cudagraph_mark_step_begin()
             return self.run(tokens[:, None], pos).clone()
         return self.decoder.logits(self.decoder.feed(tokens[:, None], pos, uniform=at)[:, -1])
 
