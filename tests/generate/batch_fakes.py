@@ -33,9 +33,14 @@ class Counting:
             LOADS += 1
             self.weights = b"\0" * (1 << 20)
             progress.loaded(
-                {"name": "counting", "device": "cpu" if request.device == "auto" else
-                 request.device, "dtype": "float32", "bytes": len(self.weights),
-                 "params": 1 << 18, "seconds": 0.01}  # fmt: skip
+                {
+                    "name": "counting",
+                    "device": "cpu" if request.device == "auto" else request.device,
+                    "dtype": "float32",
+                    "bytes": len(self.weights),
+                    "params": 1 << 18,
+                    "seconds": 0.01,
+                }  # fmt: skip
             )
 
     def take(self, request: Request) -> Take:

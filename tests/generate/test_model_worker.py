@@ -36,9 +36,9 @@ class Events:
 
     def settled(self, ids: list[str]) -> dict[str, tuple]:
         with self.changed:
-            assert self.changed.wait_for(
-                lambda: all(self.end(i) for i in ids), PATIENCE
-            ), {i: self.by_task[i] for i in ids}
+            assert self.changed.wait_for(lambda: all(self.end(i) for i in ids), PATIENCE), {
+                i: self.by_task[i] for i in ids
+            }
         return {i: self.end(i) for i in ids}
 
     def saw(self, task_id: str, kind: str, *details) -> bool:
@@ -181,9 +181,7 @@ def test_a_candidate_that_fails_fails_alone(pool, events, tmp_path):
     assert [ends[i][0] for i in ("b/0", "b/2", "plain/0", "plain/1")] == ["done"] * 4
 
 
-def test_a_dying_model_worker_fails_its_candidates_and_a_new_one_starts(
-    pool, events, tmp_path
-):
+def test_a_dying_model_worker_fails_its_candidates_and_a_new_one_starts(pool, events, tmp_path):
     batch = tasks(tmp_path, "Dies", 3)
     pool.submit_batch(batch)
     ends = events.settled([t["id"] for t in batch])

@@ -116,8 +116,9 @@ def test_sampling_follows_the_rules_and_stops_at_end_steps():
 
 def test_eos_ends_a_candidate_and_max_new_bounds_it():
     wrapper = _model(depth=1)
-    ended = d.sample(wrapper, [[d.SOS]] * 4, d.Rules(BASS, times=[0], durvels=[16800]), 60,
-                     seed=4, temperature=0)
+    ended = d.sample(
+        wrapper, [[d.SOS]] * 4, d.Rules(BASS, times=[0], durvels=[16800]), 60, seed=4, temperature=0
+    )
     cut = d.sample(wrapper, [[d.SOS]] * 2, d.Rules(BASS, eos=False), 7, seed=4)
     assert all(len(t) == 7 for t in cut)
     for tokens in ended:
@@ -127,8 +128,10 @@ def test_eos_ends_a_candidate_and_max_new_bounds_it():
 
 def test_the_same_seed_gives_the_same_candidates_and_each_rule_its_own():
     wrapper = _model(depth=1)
-    rules = [d.Rules(BASS, eos=False), d.Rules([256 + 128 * 128 + 36, 256 + 128 * 128 + 38],
-                                               eos=False)]
+    rules = [
+        d.Rules(BASS, eos=False),
+        d.Rules([256 + 128 * 128 + 36, 256 + 128 * 128 + 38], eos=False),
+    ]
     a = d.sample(wrapper, [[d.SOS]] * 2, rules, 30, seed=5)
     assert a == d.sample(wrapper, [[d.SOS]] * 2, rules, 30, seed=5)
     assert a != d.sample(wrapper, [[d.SOS]] * 2, rules, 30, seed=6)
@@ -144,8 +147,9 @@ def test_progress_per_candidate_and_cancel_per_candidate():
     def cancelled():
         return {1} if len(seen) >= 5 else set()
 
-    out = d.sample(wrapper, [[d.SOS]] * 3, rules, 300, seed=7, on_step=seen.append,
-                   cancelled=cancelled)
+    out = d.sample(
+        wrapper, [[d.SOS]] * 3, rules, 300, seed=7, on_step=seen.append, cancelled=cancelled
+    )
     assert all(len(f) == 3 for f in seen)
     for b in range(3):
         series = [f[b] for f in seen]
@@ -176,8 +180,9 @@ def test_bad_rules_are_one_sentence():
 
 # Speculative decoding: the output distribution is the target's.
 
-TINY_RULES = d.Rules([256 + 60, 256 + 64], durvels=[16768 + 80, 16768 + 161], times=[0, 12],
-                     eos=False)
+TINY_RULES = d.Rules(
+    [256 + 60, 256 + 64], durvels=[16768 + 80, 16768 + 161], times=[0, 12], eos=False
+)
 LENGTH = 4
 
 
@@ -224,17 +229,28 @@ def test_speculative_samples_the_targets_distribution(temperature, top_p):
     exact = _exact(target, temperature, top_p)
     assert abs(sum(exact.values()) - 1) < 1e-5
     n = 6000
-    tokens, stats = d.sample_speculative(draft, target, [[d.SOS]] * n, TINY_RULES, LENGTH,
-                                         k=2, temperature=temperature, top_p=top_p, seed=12)
+    tokens, stats = d.sample_speculative(
+        draft,
+        target,
+        [[d.SOS]] * n,
+        TINY_RULES,
+        LENGTH,
+        k=2,
+        temperature=temperature,
+        top_p=top_p,
+        seed=12,
+    )
     assert all(len(t) == LENGTH for t in tokens)
     assert _p_value(tokens, exact) > 1e-3
     assert 0 < stats["accepted"] < stats["drafted"]  # some drafts refused: the rule ran
     # the test can tell distributions apart: the draft's own samples fail it
-    drafted = d.sample(draft, [[d.SOS]] * n, TINY_RULES, LENGTH, temperature=temperature,
-                       top_p=top_p, seed=13)
+    drafted = d.sample(
+        draft, [[d.SOS]] * n, TINY_RULES, LENGTH, temperature=temperature, top_p=top_p, seed=13
+    )
     assert _p_value(drafted, exact) < 1e-6
-    plain = d.sample(target, [[d.SOS]] * n, TINY_RULES, LENGTH, temperature=temperature,
-                     top_p=top_p, seed=14)
+    plain = d.sample(
+        target, [[d.SOS]] * n, TINY_RULES, LENGTH, temperature=temperature, top_p=top_p, seed=14
+    )
     assert _p_value(plain, exact) > 1e-3
 
 
@@ -242,8 +258,9 @@ def test_speculative_with_the_target_as_its_own_draft_accepts_nearly_all():
     wrapper = _model(depth=1)
     rules = d.Rules(BASS, times=range(0, 30), end_steps=120, eos=False)
     seen = []
-    tokens, stats = d.sample_speculative(wrapper, wrapper, [[d.SOS]] * 3, rules, 200, k=4,
-                                         seed=8, on_step=seen.append)
+    tokens, stats = d.sample_speculative(
+        wrapper, wrapper, [[d.SOS]] * 3, rules, 200, k=4, seed=8, on_step=seen.append
+    )
     assert stats["accepted"] >= 0.95 * stats["drafted"] > 0
     assert stats["target_calls"] < sum(len(t) for t in tokens) / 3
     for t in tokens:
@@ -257,13 +274,20 @@ def test_speculative_with_a_small_draft_follows_the_rules_and_cancels():
     rules = d.Rules(BASS, times=range(0, 30), max_chord=3, eos=False)
     rounds = []
     tokens, stats = d.sample_speculative(
-        draft, target, [[d.SOS], [d.SOS, 3, BASS[1], 16800]], rules, 40, k=3, seed=9,
-        on_step=rounds.append, cancelled=lambda: {0} if len(rounds) >= 2 else set())
+        draft,
+        target,
+        [[d.SOS], [d.SOS, 3, BASS[1], 16800]],
+        rules,
+        40,
+        k=3,
+        seed=9,
+        on_step=rounds.append,
+        cancelled=lambda: {0} if len(rounds) >= 2 else set(),
+    )
     assert len(tokens[1]) == 40 and 0 < len(tokens[0]) < 40
     _check_grammar([d.SOS], tokens[0], rules)
     _check_grammar([d.SOS, 3, BASS[1], 16800], tokens[1], rules)
     assert set(stats) == {"drafted", "accepted", "target_calls"}
-
 
 
 def test_the_fast_path_static_shapes_draws_the_same_candidates(monkeypatch):
@@ -339,3 +363,37 @@ def test_the_nucleus_from_the_likeliest_rows_equals_the_nucleus_from_a_full_sort
         assert not got[~allowed].any()
     assert (d.probabilities(peaked, allowed, 1.0, 0.9) > 0).sum(-1).max() < 256
     assert (d.probabilities(flat, allowed, 1.0, 0.9) > 0).sum(-1).min() > 256
+
+
+def _bars_and_pitches(tokens, bar_steps):
+    """(bar reached, pitch class) of every NOTE in a candidate's new tokens."""
+    elapsed, out = 0, []
+    for tok in tokens:
+        if tok in d.TIME:
+            elapsed += tok
+        elif tok in d.NOTE:
+            out.append((int(elapsed // bar_steps), (tok - 256) % 128 % 12))
+    return out
+
+
+@pytest.mark.parametrize("speculative", [False, True])
+def test_harmony_leans_each_bar_to_its_chord(speculative):
+    chords = [{0, 4, 7}, {2, 5, 9}, {7, 11, 2}]
+    notes = [256 + 128 * 33 + p for p in range(36, 60)]  # every pitch of a bass, chromatic
+    times = range(5, 40)
+    lean = d.Rules(notes, times=times, eos=False, end_steps=600, harmony=(100, chords, 30.0))
+    plain = d.Rules(notes, times=times, eos=False, end_steps=600)
+    target = _model(seed=3, dim=64)
+    primes = _primes([6] * 4, seed=4)
+    for rules, strict in ((lean, True), (plain, False)):
+        if speculative:
+            out, _ = d.sample_speculative(_model(seed=5, dim=32, heads=2), target, primes,
+                                          rules, 300, k=3, seed=6)  # fmt: skip
+        else:
+            out = d.sample(target, primes, rules, 300, seed=6)
+        heard = [x for tokens in out for x in _bars_and_pitches(tokens, 100)]
+        on_chord = sum(pc in chords[bar % 3] for bar, pc in heard) / len(heard)
+        if strict:
+            assert len(heard) > 20 and on_chord == 1.0, "weight 30: chord tones only"
+        else:
+            assert on_chord < 0.6, "without the lean, notes fall anywhere (the test can tell)"

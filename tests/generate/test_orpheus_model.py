@@ -54,8 +54,14 @@ def test_a_tied_embedding_checkpoint_reads_as_tied_and_the_sidecar_fills_in(tmp_
 
 def test_heads_come_from_to_q_width_and_depth_from_the_layers(tmp_path):
     path, _ = _save(tmp_path, dim=128, depth=3, heads=2)
-    assert om.read_config(path) == {"dim": 128, "depth": 3, "heads": 2, "max_seq_len": 8192,
-                                         "tie_embedding": False, "vocab": 18820}
+    assert om.read_config(path) == {
+        "dim": 128,
+        "depth": 3,
+        "heads": 2,
+        "max_seq_len": 8192,
+        "tie_embedding": False,
+        "vocab": 18820,
+    }
 
 
 def test_fp16_file_is_cast_to_the_asked_dtype(tmp_path):
@@ -149,8 +155,10 @@ def test_a_broken_sidecar_says_so(tmp_path):
 
 
 def test_the_official_sizes_are_named(tmp_path):
-    state = {"net.token_emb.emb.weight": torch.zeros(18820, 2048),
-             "net.attn_layers.layers.0.1.to_q.weight": torch.zeros(2048, 2048)}
+    state = {
+        "net.token_emb.emb.weight": torch.zeros(18820, 2048),
+        "net.attn_layers.layers.0.1.to_q.weight": torch.zeros(2048, 2048),
+    }
     state.update({f"net.attn_layers.layers.{i}.0.0.gamma": torch.zeros(2048) for i in range(16)})
     path = tmp_path / "fake-medium.pth"
     torch.save(state, path)

@@ -32,24 +32,51 @@ def _model(dim, depth, heads, seed):
 
 def test_the_benchmark_prints_every_row_with_numbers():
     run = subprocess.run(
-        [sys.executable, "benchmarks/orpheus_speed.py", "--device", "cpu",
-         "--shape", "64x1x1", "--draft", "64x1x1", "--target", "128x2x2",
-         "--prime", "16", "--new", "10", "--batch", "1,2", "--recompute-steps", "3"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "benchmarks/orpheus_speed.py",
+            "--device",
+            "cpu",
+            "--shape",
+            "64x1x1",
+            "--draft",
+            "64x1x1",
+            "--target",
+            "128x2x2",
+            "--prime",
+            "16",
+            "--new",
+            "10",
+            "--batch",
+            "1,2",
+            "--recompute-steps",
+            "3",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     out = run.stdout
     assert re.search(rf"reference workload {NUMBER} ms", out)
     assert re.search(rf"weights {NUMBER} MiB", out)
-    rows = ["x-transformers generate, KV cache", "hoot sample, eager, KV cache",
-            r"hoot forward, no cache \(3 steps\)"]
+    rows = [
+        "x-transformers generate, KV cache",
+        "hoot sample, eager, KV cache",
+        r"hoot forward, no cache \(3 steps\)",
+    ]
     for row in rows:
         for batch in (1, 2):
             line = rf"^cpu\s+{row}\s+{batch}\s+\d+\s+{NUMBER}\s+\d+\s+{NUMBER}\s+{NUMBER}\s+-$"
             assert re.search(line, out, re.M), (row, batch, out)
     for row in ("target alone, hoot sample eager", r"speculative, draft \+ target, k=4"):
         assert re.search(rf"^cpu\s+{row}\s+2\s+20\s+{NUMBER}\s+\d+\s+{NUMBER}", out, re.M), out
-    stats = re.search(r"drafted (\d+), accepted (\d+), target calls (\d+) .*acceptance "
-                      rf"({NUMBER})%; speed-up ({NUMBER})x", out)
+    stats = re.search(
+        r"drafted (\d+), accepted (\d+), target calls (\d+) .*acceptance "
+        rf"({NUMBER})%; speed-up ({NUMBER})x",
+        out,
+    )
     assert stats, out
     drafted, accepted, calls = (int(stats.group(i)) for i in (1, 2, 3))
     assert 0 <= accepted <= drafted and drafted % 4 == 0 and calls >= 2
@@ -61,7 +88,11 @@ def test_the_benchmark_prints_every_row_with_numbers():
 def test_the_benchmark_names_a_device_that_is_not_here():
     run = subprocess.run(
         [sys.executable, "benchmarks/orpheus_speed.py", "--device", "tpu"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120)
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode != 0 and "no tpu device here" in run.stderr
 
 
@@ -81,8 +112,9 @@ def test_speculative_with_a_small_draft_and_a_larger_target_counts_add_up(k):
     rules = d.Rules(BASS, times=range(0, 30), max_chord=3, eos=False)
     primes = [[d.SOS], [d.SOS, 3, BASS[1], 16800], [d.SOS, 7, BASS[5], 17000, BASS[9]]]
     rounds = []
-    tokens, stats = d.sample_speculative(draft, target, primes, rules, 30, k=k, seed=4,
-                                         on_step=rounds.append)
+    tokens, stats = d.sample_speculative(
+        draft, target, primes, rules, 30, k=k, seed=4, on_step=rounds.append
+    )
     assert [len(t) for t in tokens] == [30, 30, 30]
     assert all(_follows(rules, p, t) for p, t in zip(primes, tokens, strict=True))
     # One target call for the prefill (one token each), one a round after it.
@@ -108,8 +140,9 @@ def test_the_compiled_step_marks_its_cache_and_weights_static(monkeypatch):
     wrapper = _model(64, 2, 2, seed=3)
     decoder = d.KVDecoder(wrapper, 2, 12, BASS, static=True)
     d._Stepper(decoder, fast=True)
-    assert all(getattr(t, "_dynamo_static_input_type", None) == "unguarded"
-               for t in decoder.tensors())
+    assert all(
+        getattr(t, "_dynamo_static_input_type", None) == "unguarded" for t in decoder.tensors()
+    )
     held = {id(t) for t in decoder.tensors()}
     assert id(decoder.k) in held and id(decoder.v) in held and id(decoder.out) in held
     assert len(held) == 8 + 8 * 2  # emb, out, final, rotary, k, v, masks; 8 a layer

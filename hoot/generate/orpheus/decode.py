@@ -57,6 +57,11 @@ class Rules:
     than `max_chord` notes) or EOS; after a TIME: a NOTE; after a NOTE: its DURVEL. A
     candidate ends at EOS or when its elapsed time (the sum of its TIME tokens, 16 ms steps)
     reaches `end_steps`. `notes` are the NOTE tokens a role may play (its patches' pitches).
+
+    `harmony` leans a candidate towards the chord of the moment: (steps a bar lasts, one set
+    of pitch classes a bar, in order, looping, and a weight): a NOTE whose pitch class is in
+    the chord of the bar the candidate has reached gets `weight` added to its logit (2.0
+    makes a chord tone e^2 = 7.4 times as likely as it was, against the other notes).
     """
 
     def __init__(
@@ -67,15 +72,22 @@ class Rules:
         end_steps: int | None = None,
         max_chord: int = 8,
         eos: bool = True,
+        harmony: tuple[float, Sequence[Iterable[int]], float] | None = None,
     ):
         self.notes = sorted(set(int(t) for t in notes))
+        self.harmony = harmony
+        if harmony is not None and (harmony[0] <= 0 or not harmony[1]):
+            raise HootError("harmony needs a bar length in steps above 0 and one chord or more")
         self.durvels = sorted(set(int(t) for t in (DURVEL if durvels is None else durvels)))
         self.times = sorted(set(int(t) for t in (TIME if times is None else times)))
         self.end_steps = end_steps
         self.max_chord = max_chord
         self.eos = eos
-        for name, tokens, span in (("notes", self.notes, NOTE), ("durvels", self.durvels, DURVEL),
-                                   ("times", self.times, TIME)):
+        for name, tokens, span in (
+            ("notes", self.notes, NOTE),
+            ("durvels", self.durvels, DURVEL),
+            ("times", self.times, TIME),
+        ):
             if not tokens and name != "times":
                 raise HootError(f"the rules allow no {name}: a candidate could not go on")
             if tokens and not (span.start <= tokens[0] and tokens[-1] < span.stop):
@@ -180,16 +192,26 @@ class KVDecoder:
     matrices are held and multiplied in (default: the model's).
     """
 
-    def __init__(self, model, batch: int, length: int, rows: Sequence[int] | None = None,
-                 static: bool = False, matmul_dtype: torch.dtype | None = None):
+    def __init__(
+        self,
+        model,
+        batch: int,
+        length: int,
+        rows: Sequence[int] | None = None,
+        static: bool = False,
+        matmul_dtype: torch.dtype | None = None,
+    ):
         net = _net(model)
         state = net.state_dict()
         weight = state["token_emb.emb.weight"]
         self.device, self.dtype = weight.device, weight.dtype
         mm = matmul_dtype or self.dtype
         self.emb = weight
-        self.rows = torch.arange(weight.shape[0], device=self.device) if rows is None else \
-            torch.as_tensor(list(rows), device=self.device)
+        self.rows = (
+            torch.arange(weight.shape[0], device=self.device)
+            if rows is None
+            else torch.as_tensor(list(rows), device=self.device)
+        )
         if "to_logits.weight" in state:
             self.out = _t(state["to_logits.weight"][self.rows], mm)
         else:  # tied: x-transformers scales the shared embedding by tie_embedding_scale
@@ -200,13 +222,18 @@ class KVDecoder:
             a, f = f"attn_layers.layers.{2 * i}.", f"attn_layers.layers.{2 * i + 1}."
             qkv = torch.cat([state[a + f"1.to_{x}.weight"] for x in "qkv"])
             wo = state.get(a + "1.to_out.weight")
-            self.layers.append((_gamma(layers[2 * i][0][0]), _t(qkv, mm),
-                                None if wo is None else _t(wo, mm),
-                                _gamma(layers[2 * i + 1][0][0]),
-                                _t(state[f + "1.ff.0.0.weight"], mm),
-                                state[f + "1.ff.0.0.bias"].to(mm),
-                                _t(state[f + "1.ff.2.weight"], mm),
-                                state[f + "1.ff.2.bias"].to(mm)))
+            self.layers.append(
+                (
+                    _gamma(layers[2 * i][0][0]),
+                    _t(qkv, mm),
+                    None if wo is None else _t(wo, mm),
+                    _gamma(layers[2 * i + 1][0][0]),
+                    _t(state[f + "1.ff.0.0.weight"], mm),
+                    state[f + "1.ff.0.0.bias"].to(mm),
+                    _t(state[f + "1.ff.2.weight"], mm),
+                    state[f + "1.ff.2.bias"].to(mm),
+                )
+            )
         self.final = _gamma(net.attn_layers.final_norm)
         self.dim = weight.shape[1]
         self.heads = net.attn_layers.layers[0][1].heads
@@ -230,14 +257,15 @@ class KVDecoder:
         tokens = torch.full((self.batch, width), PAD, dtype=torch.long)
         self.valid.fill_(True)
         for b, prime in enumerate(primes):
-            tokens[b, width - len(prime):] = torch.as_tensor(prime)
+            tokens[b, width - len(prime) :] = torch.as_tensor(prime)
             self.valid[b, : width - len(prime)] = False
         self.padded = any(len(p) < width for p in primes)
         pos = torch.zeros(self.batch, dtype=torch.long, device=self.device)
         return self.feed(tokens.to(self.device), pos, uniform=0)[:, -1]
 
-    def feed(self, tokens: torch.Tensor, pos: torch.Tensor, uniform: int | None = None
-             ) -> torch.Tensor:
+    def feed(
+        self, tokens: torch.Tensor, pos: torch.Tensor, uniform: int | None = None
+    ) -> torch.Tensor:
         """Write (batch, S) tokens at slots pos..pos+S-1 of each candidate and return their
         normed hidden states (batch, S, dim). `uniform`: every pos equals this int (a
         cheaper cache write); a candidate's slots from pos on are overwritten, which is how a
@@ -255,8 +283,9 @@ class KVDecoder:
             n = int(pos.max()) + S
         keys = self.slots[:n]
         if self.static or self.padded or uniform is None:
-            mask = ((keys <= q_slots[..., None]) & self.valid[:, None, :n]) | \
-                (keys == q_slots[..., None])
+            mask = ((keys <= q_slots[..., None]) & self.valid[:, None, :n]) | (
+                keys == q_slots[..., None]
+            )
             mask, causal = mask[:, None], False
         else:
             mask, causal = None, S > 1
@@ -269,14 +298,18 @@ class KVDecoder:
             qk.copy_(torch.view_as_real(turned).flatten(-2))
             k_new, v_new = qkv[:, :, 1], qkv[:, :, 2]
             if uniform is not None and not self.static:
-                self.k[i, :, :, uniform:uniform + S] = k_new.transpose(1, 2)
-                self.v[i, :, :, uniform:uniform + S] = v_new.transpose(1, 2)
+                self.k[i, :, :, uniform : uniform + S] = k_new.transpose(1, 2)
+                self.v[i, :, :, uniform : uniform + S] = v_new.transpose(1, 2)
             else:
                 self.k[i][rows, :, q_slots] = k_new
                 self.v[i][rows, :, q_slots] = v_new
             att = F.scaled_dot_product_attention(
-                qkv[:, :, 0].transpose(1, 2), self.k[i, :, :, :n], self.v[i, :, :, :n],
-                attn_mask=mask, is_causal=causal)
+                qkv[:, :, 0].transpose(1, 2),
+                self.k[i, :, :, :n],
+                self.v[i, :, :, :n],
+                attn_mask=mask,
+                is_causal=causal,
+            )
             att = att.transpose(1, 2).reshape(B, S, H * D)
             x = x + (att if wo is None else _linear(att, wo))  # None: one head as wide as dim
             x = x + _linear(F.gelu(_linear(F.layer_norm(x, (self.dim,), g2), w1, b1)), w2, b2)
@@ -284,8 +317,7 @@ class KVDecoder:
 
     def tensors(self) -> list[torch.Tensor]:
         """Every tensor a step reads or writes: weights, rotary table, cache, masks."""
-        held = [self.emb, self.out, self.final, self.cis, self.k, self.v, self.valid,
-                self.slots]
+        held = [self.emb, self.out, self.final, self.cis, self.k, self.v, self.valid, self.slots]
         return held + [t for layer in self.layers for t in layer if t is not None]
 
     def keep(self, rows: list[int]) -> None:
@@ -307,16 +339,27 @@ class _Batch:
     """What sample() and sample_speculative() share: the allowed rows (the union over every
     candidate's rules), each candidate's allowed mask per grammar state, the tracks."""
 
-    def __init__(self, primes: list[list[int]], rules: Rules | list[Rules], max_new: int,
-                 device: torch.device):
+    def __init__(
+        self,
+        primes: list[list[int]],
+        rules: Rules | list[Rules],
+        max_new: int,
+        device: torch.device,
+    ):
         if not primes:
             raise HootError("no primes: give each candidate a prime (at least [SOS])")
         rules = rules if isinstance(rules, list) else [rules] * len(primes)
         if len(rules) != len(primes):
             raise HootError(f"{len(rules)} rules for {len(primes)} primes: give one each, or one")
         self.rules = rules
-        union = sorted(set().union(*(set(r.times) | set(r.notes) | set(r.durvels)
-                                     | ({EOS} if r.eos else set()) for r in rules)))
+        union = sorted(
+            set().union(
+                *(
+                    set(r.times) | set(r.notes) | set(r.durvels) | ({EOS} if r.eos else set())
+                    for r in rules
+                )
+            )
+        )
         self.rows = union
         where = {tok: i for i, tok in enumerate(union)}
         table = torch.zeros(len(primes), DONE + 1, len(union), dtype=torch.bool)
@@ -325,6 +368,21 @@ class _Batch:
                 table[b, state, [where[t] for t in r.allowed(state)]] = True
             table[b, DONE, 0] = True
         self.table = table.to(device)
+        self.leans = None  # per candidate: (steps a bar, bars x rows of logit bias)
+        if any(r.harmony for r in rules):
+            pcs = torch.as_tensor([(t - NOTE.start) % 128 % 12 if t in NOTE else -1
+                                   for t in union])  # fmt: skip
+            self.leans = []
+            for r in rules:
+                if r.harmony is None:
+                    self.leans.append(None)
+                    continue
+                bar_steps, chords, weight = r.harmony
+                bias = torch.zeros(len(chords), len(union))
+                for bar, chord in enumerate(chords):
+                    tones = torch.as_tensor(sorted({int(c) % 12 for c in chord}))
+                    bias[bar, torch.isin(pcs, tones)] = float(weight)
+                self.leans.append((float(bar_steps), bias.to(device)))
         self.tokens = torch.as_tensor(union, device=device)
         self.tracks = [_Track(r, p) for r, p in zip(rules, primes, strict=True)]
         self.index = torch.arange(len(primes), device=device)
@@ -339,12 +397,28 @@ class _Batch:
         return self.table[index, torch.as_tensor(states, device=self.table.device)]
 
     def stop(self, cancelled: Callable[[], set[int]] | None) -> None:
-        for b in (cancelled() if cancelled else ()):
+        for b in cancelled() if cancelled else ():
             if 0 <= b < len(self.tracks):
                 self.tracks[b].done = True
         for t in self.tracks:
             if len(t.tokens) >= self.max_new:
                 t.done = True
+
+    def lean(self, tracks: Sequence[_Track], live: list[int] | None = None) -> torch.Tensor | float:
+        """The harmony bias each candidate's logits get now (0.0: none): the row of the
+        chord of the bar its elapsed time has reached."""
+        if self.leans is None:
+            return 0.0
+        index = range(len(tracks)) if live is None else live
+        rows = []
+        for b, track in zip(index, tracks, strict=True):
+            lean = self.leans[b]
+            if lean is None:
+                rows.append(torch.zeros(len(self.rows), device=self.table.device))
+                continue
+            bar_steps, bias = lean
+            rows.append(bias[int(track.elapsed // bar_steps) % bias.shape[0]])
+        return torch.stack(rows)
 
     def report(self, on_step: Callable[[list[float]], None] | None) -> None:
         if on_step is not None:
@@ -363,8 +437,9 @@ def _fit(primes: list[list[int]], max_new: int, extra: int, limit: int) -> list[
     return [list(p[-room:]) if p else [SOS] for p in primes]
 
 
-def probabilities(logits: torch.Tensor, allowed: torch.Tensor, temperature: float,
-                  top_p: float) -> torch.Tensor:
+def probabilities(
+    logits: torch.Tensor, allowed: torch.Tensor, temperature: float, top_p: float
+) -> torch.Tensor:
     """The distribution a step samples from: masked to the allowed rows, tempered, cut to
     the smallest set holding `top_p` of the mass (nucleus), renormalized. temperature <= 0
     is greedy."""
@@ -397,8 +472,12 @@ def _draw(probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tenso
     at batch 6 over 2,569 rows where torch.multinomial or an exponential race over every
     row take about 450 us on one CPU thread."""
     cdf = probs.cumsum(-1)
-    u = torch.rand((*probs.shape[:-1], 1), generator=generator, device=probs.device,
-                   dtype=cdf.dtype) * cdf[..., -1:]
+    u = (
+        torch.rand(
+            (*probs.shape[:-1], 1), generator=generator, device=probs.device, dtype=cdf.dtype
+        )
+        * cdf[..., -1:]
+    )
     return torch.searchsorted(cdf, u, right=True)[..., 0].clamp_max(probs.shape[-1] - 1)
 
 
@@ -493,8 +572,9 @@ def sample(
     fast = _default_fast(device) if fast is None else fast
     batch = _Batch(primes, rules, max_new, device)
     width = max(len(p) for p in primes)
-    decoder = KVDecoder(model, len(primes), width + max_new, batch.rows, static=fast,
-                        matmul_dtype=matmul_dtype)
+    decoder = KVDecoder(
+        model, len(primes), width + max_new, batch.rows, static=fast, matmul_dtype=matmul_dtype
+    )
     step = _Stepper(decoder, fast)
     generator = _generator(seed, device)
     live = list(range(len(primes)))  # the candidate in each row of the cache
@@ -502,8 +582,9 @@ def sample(
         logits = decoder.logits(decoder.prefill(primes))
         at = width
         while True:
-            probs = probabilities(logits, batch.mask(batch.states(live), live), temperature,
-                                  top_p)
+            lean = batch.lean([batch.tracks[b] for b in live], live)
+            probs = probabilities(logits + lean, batch.mask(batch.states(live), live),
+                                  temperature, top_p)  # fmt: skip
             chosen = batch.tokens[_draw(probs, generator)]
             for b, tok in zip(live, chosen.tolist(), strict=True):
                 if not batch.tracks[b].done:
@@ -557,7 +638,7 @@ def sample_speculative(
     stats = {"drafted": 0, "accepted": 0, "target_calls": 1}
     with torch.inference_mode(), _one_thread(device):
         small.prefill(primes)
-        logits = big.logits(big.prefill(primes))
+        logits = big.logits(big.prefill(primes)) + batch.lean(batch.tracks)
         probs = probabilities(logits, batch.mask(batch.states()), temperature, top_p)
         pending = batch.tokens[_draw(probs, generator)]
         for track, tok in zip(batch.tracks, pending.tolist(), strict=True):
@@ -573,15 +654,16 @@ def sample_speculative(
                 for slot in _Track.__slots__:
                     setattr(s, slot, getattr(t, slot))
                 s.tokens = list(t.tokens)
-            states, drafts, q = [], [], []
+            states, leans, drafts, q = [], [], [], []
             fed = pending
             for i in range(k + 1):
                 hidden = small.feed(fed[:, None], filled + i)[:, -1]
                 if i == k:
                     break
                 states.append([DONE if s.done else s.state for s in shadow])
-                q_i = probabilities(small.logits(hidden), batch.mask(states[-1]), temperature,
-                                    top_p)
+                leans.append(batch.lean(shadow))
+                q_i = probabilities(small.logits(hidden) + leans[-1], batch.mask(states[-1]),
+                                    temperature, top_p)  # fmt: skip
                 fed = _draw(q_i, generator)
                 q.append(q_i)
                 drafts.append(fed)
@@ -590,9 +672,12 @@ def sample_speculative(
                         s.take(tok)
                 fed = batch.tokens[fed]
             states.append([DONE if s.done else s.state for s in shadow])
+            leans.append(batch.lean(shadow))
             # The target scores the pending token and the k drafts in one call.
             chain = torch.stack([pending] + [batch.tokens[d] for d in drafts], dim=1)
             p_logits = big.logits(big.feed(chain, filled))
+            if batch.leans is not None:
+                p_logits = p_logits + torch.stack(leans, dim=1)
             stats["target_calls"] += 1
             allowed = torch.stack([batch.mask(s) for s in states], dim=1)
             p = probabilities(p_logits, allowed, temperature, top_p)

@@ -129,7 +129,13 @@ class OrpheusGenerator:
                 )
                 primes = [plans[i].prime for i in alive]
                 rules = [
-                    Rules(plans[i].notes, end_steps=plans[i].end_steps, eos=False) for i in alive
+                    Rules(
+                        plans[i].notes,
+                        end_steps=plans[i].end_steps,
+                        eos=False,
+                        harmony=plans[i].harmony,
+                    )
+                    for i in alive
                 ]
                 longest = max(plans[i].max_new for i in alive)
                 try:

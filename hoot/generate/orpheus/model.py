@@ -123,8 +123,13 @@ def load(path: str | Path, device: str = "auto", dtype: torch.dtype | None = Non
             f"{_dtype_name(dtype)}; free memory, pick a smaller model, or load it on the cpu"
         ) from None
     with torch.device("meta"):
-        wrapper = build(config["dim"], config["depth"], config["heads"], config["max_seq_len"],
-                        config["tie_embedding"])
+        wrapper = build(
+            config["dim"],
+            config["depth"],
+            config["heads"],
+            config["max_seq_len"],
+            config["tie_embedding"],
+        )
     wrapper.load_state_dict(state, strict=True, assign=True)
     wrapper.eval()
     buffers = [t for t in wrapper.state_dict().values() if torch.is_tensor(t)]
@@ -140,8 +145,9 @@ def load(path: str | Path, device: str = "auto", dtype: torch.dtype | None = Non
     )
 
 
-def _place(state: dict[str, torch.Tensor], device: str, dtype: torch.dtype
-           ) -> dict[str, torch.Tensor]:
+def _place(
+    state: dict[str, torch.Tensor], device: str, dtype: torch.dtype
+) -> dict[str, torch.Tensor]:
     """Copy each tensor off the memory-mapped file onto the device in the dtype, one at a
     time (peak memory: the model plus one tensor). Always a copy: a model still mapped
     onto its file would change, or fault, when the file is saved again (the training script
@@ -168,8 +174,10 @@ def _read_state(path: Path) -> dict[str, torch.Tensor]:
         raise _unreadable(path) from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile):
         raise _unreadable(path) from None
-    if not isinstance(state, Mapping) or not state or not all(
-        isinstance(k, str) and torch.is_tensor(v) for k, v in state.items()
+    if (
+        not isinstance(state, Mapping)
+        or not state
+        or not all(isinstance(k, str) and torch.is_tensor(v) for k, v in state.items())
     ):
         raise CheckpointError(
             f"{path.name} holds a {type(state).__name__}, not a state_dict of tensors: save it "
@@ -227,8 +235,13 @@ def _check_shapes(state: Mapping[str, torch.Tensor], config: dict, path: Path) -
     lists every key)."""
     with torch.device("meta"):
         try:
-            want = build(config["dim"], config["depth"], config["heads"], config["max_seq_len"],
-                         config["tie_embedding"]).state_dict()
+            want = build(
+                config["dim"],
+                config["depth"],
+                config["heads"],
+                config["max_seq_len"],
+                config["tie_embedding"],
+            ).state_dict()
         except (AssertionError, ValueError, RuntimeError):
             want = None
     looks = _looks_like(config)
@@ -238,7 +251,8 @@ def _check_shapes(state: Mapping[str, torch.Tensor], config: dict, path: Path) -
     extra = [k for k in state if k not in want]
     shapes = [
         f"{k} is {tuple(state[k].shape)}, expected {tuple(want[k].shape)}"
-        for k in want if k in state and state[k].shape != want[k].shape
+        for k in want
+        if k in state and state[k].shape != want[k].shape
     ]
     if not (missing or extra or shapes):
         return

@@ -7,7 +7,9 @@ the chord progression held on strings (or a piano, when strings are the role's o
 for a continuation, the track's own notes; the bed's chord and the other tracks' downbeat
 at the boundary itself close the prime, so the first thing the model writes is the delta
 time from the boundary. Tempo and meter are in the times themselves (the format counts
-milliseconds), the key in the bed and in which pitches the model may write at all.
+milliseconds), the key in the bed and in which pitches the model may write at all, and the
+chords of the bars it writes in a lean of its logits towards each bar's chord tones
+(HARMONY_WEIGHT).
 
 What the model may write is the role's: only the role's instruments (a bass plays bass
 patches 32-39, drums patch 128) and, for pitched roles, only the key's notes in the role's
@@ -48,6 +50,11 @@ KEY_MASK = True
 it off, to measure what the model knows of keys by itself)."""
 BED_PATCH, BED_PATCH_ALT = 48, 0  # string ensemble; a piano when strings are the role's own
 BED_VELOCITY = 64
+HARMONY_WEIGHT = 1.5
+"""How hard a pitched candidate leans to the chord of its bar: a chord tone's logit + 1.5,
+e^1.5 = 4.5 times as likely against the key's other notes as the model alone would have it
+(decode.Rules.harmony). The model hears the progression's chords before the boundary only
+(the bed); this is how it knows the later bars' chords."""
 MAX_PRIME = 700
 """The longest prime in tokens: what the context bars can hold, leaving the model room
 (its window is 1,024 tokens for the embedded model, 8,192 for Orpheus)."""
@@ -65,6 +72,7 @@ class Plan:
     made_bars: int
     beat_ms: float
     moment: Moment
+    harmony: tuple[float, list[tuple[int, ...]], float] | None = None
 
     @property
     def max_new(self) -> int:
@@ -126,7 +134,12 @@ def plan(request: Any, patch: int | None = None) -> Plan:
     made = min(moment.grid.bars, MADE_BARS.get(role, 8))
     end_steps = math.ceil(made * bar_beats * beat_ms / tk.STEP_MS)
     notes = [tk.note_token(patch, p) for p in allowed_pitches(role, moment)]
-    return Plan(role, patch, prime, notes, end_steps, made, beat_ms, moment)
+    harmony = None
+    if role not in ("drums", "perc") and HARMONY_WEIGHT:
+        bar_steps = bar_beats * beat_ms / tk.STEP_MS
+        chords = [tuple(moment.chord(bar).pitch_classes) for bar in range(made)]
+        harmony = (bar_steps, chords, HARMONY_WEIGHT)
+    return Plan(role, patch, prime, notes, end_steps, made, beat_ms, moment, harmony)
 
 
 def fit(p: Plan, new_tokens: list[int]) -> NoteClip | None:
