@@ -176,6 +176,12 @@ class Candidate:
         Returns True if it was waiting to start."""
         return self.batch.picker.unqueue(self)
 
+    def cancel(self) -> None:
+        """Stop making it, if it is not ready yet: it fails as "cancelled"; the rest of its
+        batch goes on."""
+        if self.status not in SETTLED:
+            self.batch.picker.pool.cancel(f"{self.batch.id}/{self.index}")
+
     def wait(self, timeout: float | None = None) -> Candidate:
         """Block until it is ready or failed (or `timeout` seconds pass); returns itself."""
         self._settled.wait(timeout)

@@ -283,3 +283,16 @@ def test_perf_says_why_a_model_generator_is_not_available(perf):
     with pytest.raises(HootError, match=r"not available \(no Fake checkpoint in models/\)"):
         perf.generate("bass", n=2, using=f"{FAKES}:Unready")
     assert "no Orpheus" in perf.generators["orpheus"]
+
+
+def test_a_performer_cancels_one_candidate_and_the_rest_of_the_batch_plays_on(perf):
+    from hoot.generate.batch import Status
+
+    batch = perf.generate("bass", n=3, bars=1, using=f"{FAKES}:SlowBatch")
+    assert wait_until(lambda: batch[2].progress > 0), "decoding"
+    batch[2].cancel()
+    batch.wait(PATIENCE)
+    assert [c.status for c in batch] == [Status.READY, Status.FAILED, Status.READY]
+    assert batch[2].reason == "cancelled"
+    batch[1].cancel()  # a ready one: nothing to stop
+    assert batch[1].status is Status.READY
