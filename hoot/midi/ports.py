@@ -37,6 +37,10 @@ import rtmidi
 
 from hoot.errors import HootError
 
+SETTLE_S = 0.03
+"""How long an input's callback outlives its closed port: a JACK period at 1024 frames and
+48 kHz is 21 ms, so a delivery begun before the close has ended by then."""
+
 API_ENV = "HOOT_MIDI_API"
 WATCH_INTERVAL = 0.5  # seconds between two looks at the port lists while connections exist
 CONNECTION_PORTS = ("hoot in", "hoot out")  # the names of hoot's own end of a connection
@@ -451,6 +455,22 @@ class MidiIn(_Port):
     def _prepare(self, rt: rtmidi.MidiIn) -> None:
         rt.ignore_types(sysex=False, timing=False, active_sense=False)
         rt.set_callback(self._arrive)
+
+    def _drop(self) -> None:
+        """Close the port before its callback goes. python-rtmidi's close_port cancels the
+        callback first, freeing the Python object that a JACK thread already waiting for the
+        GIL to call it holds a bare pointer to; that crashed a test run once (a segfault in
+        close_port while a fake Launchpad was still sending). So the port alone is closed
+        (rtmidi's base class), the GIL is let go for SETTLE_S so that a delivery already
+        under way finishes (none can start: the port is gone), and only then is the
+        callback cancelled and the client deleted."""
+        rt, self._rt = self._rt, None
+        if rt is None:
+            return
+        type(rt).__mro__[1].close_port(rt)  # MidiBase.close_port: the port, not the callback
+        time.sleep(SETTLE_S)
+        rt.close_port()
+        rt.delete()
 
     def _arrive(self, event: tuple[list[int], float], _data: object) -> None:
         arrived = time.monotonic()
