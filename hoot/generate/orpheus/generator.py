@@ -4,10 +4,10 @@
 keeps this object, and so the model's weights, between batches). The six candidates share
 one prime (the moment: hoot.generate.orpheus.moment) and are decoded together with a KV
 cache, each with its own instrument of the role and its own random stream, so they differ;
-a candidate the model leaves empty, or that repeats another of the batch note for note, is
-asked again once. `orpheus` runs the official checkpoints (models/Orpheus*.pth, see
-models/README.md), `orpheus-small` hoot's own (models/orpheus-hoot.pth); the same code
-path runs both.
+a candidate the model leaves empty, or too close to another of the batch (the embedded
+generator's floor: moment.DIFFERENT), is asked again once. `orpheus` runs the official
+checkpoints (models/Orpheus*.pth, see models/README.md), `orpheus-small` hoot's own
+(models/orpheus-hoot.pth); the same code path runs both.
 
 On a CPU the first candidate is decoded alone and the rest together after it: one stream
 is faster a step than six, so the performer hears something sooner; on a GPU a step costs
@@ -154,7 +154,9 @@ class OrpheusGenerator:
                     if progress.cancelled(i):
                         continue
                     clip = mo.fit(plans[i], new)
-                    fresh = clip is not None and not any(clip == c for c in made.values())
+                    fresh = clip is not None and mo.different_enough(
+                        clip, list(made.values()), plans[i].role
+                    )
                     if not fresh and tries == 0:
                         again.append(i)  # empty, or a copy of another: ask once more
                         continue

@@ -25,6 +25,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from hoot.generate.compose import _placed
 from hoot.generate.compose.moment import Moment
 from hoot.generate.orpheus import tokens as tk
@@ -55,6 +57,10 @@ HARMONY_WEIGHT = 1.5
 e^1.5 = 4.5 times as likely against the key's other notes as the model alone would have it
 (decode.Rules.harmony). The model hears the progression's chords before the boundary only
 (the bed); this is how it knows the later bars' chords."""
+DIFFERENT = {"drums": 0.2, "perc": 0.2}
+"""How different two candidates of a batch must be (`difference`), else the later one is
+asked again: the embedded generator's floor (0.3 for pitched roles, 0.2 for drums and
+percussion, tests/generate/test_default.py)."""
 MAX_PRIME = 700
 """The longest prime in tokens: what the context bars can hold, leaving the model room
 (its window is 1,024 tokens for the embedded model, 8,192 for Orpheus)."""
@@ -219,3 +225,24 @@ def _from_chord(tokens: list[int]) -> list[int]:
         if token < 256:
             return tokens[i:]
     return tokens
+
+
+def difference(a: NoteClip, b: NoteClip, role: str) -> float:
+    """How different two candidates are, 0 to 1: the Jaccard distance of their (onset,
+    pitch) sets, and for pitched roles of their rhythms too, the larger (onsets on a
+    1/12-beat grid, which holds 16ths and triplets)."""
+    ta = np.round(a.start * 12).astype(int).tolist()
+    tb = np.round(b.start * 12).astype(int).tolist()
+    notes = _jaccard(set(zip(ta, a.pitch.tolist())), set(zip(tb, b.pitch.tolist())))
+    if role in ("drums", "perc"):
+        return notes
+    return max(notes, _jaccard(set(ta), set(tb)))
+
+
+def different_enough(clip: NoteClip, others: list[NoteClip], role: str) -> bool:
+    floor = DIFFERENT.get(role, 0.3)
+    return all(difference(clip, other, role) >= floor for other in others)
+
+
+def _jaccard(a: set, b: set) -> float:
+    return 1.0 - len(a & b) / len(a | b) if a | b else 0.0
