@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from models._tokens_local import (  # noqa: E402
+from hoot.generate.orpheus.tokens import (  # noqa: E402
     EOS,
     ROLE_PATCHES,
     SOS,

@@ -36,8 +36,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from hoot.generate.orpheus.tokens import DURVEL, PAD, VOCAB, decode, encode  # noqa: E402
 from models import orpheus_data as data  # noqa: E402
-from models._tokens_local import PAD, VOCAB, decode, encode  # noqa: E402
 
 CONFIG = dict(dim=256, depth=4, heads=4, max_seq_len=1024, tie_embedding=True)
 BATCHES = ((4, 512), (4, 512), (4, 512), (2, 1024))
@@ -110,12 +110,12 @@ def sample_bass(model, pieces: list[data.Piece], rng: random.Random, log) -> lis
     tokens = encode(data.render(piece, ("drums", "bass", "chords"), rng, bpm=110.0,
                                 repeats=2), sos=True)
     prime = tokens[: min(len(tokens) // 2, 600)]
-    while prime and not 16768 <= prime[-1] < 18816:
+    while prime and prime[-1] not in DURVEL:
         prime.pop()
     banned = torch.ones(VOCAB, dtype=torch.bool)
     banned[:256] = False
     banned[256 + 128 * 32: 256 + 128 * 40] = False
-    banned[16768:18816] = False
+    banned[DURVEL.start:DURVEL.stop] = False
 
     def bass_only(logits: torch.Tensor, thres: float) -> torch.Tensor:
         return top_p(logits.masked_fill(banned.to(logits.device), float("-inf")), thres=thres)

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
+from hoot.generate.orpheus.tokens import EOS, ROLE_PATCHES, SOS, decode
 from models import orpheus_data as data
-from models._tokens_local import EOS, ROLE_PATCHES, SOS, decode
 
 C_MAJOR = {0, 2, 4, 5, 7, 9, 11}
 
