@@ -58,9 +58,14 @@ FOLK_TUNES = {"essenFolksong": 900, "oneills1850": 300, "ryansMammoth": 500}
 """How many tunes each folk collection gives (a sample: the three hold ~12,000 tunes,
 far more lead lines than the other roles have; ~1,700 keeps lead near the others)."""
 FOLK_SECONDS = 150.0
-HOOT_SEEDS = 24
-"""Seeds of hoot's generator per style and meter: 6 styles x 2 meters x 24 = 288 pieces,
-each four parts (drums, perc, bass, chords) of 4 bars, played 2-4 times round."""
+HOOT_SEEDS = 100
+"""Seeds of hoot's generator per style and meter: 6 styles x 2 meters x 100 = 1,200 pieces
+(about 4 s to make), each four parts (drums, perc, bass, chords) of 4 bars, played 2-4
+times round."""
+KIND_WEIGHTS = {"chorale": 0.35, "hoot": 0.4, "folk": 0.25}
+"""How often a training window comes from each kind of piece: by piece count the folk
+tunes would give 60% of the windows (all lead); these shares give the roles a fair part
+each (drums and perc come only from hoot's grooves)."""
 TEMPOS = (80.0, 160.0)
 BASS_RANGE = (36, 48)
 """Where a bass line's median pitch is moved by octaves (C2-C3: a bass guitar's middle)."""
@@ -214,6 +219,13 @@ def rendering(piece: Piece, rng: random.Random) -> list[int]:
     events = render(piece, roles, rng, transpose=rng.randint(-6, 5),
                     bpm=rng.uniform(*TEMPOS), repeats=repeats)
     return encode(events, sos=True) + [EOS]
+
+
+def pick(pieces: Sequence[Piece], rng: random.Random) -> Piece:
+    """A piece to render: a kind by KIND_WEIGHTS (among those present), then a piece."""
+    kinds = sorted({p.kind for p in pieces})
+    kind = rng.choices(kinds, [KIND_WEIGHTS[k] for k in kinds])[0]
+    return rng.choice([p for p in pieces if p.kind == kind])
 
 
 def window(tokens: list[int], rng: random.Random, size: int = WINDOW) -> list[int]:

@@ -65,7 +65,7 @@ def build():
 def batch(pieces: list[data.Piece], rng: random.Random, size: int,
           length: int = data.WINDOW) -> torch.Tensor:
     """`size` windows (at most `length` tokens) of fresh renderings, PAD to the longest."""
-    rows = [data.window(data.rendering(rng.choice(pieces), rng), rng, length)
+    rows = [data.window(data.rendering(data.pick(pieces, rng), rng), rng, length)
             for _ in range(size)]
     width = max(len(r) for r in rows)
     return torch.tensor([r + [PAD] * (width - len(r)) for r in rows], dtype=torch.long)

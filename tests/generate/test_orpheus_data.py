@@ -99,3 +99,13 @@ def test_split_is_by_piece_and_stable():
     b_train, b_test = data.split(pieces)
     assert [p.source for p in a_test] == [p.source for p in b_test]
     assert 5 <= len(a_test) <= 40 and len(a_train) + len(a_test) == 400
+
+
+def test_pick_shares_windows_by_kind():
+    pieces = [data.Piece(f"f{i}", "folk", 4, 4.0, {"melody": []}) for i in range(90)]
+    pieces += [data.Piece(f"h{i}", "hoot", 4, 4.0, {}) for i in range(10)]
+    rng = random.Random(6)
+    kinds = [data.pick(pieces, rng).kind for _ in range(2000)]
+    share = kinds.count("hoot") / len(kinds)
+    expected = data.KIND_WEIGHTS["hoot"] / (data.KIND_WEIGHTS["hoot"] + data.KIND_WEIGHTS["folk"])
+    assert abs(share - expected) < 0.05
