@@ -13,7 +13,9 @@ several of hoot's roles:
                     soprano -> lead; all four -> keys (pianos)
     folk tunes      the melody -> lead (essenFolksong, oneills1850, ryansMammoth)
     hoot's own      drums and perc (patch 128), bass, chords from DefaultGenerator, every
-                    style, both meters, many seeds: material we made, not found
+                    style, both meters, many seeds: material we made, not found; its
+                    chords also held a bar at a time -> pad (the "bed" hoot's Orpheus
+                    generator primes a stem with)
 
 Parts of one piece also play together (a chorale's bass+chords+lead; one seed's
 drums+bass+chords), so the model learns how parts fit, which a stem under a context needs.
@@ -113,6 +115,8 @@ ARRANGEMENTS: dict[str, tuple[tuple[tuple[str, ...], float], ...]] = {
         (("drums",), 1.5), (("perc",), 1.0), (("bass",), 1.0), (("chords",), 1.0),
         (("drums", "bass"), 1.0), (("drums", "bass", "chords"), 2.0),
         (("drums", "perc", "bass", "chords"), 2.0), (("bass", "chords"), 1.0),
+        (("pad", "drums", "bass"), 1.5), (("pad", "drums", "perc", "bass"), 1.0),
+        (("pad", "bass"), 0.5), (("pad", "drums", "bass", "chords"), 0.5),
     ),
 }
 
@@ -140,6 +144,18 @@ def held(voices: Iterable[list[Note]], span: float, length: float) -> list[Note]
     return sorted(out)
 
 
+def bed(chords: list[Note], bar: float, length: float) -> list[Note]:
+    """The chords part as a bed: every pitch it sounds in a bar's first beat, held for
+    the bar (what hoot's Orpheus generator primes a stem with: the progression on strings)."""
+    out: list[Note] = []
+    t = 0.0
+    while t < length:
+        pitches = sorted({n[2] for n in chords if n[0] < t + 1 and n[0] + n[1] > t})
+        out += [(t, min(bar, length - t), p, 64) for p in pitches]
+        t += bar
+    return out
+
+
 def role_parts(piece: Piece) -> dict[str, list[Note]]:
     """The piece's notes by hoot role (bass, chords, pad, lead, keys, drums, perc)."""
     v = piece.voices
@@ -155,7 +171,9 @@ def role_parts(piece: Piece) -> dict[str, list[Note]]:
         }
     if piece.kind == "folk":
         return {"lead": list(v["melody"])}
-    return {role: list(notes) for role, notes in v.items()}
+    parts = {role: list(notes) for role, notes in v.items()}
+    parts["pad"] = bed(parts.get("chords", []), piece.beats_per_bar, piece.length)
+    return parts
 
 
 def _octaves_into(notes: Sequence[Note], low: int, high: int) -> int:

@@ -38,6 +38,9 @@ def test_chorale_voices_play_their_roles():
 def test_hoot_groove_has_its_four_parts(groove):
     assert groove.kind == "hoot" and set(groove.voices) == {"drums", "perc", "bass", "chords"}
     assert all(groove.voices[r] for r in groove.voices)
+    pad = data.role_parts(groove)["pad"]  # the bed: the chords held a bar at a time
+    assert pad and {n[0] % groove.beats_per_bar for n in pad} == {0.0}
+    assert {n[2] for n in pad} <= {n[2] for n in groove.voices["chords"]}
 
 
 def test_rendered_roles_use_their_patches_and_ranges():
