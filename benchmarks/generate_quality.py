@@ -15,8 +15,9 @@ tests check the rule-based ones (tests/generate/test_default.py):
 - different: the smallest pairwise difference in a batch (onsets and pitches, the tests'
   measure; the rule-based floor is 0.3 for pitched roles, 0.2 for drums).
 
-It also prints the neural model's figures with its key mask off (`--unmasked`), so what the
-model knows apart from the mask is on record.
+With `--unmasked` the neural model runs without its key mask and without its lean to each
+bar's chord (the model alone, steered only by its prime), so what it knows by itself is on
+record.
 """
 
 from __future__ import annotations
@@ -109,7 +110,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--using", default="orpheus-small")
-    ap.add_argument("--unmasked", action="store_true", help="the model without its key mask")
+    ap.add_argument("--unmasked", action="store_true",
+                    help="the model without its key mask and chord lean")  # fmt: skip
     a = ap.parse_args()
     ref = reference_seconds()
     generators = {"default": load_generator("default"), a.using: load_generator(a.using)}
@@ -117,6 +119,7 @@ def main() -> None:
         from hoot.generate.orpheus import moment as mo
 
         mo.KEY_MASK = False
+        mo.HARMONY_WEIGHT = 0.0
     print(f"6 candidates of 8 bars per moment; {len(MOMENTS)} moments x {a.seeds} seeds")
     header = f"{'generator':>14} {'role':>7} {'in key':>7} {'chord':>6} {'grid':>6} "
     print(header + f"{'clean':>6} {'min diff':>9} {'notes/bar':>9} {'s/batch':>8}")
