@@ -397,3 +397,17 @@ def test_harmony_leans_each_bar_to_its_chord(speculative):
             assert len(heard) > 20 and on_chord == 1.0, "weight 30: chord tones only"
         else:
             assert on_chord < 0.6, "without the lean, notes fall anywhere (the test can tell)"
+
+
+def test_downbeat_makes_the_first_token_a_note_on_the_boundary():
+    notes = [256 + 128 * 33 + p for p in range(36, 60)]
+    primes = _primes([7] * 5, seed=8)
+    for prime in primes:  # each prime ends after a whole note, where a TIME could come
+        prime[-2:] = [256 + 128 * 48 + 60, 16768 + 8 * 20 + 3]
+    for rules in (d.Rules(notes, eos=False, end_steps=300, downbeat=True),
+                  d.Rules(notes, eos=False, end_steps=300, downbeat=True, max_chord=1)):
+        out = d.sample(_model(seed=9), primes, rules, 40, seed=10)
+        assert all(tokens[0] in d.NOTE for tokens in out), "a note first, on the boundary"
+    free = d.sample(_model(seed=9), primes, d.Rules(notes, eos=False, end_steps=300), 40,
+                    seed=10)  # fmt: skip
+    assert any(tokens[0] in d.TIME for tokens in free), "without it, a rest may come first"

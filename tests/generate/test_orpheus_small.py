@@ -36,8 +36,8 @@ def on_grid(clip, m: Moment) -> bool:
 
 @pytest.mark.parametrize("role", ["bass", "chords", "lead", "pad", "drums", "perc"])
 def test_six_candidates_pass_the_embedded_generators_checks(small, role):
-    for (style, key, meter, bpm), seed in itertools.product(MOMENTS[:2] if role in ("drums",
-                                                            "perc") else MOMENTS, (1,)):  # fmt: skip
+    for style, key, meter, bpm in MOMENTS:
+        seed = 1
         base = Request(role=role, n=6, bars=8, bpm=bpm, meter=meter, key=key,
                        vibe=default_vibe(style), seed=seed)  # fmt: skip
         made = dict(small.generate_batch([base.candidate(i) for i in range(6)], BatchProgress(6)))

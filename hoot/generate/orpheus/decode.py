@@ -62,6 +62,8 @@ class Rules:
     of pitch classes a bar, in order, looping, and a weight): a NOTE whose pitch class is in
     the chord of the bar the candidate has reached gets `weight` added to its logit (2.0
     makes a chord tone e^2 = 7.4 times as likely as it was, against the other notes).
+    `downbeat`: the first thing a candidate writes is a note where its prime ends (as if a
+    TIME of 0 had been read): a bass, a chord or a kit that sounds on the boundary.
     """
 
     def __init__(
@@ -73,9 +75,11 @@ class Rules:
         max_chord: int = 8,
         eos: bool = True,
         harmony: tuple[float, Sequence[Iterable[int]], float] | None = None,
+        downbeat: bool = False,
     ):
         self.notes = sorted(set(int(t) for t in notes))
         self.harmony = harmony
+        self.downbeat = downbeat
         if harmony is not None and (harmony[0] <= 0 or not harmony[1]):
             raise HootError("harmony needs a bar length in steps above 0 and one chord or more")
         self.durvels = sorted(set(int(t) for t in (DURVEL if durvels is None else durvels)))
@@ -131,6 +135,8 @@ class _Track:
         self.state = TIMED if last in TIME else NOTED if last in NOTE else OPEN
         if self.state == OPEN and self.chord >= rules.max_chord:
             self.state = FULL
+        if rules.downbeat and self.state in (OPEN, FULL):
+            self.state, self.chord = TIMED, 0  # a note on the boundary, its own chord
         self.done = False
 
     def take(self, tok: int) -> None:

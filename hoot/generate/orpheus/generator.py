@@ -134,6 +134,7 @@ class OrpheusGenerator:
                         end_steps=plans[i].end_steps,
                         eos=False,
                         harmony=plans[i].harmony,
+                        downbeat=plans[i].downbeat,
                     )
                     for i in alive
                 ]

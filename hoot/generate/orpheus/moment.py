@@ -81,6 +81,12 @@ class Plan:
     harmony: tuple[float, list[tuple[int, ...]], float] | None = None
 
     @property
+    def downbeat(self) -> bool:
+        """Whether its first note sounds on the boundary (every role but a lead, which may
+        begin on a pickup or after a rest)."""
+        return self.role != "lead"
+
+    @property
     def max_new(self) -> int:
         """The most tokens it may take: 12 a beat (a 16th-note chord of three notes each
         16th would need 28; none of hoot's roles is that dense), at least 64."""
