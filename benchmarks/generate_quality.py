@@ -30,8 +30,9 @@ import time
 import numpy as np
 from reference import reference_seconds
 
-from hoot.generate.base import Request, load_generator
+from hoot.generate.base import BatchProgress, Request, load_generator
 from hoot.generate.compose.moment import Moment
+from hoot.generate.orpheus import moment as mo
 from hoot.music.clip import NoteClip
 from hoot.music.harmony import Key
 from hoot.music.vibe import default_vibe
@@ -46,24 +47,10 @@ MOMENTS = [
 ]
 
 
-class Quiet:
-    def update(self, index, fraction, stage=""):
-        pass
-
-    def stage(self, text):
-        pass
-
-    def cancelled(self, index):
-        return False
-
-    def loaded(self, info):
-        pass
-
-
 def batch_of(name: str, generator, requests: list[Request]) -> list[NoteClip]:
     if hasattr(generator, "generate_batch"):
         out: dict[int, NoteClip] = {}
-        for i, take in generator.generate_batch(requests, Quiet()):
+        for i, take in generator.generate_batch(requests, BatchProgress(len(requests))):
             if isinstance(take, BaseException):
                 raise SystemExit(f"{name}: candidate {i + 1} failed: {take}")
             out[i] = take.notes
@@ -95,17 +82,6 @@ def clean(clip: NoteClip) -> bool:
     return bool(np.all(clip.start >= 0) and np.all(ends <= clip.length + 1e-9))
 
 
-def difference(a: NoteClip, b: NoteClip, role: str) -> float:
-    ta = np.round(a.start * 12).astype(int).tolist()
-    tb = np.round(b.start * 12).astype(int).tolist()
-
-    def jd(x: set, y: set) -> float:
-        return 1.0 - len(x & y) / len(x | y) if x | y else 0.0
-
-    notes = jd(set(zip(ta, a.pitch.tolist())), set(zip(tb, b.pitch.tolist())))
-    return notes if role in ("drums", "perc") else max(notes, jd(set(ta), set(tb)))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=2)
@@ -116,8 +92,6 @@ def main() -> None:
     ref = reference_seconds()
     generators = {"default": load_generator("default"), a.using: load_generator(a.using)}
     if a.unmasked:
-        from hoot.generate.orpheus import moment as mo
-
         mo.KEY_MASK = False
         mo.HARMONY_WEIGHT = 0.0
     print(f"6 candidates of 8 bars per moment; {len(MOMENTS)} moments x {a.seeds} seeds")
@@ -141,7 +115,7 @@ def main() -> None:
                         statistics.mean(chord_tones(c, m) for c in clips),
                         statistics.mean(on_grid(c, m) for c in clips),
                         all(clean(c) for c in clips),
-                        min(difference(x, y, role) for x, y in itertools.combinations(clips, 2)),
+                        min(mo.difference(x, y, role) for x, y in itertools.combinations(clips, 2)),
                         statistics.mean(len(c) / 8 for c in clips),
                         seconds,
                     )

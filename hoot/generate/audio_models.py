@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from hoot.errors import HootError
-from hoot.generate.base import Request, Take
+from hoot.generate.base import BatchProgress, Request, Take
 from hoot.generate.loops import stereo_loop
 from hoot.music.sounds import MODELS_DIR
 
@@ -155,22 +155,6 @@ def pick_device(asked: str) -> str:
     return asked
 
 
-class _Quiet:
-    """The progress of a lone `generate(request)`: nobody watches, nothing is cancelled."""
-
-    def update(self, index: int, fraction: float, stage: str = "composing") -> None:
-        pass
-
-    def stage(self, text: str) -> None:
-        pass
-
-    def cancelled(self, index: int) -> bool:
-        return False
-
-    def loaded(self, info: dict) -> None:
-        pass
-
-
 class _Steps:
     """Reports a model's steps as every live candidate's progress, and stops the model when
     the performer has cancelled the whole batch (a candidate cancelled alone rides along to
@@ -234,7 +218,7 @@ class _AudioModel:
 
     def generate(self, request: Request) -> Take:
         """One candidate (a batch of one)."""
-        for _, take in self.generate_batch([request], _Quiet()):
+        for _, take in self.generate_batch([request], BatchProgress(1)):
             return take
         raise AudioModelError(f"{self.what} made no candidate")
 
@@ -281,7 +265,7 @@ class _AudioModel:
     def load(self, device: str = "auto", progress: Any = None) -> dict:
         """Load the checkpoint onto `device` (kept warm: a second call on the same device
         does nothing); returns the model's info, also given to `progress.loaded`."""
-        progress = progress or _Quiet()
+        progress = progress or BatchProgress(1)
         where = pick_device(device)
         if self.model is not None and self.device == where:
             return self.info

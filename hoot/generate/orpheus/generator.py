@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from hoot.generate.base import GeneratorError, Request, Take
+from hoot.generate.base import BatchProgress, GeneratorError, Request, Take
 from hoot.generate.orpheus import moment as mo
 from hoot.music.sounds import MODELS_DIR
 
@@ -83,7 +83,7 @@ class OrpheusGenerator:
     # ---- the protocol -----------------------------------------------------------------
 
     def generate(self, request: Request) -> Take:
-        for _, take in self.generate_batch([request], _Quiet()):
+        for _, take in self.generate_batch([request], BatchProgress(1)):
             if isinstance(take, BaseException):
                 raise take
             return take
@@ -278,19 +278,3 @@ class SmallOrpheusGenerator(OrpheusGenerator):
         if importlib.util.find_spec("x_transformers") is None:  # asked, not imported: no torch
             return False, "x-transformers is not installed (pip install 'hoot[models]')"
         return True, "embedded (hoot's own, no download)"
-
-
-class _Quiet:
-    """Progress for a single generate() call: nobody listens, nothing is cancelled."""
-
-    def update(self, index: int, fraction: float, stage: str = "") -> None:
-        pass
-
-    def stage(self, text: str) -> None:
-        pass
-
-    def cancelled(self, index: int) -> bool:
-        return False
-
-    def loaded(self, info: dict) -> None:
-        pass
