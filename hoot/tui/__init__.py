@@ -18,7 +18,9 @@ def run_tui(
     before Textual is even imported, so a cold engine boots meanwhile."""
     from hoot.session import Session
 
-    starting = start_stage(Session(session), **engine_args)
+    where = Session(session)
+    dump_stacks_on_signal(stacks_path(where.dir))
+    starting = start_stage(where, **engine_args)
     from hoot.tui.app import HootApp
 
     HootApp(
@@ -26,6 +28,30 @@ def run_tui(
         controllers=controllers,
     ).run()  # fmt: skip
     return 0
+
+
+def stacks_path(session_dir):
+    """Where `kill -USR2 <pid of hoot tui>` writes what every thread of the TUI is doing: for
+    a screen that seems stuck (the tests send it when a wait fails). Beside the engine's
+    socket in the private runtime folder, not among the performer's files."""
+    from hoot.runtime import runtime_dir, session_key
+
+    return runtime_dir() / f"{session_key(session_dir)}.tui-stacks.txt"
+
+
+def dump_stacks_on_signal(path) -> None:
+    """Have SIGUSR2 append every thread's stack to `path` (Python's faulthandler: it writes
+    from the signal handler, so a thread stuck holding a lock cannot stop it)."""
+    import faulthandler
+    import signal
+
+    if not hasattr(signal, "SIGUSR2"):
+        return  # Windows: no such signal
+    try:
+        file = open(path, "a")  # noqa: SIM115 - open for as long as the TUI runs
+    except OSError:
+        return  # a read-only session folder: no stacks, nothing else lost
+    faulthandler.register(signal.SIGUSR2, file=file, all_threads=True)
 
 
 def start_stage(session, **engine_args) -> Future:

@@ -219,13 +219,13 @@ class HootApp(App):
             on_exit_request=lambda: self.post_message(ExitRequested()),
         )
         stage.start_view(post=lambda v: self.post_message(ViewUpdated(v)))
-        if self.controllers:
-            stage.start_controllers()  # a Launchpad draws the same views, calls the same actions
         why = stage.serve_repl()
         if why:
             say(f"hoot repl is not available: {why}")
         self.stage = stage
-        self.post_message(Ready())
+        self.post_message(Ready())  # the console first: the controllers are an extra
+        if self.controllers:
+            stage.start_controllers()  # a Launchpad draws the same views, calls the same actions
         stage.warm_up()  # the workers and heavy imports, so no first statement waits
 
     @on(Ready)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -141,10 +142,39 @@ def stage(tmp_path):
 
 
 def curtain_up(tui: Window) -> float:
-    """Wait for the console's ready line; returns how long it took."""
+    """Wait for the console's ready line; returns how long it took. If it never comes, the
+    failure says what each thread of the TUI was doing (its SIGUSR2 stack dump)."""
     start = time.monotonic()
-    tui.wait_for(READY, STARTUP)
+    try:
+        tui.wait_for(READY, STARTUP)
+    except AssertionError as failed:
+        raise AssertionError(f"{failed}\n{tui_stacks(tui)}") from None
     return time.monotonic() - start
+
+
+def tui_stacks(tui: Window, timeout: float = 10.0) -> str:
+    """Every thread's stack in the `hoot tui` running in `tui` (hoot.tui.stacks_path)."""
+    import psutil
+
+    from hoot.tui import stacks_path
+
+    shell = psutil.Process(int(tui._show("#{pane_pid}")))
+    for process in shell.children(recursive=True):
+        argv = process.cmdline()
+        if "tui" in argv and "--session" in argv:
+            break
+    else:
+        return "(no hoot tui process in the window to ask for its stacks)"
+    path = stacks_path(Path(argv[argv.index("--session") + 1]))
+    size = path.stat().st_size if path.exists() else 0
+    process.send_signal(signal.SIGUSR2)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.stat().st_size > size:
+            time.sleep(0.5)  # faulthandler writes the threads one after another
+            return "hoot tui's threads:\n" + path.read_text()[size:]
+        time.sleep(0.1)
+    return f"(hoot tui wrote no stacks to {path} within {timeout:g} s)"
 
 
 # ---- reading the screen ---------------------------------------------------------------------
