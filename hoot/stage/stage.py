@@ -291,3 +291,12 @@ def _import_the_heavy_parts() -> None:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - warming is an optimisation
             pass
+
+
+def stacks_path(session_dir):
+    """Where `kill -USR2 <pid of hoot tui>` writes what every thread of the TUI is doing: for
+    a screen that seems stuck (the tests send it when a wait fails). Beside the engine's
+    socket in the private runtime folder, not among the performer's files."""
+    from hoot.runtime import runtime_dir, session_key
+
+    return runtime_dir() / f"{session_key(session_dir)}.tui-stacks.txt"

@@ -19,8 +19,10 @@ def run_tui(
     from hoot.session import Session
 
     where = Session(session)
-    dump_stacks_on_signal(stacks_path(where.dir))
     starting = start_stage(where, **engine_args)
+    from hoot.stage.stage import stacks_path  # the stage's thread imports it too
+
+    dump_stacks_on_signal(stacks_path(where.dir))
     from hoot.tui.app import HootApp
 
     HootApp(
@@ -28,15 +30,6 @@ def run_tui(
         controllers=controllers,
     ).run()  # fmt: skip
     return 0
-
-
-def stacks_path(session_dir):
-    """Where `kill -USR2 <pid of hoot tui>` writes what every thread of the TUI is doing: for
-    a screen that seems stuck (the tests send it when a wait fails). Beside the engine's
-    socket in the private runtime folder, not among the performer's files."""
-    from hoot.runtime import runtime_dir, session_key
-
-    return runtime_dir() / f"{session_key(session_dir)}.tui-stacks.txt"
 
 
 def dump_stacks_on_signal(path) -> None:

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from hoot.realtime.notochord import Notochord, save_trainer_checkpoint
 
 from hoot.engine.client import EngineClient
 from hoot.midi.ports import MidiPorts
 from hoot.performance import Performance
+from hoot.realtime.notochord import Notochord, save_trainer_checkpoint
 from hoot.session import Session
 from tests.waiting import wait_until
 

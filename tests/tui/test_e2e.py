@@ -156,7 +156,7 @@ def tui_stacks(tui: Window, timeout: float = 10.0) -> str:
     """Every thread's stack in the `hoot tui` running in `tui` (hoot.tui.stacks_path)."""
     import psutil
 
-    from hoot.tui import stacks_path
+    from hoot.stage.stage import stacks_path
 
     shell = psutil.Process(int(tui._show("#{pane_pid}")))
     for process in shell.children(recursive=True):
