@@ -31,9 +31,10 @@ from hoot.engine import status as st
 from hoot.engine.protocol import EngineLink
 from hoot.errors import EngineError, EngineLost
 
-COMPILE_WAIT = 240.0
+COMPILE_WAIT = 600.0
 """Seconds a new engine may take to start when it says its core compiles (a cold numba
-cache: about a minute on a 2-core laptop, longer on a busy one)."""
+cache: 1.5 to 2.5 minutes on a 2-core VM, measured 93-157 s; a machine busy with something
+else can double that)."""
 
 
 def _compiling(log: Path, start: int) -> bool:

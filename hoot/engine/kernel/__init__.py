@@ -30,7 +30,7 @@ The Python classes this core replaces (engine.core.Engine's per-block code,
 engine.synth.VoicePool, engine.limiter.Limiter) remain only as the tests' oracle.
 """
 
-COMPILING = "compiling the engine's core (first start only; about a minute)"
+COMPILING = "compiling the engine's core (first start only; about two minutes)"
 """What the engine says when its numba cache is cold (kernel.callback), and what
 EngineClient.spawn looks for in its log to wait on. Numba-free, so the client need not
 import numba to read it."""
