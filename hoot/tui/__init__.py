@@ -33,18 +33,22 @@ def run_tui(
 
 
 def dump_stacks_on_signal(path) -> None:
-    """Have SIGUSR2 append every thread's stack to `path` (Python's faulthandler: it writes
-    from the signal handler, so a thread stuck holding a lock cannot stop it)."""
+    """Have SIGUSR2 append every thread's stack to `path` (faulthandler's dump, from the
+    main thread's handler: the file is only made when someone asks)."""
     import faulthandler
     import signal
 
     if not hasattr(signal, "SIGUSR2"):
         return  # Windows: no such signal
-    try:
-        file = open(path, "a")  # noqa: SIM115 - open for as long as the TUI runs
-    except OSError:
-        return  # a read-only session folder: no stacks, nothing else lost
-    faulthandler.register(signal.SIGUSR2, file=file, all_threads=True)
+
+    def dump(signum, frame) -> None:
+        try:
+            with open(path, "a") as file:
+                faulthandler.dump_traceback(file=file, all_threads=True)
+        except OSError:
+            pass  # a runtime folder gone: no stacks, nothing else lost
+
+    signal.signal(signal.SIGUSR2, dump)
 
 
 def start_stage(session, **engine_args) -> Future:
