@@ -12,6 +12,7 @@ use, and time advances only when asked (`advance`).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -59,20 +60,15 @@ def _raise(reply: dict) -> None:
 class EngineClient(EngineLink):
     """A connection to a running engine process."""
 
+    _closed = False  # close() was called: a send raises EngineLost, never reconnects
+
     def __init__(self, session_dir: Path, timeout: float = 10.0) -> None:
         self.session_dir = Path(session_dir).resolve()
         self.socket_path, self.status_path = st.addresses(self.session_dir)
         self.timeout = timeout
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._sock.settimeout(timeout)
-        try:
-            self._sock.connect(str(self.socket_path))
-        except OSError as e:
-            self._sock.close()
-            raise EngineError(f"no engine is serving {self.session_dir} ({e})") from None
-        self._reader = self._sock.makefile("rb")
+        self._connect()
         self.process: subprocess.Popen | None = None  # set when this client started it
         self.info: p.EngineInfo = self.send(p.Hello())
         try:
@@ -161,6 +157,25 @@ class EngineClient(EngineLink):
 
     # ---- talking -------------------------------------------------------------------------
 
+    def _connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(str(self.socket_path))
+        except OSError as e:
+            sock.close()
+            raise EngineError(f"no engine is serving {self.session_dir} ({e})") from None
+        self._sock, self._reader = sock, sock.makefile("rb")
+
+    def _drop_connection(self) -> None:
+        """Forget a connection whose reply was not read (a timeout, an interrupt): its
+        socket file refuses reads after a timeout, and a reply left in it would answer the
+        next command. The next send connects afresh (unless the client was closed)."""
+        for part in (self._reader, self._sock):
+            with contextlib.suppress(OSError, AttributeError):
+                part.close()
+        self._sock = self._reader = None
+
     def send(self, command: p.Command) -> Any:
         """Send one command and return its reply; raises the engine's error as a HootError,
         or EngineLost when the engine has gone."""
@@ -168,14 +183,32 @@ class EngineClient(EngineLink):
         data = json.dumps({"id": rid, **command.to_wire()}).encode() + b"\n"
         with self._lock:
             try:
+                if self._sock is None:
+                    if self._closed:
+                        raise EngineLost("this connection to the engine was closed")
+                    self._connect()
                 self._sock.sendall(data)
-                line = self._reader.readline()
+                while True:  # a reply with another id is a stale one: read past it
+                    line = self._reader.readline()
+                    if not line or json.loads(line).get("id") in (rid, None):
+                        break
             except TimeoutError:
+                self._drop_connection()
                 raise EngineError(
                     f"the engine did not answer {command.verb!r} within {self.timeout:g} s"
                 ) from None
+            except EngineLost:
+                raise
+            except EngineError:  # from _connect: nobody listens there any more
+                raise EngineLost(
+                    f"lost the engine (it no longer listens at {self.socket_path})"
+                ) from None
             except (OSError, ValueError) as e:
+                self.close()  # the engine has gone: this client stays lost (a new one attaches)
                 raise EngineLost(f"lost the engine ({e})") from None
+            except BaseException:  # Ctrl-C in the console thread between the send and the read
+                self._drop_connection()
+                raise
         if not line:
             raise EngineLost("the engine closed the connection; it has stopped")
         reply = json.loads(line)
@@ -191,11 +224,8 @@ class EngineClient(EngineLink):
         return time.time() - self.status().heartbeat < within
 
     def close(self) -> None:
-        try:
-            self._reader.close()
-            self._sock.close()
-        except OSError:
-            pass
+        self._closed = True
+        self._drop_connection()
 
     def shutdown(self) -> None:
         """Ask the engine to stop (finalising any recording) and wait for it to go."""
