@@ -172,8 +172,9 @@ class EngineClient(EngineLink):
         socket file refuses reads after a timeout, and a reply left in it would answer the
         next command. The next send connects afresh (unless the client was closed)."""
         for part in (self._reader, self._sock):
-            with contextlib.suppress(OSError, AttributeError):
-                part.close()
+            if part is not None:
+                with contextlib.suppress(OSError):
+                    part.close()
         self._sock = self._reader = None
 
     def send(self, command: p.Command) -> Any:

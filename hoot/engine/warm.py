@@ -5,7 +5,7 @@
 `scripts/setup` runs it after installing hoot (so `make run` and `make test` start warm);
 it takes about two minutes the first time on a 2-core VM and about a second once the
 cache holds the core. An engine that starts with a cold cache compiles by itself and says
-so; this only moves that minute out of the performer's way.
+so; this only moves those minutes out of the performer's way.
 """
 
 from __future__ import annotations

@@ -83,6 +83,7 @@ def test_a_reply_that_comes_too_late_never_answers_the_next_command(slow):
 def test_an_interrupted_wait_leaves_no_reply_behind(slow):
     client = client_of(slow.path, timeout=5.0)
     assert client.send(p.GetTiming()).blocks == 1
+
     def interrupted() -> bytes:
         raise KeyboardInterrupt  # Ctrl-C in the console thread while it waits
 

@@ -169,10 +169,12 @@ def tui_stacks(tui: Window, timeout: float = 10.0) -> str:
     size = path.stat().st_size if path.exists() else 0
     process.send_signal(signal.SIGUSR2)
     deadline = time.monotonic() + timeout
+    seen = size
     while time.monotonic() < deadline:
-        if path.exists() and path.stat().st_size > size:
-            time.sleep(0.5)  # faulthandler writes the threads one after another
+        grown = path.stat().st_size if path.exists() else size
+        if size < grown == seen:  # written, and it stopped growing: the dump is whole
             return "hoot tui's threads:\n" + path.read_text()[size:]
+        seen = grown
         time.sleep(0.1)
     return f"(hoot tui wrote no stacks to {path} within {timeout:g} s)"
 
