@@ -356,6 +356,34 @@ def _check_soundfile() -> list[Check]:
     ]
 
 
+def _check_core() -> list[Check]:
+    """Where the engine's compiled core comes from: shipped for this platform, compiled on
+    this machine before, or compiled at the first start (about two minutes)."""
+    import os
+
+    from hoot.engine.kernel import cache, shipped  # numba (0.3 s): only where asked
+
+    fingerprint = cache.sources_fingerprint()
+    if os.environ.get("HOOT_SHIPPED_CORE", "1") == "0":
+        reason: str | None = "HOOT_SHIPPED_CORE=0"
+    else:
+        reason = shipped.why_not(fingerprint)
+    if reason is None:
+        return [Check(True, f"the engine's compiled core: shipped for {shipped.platform_tag()}")]
+    folder = cache.user_cache_dir() / f"numba-{fingerprint}"
+    if any(folder.glob("*/world.process-*.nbi")):
+        return [Check(True, f"the engine's compiled core: compiled on this machine ({reason})")]
+    return [
+        Check(
+            False,
+            f"the engine's compiled core: compiles at the first start, about two minutes "
+            f"({reason})",
+            "`python -m hoot.engine.warm` compiles it now",
+            essential=False,
+        )
+    ]
+
+
 def _check_realtime() -> list[Check]:
     from hoot.engine import realtime
 
@@ -386,6 +414,7 @@ def doctor(extra: list[Check] | tuple[Check, ...] = ()) -> tuple[bool, str]:
         *jack_checks,
         *_check_inputs(sounddevice, jack_running=jack_checks[-1].ok),
         *_check_realtime(),
+        *_check_core(),
         *_check_midi(),
         *_check_soundfile(),
         *extra,

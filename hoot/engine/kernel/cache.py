@@ -15,13 +15,17 @@ the user's cache folder), with their caches beside them.
 from __future__ import annotations
 
 import hashlib
+import lzma
 import os
 import shutil
 import sys
+import tarfile
 import time
 from pathlib import Path
 
 import numba
+
+from hoot.engine.kernel import shipped
 
 STALE_DAYS = 30  # a cache folder no engine has used this long belongs to an older hoot
 
@@ -61,10 +65,15 @@ def configure_numba() -> str:
     another file changed would load stale machine code from `__pycache__`. A folder per
     version of the sources cannot be stale; an upgrade compiles once into a new folder,
     and a folder no engine has used for STALE_DAYS is removed here (another checkout or
-    version may still use a younger one)."""
+    version may still use a younger one).
+
+    Where hoot ships the core for this platform (kernel.shipped), numba compiles for its
+    generic CPU and a new folder starts from the shipped cache, so no first start compiles;
+    HOOT_SHIPPED_CORE=0 compiles for this machine's CPU instead."""
     if numba.config.CACHE_DIR:
         return numba.config.CACHE_DIR
-    name = f"numba-{sources_fingerprint()}"
+    fingerprint = sources_fingerprint()
+    name = f"numba-{fingerprint}"
     root = user_cache_dir()
     folder = root / name
     folder.mkdir(parents=True, exist_ok=True)
@@ -73,4 +82,32 @@ def configure_numba() -> str:
         if old.name != name and time.time() - old.stat().st_mtime > STALE_DAYS * 86400:
             shutil.rmtree(old, ignore_errors=True)
     numba.config.CACHE_DIR = str(folder)
+    if shipped_core_reason(fingerprint) is None and not (folder / shipped.MARK).exists():
+        try:
+            shipped.unpack(folder, kernel_dir())
+        except (OSError, tarfile.TarError, EOFError, lzma.LZMAError):
+            pass  # a damaged archive or a full disk: the core compiles, as without one
     return numba.config.CACHE_DIR
+
+
+def shipped_core_reason(fingerprint: str) -> str | None:
+    """None when this process loads the shipped core (and compiles for numba's generic CPU,
+    which this sets up the first time it is asked), else why not, in one sentence."""
+    if os.environ.get("HOOT_SHIPPED_CORE", "1") == "0":
+        return "HOOT_SHIPPED_CORE=0: compiled for this machine's CPU"
+    reason = shipped.why_not(fingerprint)
+    if reason is not None:
+        return reason
+    if numba.config.CPU_NAME is not None:
+        if numba.config.CPU_NAME == "generic" and not numba.config.CPU_FEATURES:
+            return None
+        return f"NUMBA_CPU_NAME={numba.config.CPU_NAME} was asked for"
+    from numba.core import registry
+
+    if "_toplevel_target_context" in vars(registry.cpu_target):
+        # numba made its code generator for this CPU before the engine was imported:
+        # naming another CPU now would label this CPU's code as generic in the cache
+        return "numba compiled for this machine's CPU before the engine was imported"
+    numba.config.CPU_NAME = "generic"
+    numba.config.CPU_FEATURES = ""
+    return None

@@ -306,7 +306,9 @@ def callback(inp, out, frame_count, time_info, status_flags, user):
 def _fingerprint(source: str, process: Process, shape: Layout) -> str:
     """What the compiled callback depends on: a change in any of it means a new file."""
     digest = hashlib.sha256(source.encode())
-    digest.update(f"{numba.__version__} {sys.version}".encode())
+    # Python's minor version, not its build: the shipped core (kernel.shipped) names the
+    # same file on every 3.11 (numba checks each function's bytecode itself)
+    digest.update(f"{numba.__version__} {sys.implementation.name} {sys.version_info[:2]}".encode())
     files = set(Path(__file__).parent.glob("*.py"))
     modules = {process.__module__, *(mod for mod, _ in shape.imports.values())}
     for name in modules:
