@@ -39,6 +39,7 @@ import ctypes
 import difflib
 import io
 import linecache
+import pickle
 import pydoc
 import queue
 import sys
@@ -48,6 +49,7 @@ import traceback
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
 
@@ -596,16 +598,24 @@ class Executor:
             import jedi
 
             with _parse_lock:
-                unsafe = jedi.settings.allow_unsafe_interpreter_executions
-                jedi.settings.allow_unsafe_interpreter_executions = False
                 try:
-                    script = jedi.Interpreter(source, [dict(self.namespace)])
-                finally:
-                    jedi.settings.allow_unsafe_interpreter_executions = unsafe
-                completions = script.complete(line, column)
-                return [completion.name for completion in completions]
+                    return self._jedi_names(jedi, source, line, column)
+                except (EOFError, pickle.UnpicklingError):
+                    # a cache file parso was writing when its process was killed: every
+                    # later completion would fail on it (parso writes in place)
+                    _forget_broken_parser_cache(Path(jedi.settings.cache_directory))
+                    return self._jedi_names(jedi, source, line, column)
         except Exception:  # noqa: BLE001 - completion is a convenience; never break typing
             return []
+
+    def _jedi_names(self, jedi: Any, source: str, line: int, column: int) -> list[str]:
+        unsafe = jedi.settings.allow_unsafe_interpreter_executions
+        jedi.settings.allow_unsafe_interpreter_executions = False
+        try:
+            script = jedi.Interpreter(source, [dict(self.namespace)])
+        finally:
+            jedi.settings.allow_unsafe_interpreter_executions = unsafe
+        return [completion.name for completion in script.complete(line, column)]
 
     def close(self) -> None:
         """Stop the evaluation thread (interrupting a running run) and restore the streams."""
@@ -817,6 +827,22 @@ class Executor:
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
+
+
+def _forget_broken_parser_cache(folder: Path) -> int:
+    """Remove the parser cache files (parso's pickles under jedi's cache folder) that do not
+    load: empty or cut short by a process killed while writing one. Returns how many."""
+    removed = 0
+    for path in folder.rglob("*.pkl"):
+        try:
+            with path.open("rb") as f:
+                pickle.load(f)
+        except FileNotFoundError:
+            continue
+        except Exception:  # noqa: BLE001 - any file that does not load is of no use
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 _warm_up = threading.Event()

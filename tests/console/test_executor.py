@@ -480,6 +480,31 @@ def test_completion_of_attributes_and_locals():
         console.executor.close()
 
 
+def test_completion_survives_a_parser_cache_cut_short_by_a_killed_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import jedi
+    import parso.cache
+
+    monkeypatch.setattr(jedi.settings, "cache_directory", str(tmp_path / "jedi"))
+    monkeypatch.setattr(parso.cache, "_default_cache_path", tmp_path / "jedi")
+    perf = FakePerf()
+    console = Console({"perf": perf, "np": __import__("numpy")})
+    try:
+        assert "tempo" in console.executor.complete("perf.te", 7)
+        assert "zeros" in console.executor.complete("np.zer", 6)
+        written = list((tmp_path / "jedi").rglob("*.pkl"))
+        assert written, "jedi kept its parses on disk"
+        for path in written:  # as a process killed while parso wrote them leaves them
+            path.write_bytes(b"")
+        parso.cache.parser_cache.clear()  # a new process: nothing in memory yet
+        assert "zeros" in console.executor.complete("np.zer", 6)
+        assert "tempo" in console.executor.complete("perf.te", 7)
+        assert all(p.stat().st_size > 0 for p in (tmp_path / "jedi").rglob("*.pkl"))
+    finally:
+        console.executor.close()
+
+
 @pytest.mark.parametrize(
     ("source", "cursor"),
     [("", 0), ("((((", 2), ("\x00\x01perf.", 7), ("perf.te", 99), ("perf.te", -3), ("ä.ß'''", 4)],
