@@ -327,7 +327,7 @@ def _check_midi() -> list[Check]:
             found = f"{len(ports.inputs())} inputs, {len(ports.outputs())} outputs"
             checks.append(Check(True, f"MIDI: hoot uses {ports.api} ({found}; `hoot midi`)"))
     except HootError as error:  # its sentence says what to do
-        checks.append(Check(False, f"MIDI: {error}", "", essential=False))
+        checks.append(Check(False, "MIDI ports", str(error), essential=False))  # says what to do
     seq_present = os.path.exists("/dev/snd/seq")
     checks.append(
         Check(

@@ -162,19 +162,17 @@ def set_mix(ms: MixState, track: int, left: float, right: float, at_once: bool, 
 @jit
 def _guard(ms: MixState, tracks: np.ndarray, n: int) -> None:
     """Clamp every sample to +-TRACK_CLAMP; silence a track holding NaN (inf became the
-    clamp) and count a fault."""
+    clamp) and count a fault. Without branches: a sample within the clamp is written back
+    as it was, to the bit."""
     clamp = np.float32(TRACK_CLAMP)
+    low = -clamp
     for t in range(tracks.shape[0]):
         bad = False
         for k in range(n):
             for c in range(2):
                 v = tracks[t, k, c]
-                if v > clamp:
-                    tracks[t, k, c] = clamp
-                elif v < -clamp:
-                    tracks[t, k, c] = -clamp
-                elif v != v:
-                    bad = True
+                bad |= v != v
+                tracks[t, k, c] = min(max(v, low), clamp)
         if bad:
             for k in range(n):
                 tracks[t, k, 0] = np.float32(0.0)
@@ -200,32 +198,28 @@ def _gain_and_sum(ms: MixState, tracks: np.ndarray, s0: int, n: int) -> None:
         heard = ms.to_master[t] != 0
         first = heard and not summed
         summed = summed or heard
-        peak_l = np.float32(0.0)
-        peak_r = np.float32(0.0)
-        sq_l = 0.0
-        sq_r = 0.0
         g_l = ms.gain_final[t, 0]
         g_r = ms.gain_final[t, 1]
-        for k in range(n):
-            if not steady:
+        if steady:  # one gain for the block: loops without a branch inside
+            for k in range(n):
+                tracks[t, k, 0] = tracks[t, k, 0] * g_l
+                tracks[t, k, 1] = tracks[t, k, 1] * g_r
+        else:
+            for k in range(n):
                 tt = np.float64(s0 + k) - ms.gain_since[t]
                 g_l = _glide_gain(tt, ms.gain_delta[t, 0], ms.gain_old[t, 0])
                 g_r = _glide_gain(tt, ms.gain_delta[t, 1], ms.gain_old[t, 1])
-            left = tracks[t, k, 0] * g_l
-            right = tracks[t, k, 1] * g_r
-            tracks[t, k, 0] = left
-            tracks[t, k, 1] = right
-            if first:
-                master[h + k, 0] = left
-                master[h + k, 1] = right
-            elif heard:
-                master[h + k, 0] += left
-                master[h + k, 1] += right
-            peak_l = max(peak_l, abs(left))
-            peak_r = max(peak_r, abs(right))
-            sq_l += left * left
-            sq_r += right * right
-        _set_meter(ms.meters, t, peak_l, peak_r, sq_l, sq_r, inv_n)
+                tracks[t, k, 0] = tracks[t, k, 0] * g_l
+                tracks[t, k, 1] = tracks[t, k, 1] * g_r
+        if first:
+            for k in range(n):
+                master[h + k, 0] = tracks[t, k, 0]
+                master[h + k, 1] = tracks[t, k, 1]
+        elif heard:
+            for k in range(n):
+                master[h + k, 0] += tracks[t, k, 0]
+                master[h + k, 1] += tracks[t, k, 1]
+        _meter(ms.meters, t, tracks[t], n, inv_n)
     if not summed:
         for k in range(n):
             master[h + k, 0] = np.float32(0.0)
@@ -252,10 +246,6 @@ def _compensated_sum(ms: MixState, tracks: np.ndarray, s0: int, n: int, late: in
     for t in range(tracks.shape[0]):
         heard = ms.to_master[t] != 0
         direct = ms.direct[t] != 0
-        peak_l = np.float32(0.0)
-        peak_r = np.float32(0.0)
-        sq_l = 0.0
-        sq_r = 0.0
         g_l = ms.gain_final[t, 0]
         g_r = ms.gain_final[t, 1]
         for k in range(n):
@@ -274,11 +264,7 @@ def _compensated_sum(ms: MixState, tracks: np.ndarray, s0: int, n: int, late: in
                 j = (s0 + k) % size
                 comp[j, 0] += left
                 comp[j, 1] += right
-            peak_l = max(peak_l, abs(left))
-            peak_r = max(peak_r, abs(right))
-            sq_l += left * left
-            sq_r += right * right
-        _set_meter(ms.meters, t, peak_l, peak_r, sq_l, sq_r, inv_n)
+        _meter(ms.meters, t, tracks[t], n, inv_n)
     for k in range(n):
         j = (s0 + k - late + size) % size  # written this block or before: size >= late + n
         master[h + k, 0] += comp[j, 0]
@@ -294,6 +280,38 @@ def _set_meter(meters, row, peak_l, peak_r, sq_l, sq_r, inv_n) -> None:
     meters[row, PEAK_R] = peak_r
     meters[row, RMS_L] = np.sqrt(np.float32(sq_l) * inv_n)
     meters[row, RMS_R] = np.sqrt(np.float32(sq_r) * inv_n)
+
+
+@jit
+def _meter(meters, row, block, n, inv_n) -> None:
+    """Meter block[:n] (float32 (>= n, 2)) into meters[row]: peaks exactly; the squares
+    summed in float64 in two interleaved runs per side (independent additions the processor
+    overlaps; the sum differs from one run's only in float64 rounding, far below float32)."""
+    zero = np.float32(0.0)
+    p_l0, p_l1, p_r0, p_r1 = zero, zero, zero, zero
+    s_l0, s_l1, s_r0, s_r1 = 0.0, 0.0, 0.0, 0.0
+    pairs = n // 2
+    for j in range(pairs):
+        a_l = block[2 * j, 0]
+        a_r = block[2 * j, 1]
+        b_l = block[2 * j + 1, 0]
+        b_r = block[2 * j + 1, 1]
+        p_l0 = max(p_l0, abs(a_l))
+        p_r0 = max(p_r0, abs(a_r))
+        p_l1 = max(p_l1, abs(b_l))
+        p_r1 = max(p_r1, abs(b_r))
+        s_l0 += a_l * a_l
+        s_r0 += a_r * a_r
+        s_l1 += b_l * b_l
+        s_r1 += b_r * b_r
+    if n % 2:
+        a_l = block[n - 1, 0]
+        a_r = block[n - 1, 1]
+        p_l0 = max(p_l0, abs(a_l))
+        p_r0 = max(p_r0, abs(a_r))
+        s_l0 += a_l * a_l
+        s_r0 += a_r * a_r
+    _set_meter(meters, row, max(p_l0, p_l1), max(p_r0, p_r1), s_l0 + s_l1, s_r0 + s_r1, inv_n)
 
 
 @jit
@@ -373,15 +391,4 @@ def mix_block(ms: MixState, tracks: np.ndarray, out: np.ndarray, s0: int, n: int
     _guard(ms, tracks, n)
     _gain_and_sum(ms, tracks, s0, n)
     _limit(ms, out, s0, n)
-    peak_l = np.float32(0.0)
-    peak_r = np.float32(0.0)
-    sq_l = 0.0
-    sq_r = 0.0
-    for k in range(n):
-        left = out[k, 0]
-        right = out[k, 1]
-        peak_l = max(peak_l, abs(left))
-        peak_r = max(peak_r, abs(right))
-        sq_l += left * left
-        sq_r += right * right
-    _set_meter(ms.meters, tracks.shape[0], peak_l, peak_r, sq_l, sq_r, np.float32(1.0 / n))
+    _meter(ms.meters, tracks.shape[0], out, n, np.float32(1.0 / n))

@@ -260,7 +260,7 @@ def process(w: World, inp: np.ndarray, out: np.ndarray, frames: int, in_channels
         kclock.stamp_at(w.clock, regs[POSITION], frames, w.stamps[1])
     else:
         kclock.stamp(w.clock, regs[POSITION], frames)
-    _publish_clocks(w, regs[POSITION], frames)
+    _publish_clocks(w.clocks, w.clock, regs[POSITION], frames)
     done = 0
     while done < frames:
         n = min(frames - done, regs[MAX_BLOCK])
@@ -273,8 +273,11 @@ def process(w: World, inp: np.ndarray, out: np.ndarray, frames: int, in_channels
 
 @jit
 def _block(w: World, inp: np.ndarray, out: np.ndarray, s0: int, n: int) -> None:
+    # A call that takes the whole world copies every array's descriptor (about a
+    # microsecond): the parts called every block are asked only when they have work.
     kev.clear(w.events)
-    _take_commands(w, s0)
+    if w.ring.at[cm.READ] < w.ring.at[cm.WRITE]:
+        _take_commands(w, s0)
     for k in range(LIVE_SLOTS):
         if w.live.regs[k, midi_in.TRACK] >= 0:
             midi_in.live_block(live_input(w.live, k), w.clock, s0, n, w.events)
@@ -282,9 +285,11 @@ def _block(w: World, inp: np.ndarray, out: np.ndarray, s0: int, n: int) -> None:
     tb = w.tracks[: T * n * 2].reshape((T, n, 2))
     tb[:] = 0
     pl.play(w.players, w.stems, w.maps, s0, n, tb, w.events)
-    _flush(w)
+    if w.events.count[0] > 0:
+        _flush(w)
     kv.render(w.voices, s0, n, tb)
-    _render_fonts(w, s0, n, tb)
+    if w.fonts.order[FONT_SLOTS] > 0:
+        _render_fonts(w, s0, n, tb)
     G = w.regs[GENERATED]
     if G < T:
         rows = tb[G:]
@@ -301,13 +306,12 @@ def _block(w: World, inp: np.ndarray, out: np.ndarray, s0: int, n: int) -> None:
 
 
 @jit
-def _publish_clocks(w: World, s0: int, frames: int) -> None:
+def _publish_clocks(t: ClockTable, clock: kclock.Clock, s0: int, frames: int) -> None:
     """Tell each clock-out path where host block [s0, s0 + frames) is, after the stamp."""
-    t = w.clocks
     for k in range(CLOCK_SLOTS):
         kind = t.kind[k]
         if kind == RTMIDI:
-            kco.publish_clock(clock_ring(t, k), w.clock, s0, frames)
+            kco.publish_clock(clock_ring(t, k), clock, s0, frames)
         elif kind == JACK:
             kco.publish_jack(clock_ring(t, k), t.jack[k], s0, frames)
 
