@@ -75,7 +75,21 @@ def test_a_machine_that_never_ran_hoot_loads_the_shipped_core_and_compiles_nothi
     assert result["compiled"] == []
     folders = list((tmp_path / "cache" / "hoot").glob("numba-*"))
     assert [f.name for f in folders] == [f"numba-{cache.sources_fingerprint()}"]
-    assert json.loads((folders[0] / shipped.MARK).read_text())["files"] == SHIPPED["files"]
+    marks = list(folders[0].glob(".shipped-*"))
+    assert len(marks) == 1 and json.loads(marks[0].read_text())["files"] == SHIPPED["files"]
+
+    # the same sources checked out somewhere else, with the same user cache: numba's
+    # subfolders there are named by that path, so the archive is unpacked for it too
+    again = tmp_path / "another-checkout"
+    shutil.copytree(elsewhere / "hoot", again / "hoot")
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD], env={**env, "PYTHONPATH": str(again)}, cwd=tmp_path,
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["hoot"].startswith(str(again)) and result["compiled"] == [], result
+    assert len(list(folders[0].glob(".shipped-*"))) == 2
 
 
 def test_without_a_fitting_shipped_core_the_engine_compiles_for_its_cpu_and_says_why(
@@ -110,7 +124,7 @@ def test_a_damaged_shipped_core_is_a_cold_cache_not_an_error(
     shipped.archive_path().write_bytes(b"\xfd7zXZ\x00 truncated")
     folder = cache.configure_numba()
     assert folder == str(tmp_path / "cache" / "hoot" / f"numba-{fingerprint}")
-    assert not (Path(folder) / shipped.MARK).exists()
+    assert not list(Path(folder).glob(".shipped-*"))
 
 
 def test_pack_and_unpack_follow_the_sources_to_where_this_installation_keeps_them(

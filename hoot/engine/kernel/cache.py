@@ -82,7 +82,7 @@ def configure_numba() -> str:
         if old.name != name and time.time() - old.stat().st_mtime > STALE_DAYS * 86400:
             shutil.rmtree(old, ignore_errors=True)
     numba.config.CACHE_DIR = str(folder)
-    if shipped_core_reason(fingerprint) is None and not (folder / shipped.MARK).exists():
+    if shipped_core_reason(fingerprint) is None and not shipped.mark(folder, kernel_dir()).exists():
         try:
             shipped.unpack(folder, kernel_dir())
         except (OSError, tarfile.TarError, EOFError, lzma.LZMAError):

@@ -21,6 +21,7 @@ bytecode, the signature and the CPU; anything that disagrees is simply cold and 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -33,7 +34,6 @@ import numba
 
 HERE = Path(__file__).resolve().parent / "shipped"
 CALLBACKS = "@callbacks"
-MARK = ".shipped"  # in a cache folder that was unpacked from the archive
 
 
 def platform_tag() -> str:
@@ -87,6 +87,15 @@ def subfolder(source_folder: Path) -> str:
     return _CacheLocator.get_suitable_cache_subpath(str(source_folder / "any.py"))
 
 
+def mark(folder: Path, callbacks: Path) -> Path:
+    """The file that says the archive was unpacked into `folder` for this installation:
+    two checkouts of the same sources share the folder, not numba's subfolders in it."""
+    import hoot
+
+    where = f"{Path(hoot.__file__).resolve().parent}\n{callbacks.resolve()}"
+    return folder / f".shipped-{hashlib.sha1(where.encode()).hexdigest()[:16]}"
+
+
 def unpack(folder: Path, callbacks: Path) -> int:
     """Put the shipped core's cache files into numba's cache `folder`, where this
     installation looks for them; returns how many. Safe when two engines start together:
@@ -111,7 +120,7 @@ def unpack(folder: Path, callbacks: Path) -> int:
             partial.write_bytes(data.read())
             os.replace(partial, target / name)
             count += 1
-    (folder / MARK).write_text(json.dumps({"files": count, "tag": platform_tag()}))
+    mark(folder, callbacks).write_text(json.dumps({"files": count, "tag": platform_tag()}))
     return count
 
 
