@@ -32,6 +32,7 @@ import shutil
 import socket
 import struct
 import tempfile
+import time
 from pathlib import Path
 
 _UCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
@@ -99,9 +100,22 @@ def _listening(path: Path) -> bool:
         s.close()
 
 
+STARTING_S = 60.0  # an engine writes its pid into its status file within this of making it
 _STATUS_PID_SLOT = 11  # hoot.engine.status.F_PID: float64 slots into the file
 _NOTES_PID_SLOT = 1  # hoot.engine.rings.N_PID: int64 slots into the file
 _RETURN_PID_SLOT = 7  # hoot.engine.rings.R_PID: the same, in a model's return ring
+
+
+def _engine_gone(status: Path) -> bool:
+    """Whether the engine a status file belongs to is gone: no status (an engine removes it
+    last but one, then its input ring), or its pid is dead. A status whose pid is not
+    written yet belongs to an engine starting now, for a minute."""
+    try:
+        age = time.time() - status.stat().st_mtime
+    except FileNotFoundError:
+        return True
+    pid = _status_pid(status)
+    return age > STARTING_S if pid == 0 else not pid_alive(pid)
 
 
 def _status_pid(path: Path) -> int:
@@ -143,7 +157,9 @@ def clean(keep: Path | None = None) -> list[Path]:
     for path in list(d.iterdir()):
         try:
             if path.suffix == ".status":
-                stale = not pid_alive(_status_pid(path))
+                stale = _engine_gone(path)
+            elif path.suffix == ".inputs":  # an engine's input ring; its status names it
+                stale = _engine_gone(path.with_suffix(".status"))
             elif path.suffix in (".notes", ".return"):  # pid 0: being made right now
                 maker = _notes_pid(path, _RETURN_PID_SLOT if path.suffix == ".return" else None)
                 stale = maker > 0 and not pid_alive(maker)

@@ -51,12 +51,26 @@ def test_leftovers_of_dead_processes_go_and_live_ones_stay(runtime_home, tmp_pat
     (dead_spool / "bass-1.wav").write_bytes(bytes(1000))
     live_spool = runtime.spool_dir(tmp_path / "session")
     runtime.hold(live_spool)
+    starting = st.create_status(runtime_home / "starting.status", 6)  # no pid written yet
+    starting.flush()
+    for name in ("dead", "live", "starting", "orphan"):  # input rings, 8 MB of memory each
+        (runtime_home / f"{name}.inputs").write_bytes(bytes(64))
     try:
         removed = {p.name for p in runtime.clean()}
     finally:
         listening.close()
-    assert {"dead.status", "dead.repl.sock", "spool-dead"} <= removed
+    assert {
+        "dead.status",
+        "dead.repl.sock",
+        "spool-dead",
+        "dead.inputs",
+        "orphan.inputs",
+    } <= removed
     assert live_status.exists() and (runtime_home / "live.sock").exists() and live_spool.exists()
+    assert (runtime_home / "live.inputs").exists()
+    assert (runtime_home / "starting.status").exists() and (
+        runtime_home / "starting.inputs"
+    ).exists()
 
 
 def test_semaphores_nobody_maps_are_removed_and_one_in_use_stays(tmp_path):
@@ -108,6 +122,20 @@ def test_the_worker_pool_leaves_no_semaphores_even_when_killed(tmp_path):
     assert wait_until(group_gone), "the workers and the resource tracker died with it"
     after = set(Path("/dev/shm").glob("sem.mp-*"))
     assert not after - before, f"leaked {sorted(p.name for p in after - before)}"
+
+
+def test_a_killed_engines_input_ring_is_cleaned_up_with_its_status(runtime_home, tmp_path):
+    from hoot.engine.client import EngineClient
+
+    client = EngineClient.spawn(tmp_path / "s", backend="null", idle_timeout=30)
+    status = Path(client.info.status)
+    ring = status.with_suffix(".inputs")
+    assert ring.exists()
+    os.kill(client.info.pid, signal.SIGKILL)
+    assert wait_until(lambda: not runtime.pid_alive(client.info.pid))
+    assert ring.exists() and status.exists(), "a killed engine removes nothing"
+    removed = runtime.clean()
+    assert ring in removed and status in removed and not ring.exists()
 
 
 def test_a_status_file_is_removed_when_its_engine_stops(tmp_path):
