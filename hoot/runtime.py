@@ -160,6 +160,11 @@ def clean(keep: Path | None = None) -> list[Path]:
                 stale = _engine_gone(path)
             elif path.suffix == ".inputs":  # an engine's input ring; its status names it
                 stale = _engine_gone(path.with_suffix(".status"))
+            elif path.suffix == ".log" and path.name.startswith("voice-"):
+                # a real-time model's stderr (hoot.realtime.layer: voice-<host pid>-<name>):
+                # kept while its host lives, and after if it says something (a crash)
+                host = path.name.split("-")[1]
+                stale = host.isdigit() and path.stat().st_size == 0 and not pid_alive(int(host))
             elif path.suffix in (".notes", ".return"):  # pid 0: being made right now
                 maker = _notes_pid(path, _RETURN_PID_SLOT if path.suffix == ".return" else None)
                 stale = maker > 0 and not pid_alive(maker)

@@ -55,6 +55,11 @@ def test_leftovers_of_dead_processes_go_and_live_ones_stay(runtime_home, tmp_pat
     starting.flush()
     for name in ("dead", "live", "starting", "orphan"):  # input rings, 8 MB of memory each
         (runtime_home / f"{name}.inputs").write_bytes(bytes(64))
+    gone_host = a_dead_pid()  # real-time models' stderr logs, by the pid that hosted them
+    (runtime_home / f"voice-{gone_host}-lead.log").write_bytes(b"")
+    (runtime_home / f"voice-{gone_host}-bass.log").write_bytes(b"Traceback: the crash\n")
+    (runtime_home / f"voice-{os.getpid()}-keys.log").write_bytes(b"")
+    (runtime_home / "voice-notapid.log").write_bytes(b"")  # not ours to judge: left alone
     try:
         removed = {p.name for p in runtime.clean()}
     finally:
@@ -65,7 +70,11 @@ def test_leftovers_of_dead_processes_go_and_live_ones_stay(runtime_home, tmp_pat
         "spool-dead",
         "dead.inputs",
         "orphan.inputs",
+        f"voice-{gone_host}-lead.log",
     } <= removed
+    assert (runtime_home / f"voice-{gone_host}-bass.log").exists(), "a crash's log stays"
+    assert (runtime_home / f"voice-{os.getpid()}-keys.log").exists()
+    assert (runtime_home / "voice-notapid.log").exists()
     assert live_status.exists() and (runtime_home / "live.sock").exists() and live_spool.exists()
     assert (runtime_home / "live.inputs").exists()
     assert (runtime_home / "starting.status").exists() and (
