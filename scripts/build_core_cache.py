@@ -8,8 +8,10 @@ builds, its Python-called block and its PortAudio callback) for numba's generic 
 empty cache, in a child process with a private cache folder, then packs numba's cache files
 as `core-<platform>.tar.xz` with `core-<platform>.json` beside it (the engine sources'
 fingerprint and numba's version it fits). Takes as long as a first compile (about two
-minutes on a 2-core VM). Run it after any change to hoot/engine: the test
-tests/engine/test_shipped_core.py fails while the shipped core no longer fits the sources.
+minutes on a 2-core VM). Run it after any change to hoot/engine, under each Python hoot
+ships a core for (`ls hoot/engine/kernel/shipped/`: py311 and py312 today; a venv of that
+Python with `pip install -e .` is enough): tests/engine/test_shipped_core.py fails while a
+shipped core no longer fits the sources.
 """
 
 from __future__ import annotations

@@ -5,10 +5,10 @@ Why numba, not a C extension: numba ships as wheels for CPython 3.10-3.13 on Lin
 and Windows (x86_64 and arm64), so installing hoot needs no compiler on the performer's
 machine; `cache=True` keeps the machine code in hoot's cache folder (kernel.cache), and
 hoot ships that cache built for the platforms it can (kernel.shipped: Linux x86-64 with
-Python 3.11 today), so no first start there compiles; elsewhere only the first start does.
-A C extension would need wheels built per platform by us, or a compiler at install time.
-The cost is numba plus llvmlite, about 210 MB installed (research/controllers-sync.md
-§1.1, §2.4).
+Python 3.11 and 3.12 today), so no first start there compiles; elsewhere only the first
+start does. A C extension would need wheels built per platform by us, or a compiler at
+install time. The cost is numba plus llvmlite, about 210 MB installed
+(research/controllers-sync.md §1.1, §2.4).
 
 How the core is built (every module here follows it):
 
