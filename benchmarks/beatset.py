@@ -44,8 +44,9 @@ CATEGORIES = ("rock", "funk", "hiphop", "house", "dnb", "jazz", "duo", "horn", "
 the drum styles with that twist."""
 
 RING = 8.0  # beats: a drum hit's length, long enough to ring out unless a break chokes it
-SPLIT_SEEDS = {"tune": 1101, "eval": 2207}
+SPLIT_SEEDS = {"tune": 1101, "eval": 2207, "train": 3313}
 PER_CATEGORY = {"synth": 2, "soundfont": 1}  # per split: 3 clips a category, 48 in all
+TRAIN_PER_CATEGORY = {"synth": 16, "soundfont": 6}  # the learned activation's: 352 clips
 
 
 @dataclass
@@ -251,6 +252,7 @@ class _Plan:
     ramp: tuple[float, float, float] | None = None  # (first beat, last beat, bpm at the end)
     step: tuple[int, float] | None = None  # (beat, new bpm)
     gap: tuple[int, int, bool] | None = None  # (first beat, end beat, keys hold through it)
+    vary: bool = False  # the train split: each clip's own variant of its style's patterns
 
 
 def _seed(split: str, name: str) -> int:
@@ -261,9 +263,10 @@ def _seed(split: str, name: str) -> int:
 
 def _plans(split: str, seconds: float) -> list[_Plan]:
     plans = []
+    per_category = TRAIN_PER_CATEGORY if split == "train" else PER_CATEGORY
     for category in CATEGORIES:
         index = 0
-        for source, count in PER_CATEGORY.items():
+        for source, count in per_category.items():
             for _ in range(count):
                 plans.append(_plan(split, category, source, index, seconds))
                 index += 1
@@ -278,10 +281,12 @@ def _plan(split: str, category: str, source: str, index: int, seconds: float) ->
     turn = int(np.random.default_rng(_seed(split, category)).integers(len(styles)))
     style = styles[(turn + index) % len(styles)]
     low, high = STYLES[style]["bpm"]
+    if split == "train":  # wider than the styles' own ranges, so tempo is not a style's tell
+        low, high = max(58.0, low * 0.85), min(195.0, high * 1.15)
     bpm = float(rng.uniform(low, high))
     meter = 3 if (style in THREE_FOUR and 3 in STYLES[style] and rng.random() < 0.3) else 4
     plan = _Plan(name, category, style, source, seed, meter, bpm,
-                 start=float(rng.uniform(1.0, 2.5)))  # fmt: skip
+                 start=float(rng.uniform(1.0, 2.5)), vary=split == "train")  # fmt: skip
     plan.room = bool(index % 2) if category != "room" else True
     plan.reverb = bool(rng.random() < 0.5) or category == "room"
     if category in ("quiet", "loud"):
@@ -349,6 +354,8 @@ def _score(plan: _Plan, grid: np.ndarray, seconds: float) -> list[Note]:
     rng = np.random.default_rng(plan.seed + 2)
     style = STYLES[plan.style]
     patterns = dict(style[plan.meter])
+    if plan.vary:
+        patterns = _variant(patterns, plan.meter, rng)
     if plan.lead is not None and "keys" not in patterns and "guitar" not in patterns:
         patterns["pad"] = "X" + "-" * (4 * plan.meter - 1)
     steps = 4 * plan.meter
@@ -361,7 +368,8 @@ def _score(plan: _Plan, grid: np.ndarray, seconds: float) -> list[Note]:
     raw: list[tuple[float, str, int, float, float]] = []  # (beat, part, pitch, velocity, beats)
     for bar in range(bars):
         root, shape = progression[(bar // chord_bars) % len(progression)]
-        for part, pattern in patterns.items():
+        played = _bar_variant(patterns, rng) if plan.vary else patterns
+        for part, pattern in played.items():
             for i, mark in enumerate(pattern):
                 if mark not in "Xxo":
                     continue
@@ -427,6 +435,71 @@ def _score(plan: _Plan, grid: np.ndarray, seconds: float) -> list[Note]:
     return notes
 
 
+def _variant(patterns: dict[str, str], meter: int, rng: np.random.Generator) -> dict[str, str]:
+    """The train split's own take on a groove, so a model learns beats, not twelve patterns:
+    the hats or the ride swapped for another style's (same meter), a kick or snare hit moved
+    to a neighbouring 16th now and then, ghost notes added."""
+    out = dict(patterns)
+    steps = 4 * meter
+    cymbals = [p for s in STYLES.values() if meter in s for k, p in s[meter].items()
+               if k in ("hat", "ride", "shaker", "openhat")]  # fmt: skip
+    cymbals += ["x..." * meter, "x.x." * meter, "xxxx" * meter, "X.o." * meter]
+    for part in ("hat", "ride", "shaker"):
+        if part in out and rng.random() < 0.5:
+            out[part] = cymbals[int(rng.integers(len(cymbals)))]
+    if any(part in out for part in ("kick", "snare")) and rng.random() < 0.3:
+        out.update(_backbeat(meter, rng))  # a plain kit groove instead of the style's
+    for part in ("kick", "snare", "rim", "clap"):
+        if part not in out:
+            continue
+        marks = list(out[part])
+        for i in range(steps):
+            if marks[i] in "Xx" and i % 4 and rng.random() < 0.2:  # never the beat's own hit
+                j = i + int(rng.choice([-1, 1]))
+                if 0 < j < steps and marks[j] == "." and j % 4:
+                    marks[i], marks[j] = ".", marks[i]
+            elif marks[i] == "." and rng.random() < 0.06:
+                marks[i] = "o"
+        out[part] = "".join(marks)
+    return out
+
+
+def _backbeat(meter: int, rng: np.random.Generator) -> dict[str, str]:
+    """A random plain kit groove: the kick on one (and often the middle of the bar, now and
+    then an "and"), the snare on the backbeats or, half-time, on the middle of the bar; the
+    hats on quarters, 8ths or 16ths, or none."""
+    steps = 4 * meter
+    kick, snare = ["."] * steps, ["."] * steps
+    kick[0] = "X"
+    half = meter // 2 * 4 if meter % 2 == 0 else 4
+    if rng.random() < 0.6:
+        kick[half] = "x"
+    for i in range(2, steps, 4):
+        if rng.random() < 0.2:
+            kick[i] = "x"
+    if rng.random() < 0.15 and meter == 4:
+        snare[8] = "X"
+    else:
+        for beat in range(1, meter, 2 if meter == 4 else 1):
+            snare[4 * beat] = "X"
+    density = int(rng.integers(4))
+    hat = ["x..." * meter, "x.x." * meter, "xxxx" * meter, "." * steps][density]
+    return {"kick": "".join(kick), "snare": "".join(snare), "hat": hat}
+
+
+def _bar_variant(patterns: dict[str, str], rng: np.random.Generator) -> dict[str, str]:
+    """One bar of the train split: a drum hit dropped now and then, sometimes a fill on the
+    snare over the bar's last beat."""
+    out = {}
+    for part, pattern in patterns.items():
+        if part in DRUMS:
+            pattern = "".join("." if m in "xo" and rng.random() < 0.08 else m for m in pattern)
+        out[part] = pattern
+    if "snare" in out and rng.random() < 0.12:
+        out["snare"] = out["snare"][:-4] + "".join(rng.choice(["x", "o", "X"], 4))
+    return out
+
+
 def _lead(plan: _Plan, bars: int, key: int, progression: tuple, chord_bars: int,
           rng: np.random.Generator) -> list:  # fmt: skip
     """A trombone or voice line: two-bar phrases of chord and scale tones, then a rest."""
@@ -481,7 +554,7 @@ def _build(plan: _Plan, samplerate: int, seconds: float) -> Clip:
     grid = _grid(plan, seconds)
     notes = _score(plan, grid, seconds)
     if plan.source == "synth":
-        band = synth(notes, seconds, samplerate, plan.seed)
+        band = synth(notes, seconds, samplerate, plan.seed, vary=plan.vary)
     else:
         rng = np.random.default_rng(plan.seed + 3)
         programs = {part: int(rng.choice(PROGRAMS[part]))
@@ -524,10 +597,11 @@ def clips(
     categories: tuple[str, ...] | None = None,
     limit: int | None = None,
 ) -> list[Clip]:
-    """Every clip of a split ("tune" or "eval"), or only those of `categories`, in order;
-    with `limit`, at most that many of each category."""
+    """Every clip of a split ("tune", "eval", or "train": the learned activation's, 22 a
+    category, its grooves varied), or only those of `categories`, in order; with `limit`, at
+    most that many of each category."""
     if split not in SPLIT_SEEDS:
-        raise ValueError(f"split is 'tune' or 'eval', not {split!r}")
+        raise ValueError(f"split is 'tune', 'eval' or 'train', not {split!r}")
     if seconds < 20:
         raise ValueError(f"clips are at least 20 s (a ramp, a step or a break needs bars before "
                          f"and after it), not {seconds:g} s")  # fmt: skip

@@ -144,14 +144,21 @@ def _tone(part: str, pitch: int, seconds: float, sr: int) -> np.ndarray:
     return (out * gate).astype(np.float32)
 
 
-def synth(notes: list[Note], seconds: float, sr: int, seed: int) -> np.ndarray:
-    """The score played by the numpy voices: float32 (frames, 2), not normalised."""
+def synth(notes: list[Note], seconds: float, sr: int, seed: int, vary: bool = False) -> np.ndarray:
+    """The score played by the numpy voices: float32 (frames, 2), not normalised. `vary`
+    (the train split): each drum tuned on its own over a wider range, and each part's level
+    moved by -9 to +4 dB, so a model cannot learn one kit and one mix."""
     rng = np.random.default_rng(seed)
     frames = int(round(seconds * sr))
     choke = sr // 100
     tune = float(rng.uniform(0.9, 1.12))
     played = {note.part for note in notes}
-    kit = {part: [_drum(part, sr, rng, tune) for _ in range(3)] for part in DRUMS if part in played}
+    kit = {
+        part: [_drum(part, sr, rng, float(rng.uniform(0.7, 1.4)) if vary else tune)
+               for _ in range(3)]
+        for part in DRUMS if part in played
+    }  # fmt: skip
+    moved = {part: 10 ** (float(rng.uniform(-9, 4)) / 20) if vary else 1.0 for part in PAN}
     parts: dict[str, np.ndarray] = {}
     tones: dict[tuple[str, int, int], np.ndarray] = {}
     for note in notes:
@@ -179,8 +186,8 @@ def synth(notes: list[Note], seconds: float, sr: int, seed: int) -> np.ndarray:
     out = np.zeros((frames, 2), np.float32)
     for part, track in parts.items():
         pan = PAN[part]
-        out[:, 0] += level[part] * (1 - pan) * track
-        out[:, 1] += level[part] * (1 + pan) * track
+        out[:, 0] += moved[part] * level[part] * (1 - pan) * track
+        out[:, 1] += moved[part] * level[part] * (1 + pan) * track
     return out
 
 
