@@ -228,10 +228,10 @@ class _Beat:
     bar_beat: int | None
 
 
-def hoot_tracker(clip):
+def hoot_tracker(clip, listen: str = "onsets"):
     from hoot.beats import BeatTracker
 
-    return BeatTracker(samplerate=clip.samplerate, meter=clip.meter, downbeats=True)
+    return BeatTracker(samplerate=clip.samplerate, meter=clip.meter, downbeats=True, listen=listen)
 
 
 def evaluate(clips, make) -> tuple[list[dict], float, float]:
@@ -253,6 +253,11 @@ def main() -> None:
     ap.add_argument("--clips", type=int, help="at most N clips of each category")
     ap.add_argument("--per-clip", action="store_true", help="also print every clip's row")
     ap.add_argument("--json", metavar="FILE", help="write every clip's figures here")
+    ap.add_argument(
+        "--learned",
+        action="store_true",
+        help="also run hoot's tracker with its beat network (listen='learned')",
+    )
     a = ap.parse_args()
     repository_on_path()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -267,6 +272,8 @@ def main() -> None:
         import hoot.beats  # noqa: F401
 
         trackers["hoot"] = hoot_tracker
+        if a.learned:
+            trackers["hoot, learned"] = lambda clip: hoot_tracker(clip, "learned")
     except ImportError as e:
         print(f"hoot's beat tracker is not here ({e}): no hoot table")
     try:

@@ -146,7 +146,7 @@ def cmd_beats(a: argparse.Namespace) -> int:
     from hoot.beats.files import beats_of_file
 
     try:
-        for beat in beats_of_file(a.file, meter=a.meter, downbeats=a.downbeats):
+        for beat in beats_of_file(a.file, meter=a.meter, downbeats=a.downbeats, listen=a.listen):
             print(f"{beat.time:.3f}\t{beat.bar_beat}" if a.downbeats else f"{beat.time:.3f}")
     except BrokenPipeError:  # `hoot beats take.wav | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -282,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--downbeats", action="store_true",
                    help="a second column: the beat's number in the bar (1 = downbeat)")
     b.add_argument("--meter", type=int, default=4, help="beats per bar (default 4)")
+    b.add_argument("--listen", choices=("onsets", "learned"), default="onsets",
+                   help="onsets (default) or learned: hoot's beat network beside them")
     b.set_defaults(func=cmd_beats)
     return ap
 

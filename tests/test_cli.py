@@ -274,6 +274,20 @@ def test_beats_prints_one_beat_a_line_and_the_bar_with_downbeats(tmp_path, capsy
     assert ones and all(np.min(np.abs(reference[::4] - t)) <= 0.07 for t in ones)
 
 
+def test_beats_listens_with_the_network_when_asked(tmp_path, capsys):
+    from hoot.cli import main
+    from tests.beats.grooves import SR, grid, groove
+
+    reference = grid(120.0, 1.0, 14.0)
+    path = tmp_path / "groove.wav"
+    sf.write(str(path), groove(reference, 14.0), SR)
+    assert main(["beats", str(path), "--listen", "learned"]) == 0
+    out = capsys.readouterr()
+    late = [float(t) for t in out.out.splitlines() if float(t) > 6.0]
+    assert len(late) >= 14 and all(np.min(np.abs(reference - t)) <= 0.07 for t in late)
+    assert out.err == ""  # the shipped model loads: nothing to say
+
+
 @pytest.mark.parametrize("content", [None, b"not audio at all"])
 def test_beats_of_a_missing_or_corrupt_file_is_one_sentence_and_exit_2(tmp_path, capsys, content):
     from hoot.cli import main

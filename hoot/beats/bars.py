@@ -30,6 +30,7 @@ HALF_LIFE_BARS = 8.0
 MARGIN = 1.25  # a challenger's score over the current one's before the one moves
 LOW_WEIGHT = 1.0
 CHANGE_WEIGHT = 1.0
+DOWN_WEIGHT = 3.0  # the learned P(downbeat) at the beat (when the tracker has the network)
 START_BONUS = 3.0
 SET_BONUS = 50.0
 
@@ -49,13 +50,18 @@ class BarCounter:
         self._chroma: list[np.ndarray] = []
         self._lows: list[float] = []  # the low band at the last two bars' beats
         self._changes: list[float] = []  # the harmonic change at the last two bars' beats
+        self._downs: list[float] = []  # P(downbeat) at the last two bars' beats
 
-    def heard(self, low: float, chroma: np.ndarray) -> None:
+    def heard(self, low: float, chroma: np.ndarray, down: float | None = None) -> None:
         """What the latest beat sounded like, known once it is over: its low-band onset
-        strength and the pitch classes from it to the next beat."""
+        strength, the pitch classes from it to the next beat and, with the learned
+        activation, its P(downbeat)."""
         if self.count < 0:
             return
         place = self.count % self.meter
+        if down is not None:
+            self._downs = [*self._downs[-2 * self.meter + 1 :], down]
+            self.scores[place] += DOWN_WEIGHT * _share(down, self._downs)
         self._lows = [*self._lows[-2 * self.meter + 1 :], low]
         self.scores[place] += LOW_WEIGHT * _share(low, self._lows)
         self._chroma = [*self._chroma[-1:], chroma]

@@ -37,7 +37,10 @@ BEAT_REGION = 12  # the 1/12 of a beat around the beat expects its onset
 class BeatPointer:
     """The forward filter over (tempo, position in the beat)."""
 
-    def __init__(self, fps: float) -> None:
+    def __init__(self, fps: float, reach: int | None = None) -> None:
+        """`reach`: the beat expects its observation within this many frames either side at
+        every tempo (the learned activation, whose peak is as wide at 60 BPM as at 180);
+        None: within the BEAT_REGION-th of a beat around it (an onset envelope)."""
         self.fps = fps
         shortest = int(np.floor(60.0 * fps / FASTEST_BPM))
         longest = int(np.ceil(60.0 * fps / SLOWEST_BPM))
@@ -49,8 +52,11 @@ class BeatPointer:
         self.position = np.arange(n) - self.starts[self.tempo_of]
         self.phase = self.position / self.lengths[self.tempo_of]
         length = self.lengths[self.tempo_of]
-        half = np.maximum(1, length // (2 * BEAT_REGION))
-        self.in_beat = (self.position < half) | (self.position >= length - half)
+        if reach is None:
+            half = np.maximum(1, length // (2 * BEAT_REGION))
+            self.in_beat = (self.position < half) | (self.position >= length - half)
+        else:
+            self.in_beat = (self.position <= reach) | (self.position >= length - reach)
         ratio = self.lengths[None, :] / self.lengths[:, None]
         neighbours = np.exp(-NEIGHBOUR_LAMBDA * np.abs(ratio - 1.0))
         neighbours /= neighbours.sum(axis=1, keepdims=True)

@@ -5,6 +5,9 @@ Inside, three small parts (each its own module):
 
     OnsetEnvelope (onsets.py) -> BeatPointer (pulse.py) -> beats -> BarCounter (bars.py)
 
+and, with listen="learned", hoot's beat network (activation.py) beside the onsets: its
+P(beat) drives the filter and the state machine, its P(downbeat) the bar counter.
+
 and a state machine that decides what the performer may rely on:
 
 - "listening": no lock yet (or lost). Beats the filter is fairly sure of (confidence at
@@ -27,6 +30,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from hoot.beats.activation import BeatActivation
 from hoot.beats.bars import BarCounter
 from hoot.beats.onsets import Frame, OnsetEnvelope
 from hoot.beats.pulse import BeatPointer
@@ -65,6 +69,28 @@ START_ONSET = 4.0  # an onset this strong after START_QUIET seconds of silence: 
 START_QUIET = 0.4  # (so a count-in click or a marker before it does not count as the start)
 AROUND = range(-3, 4)  # frames around a beat where its onset may peak
 HISTORY = 512  # frames of onsets and the sub band kept (5 s)
+HELD_BEATS = 8  # heard beats whose spacing a hold keeps
+
+# With the learned activation (activation.py, listen="learned"), what the filter and the state
+# machine hear is P(beat) a frame: the filter's in-beat states (LEARNED_REACH frames either
+# side of the beat, at every tempo) weigh it as the odds P / (1 - P) times LEARNED_ODDS, as
+# madmom's observation model does, times the onset envelope's own odds to the power
+# ONSET_BLEND; a beat's salience is its peak P itself (0..1), no running mean needed.
+LEARNED_NOISE, LEARNED_FULL = 0.1, 0.5  # salience where confidence starts and stops growing
+LEARNED_LOCK, LEARNED_HOLD = 0.25, 0.12  # salience to lock, below which a lock holds
+LEARNED_LATENCY = 0.005  # seconds the reported beat is moved earlier (the tune split's median)
+# When no frame of the last beat length reached LEARNED_QUIET, nothing beat-like is playing (a
+# break, a held chord, the silence before the band): the filter hears nothing at all then, as
+# in silence, so it flywheels at the tempo and phase it had instead of being pushed off them
+# by "no beat here" at every place in turn.
+LEARNED_QUIET = 0.1
+LEARNED_ODDS = 11.0  # how much likelier P(beat) = 0.5 is at a beat than elsewhere
+ONSET_BLEND = 0.5  # the onset envelope's say beside the network's (a power of its odds)
+NETWORK_WEIGHT = 1.0  # the network's say (a power of its odds)
+LEARNED_FLOOR = 0.3  # the least odds the network gives a beat: "no beat" from it is weak
+ONSET_SHARE = 0.4  # a frame's beat-likeness from a plain onset at FULL_SALIENCE
+LEARNED_REACH = 1  # frames either side of a beat where the filter expects P(beat) to peak
+TRACKERS = ("learned", "onsets")
 
 
 @dataclass(frozen=True)
@@ -82,7 +108,22 @@ class Beat:
 class BeatTracker:
     """Follows the beat of the audio fed to it, only ever looking at the past."""
 
-    def __init__(self, samplerate: int = 48000, meter: int = 4, downbeats: bool = True) -> None:
+    def __init__(
+        self,
+        samplerate: int = 48000,
+        meter: int = 4,
+        downbeats: bool = True,
+        listen: str = "onsets",
+    ) -> None:
+        """`listen`: "onsets" (the default: the hand-made onset envelope) or "learned" (hoot's
+        beat network, models/beats-hoot.npz, beside it; where the model cannot be read the
+        tracker listens to onsets and says so in `self.note`). The network is far better on
+        hoot's evaluation set but still misreads some plain grooves unlike its training
+        data (docs/architecture.md), so it is not yet the default."""
+        if listen not in TRACKERS:
+            raise HootError(
+                f"the beat tracker listens with {' or '.join(TRACKERS)}, not {listen!r}"
+            )
         if samplerate < 8000:
             raise HootError(f"the beat tracker needs at least 8000 Hz audio, not {samplerate}")
         if not 1 <= meter <= 16:
@@ -91,9 +132,18 @@ class BeatTracker:
         self.meter = meter
         self.downbeats = downbeats
         self._onsets = OnsetEnvelope(samplerate)
-        self._pointer = BeatPointer(self._onsets.fps)
         self._bars = BarCounter(meter)
         self._hint: float | None = None
+        self.note = ""
+        self._net: BeatActivation | None = None
+        if listen == "learned":
+            try:
+                self._net = BeatActivation(samplerate)
+            except HootError as e:
+                self.note = f"{e}; listening to onsets alone"
+        self.listen = "learned" if self._net is not None else "onsets"
+        reach = LEARNED_REACH if self._net is not None else None
+        self._pointer = BeatPointer(self._onsets.fps, reach)
         self.reset()
 
     # --- what the performer and the clock read -------------------------------------------
@@ -120,6 +170,8 @@ class BeatTracker:
     def reset(self) -> None:
         """Forget everything: a new song."""
         self._onsets.reset()
+        if self._net is not None:
+            self._net.reset()
         self._pointer.reset()
         self._bars.reset()
         self.state = "listening"
@@ -128,11 +180,14 @@ class BeatTracker:
         self._frame = -1
         self._onset = np.zeros(HISTORY)
         self._low = np.zeros(HISTORY)
+        self._down = np.zeros(HISTORY)  # P(downbeat) a frame (learned)
         self._mean = 1.0
         self._salience = 1.0  # the median of the last beats' saliences
         self._saliences: list[float] = []
         self._consistent = 0
         self._last: float | None = None  # the frame of the latest beat reported
+        self._last_held = False  # whether that beat was predicted (held), not heard
+        self._run: list[tuple[int, float]] = []  # (count, frame) of the last heard beats in a row
         self._period = 60.0 * self._onsets.fps / 120.0  # frames a beat
         self._candidate: float | None = None  # the frame of the filter's latest beat
         self._quiet = HISTORY  # silent frames since the last strong onset
@@ -177,13 +232,15 @@ class BeatTracker:
             )
         self.fed += len(block)
         found: list[Beat] = []
-        for frame in self._onsets.feed(block):
+        frames = self._onsets.feed(block)
+        heard = self._net.feed(block) if self._net is not None else [None] * len(frames)
+        for frame, act in zip(frames, heard, strict=True):
             self._frame += 1
-            found += self._hear(frame)
+            found += self._hear(frame, act)
         known = self.fed / self.samplerate
         return [replace(b, known=known) for b in found]
 
-    def _hear(self, frame: Frame) -> list[Beat]:
+    def _hear(self, frame: Frame, act: tuple[float, float, bool] | None) -> list[Beat]:
         """One frame through the filter and the state machine: the beats it revealed."""
         i = self._frame
         spread = (
@@ -192,18 +249,36 @@ class BeatTracker:
             * (frame.high + BROAD) ** HIGH_WEIGHT
         )
         onset = spread ** (1.0 / (LOW_WEIGHT + MID_WEIGHT + HIGH_WEIGHT)) - BROAD
-        self._onset[i % HISTORY] = onset
         self._low[i % HISTORY] = frame.sub
-        decay = np.exp(-1.0 / (MEAN_SECONDS * self._onsets.fps))
-        self._mean = self._mean * decay + onset * (1.0 - decay)
         if frame.silent:
             self._quiet += 1
         elif onset >= START_ONSET:
             if self._quiet >= START_QUIET * self._onsets.fps:
                 self._start = float(i)
             self._quiet = 0
-        pointer = self._pointer
         evidence = min(max(((onset + 0.1) / BEAT_ONSET) ** EVIDENCE_POWER, 1e-3), 1e3)
+        decay = np.exp(-1.0 / (MEAN_SECONDS * self._onsets.fps))
+        self._mean = self._mean * decay + onset * (1.0 - decay)
+        if act is None:
+            heard = onset
+        else:
+            p, down, _ = act
+            self._down[i % HISTORY] = down
+            p = min(max(p, 1e-4), 1.0 - 1e-4)
+            odds = max(p * LEARNED_ODDS / (1.0 - p), LEARNED_FLOOR) ** NETWORK_WEIGHT
+            evidence = min(max(odds * evidence**ONSET_BLEND, 1e-3), 1e3)
+            # how beat-like the frame is: the network's P, or a plain strong onset (which a
+            # network trained on hoot's own bands may not know as a beat), whichever says more
+            plain = (onset / max(self._mean, 1e-3) - NOISE_SALIENCE) / (
+                FULL_SALIENCE - NOISE_SALIENCE
+            )
+            heard = max(p, ONSET_SHARE * min(max(plain, 0.0), 1.0))
+        self._onset[i % HISTORY] = heard
+        if act is not None and self.state != "listening":
+            span = (i - np.arange(min(int(self._period), HISTORY))) % HISTORY
+            if float(self._onset[span].max()) < LEARNED_QUIET:
+                evidence = None
+        pointer = self._pointer
         pointer.step(None if frame.silent else evidence)
         tempo, position = pointer.best()
         length = float(pointer.lengths[tempo])
@@ -212,31 +287,52 @@ class BeatTracker:
         new = self._candidate is None or beat - self._candidate > 0.6 * length
         if position < length / 4 and new:
             beats += self._filter_beat(beat, length, position)
-        if self.state == "holding" and self._last is not None and i >= self._last + self._period:
-            beats += self._flywheel_beat(self._last + self._period)
+        held = self._held_period()
+        if self.state == "holding" and self._last is not None and i >= self._last + held:
+            beats += self._flywheel_beat(self._last + held)
+        elif self.state == "locked" and self._net is not None and self._last is not None:
+            late = i >= self._last + (1.0 + TOLERANCE) * held
+            if late and self._unheard_since_last():  # nothing played, and the filter drifts
+                beats += self._predicted_beat(self._last + held)
         return beats
 
     def _filter_beat(self, beat: float, length: float, position: int) -> list[Beat]:
         """The filter says a beat is at frame `beat`: judge it, maybe report it."""
         previous, self._candidate = self._candidate, beat
+        learned = self._net is not None
         if previous is not None:  # the last beat is over: how clearly was it heard?
-            salience = self._heard(previous) / max(self._mean, 1e-3)
+            salience = self._heard(previous)
+            if not learned:
+                salience /= max(self._mean, 1e-3)
             self._saliences = [*self._saliences[-SALIENCE_BEATS + 1 :], salience]
             self._salience = float(np.median(self._saliences))
+        noise, full, lock, hold = (
+            (LEARNED_NOISE, LEARNED_FULL, LEARNED_LOCK, LEARNED_HOLD)
+            if learned
+            else (NOISE_SALIENCE, FULL_SALIENCE, LOCK_SALIENCE, HOLD_SALIENCE)
+        )
         concentration = self._pointer.concentration(position / length)
-        strength = (self._salience - NOISE_SALIENCE) / (FULL_SALIENCE - NOISE_SALIENCE)
+        strength = (self._salience - noise) / (full - noise)
         strength = min(max(strength, 0.0), len(self._saliences) / SALIENCE_BEATS)
         confidence = concentration * strength
         steady = previous is not None and abs(beat - previous - length) <= TOLERANCE * length
-        good = steady and self._salience >= LOCK_SALIENCE and confidence >= LOCK_CONFIDENCE
+        # with the network, every one of the last beats must have been heard as a beat: a
+        # filter at twice the tempo hears every other one, and its median would pass
+        heard = min(self._saliences[-LOCK_BEATS:]) if learned and self._saliences else 0.0
+        clear = heard >= lock if learned else self._salience >= lock
+        good = steady and clear and confidence >= LOCK_CONFIDENCE
         self._consistent = self._consistent + 1 if good else 0
         self.confidence = confidence
-        if self.state == "locked" and self._salience < HOLD_SALIENCE:
+        if self.state == "locked" and self._salience < hold:
             self.state, self._held = "holding", 0
         elif self.state != "locked" and self._consistent >= LOCK_BEATS:
             self.state = "locked"
         if self.state == "holding":
             return []
+        if self.state == "locked" and self._unheard_since_last():
+            # the band played nothing beat-like since the last beat (a break begins): the
+            # beat is where the last ones say
+            return self._predicted_beat(self._last + self._held_period())
         if self.state == "listening" and confidence < REPORT:
             return []
         if self._last is not None and beat - self._last < 0.6 * length:
@@ -244,9 +340,39 @@ class BeatTracker:
         self._period = length
         return [self._report(beat, confidence, holding=False)]
 
+    def _held_period(self) -> float:
+        """Frames a beat while holding: the slope of the last HELD_BEATS heard beats (finer
+        than the filter's whole frames, whose beats step 49, 50, 50, 49... frames apart at
+        122 BPM), or the tempo reported when fewer were heard."""
+        if len(self._run) >= 4:
+            counts, frames = np.array(self._run).T
+            slope = float(np.polyfit(counts, frames, 1)[0])
+            if abs(slope - self._period) <= TOLERANCE * self._period:
+                return slope
+        return 60.0 * self._onsets.fps / self._tempo()
+
+    def _unheard_since_last(self) -> bool:
+        """With the learned activation: nothing reached LEARNED_QUIET since just after the
+        last beat reported (its own peak excluded)."""
+        if self._net is None or self._last is None:
+            return False
+        since = int(self._last) + max(AROUND) + 1
+        if self._frame - since < self._period / 2:
+            return False
+        span = np.arange(since, self._frame + 1) % HISTORY
+        return float(self._onset[span].max()) < LEARNED_QUIET
+
     def _heard(self, beat: float) -> float:
         """The strongest onset around a beat that is over."""
         return max(self._onset[int(beat + k) % HISTORY] for k in AROUND)
+
+    def _predicted_beat(self, beat: float) -> list[Beat]:
+        """A beat where the last ones say it is, while still locked (the filter lost it or
+        nothing was played); the filter is put back there, at the held tempo."""
+        held = self._held_period()
+        self._pointer.move(held, max(0, self._frame - round(beat)))
+        self._candidate = beat
+        return [self._report(beat, self.confidence, holding=True)]
 
     def _flywheel_beat(self, beat: float) -> list[Beat]:
         self._held += 1
@@ -264,14 +390,29 @@ class BeatTracker:
         else:
             steps = max(1, round((beat - self._last) / self._period))
             interval = beat - self._last
-            heard = steps == 1 and not holding
-            self._intervals = [*self._intervals[-TEMPO_BEATS + 1 :], interval] if heard else []
-            low = max(self._low[int(self._last + k) % HISTORY] for k in AROUND)
-            bars.heard(low, self._onsets.take_chroma())
+            if not holding:  # a held beat keeps the tempo it was held at
+                self._intervals = [*self._intervals[-TEMPO_BEATS + 1 :], interval / steps]
+            chroma = self._onsets.take_chroma()
+            if not self._last_held:  # what a predicted beat "sounded like" says nothing
+                low = max(self._low[int(self._last + k) % HISTORY] for k in AROUND)
+                down = (
+                    max(self._down[int(self._last + k) % HISTORY] for k in AROUND)
+                    if self._net is not None
+                    else None
+                )
+                bars.heard(low, chroma, down)
         bars.advance(steps)
         if self._last is None and self._start is not None:
             bars.started(max(0, round((beat - self._start) / self._period)))
+        if not holding:  # the run of heard beats in a row that a hold keeps the tempo of
+            follows = self._run and steps == 1 and not self._last_held
+            self._run = (
+                [*self._run[-HELD_BEATS + 1 :], (self._run[-1][0] + 1, beat)]
+                if follows
+                else [(0, beat)]
+            )
         self._last = beat
+        self._last_held = holding
         time = self._time(beat)
         self._recent = [*self._recent[-self.meter :], (time, bars.count)]
         if self._one_at is not None:
@@ -287,6 +428,9 @@ class BeatTracker:
         )
 
     def _time(self, frame: float) -> float:
-        """Seconds on the stream's clock of the onset that peaks in this frame."""
+        """Seconds on the stream's clock of the beat the filter put in this frame."""
+        if self._net is not None:  # the network marks a beat `delay` after its hop
+            start = frame / self._onsets.fps - self._net.delay
+            return max(0.0, start + 0.5 / self._onsets.fps - LEARNED_LATENCY)
         end = (frame + 1) * self._onsets.hop
         return max(0.0, (end - self._onsets.size / 2) / self.samplerate - LATENCY_SECONDS)

@@ -92,6 +92,8 @@ class BeatFollow:
         self.meter = tm.grid_at_beat(tm.beat_at(perf.now)).beats_per_bar
         self.samplerate = perf.samplerate
         self.tracker = tracker if tracker is not None else _tracker(self.samplerate, self.meter)
+        if getattr(self.tracker, "note", ""):  # its beat model could not be read
+            perf.say(f"beat tracker: {self.tracker.note}")
         self.round_trip = 0  # frames; perf.latency when the ring is opened (it plays a probe)
         self._guard = threading.Lock()  # the tracker is fed here and told things by keys
         self._origin = 0  # the ring sample of the tracker's time 0
