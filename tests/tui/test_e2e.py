@@ -194,8 +194,20 @@ def cells(screen: str, role: str) -> dict[int, str]:
 def queue_stem(screen: str, group: str, track: str) -> str | None:
     """What the queue line "next  bass ← #1" / "now   bass ▶ #1" names: a candidate on
     its own track by its number, any other stem by its name."""
-    found = re.search(rf"\b{group} +{track} +[←▶] (\S+)", screen)
-    return found.group(1) if found else None
+    lines = screen.splitlines()
+    for i, line in enumerate(lines):
+        first = re.search(rf"\b{group} +(\S+) +[←▶] (\S+)", line)
+        if first is None:
+            continue
+        column = first.start(1)  # the group's later lines name their track in this column
+        for row in lines[i:]:
+            stem = re.match(r"(\S+) +[←▶] (\S+)", row[column:])
+            if stem is None:
+                break
+            if stem.group(1) == track:
+                return stem.group(2)
+        return None
+    return None
 
 
 def clock(screen: str) -> str:
