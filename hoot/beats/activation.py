@@ -34,12 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
+from hoot.beats.onsets import Hops
 from hoot.errors import HootError
 
 EMBEDDED = Path(__file__).resolve().parent.parent.parent / "models" / "beats-hoot.npz"
-FRAMES_PER_SECOND = 100
-SILENCE_DB = -70.0
-RELEASE_SECONDS = 10.0
 LOW_HZ, HIGH_HZ = 30.0, 16000.0
 PER_OCTAVE = 6
 BANDS = int(np.floor(np.log2(HIGH_HZ / LOW_HZ) * PER_OCTAVE))  # 54
@@ -51,13 +49,10 @@ class Features:
 
     def __init__(self, samplerate: int) -> None:
         self.samplerate = samplerate
-        self.hop = max(1, round(samplerate / FRAMES_PER_SECOND))
-        self.fps = samplerate / self.hop
-        self.size = 1 << int(np.ceil(np.log2(samplerate * 0.042)))
+        self._hops = Hops(samplerate, 0.042)
+        self.hop, self.fps, self.size = self._hops.hop, self._hops.fps, self._hops.size
         self._window = np.hanning(self.size)
         self._bank = filterbank(np.fft.rfftfreq(self.size, 1.0 / samplerate))
-        self._release = np.exp(-1.0 / (RELEASE_SECONDS * self.fps))
-        self._silence = 10 ** (SILENCE_DB / 20)
         self.reset()
 
     @property
@@ -65,35 +60,19 @@ class Features:
         return 2 * BANDS
 
     def reset(self) -> None:
-        self._buffer = np.zeros(self.size)
-        self._pending = 0
+        self._hops.reset()
         self._previous = np.zeros(BANDS)
-        self._level = 0.0
 
     def feed(self, mono: np.ndarray) -> list[tuple[np.ndarray, bool]]:
         """The frames this block completed: (feature vector, silent) each; a silent frame's
         vector is zeros."""
-        frames: list[tuple[np.ndarray, bool]] = []
-        at, n = 0, len(mono)
-        while at < n:
-            take = min(self.hop - self._pending, n - at)
-            self._buffer[:-take] = self._buffer[take:]
-            self._buffer[-take:] = mono[at : at + take]
-            self._pending += take
-            at += take
-            if self._pending == self.hop:
-                self._pending = 0
-                frames.append(self._frame())
-        return frames
+        return [self._frame(x, silent) for x, silent in self._hops.feed(mono)]
 
-    def _frame(self) -> tuple[np.ndarray, bool]:
-        x = self._buffer
-        rms = float(np.sqrt(np.mean(x * x)))
-        self._level = max(rms, self._level * self._release)
-        if rms < self._silence:
+    def _frame(self, x: np.ndarray, silent: bool) -> tuple[np.ndarray, bool]:
+        if silent:
             self._previous = np.zeros(BANDS)
             return np.zeros(2 * BANDS), True
-        spectrum = np.abs(np.fft.rfft(x * self._window)) / (self.size * self._level)
+        spectrum = np.abs(np.fft.rfft(x * self._window)) / (self.size * self._hops.level)
         bands = np.log1p(COMPRESS * (self._bank @ spectrum))
         rise = np.maximum(bands - self._previous, 0.0)
         self._previous = bands

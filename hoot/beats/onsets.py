@@ -23,6 +23,7 @@ counter's harmonic-change cue.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,44 @@ MEAN_SECONDS = 3.0  # the running mean each band group is divided by
 RELEASE_SECONDS = 10.0  # how fast the level reference falls after the music gets quieter
 FLUX_FLOOR = 0.001  # a group's running mean never counts as smaller than this
 LOG_SCALE = 1.0  # log(1 + LOG_SCALE x): near-linear, so a loud hit outweighs a soft chord
+
+
+class Hops:
+    """The framing both the onset envelope and the beat network hear through: blocks of
+    mono audio in (any size), and at the end of every hop (samplerate / 100 samples) the
+    window of `size` samples that ends there, with the music's peak level (instant attack,
+    RELEASE_SECONDS release) and whether the window is silent (RMS under SILENCE_DB)."""
+
+    def __init__(self, samplerate: int, seconds: float) -> None:
+        self.samplerate = samplerate
+        self.hop = max(1, round(samplerate / FRAMES_PER_SECOND))
+        self.fps = samplerate / self.hop
+        self.size = 1 << int(np.ceil(np.log2(samplerate * seconds)))
+        self._release = np.exp(-1.0 / (RELEASE_SECONDS * self.fps))
+        self._silence = 10 ** (SILENCE_DB / 20)
+        self.reset()
+
+    def reset(self) -> None:
+        self._buffer = np.zeros(self.size, dtype=np.float64)
+        self._pending = 0  # samples since the last hop
+        self.level = 0.0
+
+    def feed(self, mono: np.ndarray) -> Iterator[tuple[np.ndarray, bool]]:
+        """(window, silent) at each hop this block completes; the window is the framer's
+        own buffer, good until the next one."""
+        at, n = 0, len(mono)
+        while at < n:
+            take = min(self.hop - self._pending, n - at)
+            self._buffer[:-take] = self._buffer[take:]
+            self._buffer[-take:] = mono[at : at + take]
+            self._pending += take
+            at += take
+            if self._pending == self.hop:
+                self._pending = 0
+                x = self._buffer
+                rms = float(np.sqrt(np.mean(x * x)))
+                self.level = max(rms, self.level * self._release)
+                yield x, rms < self._silence
 
 
 @dataclass(frozen=True)
@@ -54,26 +93,21 @@ class OnsetEnvelope:
 
     def __init__(self, samplerate: int) -> None:
         self.samplerate = samplerate
-        self.hop = max(1, round(samplerate / FRAMES_PER_SECOND))
-        self.fps = samplerate / self.hop
-        self.size = 1 << int(np.ceil(np.log2(samplerate * 0.021)))
+        self._hops = Hops(samplerate, 0.021)
+        self.hop, self.fps, self.size = self._hops.hop, self._hops.fps, self._hops.size
         self._window = np.hanning(self.size).astype(np.float64)
         freqs = np.fft.rfftfreq(self.size, 1.0 / samplerate)
         self._bands, self._group, centres = _bands(freqs)
         self._sub = centres < SUB_HZ
         self._chroma = _chroma_matrix(freqs)
         self._mean_decay = np.exp(-1.0 / (MEAN_SECONDS * self.fps))
-        self._release = np.exp(-1.0 / (RELEASE_SECONDS * self.fps))
-        self._silence = 10 ** (SILENCE_DB / 20)
         self.reset()
 
     def reset(self) -> None:
-        self._buffer = np.zeros(self.size, dtype=np.float64)
-        self._pending = 0  # samples since the last frame
+        self._hops.reset()
         self._quiet = np.zeros(len(self._group))  # the bands of silence
         self._previous: np.ndarray | None = None
         self._means = np.full(4, FLUX_FLOOR)
-        self._level = 0.0
         self.span_chroma = np.zeros(12)
 
     def take_chroma(self) -> np.ndarray:
@@ -83,28 +117,13 @@ class OnsetEnvelope:
 
     def feed(self, mono: np.ndarray) -> list[Frame]:
         """The frames completed by this block of mono samples (float)."""
-        frames = []
-        at = 0
-        n = len(mono)
-        while at < n:
-            take = min(self.hop - self._pending, n - at)
-            self._buffer = np.roll(self._buffer, -take)
-            self._buffer[-take:] = mono[at : at + take]
-            self._pending += take
-            at += take
-            if self._pending == self.hop:
-                self._pending = 0
-                frames.append(self._frame())
-        return frames
+        return [self._frame(x, silent) for x, silent in self._hops.feed(mono)]
 
-    def _frame(self) -> Frame:
-        x = self._buffer
-        rms = float(np.sqrt(np.mean(x * x)))
-        self._level = max(rms, self._level * self._release)
-        if rms < self._silence:
+    def _frame(self, x: np.ndarray, silent: bool) -> Frame:
+        if silent:
             self._previous = self._quiet
             return Frame(0.0, 0.0, 0.0, True)
-        spectrum = np.abs(np.fft.rfft(x * self._window)) / (self.size * self._level)
+        spectrum = np.abs(np.fft.rfft(x * self._window)) / (self.size * self._hops.level)
         self.span_chroma += self._chroma @ spectrum
         bands = np.log1p(LOG_SCALE * (self._bands @ spectrum))
         previous, self._previous = self._previous, bands
