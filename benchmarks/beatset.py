@@ -46,7 +46,11 @@ the drum styles with that twist."""
 RING = 8.0  # beats: a drum hit's length, long enough to ring out unless a break chokes it
 SPLIT_SEEDS = {"tune": 1101, "eval": 2207, "train": 3313}
 PER_CATEGORY = {"synth": 2, "soundfont": 1}  # per split: 3 clips a category, 48 in all
-TRAIN_PER_CATEGORY = {"synth": 16, "soundfont": 6}  # the learned activation's: 352 clips
+TRAIN_PER_CATEGORY = {"synth": 16, "soundfont": 6}  # the learned activation's: 396 clips
+TRAIN_CATEGORIES = (*CATEGORIES, "loop", "loop2")
+"""The train split has two more: "loop" (and "loop2", the same again with other seeds): a
+machine-tight drum loop of a few parts (four on the floor, a bare backbeat, hats alone on
+the off-beat...), the grooves a live coder's drum machine plays."""
 
 
 @dataclass
@@ -216,6 +220,7 @@ PLAYS = {  # the styles a category plays, in turn from a seeded place
     "ramp": GROOVES, "step": GROOVES, "break": GROOVES,
     "quiet": (*GROOVES, "duo", "horn"), "loud": (*GROOVES, "duo", "horn"),
     "room": (*GROOVES, "duo", "horn"),
+    "loop": ("rock", "house", "funk", "dnb"), "loop2": ("rock", "house", "funk", "dnb"),
 }  # fmt: skip
 THREE_FOUR = ("jazz", "duo", "horn", "rock")
 
@@ -253,6 +258,7 @@ class _Plan:
     step: tuple[int, float] | None = None  # (beat, new bpm)
     gap: tuple[int, int, bool] | None = None  # (first beat, end beat, keys hold through it)
     vary: bool = False  # the train split: each clip's own variant of its style's patterns
+    tight: bool = False  # a drum machine's timing (no jitter) and, often, even velocities
 
 
 def _seed(split: str, name: str) -> int:
@@ -264,7 +270,7 @@ def _seed(split: str, name: str) -> int:
 def _plans(split: str, seconds: float) -> list[_Plan]:
     plans = []
     per_category = TRAIN_PER_CATEGORY if split == "train" else PER_CATEGORY
-    for category in CATEGORIES:
+    for category in TRAIN_CATEGORIES if split == "train" else CATEGORIES:
         index = 0
         for source, count in per_category.items():
             for _ in range(count):
@@ -283,11 +289,14 @@ def _plan(split: str, category: str, source: str, index: int, seconds: float) ->
     low, high = STYLES[style]["bpm"]
     if split == "train":  # wider than the styles' own ranges, so tempo is not a style's tell
         low, high = max(58.0, low * 0.85), min(195.0, high * 1.15)
+    if category.startswith("loop"):
+        low, high = 60.0, 190.0
     bpm = float(rng.uniform(low, high))
     meter = 3 if (style in THREE_FOUR and 3 in STYLES[style] and rng.random() < 0.3) else 4
     plan = _Plan(name, category, style, source, seed, meter, bpm,
                  start=float(rng.uniform(1.0, 2.5)), vary=split == "train")  # fmt: skip
     plan.room = bool(index % 2) if category != "room" else True
+    plan.tight = category.startswith("loop") or (split == "train" and rng.random() < 0.1)
     plan.reverb = bool(rng.random() < 0.5) or category == "room"
     if category in ("quiet", "loud"):
         plan.level = category
@@ -356,6 +365,8 @@ def _score(plan: _Plan, grid: np.ndarray, seconds: float) -> list[Note]:
     patterns = dict(style[plan.meter])
     if plan.vary:
         patterns = _variant(patterns, plan.meter, rng)
+    if plan.category.startswith("loop"):
+        patterns = _loop(plan.meter, rng)
     if plan.lead is not None and "keys" not in patterns and "guitar" not in patterns:
         patterns["pad"] = "X" + "-" * (4 * plan.meter - 1)
     steps = 4 * plan.meter
@@ -420,6 +431,9 @@ def _score(plan: _Plan, grid: np.ndarray, seconds: float) -> list[Note]:
 
     amount = float(rng.uniform(0.58, 0.66))
     jitter = float(rng.uniform(0.004, 0.014))
+    even = False
+    if plan.tight:
+        jitter, even = 0.0, bool(rng.random() < 0.6)
     late = {part: float(rng.uniform(-0.008, 0.012)) for part in
             ("bass", "keys", "guitar", "pad", "brass", "voice")}  # fmt: skip
     notes = []
@@ -428,8 +442,10 @@ def _score(plan: _Plan, grid: np.ndarray, seconds: float) -> list[Note]:
         swung = float(_swing(np.array([beat]), style["swing"], amount)[0])
         time = float(np.interp(swung, index, grid))
         end = float(np.interp(swung + length, index, grid))
-        time += float(np.clip(rng.normal(0, jitter), -3 * jitter, 3 * jitter)) + late.get(part, 0)
-        velocity = float(np.clip(velocity * rng.uniform(0.88, 1.12), 0.05, 1.0))
+        nudge = float(np.clip(rng.normal(0, jitter), -3 * jitter, 3 * jitter)) if jitter else 0.0
+        time += nudge + (late.get(part, 0) if not plan.tight else 0.0)
+        if not even:
+            velocity = float(np.clip(velocity * rng.uniform(0.88, 1.12), 0.05, 1.0))
         if plan.start - 0.05 <= time < seconds:
             notes.append(Note(max(time, 0.0), part, pitch, velocity, max(end - time, 0.05)))
     return notes
@@ -485,6 +501,33 @@ def _backbeat(meter: int, rng: np.random.Generator) -> dict[str, str]:
     density = int(rng.integers(4))
     hat = ["x..." * meter, "x.x." * meter, "xxxx" * meter, "." * steps][density]
     return {"kick": "".join(kick), "snare": "".join(snare), "hat": hat}
+
+
+def _loop(meter: int, rng: np.random.Generator) -> dict[str, str]:
+    """A drum machine's loop of a few parts, on a 16th grid: the kick on every beat, on one
+    (and the middle of the bar), or on one only; a snare or clap on the backbeats, every
+    beat or the middle of the bar, or none; hats on quarters, 8ths, 16ths or only the
+    off-beat 8ths, or none; sometimes a bass on the kick."""
+    steps = 4 * meter
+    beat = "x..." * meter
+    kicks = {4: ("X...X...X...X...", "X.......X.......", "X...............", "X.....x.X......."),
+             3: ("X...X...X...", "X...........", "X.....x.....")}  # fmt: skip
+    kick = str(rng.choice(kicks[meter] if meter in kicks else ("X" + "." * (steps - 1),)))
+    back = "".join("X" if i % 4 == 0 and (i // 4) % 2 == 1 else "." for i in range(steps))
+    if meter == 3:
+        back = "....X...X..."
+    middle = "." * (2 * meter) + "X" + "." * (2 * meter - 1) if meter == 4 else back
+    snare = str(rng.choice([back, back, beat, middle, "." * steps]))
+    hats = str(rng.choice(["x..." * meter, "x.x." * meter, "xxxx" * meter, "..x." * meter,
+                           "x.o." * meter, "." * steps]))  # fmt: skip
+    out = {"kick": kick, str(rng.choice(["snare", "clap", "rim"])): snare}
+    out["openhat" if hats == "..x." * meter and rng.random() < 0.5 else "hat"] = hats
+    if rng.random() < 0.1:  # no kick: the snare or the hats alone carry the beat
+        out.pop("kick")
+    if rng.random() < 0.35:
+        out["bass"] = kick.replace("X", "x")
+    return {part: pattern for part, pattern in out.items() if "X" in pattern or "x" in pattern
+            or part == "kick"}  # fmt: skip
 
 
 def _bar_variant(patterns: dict[str, str], rng: np.random.Generator) -> dict[str, str]:
@@ -550,6 +593,23 @@ def _reverb(audio: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:
     return (audio + wet).astype(np.float32)
 
 
+def _colour(audio: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:
+    """The train split's speaker, microphone and desk: a random smooth EQ over the whole
+    clip (lows cut by up to 24 dB below 60-300 Hz, as a laptop or a phone hears, or lifted;
+    highs cut or lifted above 2-9 kHz; a broad mid bell), in one FFT."""
+    frames = len(audio)
+    f = np.maximum(fft.rfftfreq(frames, 1 / sr), 1.0)
+    octave = np.log2(f)
+    low_hz, high_hz, mid_hz = rng.uniform(60, 300), rng.uniform(2000, 9000), rng.uniform(300, 3000)
+    low_db = float(rng.choice([rng.uniform(-24, -6), rng.uniform(-6, 6)], p=[0.35, 0.65]))
+    high_db, mid_db = float(rng.uniform(-18, 6)), float(rng.uniform(-6, 6))
+    shelf = lambda edge, sign: 1 / (1 + np.exp(sign * 3 * (octave - np.log2(edge))))  # noqa: E731
+    gain_db = (low_db * shelf(low_hz, 1) + high_db * shelf(high_hz, -1)
+               + mid_db * np.exp(-0.5 * ((octave - np.log2(mid_hz)) / 0.8) ** 2))  # fmt: skip
+    spectrum = fft.rfft(audio, axis=0) * (10 ** (gain_db / 20))[:, None]
+    return fft.irfft(spectrum, frames, axis=0).astype(np.float32)
+
+
 def _build(plan: _Plan, samplerate: int, seconds: float) -> Clip:
     grid = _grid(plan, seconds)
     notes = _score(plan, grid, seconds)
@@ -563,6 +623,8 @@ def _build(plan: _Plan, samplerate: int, seconds: float) -> Clip:
     rng = np.random.default_rng(plan.seed + 4)
     if plan.reverb:
         band = _reverb(band, samplerate, rng)
+    if plan.vary:
+        band = _colour(band, samplerate, np.random.default_rng(plan.seed + 5))
     if plan.level == "loud":
         band = np.tanh(band * (float(rng.uniform(2.5, 5.0)) / np.max(np.abs(band))))
     peak_db = {"normal": float(rng.uniform(-18, -3)), "quiet": -30.0, "loud": -0.2}[plan.level]
@@ -605,9 +667,10 @@ def clips(
     if seconds < 20:
         raise ValueError(f"clips are at least 20 s (a ramp, a step or a break needs bars before "
                          f"and after it), not {seconds:g} s")  # fmt: skip
-    unknown = set(categories or ()) - set(CATEGORIES)
+    known = TRAIN_CATEGORIES if split == "train" else CATEGORIES
+    unknown = set(categories or ()) - set(known)
     if unknown:
-        raise ValueError(f"no category {sorted(unknown)}; there are {', '.join(CATEGORIES)}")
+        raise ValueError(f"no category {sorted(unknown)}; there are {', '.join(known)}")
     plans = [p for p in _plans(split, seconds) if categories is None or p.category in categories]
     if limit is not None:
         plans = [p for p in plans if int(p.name.rsplit("-", 1)[1]) < limit]

@@ -58,8 +58,14 @@ def _hz(pitch: float) -> float:
     return 440.0 * 2.0 ** ((pitch - 69) / 12)
 
 
-def _drum(part: str, sr: int, rng: np.random.Generator, tune: float) -> np.ndarray:
-    """One hit of a drum voice at full velocity, mono float32."""
+def _drum(part: str, sr: int, rng: np.random.Generator, tune: float,
+          design: dict[str, float] | None = None) -> np.ndarray:  # fmt: skip
+    """One hit of a drum voice at full velocity, mono float32. `design` (the train split's,
+    `_design`) reshapes the voice: kick pitch, sweep, length and click; snare tone, noise
+    and length; cymbal metal and length."""
+    d = {"base": 48.0, "sweep": 110.0, "sweep_tau": 0.035, "body": 0.16, "click": 0.3,
+         "tone_hz": 190.0, "tone": 0.6, "noise": 0.7, "noise_tau": 0.07, "metal": 0.5,
+         "length": 1.0, **(design or {})}  # fmt: skip
 
     def noise(seconds: float) -> np.ndarray:
         return rng.standard_normal(int(seconds * sr))
@@ -68,20 +74,21 @@ def _drum(part: str, sr: int, rng: np.random.Generator, tune: float) -> np.ndarr
         return np.diff(x, prepend=0.0)
 
     if part == "kick":
-        t = np.arange(int(0.45 * sr)) / sr
-        f = 48 * tune + 110 * np.exp(-t / 0.035)
-        body = np.sin(2 * np.pi * np.cumsum(f) / sr) * np.exp(-t / 0.16)
-        click = highpass(noise(0.45)) * np.exp(-t / 0.004) * 0.3
+        seconds = max(0.45, 2.8 * d["body"])
+        t = np.arange(int(seconds * sr)) / sr
+        f = d["base"] * tune + d["sweep"] * np.exp(-t / d["sweep_tau"])
+        body = np.sin(2 * np.pi * np.cumsum(f) / sr) * np.exp(-t / d["body"])
+        click = highpass(noise(seconds)) * np.exp(-t / 0.004) * d["click"]
         out = body + click
     elif part == "snare":
         t = np.arange(int(0.3 * sr)) / sr
-        tone = np.sin(2 * np.pi * 190 * tune * t) * np.exp(-t / 0.05)
-        out = 0.6 * tone + 0.7 * highpass(noise(0.3)) * np.exp(-t / 0.07)
+        tone = np.sin(2 * np.pi * d["tone_hz"] * tune * t) * np.exp(-t / 0.05)
+        out = d["tone"] * tone + d["noise"] * highpass(noise(0.3)) * np.exp(-t / d["noise_tau"])
     elif part in ("hat", "openhat", "pedal", "shaker"):
-        decay = {"hat": 0.035, "openhat": 0.22, "pedal": 0.02, "shaker": 0.05}[part]
+        decay = {"hat": 0.035, "openhat": 0.22, "pedal": 0.02, "shaker": 0.05}[part] * d["length"]
         t = np.arange(int(max(0.12, 5 * decay) * sr)) / sr
         metal = sum(np.sign(np.sin(2 * np.pi * f * tune * t)) for f in (3140, 4230, 5870, 7310))
-        x = highpass(highpass(0.5 * metal + noise(len(t) / sr)))
+        x = highpass(highpass(d["metal"] * metal + rng.standard_normal(len(t))))
         attack = np.minimum(1.0, t / 0.012) if part == "shaker" else 1.0
         out = 0.35 * x * np.exp(-t / decay) * attack
     elif part in ("ride", "crash"):
@@ -153,17 +160,24 @@ def synth(notes: list[Note], seconds: float, sr: int, seed: int, vary: bool = Fa
     choke = sr // 100
     tune = float(rng.uniform(0.9, 1.12))
     played = {note.part for note in notes}
+    shape = np.random.default_rng(seed + 101)  # the train split's kit design, its own draws
+    designs = {part: _design(part, shape) if vary else None for part in DRUMS}
     kit = {
-        part: [_drum(part, sr, rng, float(rng.uniform(0.7, 1.4)) if vary else tune)
-               for _ in range(3)]
+        part: [_drum(part, sr, rng, float(rng.uniform(0.7, 1.4)) if vary else tune,
+                     designs[part]) for _ in range(3)]
         for part in DRUMS if part in played
     }  # fmt: skip
+    hoot_kit = str(shape.choice(["kit", "perc_kit"], p=[0.8, 0.2])) if vary else None
+    if vary and shape.random() < 0.35:  # hoot's own drum kit (hoot.generate.render)
+        kit = {}
     moved = {part: 10 ** (float(rng.uniform(-9, 4)) / 20) if vary else 1.0 for part in PAN}
     parts: dict[str, np.ndarray] = {}
     tones: dict[tuple[str, int, int], np.ndarray] = {}
     for note in notes:
         start = int(round(note.time * sr))
         if start >= frames or start < 0:
+            continue
+        if note.part in DRUMS and note.part not in kit:  # hoot's kit plays them, below
             continue
         if note.part in kit:
             hit = kit[note.part][int(rng.integers(3))]
@@ -188,7 +202,46 @@ def synth(notes: list[Note], seconds: float, sr: int, seed: int, vary: bool = Fa
         pan = PAN[part]
         out[:, 0] += moved[part] * level[part] * (1 - pan) * track
         out[:, 1] += moved[part] * level[part] * (1 + pan) * track
+    if vary and not kit and hoot_kit is not None:
+        drums = [n for n in notes if n.part in DRUMS and 0 <= n.time * sr < frames]
+        if drums:
+            out += _hoot_drums(drums, frames, sr, seed, hoot_kit, float(shape.uniform(0.2, 0.9)),
+                               moved)  # fmt: skip
     return out
+
+
+def _design(part: str, rng: np.random.Generator) -> dict[str, float]:
+    """A drum voice's shape for one train clip, so a model hears many kits, not one."""
+    if part == "kick":
+        return {"base": float(rng.uniform(36, 75)), "sweep": float(rng.uniform(30, 260)),
+                "sweep_tau": float(rng.uniform(0.008, 0.08)), "body": float(rng.uniform(0.05, 0.4)),
+                "click": float(rng.choice([0.0, rng.uniform(0.05, 0.6)]))}  # fmt: skip
+    if part == "snare":
+        return {"tone_hz": float(rng.uniform(140, 300)), "tone": float(rng.uniform(0.1, 1.0)),
+                "noise": float(rng.uniform(0.3, 1.0)),
+                "noise_tau": float(rng.uniform(0.03, 0.16))}  # fmt: skip
+    if part in ("hat", "openhat", "pedal", "shaker"):
+        return {"metal": float(rng.uniform(0.0, 1.0)), "length": float(rng.uniform(0.5, 2.2))}
+    return {}
+
+
+def _hoot_drums(notes: list[Note], frames: int, sr: int, seed: int, kit: str,
+                brightness: float, moved: dict[str, float]) -> np.ndarray:  # fmt: skip
+    """The score's drum parts played by hoot's own drum renderer (the kits its stems use):
+    float32 (frames, 2), at about the numpy kit's level."""
+    from hoot.generate.render.drums import render_drums
+    from hoot.generate.render.notes import Notes, Setting
+
+    on = np.array([int(round(n.time * sr)) for n in notes], np.int64)
+    gate = np.array([max(1, int(min(n.length, 4.0) * sr)) for n in notes], np.int64)
+    pitch = np.array([GM_DRUM[n.part] for n in notes], np.int64)
+    velocity = np.array([n.velocity * moved[n.part] ** 0.5 for n in notes], np.float64)
+    setting = Setting(samplerate=sr, frames=frames, brightness=brightness, seed=seed,
+                      samples_per_beat=float(sr) / 2)  # fmt: skip
+    dry, send = render_drums(Notes(on, gate, pitch, np.clip(velocity, 0.05, 1.0), frames),
+                             setting, kit)  # fmt: skip
+    out = dry[:, :frames].T + 0.15 * send[:frames, None]
+    return (0.6 * out).astype(np.float32)
 
 
 def soundfont(notes: list[Note], programs: dict[str, int], seconds: float, sr: int) -> np.ndarray:
