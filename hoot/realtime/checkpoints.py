@@ -22,7 +22,9 @@ torch's own file format by hand:
 What each kind is for: a Notochord trainer checkpoint (`{'kw': {'model': ctor kwargs, ...},
 'model_state': state_dict, ...}`: the real-time layer's harmonize and improvise, issue 12);
 a RAVE / nn~ TorchScript model (audio in and out, encode/decode: issue 13); an Orpheus
-music-transformer state_dict (`net.token_emb.emb.weight`, ...: MIDI continuation, issue 14).
+music-transformer state_dict (`net.token_emb.emb.weight`, ...: MIDI continuation, issue 14);
+hoot's beat network (`.npz` of plain arrays, read by hoot.beats.activation with
+allow_pickle=False: the beat tracker that `perf.follow` and `hoot beats` run, issue 11).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from hoot.music.sounds import MODELS_DIR
 
 __all__ = ["MODELS_DIR", "SUFFIXES", "Checkpoint", "Tensor", "find", "inspect"]
 
-SUFFIXES = (".pt", ".pth", ".ckpt", ".ts", ".bin")
+SUFFIXES = (".pt", ".pth", ".ckpt", ".ts", ".bin", ".npz")
 """The files `hoot models` looks at in a folder."""
 
 STORAGE_DTYPES = {
@@ -166,7 +168,7 @@ class Checkpoint:
     arguments, hoot's training record)."""
 
     path: Path
-    kind: str  # "notochord", "torchscript", "orpheus", "state_dict", "unknown"
+    kind: str  # "notochord", "torchscript", "orpheus", "state_dict", "beats", "unknown"
     what: str
     params: int | None = None
     details: dict = field(default_factory=dict)
@@ -179,6 +181,8 @@ class Checkpoint:
 def inspect(path: str | Path) -> Checkpoint:
     """What the checkpoint at `path` is, read safely (see the module docstring)."""
     path = Path(path)
+    if path.suffix == ".npz":
+        return _beats(path)
     try:
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as e:
@@ -232,6 +236,25 @@ def _classify(path: Path, saved: object) -> Checkpoint:
             _params(saved),
         )  # fmt: skip
     return Checkpoint(path, "unknown", f"a saved {type(saved).__name__} hoot does not know")
+
+
+def _beats(path: Path) -> Checkpoint:
+    """A beat network (hoot.beats.activation's format): its shape and training record."""
+    from hoot.beats.activation import load
+    from hoot.errors import HootError
+
+    try:
+        weights, meta = load(path)
+    except HootError as e:
+        return Checkpoint(path, "unknown", str(e))
+    params = sum(int(w.size) for k, w in weights.items() if not k.startswith("input_"))
+    what = (f"hoot's beat network (GRU {meta.get('layers', '?')} x {meta.get('hidden', '?')}): "
+            "the beat tracker of perf.follow and hoot beats")  # fmt: skip
+    if meta.get("made_by"):
+        what += f"; made by {meta['made_by']}"
+    if meta.get("tune_loss") is not None:
+        what += f" (tune loss {meta['tune_loss']})"
+    return Checkpoint(path, "beats", what, params, {k: _plain(v) for k, v in meta.items()})
 
 
 def _sidecar(path: Path) -> dict:

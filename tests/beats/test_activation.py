@@ -129,3 +129,18 @@ def test_the_learned_tracker_follows_a_drum_loop(audio):
     assert tracker.locked and tracker.bpm == pytest.approx(120.0, rel=0.03)
     assert np.mean([np.min(np.abs(reference - b.time)) <= 0.07 for b in late]) >= 0.95
     assert all(b.known >= b.time - 0.001 for b in beats)  # never from the future
+
+
+def test_hoot_models_names_the_beat_network_and_a_broken_one(tmp_path, capsys):
+    from hoot.cli import main
+    from hoot.realtime.checkpoints import find, inspect
+
+    shipped = inspect(act.EMBEDDED)
+    assert shipped.kind == "beats" and shipped.params > 10_000
+    assert "the beat tracker of perf.follow and hoot beats" in shipped.what
+    (tmp_path / "beats-broken.npz").write_bytes(b"half a file")
+    assert [p.name for p in find([tmp_path])] == ["beats-broken.npz"]
+    broken = inspect(tmp_path / "beats-broken.npz")
+    assert broken.kind == "unknown" and broken.what.startswith("cannot read the beat model")
+    assert main(["models", str(tmp_path)]) == 0
+    assert "beats-broken.npz  unknown: cannot read the beat model" in capsys.readouterr().out
