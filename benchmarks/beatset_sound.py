@@ -214,7 +214,7 @@ def _design(part: str, rng: np.random.Generator) -> dict[str, float]:
     """A drum voice's shape for one train clip, so a model hears many kits, not one."""
     if part == "kick":
         return {"base": float(rng.uniform(36, 75)), "sweep": float(rng.uniform(30, 260)),
-                "sweep_tau": float(rng.uniform(0.008, 0.08)), "body": float(rng.uniform(0.05, 0.4)),
+                "sweep_tau": float(rng.uniform(0.008, 0.08)), "body": float(rng.uniform(0.05, 0.6)),
                 "click": float(rng.choice([0.0, rng.uniform(0.05, 0.6)]))}  # fmt: skip
     if part == "snare":
         return {"tone_hz": float(rng.uniform(140, 300)), "tone": float(rng.uniform(0.1, 1.0)),

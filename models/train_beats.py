@@ -3,9 +3,11 @@
     pip install -e '.[neural]'            # torch, for training only; the tracker runs numpy
     python models/train_beats.py [--minutes 25] [--seed 0] [--out models/beats-hoot.npz]
 
-Data: the "train" split of benchmarks/beatset.py (176 clips of 30 s, 11 a category; its own
-seeds, tempi spread wider than the styles' ranges, each clip's drum patterns varied and
-bars dropping hits or adding fills, so the network cannot learn twelve fixed patterns), and
+Data: the "train" split of benchmarks/beatset.py (396 clips of 30 s, 22 a category, two
+categories of them machine-tight drum loops; its own seeds, tempi spread wider than the
+styles' ranges, each clip's drum patterns varied and bars dropping hits or adding fills, kits
+of many shapes, hoot's own drum renderer on a third of the numpy clips, and a random
+speaker-and-microphone EQ, so the network cannot learn twelve patterns or one kit), and
 the "tune" split (48 clips) to choose the best weights by; the "eval" split, on which
 benchmarks/beats.py reports, is never read here. Features are hoot.beats.activation's, made
 by the same code the live tracker runs. Targets: 1 on the frame LAG frames after each
