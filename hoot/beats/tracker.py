@@ -78,7 +78,7 @@ HELD_BEATS = 8  # heard beats whose spacing a hold keeps
 # ONSET_BLEND; a beat's salience is its peak P itself (0..1), no running mean needed.
 LEARNED_NOISE, LEARNED_FULL = 0.1, 0.5  # salience where confidence starts and stops growing
 LEARNED_LOCK, LEARNED_HOLD = 0.25, 0.12  # salience to lock, below which a lock holds
-LEARNED_LATENCY = 0.005  # seconds the reported beat is moved earlier (the tune split's median)
+LEARNED_LATENCY = -0.006  # seconds taken off a beat time (the tune split heard beats 11 ms early)
 # When no frame of the last beat length reached LEARNED_QUIET, nothing beat-like is playing (a
 # break, a held chord, the silence before the band): the filter hears nothing at all then, as
 # in silence, so it flywheels at the tempo and phase it had instead of being pushed off them
@@ -118,8 +118,9 @@ class BeatTracker:
         """`listen`: "onsets" (the default: the hand-made onset envelope) or "learned" (hoot's
         beat network, models/beats-hoot.npz, beside it; where the model cannot be read the
         tracker listens to onsets and says so in `self.note`). The network is far better on
-        hoot's evaluation set but still misreads some plain grooves unlike its training
-        data (docs/architecture.md), so it is not yet the default."""
+        hoot's evaluation set but still misreads some sparse plain grooves unlike most of its
+        training (tests/beats/test_tracker.py marks them; docs/architecture.md), so it is
+        not yet the default."""
         if listen not in TRACKERS:
             raise HootError(
                 f"the beat tracker listens with {' or '.join(TRACKERS)}, not {listen!r}"

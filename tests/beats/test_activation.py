@@ -115,6 +115,7 @@ def test_listen_is_checked():
     with pytest.raises(HootError, match="learned or onsets"):
         BeatTracker(SR, listen="ears")
     assert BeatTracker(SR).listen == "onsets" and BeatTracker(SR).note == ""
+    assert BeatTracker(SR, listen="learned").listen == "learned"
 
 
 def test_the_learned_tracker_follows_a_drum_loop(audio):

@@ -14,11 +14,34 @@ from hoot.errors import HootError
 from tests.beats.grooves import SR, grid, groove
 
 HIT = 0.07  # seconds: mir_eval's F-measure window
+LISTENING = {"with": "onsets"}  # what the trackers of the test running now listen with
+# What the beat network (listen="learned", opt-in) still gets wrong here: these sparse,
+# clickless-kick grooves are unlike most of its training. It locks a beat late, follows loud
+# open hats on the "and" in places, and drifts to the snares (half tempo) when beat 3 has
+# only a soft hat. Strict: the day one passes, the mark must go.
+LEARNED_MISSES = {
+    "test_a_drum_loop_locks_within_four_beats_and_stays_on_the_beat",
+    "test_loud_open_hats_on_the_and_do_not_pull_the_beat_off",
+    "test_the_kick_on_one_makes_the_downbeat",
+}
+
+
+@pytest.fixture(autouse=True, params=["onsets", "learned"])
+def listen(request):
+    """Every test runs with the onsets alone (the default) and with the beat network."""
+    if request.param == "learned" and request.node.originalname in LEARNED_MISSES:
+        request.applymarker(pytest.mark.xfail(strict=True, reason="the network's known miss"))
+    LISTENING["with"] = request.param
+    return request.param
+
+
+def tracker_for(samplerate: int = SR, **kwargs) -> BeatTracker:
+    return BeatTracker(samplerate, listen=LISTENING["with"], **kwargs)
 
 
 def track(audio: np.ndarray, block: int = 256, tracker: BeatTracker | None = None,
           states: list | None = None) -> list[Beat]:  # fmt: skip
-    tracker = tracker or BeatTracker(SR)
+    tracker = tracker or tracker_for(SR)
     beats = []
     for at in range(0, len(audio), block):
         beats += tracker.feed(audio[at : at + block])
@@ -68,7 +91,7 @@ def test_no_beat_is_reported_from_the_future(rock):
 
 def test_a_drum_loop_locks_within_four_beats_and_stays_on_the_beat(rock):
     audio, reference = rock
-    tracker = BeatTracker(SR)
+    tracker = tracker_for(SR)
     states: list = []
     beats = track(audio, tracker=tracker, states=states)
     lock = first_lock(beats, reference)
@@ -102,7 +125,7 @@ def test_a_break_says_holding_keeps_the_tempo_and_the_band_comes_back_locked():
     reference = grid(120.0, 1.0, 24.0)
     audio = groove(reference, 24.0)
     audio[int(10.0 * SR) : int(15.0 * SR)] = 0.0  # two and a half bars of nothing
-    tracker = BeatTracker(SR)
+    tracker = tracker_for(SR)
     states: list = []
     beats = track(audio, tracker=tracker, states=states)
     assert any(state == "holding" for t, state in states if 11.0 < t < 15.0)
@@ -121,7 +144,7 @@ def test_a_drone_noise_or_silence_never_locks(sound):
         "noise": 0.1 * rng.standard_normal(len(t)),
         "silence": np.zeros(len(t)),
     }[sound].astype(np.float32)
-    tracker = BeatTracker(SR)
+    tracker = tracker_for(SR)
     states: list = []
     beats = track(audio, tracker=tracker, states=states)
     assert all(state == "listening" for _, state in states)
@@ -131,7 +154,7 @@ def test_a_drone_noise_or_silence_never_locks(sound):
 def test_a_hint_folds_a_doubled_tempo_to_the_one_the_performer_taps():
     reference = grid(180.0, 1.0, 20.0)  # hats on every eighth at 90 BPM
     audio = groove(reference, 20.0, kick="x...", snare="..x.", hats=0.3)
-    tracker = BeatTracker(SR)
+    tracker = tracker_for(SR)
     track(audio[: 10 * SR], tracker=tracker)
     tracker.hint(90.0)
     beats = [b for b in track(audio[10 * SR :], tracker=tracker) if b.time > 3.0]
@@ -151,7 +174,7 @@ def test_the_kick_on_one_makes_the_downbeat():
 def test_set_one_moves_the_bar_to_the_beat_the_performer_taps():
     reference = grid(120.0, 1.0, 20.0)
     audio = groove(reference, 20.0, kick="xxxx", snare="....", hats=0.3)
-    tracker = BeatTracker(SR)
+    tracker = tracker_for(SR)
     track(audio[: 8 * SR], tracker=tracker)
     tracker.set_one(reference[13])  # the second beat of the fourth bar
     beats = [b for b in track(audio[8 * SR :], tracker=tracker)]
@@ -162,7 +185,7 @@ def test_set_one_moves_the_bar_to_the_beat_the_performer_taps():
 def test_a_one_tapped_before_the_first_beat_counts_the_bars_from_there():
     reference = grid(120.0, 1.0, 16.0)
     audio = groove(reference, 16.0, kick="xxxx", snare="....", hats=0.3)
-    tracker = BeatTracker(SR)
+    tracker = tracker_for(SR)
     tracker.set_one(reference[2])
     beats = [b for b in track(audio, tracker=tracker) if b.time > 4.0]
     assert beats
@@ -173,27 +196,27 @@ def test_a_one_tapped_before_the_first_beat_counts_the_bars_from_there():
 def test_meter_three_counts_three_beats_a_bar():
     reference = grid(120.0, 1.0, 20.0)
     audio = groove(reference, 20.0, kick="x..", snare=".xx")
-    beats = [b for b in track(audio, tracker=BeatTracker(SR, meter=3)) if b.time > 8.0]
+    beats = [b for b in track(audio, tracker=tracker_for(SR, meter=3)) if b.time > 8.0]
     assert {b.bar_beat for b in beats} == {1, 2, 3}
 
 
 def test_stereo_blocks_and_other_samplerates_work():
     reference = grid(120.0, 1.0, 12.0)
     mono = groove(reference, 12.0, sr=44100)
-    beats = track(np.stack([mono, mono], axis=1), tracker=BeatTracker(44100))
+    beats = track(np.stack([mono, mono], axis=1), tracker=tracker_for(44100))
     assert np.mean(hits([b for b in beats if b.time > 5.0], reference)) >= 0.9
 
 
 def test_bad_arguments_are_one_sentence():
     with pytest.raises(HootError, match="BPM"):
-        BeatTracker(SR).hint(1000.0)
+        tracker_for(SR).hint(1000.0)
     with pytest.raises(HootError, match="beats"):
-        BeatTracker(SR, meter=0)
+        tracker_for(SR, meter=0)
 
 
 def test_reset_forgets_the_song():
     reference = grid(120.0, 1.0, 10.0)
-    tracker = BeatTracker(SR)
+    tracker = tracker_for(SR)
     track(groove(reference, 10.0), tracker=tracker)
     tracker.reset()
     assert (tracker.state, tracker.bpm, tracker.fed) == ("listening", None, 0)
