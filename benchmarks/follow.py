@@ -1,6 +1,6 @@
 """Following a band end to end: how closely hoot's output lands on a band it listens to.
 
-    python benchmarks/follow.py [--period 256] [--runs 3] [--oracle]
+    python benchmarks/follow.py [--period 256] [--runs 3] [--oracle] [--listen learned]
 
 A JACK client on a dummy server (--period frames) plays a numpy groove (120 BPM for 24
 beats, a ramp to 132 over 16, 16 at 132; kick, snare, hats, a 20 ms noise marker) into
@@ -57,13 +57,13 @@ def spread(ms: np.ndarray) -> str:
     return f"p50 {np.percentile(a, 50):.1f} p95 {np.percentile(a, 95):.1f} max {a.max():.1f} ms"
 
 
-def one_run(oracle: bool):
+def one_run(oracle: bool, listen: str | None = None):
     with tempfile.TemporaryDirectory() as tmp:
         session = Session(Path(tmp) / "gig")
         stage = Stage.live(session, backend="sounddevice", idle_timeout=60)
         clip = band_clip()
         try:
-            return follow_band(stage, Path(tmp) / "stems", clip,
+            return follow_band(stage, Path(tmp) / "stems", clip, listen=listen,
                                tracker=MarkerOracle(clip) if oracle else None)  # fmt: skip
         finally:
             stage.close()
@@ -74,10 +74,11 @@ class ClipTracker:
     """hoot.beats's tracker fed `clip`'s audio in step with what the follower is fed (the
     offline engine's input is not the clip): its beats are the real tracker's on the clip."""
 
-    def __init__(self, clip, samplerate: int) -> None:
+    def __init__(self, clip, samplerate: int, listen: str = "onsets") -> None:
         from hoot.beats import BeatTracker
 
-        self.clip, self.beats = clip, BeatTracker(samplerate=samplerate, meter=4, downbeats=True)
+        self.clip = clip
+        self.beats = BeatTracker(samplerate=samplerate, meter=4, downbeats=True, listen=listen)
         self.heard: list = []  # every beat it reported
 
     def feed(self, block: np.ndarray) -> list:
@@ -93,7 +94,7 @@ class ClipTracker:
 
 
 def offline(jitter: float | str, steps: list, first: float, start_bpm: float, after_beat: int,
-            seed: int = 1) -> str:  # fmt: skip
+            seed: int = 1, listen: str = "onsets") -> str:  # fmt: skip
     """One offline run of the steering (module docstring); `jitter` in s, or "frames" (the
     true beats rounded to 10 ms frames at a random offset), or "hoot.beats" (the real
     tracker on band_clip, whose plan `steps` must then be)."""
@@ -106,7 +107,7 @@ def offline(jitter: float | str, steps: list, first: float, start_bpm: float, af
     if jitter == "hoot.beats":
         clip = band_clip()
         times = clip.beats / SR
-        tracker = ClipTracker(clip, SR)
+        tracker = ClipTracker(clip, SR, listen)
     elif jitter == "frames":
         offset = rng.uniform(0.0, 0.01)
         tracker = StandInTracker(np.round((times - offset) / 0.01) * 0.01 + offset)
@@ -130,7 +131,7 @@ def offline(jitter: float | str, steps: list, first: float, start_bpm: float, af
     return said
 
 
-def jitter_runs() -> None:
+def jitter_runs(listen: str) -> None:
     steady = [(124.0, 240)]
     for jitter in (0.0, 0.005, 0.010):
         said = offline(jitter, steady, first=0.3, start_bpm=120.0, after_beat=41)
@@ -141,8 +142,8 @@ def jitter_runs() -> None:
         off = "rounded to 10 ms frames" if jitter == "frames" else f"{jitter * 1000:.0f} ms off"
         print(f"ramp 110 -> 130 BPM, beats {off}: {said}")
     plan = [(120.0, 24), (132.0, 16), (132.0, 16)]
-    said = offline("hoot.beats", plan, first=0.5, start_bpm=110.0, after_beat=24)
-    print(f"the JACK rig's groove (a ramp 120 -> 132), hoot.beats's tracker: {said}")
+    said = offline("hoot.beats", plan, first=0.5, start_bpm=110.0, after_beat=24, listen=listen)
+    print(f"the JACK rig's groove (a ramp 120 -> 132), hoot.beats's tracker ({listen}): {said}")
 
 
 def main() -> None:
@@ -151,19 +152,25 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--oracle", action="store_true", help="a tracker that knows the clip")
     ap.add_argument("--jitter", action="store_true", help="the steering alone, offline")
+    ap.add_argument(
+        "--listen",
+        choices=("onsets", "learned"),
+        default="onsets",
+        help="what hoot.beats's tracker listens with (perf.follow's listen=)",
+    )
     a = ap.parse_args()
     print(f"reference workload: {reference_seconds() * 1e6:.0f} us; "
           f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     if a.jitter:
-        jitter_runs()
+        jitter_runs(a.listen)
         return
     server = start_jack_server(f"hoot-follow-bench-{os.getpid()}", 48000, a.period)
     try:
         with use_jack_server(server):
             for run in range(a.runs):
-                got = one_run(a.oracle)
+                got = one_run(a.oracle, a.listen)
                 print(
-                    f"run {run + 1}, {a.period} frames, {'oracle' if a.oracle else 'hoot.beats'}:"
+                    f"run {run + 1}, {a.period} frames, {'oracle' if a.oracle else a.listen}:"
                     f" locked after {got.locked_beats:.0f} beats; hoot's beats through the ramp "
                     f"{spread(got.ramp_ms)}; downbeat stem {spread(got.downbeat_ms)} "
                     f"({'on' if got.on_a_downbeat else 'NOT on'} a downbeat); "

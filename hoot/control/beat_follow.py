@@ -75,10 +75,11 @@ def sync_name(inputs: Sequence[str]) -> str:
 class BeatFollow:
     """Follows the beat of input tracks `inputs`; see the module docstring. `tracker`: a
     BeatTracker (hoot.beats's, made for the engine's rate and hoot's meter, when None);
-    `listen`: read the ring on a thread of its own (False: the caller feeds `hear`)."""
+    `listen`: what that tracker listens with ("learned" or "onsets"; None: its default);
+    `thread`: read the ring on a thread of its own (False: the caller feeds `hear`)."""
 
     def __init__(self, perf, inputs: str | Sequence[str], tracker: Any = None,
-                 listen: bool = True) -> None:  # fmt: skip
+                 listen: str | None = None, thread: bool = True) -> None:  # fmt: skip
         self.perf = perf
         self.inputs = [inputs] if isinstance(inputs, str) else list(inputs)
         known = [t.name for t in perf.tracks.inputs]
@@ -91,7 +92,9 @@ class BeatFollow:
         tm = perf.tempo_map()
         self.meter = tm.grid_at_beat(tm.beat_at(perf.now)).beats_per_bar
         self.samplerate = perf.samplerate
-        self.tracker = tracker if tracker is not None else _tracker(self.samplerate, self.meter)
+        if tracker is None:
+            tracker = _tracker(self.samplerate, self.meter, listen)
+        self.tracker = tracker
         if getattr(self.tracker, "note", ""):  # its beat model could not be read
             perf.say(f"beat tracker: {self.tracker.note}")
         self.round_trip = 0  # frames; perf.latency when the ring is opened (it plays a probe)
@@ -112,7 +115,7 @@ class BeatFollow:
         self.anchors = 0  # downbeats sent
         self._halt = threading.Event()
         self._thread: threading.Thread | None = None
-        if listen:
+        if thread:
             self._thread = threading.Thread(target=self._listen, name="hoot-beat-follow",
                                             daemon=True)  # fmt: skip
             self._thread.start()
@@ -318,8 +321,10 @@ class BeatFollow:
             self._reader.close()
 
 
-def _tracker(samplerate: int, meter: int):
+def _tracker(samplerate: int, meter: int, listen: str | None = None):
     """hoot's causal beat and downbeat tracker for the engine's rate and hoot's meter."""
     from hoot.beats import BeatTracker
 
-    return BeatTracker(samplerate=samplerate, meter=meter, downbeats=True)
+    if listen is None:
+        return BeatTracker(samplerate=samplerate, meter=meter, downbeats=True)
+    return BeatTracker(samplerate=samplerate, meter=meter, downbeats=True, listen=listen)

@@ -14,11 +14,18 @@ from hoot.errors import HootError
 from hoot.midi.ports import MidiPorts, label
 
 
-def open_sync(perf, ports: MidiPorts, source: str | list[str]) -> BeatFollow | ClockIn:
-    """The sync source for `source` (see the module docstring)."""
+def open_sync(perf, ports: MidiPorts, source: str | list[str],
+              listen: str | None = None) -> BeatFollow | ClockIn:  # fmt: skip
+    """The sync source for `source` (see the module docstring); `listen`, for a band: what
+    its beat tracker listens with."""
     inputs = [t.name for t in perf.tracks.inputs]
     if isinstance(source, list) or source in inputs:
-        return BeatFollow(perf, source)
+        return BeatFollow(perf, source, listen=listen)
+    if listen is not None:
+        raise HootError(
+            f"listen={listen!r} is for following a band's audio; '{source}' is no input track "
+            f"(inputs: {', '.join(inputs) or 'none yet'})"
+        )
     try:
         return ClockIn(perf, ports, source)
     except HootError as e:

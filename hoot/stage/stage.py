@@ -64,7 +64,9 @@ class Stage:
         self.perf.midi = self.midi
         # perf.follow's sync sources: a band on the inputs (hoot.control.beat_follow), or a
         # MIDI clock on the same ports as perf.midi (hoot.control.clock_in)
-        self.perf.open_sync = lambda source: open_sync(self.perf, self.midi.ports, source)
+        self.perf.open_sync = lambda source, listen=None: open_sync(
+            self.perf, self.midi.ports, source, listen
+        )
 
     # ---- making one ------------------------------------------------------------------------
 
@@ -186,7 +188,12 @@ class Stage:
         out only where the engine is not sending it already), and join Link if the set was
         in a session. A port that is missing is said in one sentence; nothing else stops."""
         saved = self.session.read_settings()
-        for key, start in (("clock_out", self._restore_clock_out), ("follow", self.perf.follow)):
+        listen = saved.get("follow_listen")
+
+        def follow(source):
+            return self.perf.follow(source, listen=listen if isinstance(listen, str) else None)
+
+        for key, start in (("clock_out", self._restore_clock_out), ("follow", follow)):
             port = saved.get(key)
             if not port or not isinstance(port, (str, list)):
                 continue

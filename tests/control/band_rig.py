@@ -196,16 +196,16 @@ class MarkerOracle(StandInTracker):
 
 
 def follow_band(stage, folder: Path, clip: Clip | None = None, tracker=None,
-                patience: float = 60.0) -> Followed:  # fmt: skip
+                patience: float = 60.0, listen: str | None = None) -> Followed:  # fmt: skip
     """Play the band into `stage`'s live engine (on JACK) and measure (module docstring).
-    `tracker`: one in place of hoot.beats's (a MarkerOracle)."""
+    `tracker`: one in place of hoot.beats's (a MarkerOracle); `listen`: perf.follow's."""
     from hoot.control.beat_follow import BeatFollow
     from hoot.engine.latency import _portaudio_clients
 
     clip = clip or band_clip()
     perf = stage.perf
     if tracker is not None:
-        perf.open_sync = lambda source: BeatFollow(perf, source, tracker=tracker)
+        perf.open_sync = lambda source, _listen=None: BeatFollow(perf, source, tracker=tracker)
     beat_path, bar_path = click_stems(folder)
     perf.tempo = 110  # hoot starts elsewhere: what it plays with the band, it found
     perf.input("band", channel=1, monitor=False)
@@ -216,7 +216,7 @@ def follow_band(stage, folder: Path, clip: Clip | None = None, tracker=None,
     try:
         (ours,) = _portaudio_clients(band.client)
         band.connect(ours)
-        perf.follow("band")
+        perf.follow("band", listen=listen)
         follower = perf.follower
         deadline = time.monotonic() + patience
         while follower._reader is None and time.monotonic() < deadline:

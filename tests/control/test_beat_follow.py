@@ -37,7 +37,7 @@ def stage(tmp_path):
 def play(stage, tracker, seconds: float):
     """Let the band play for `seconds`, the follower hearing each block after the engine
     played it. Returns the follower and hoot's whole beats (output samples) as they passed."""
-    follower = BeatFollow(stage.perf, "kit", tracker=tracker, listen=False)
+    follower = BeatFollow(stage.perf, "kit", tracker=tracker, thread=False)
     follower.round_trip = ROUND_TRIP
     follower.origin_sample = stage.perf.now
     return play_on(stage, follower, seconds)
@@ -142,4 +142,4 @@ def test_hoots_bars_move_onto_the_bands_downbeats_once_they_held_a_bar(stage):
 
 def test_a_name_that_is_no_input_is_refused_naming_the_inputs(stage):
     with pytest.raises(HootError, match="keys is no input to follow; inputs are kit"):
-        BeatFollow(stage.perf, ["kit", "keys"], tracker=StandInTracker([]), listen=False)
+        BeatFollow(stage.perf, ["kit", "keys"], tracker=StandInTracker([]), thread=False)

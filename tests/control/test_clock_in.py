@@ -211,6 +211,8 @@ def test_hoot_follows_a_master_at_126_bpm_and_the_view_says_so(live_stage):
         with pytest.raises(HootError, match="no MIDI input matches"):
             perf.follow("Nothing like it")
         assert perf.sync == "internal"
+        with pytest.raises(HootError, match="listen='onsets' is for following a band's audio"):
+            perf.follow("Drum machine", listen="onsets")
         perf.follow(None)
         assert "follow" not in stage.session.read_settings()
     finally:

@@ -24,8 +24,9 @@ SR = 48000
 
 def with_standin(stage, tracker, listen: bool = False) -> None:
     """perf.follow(inputs) starts a band follower with `tracker` in place of hoot.beats's."""
-    stage.perf.open_sync = lambda source: BeatFollow(stage.perf, source, tracker=tracker,
-                                                     listen=listen)  # fmt: skip
+    stage.perf.open_sync = lambda source, _listen=None: BeatFollow(
+        stage.perf, source, tracker=tracker, thread=listen
+    )
 
 
 @pytest.fixture
@@ -171,3 +172,22 @@ def test_the_followed_band_comes_back_with_the_session_or_says_why_not(stage):
         "following ['kit', 'trumpet'] is not restored: trumpet is no input to follow; inputs "
         "are kit, piano"
     )
+
+
+def test_follow_listens_with_the_beat_network_or_onsets_as_asked_and_keeps_the_choice(stage):
+    perf, session = stage.perf, stage.session
+    perf.follow("kit")
+    assert perf.follower.tracker.listen == "onsets" and perf.follower.tracker.note == ""
+    assert "follow_listen" not in session.read_settings()
+    perf.follow("kit", listen="learned")
+    assert perf.follower.tracker.listen == "learned" and perf.follower.tracker.note == ""
+    assert session.read_settings()["follow_listen"] == "learned"
+    with pytest.raises(HootError, match=r"listen='ears'\): the beat tracker listens with"):
+        perf.follow("kit", listen="ears")
+    assert perf.follower.tracker.listen == "learned"  # a typo loses nothing
+    perf.follow(None)
+    assert "follow_listen" not in session.read_settings()
+    session.update_settings(follow="kit", follow_listen="learned")
+    stage.restore_sync()
+    assert perf.sync == "band: kit" and perf.follower.tracker.listen == "learned"
+    perf.follow(None)
