@@ -153,8 +153,10 @@ def _tone(part: str, pitch: int, seconds: float, sr: int) -> np.ndarray:
 
 def synth(notes: list[Note], seconds: float, sr: int, seed: int, vary: bool = False) -> np.ndarray:
     """The score played by the numpy voices: float32 (frames, 2), not normalised. `vary`
-    (the train split): each drum tuned on its own over a wider range, and each part's level
-    moved by -9 to +4 dB, so a model cannot learn one kit and one mix."""
+    (the train split): each drum voice shaped anew (`_design`) and tuned on its own over a
+    wider range, about a third of the clips' drums played by hoot's own renderer instead
+    (`_hoot_drums`), and each part's level moved by -9 to +4 dB, so a model cannot learn
+    one kit and one mix."""
     rng = np.random.default_rng(seed)
     frames = int(round(seconds * sr))
     choke = sr // 100

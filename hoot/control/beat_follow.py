@@ -325,6 +325,5 @@ def _tracker(samplerate: int, meter: int, listen: str | None = None):
     """hoot's causal beat and downbeat tracker for the engine's rate and hoot's meter."""
     from hoot.beats import BeatTracker
 
-    if listen is None:
-        return BeatTracker(samplerate=samplerate, meter=meter, downbeats=True)
-    return BeatTracker(samplerate=samplerate, meter=meter, downbeats=True, listen=listen)
+    chosen = {"listen": listen} if listen is not None else {}  # else the tracker's default
+    return BeatTracker(samplerate=samplerate, meter=meter, downbeats=True, **chosen)
