@@ -52,7 +52,10 @@ class Features:
         self._hops = Hops(samplerate, 0.042)
         self.hop, self.fps, self.size = self._hops.hop, self._hops.fps, self._hops.size
         self._window = np.hanning(self.size)
-        self._bank = filterbank(np.fft.rfftfreq(self.size, 1.0 / samplerate))
+        bank = filterbank(np.fft.rfftfreq(self.size, 1.0 / samplerate))
+        self._bins = int(np.flatnonzero(bank.any(axis=0)).max()) + 1  # bins above 16 kHz: 0
+        self._bank = np.ascontiguousarray(bank[:, : self._bins])
+        self._spectrum = np.empty(self.size // 2 + 1, dtype=np.complex128)
         self.reset()
 
     @property
@@ -72,7 +75,8 @@ class Features:
         if silent:
             self._previous = np.zeros(BANDS)
             return np.zeros(2 * BANDS), True
-        spectrum = np.abs(np.fft.rfft(x * self._window)) / (self.size * self._hops.level)
+        spectrum = np.fft.rfft(x * self._window, out=self._spectrum)[: self._bins]
+        spectrum = np.abs(spectrum) / (self.size * self._hops.level)
         bands = np.log1p(COMPRESS * (self._bank @ spectrum))
         rise = np.maximum(bands - self._previous, 0.0)
         self._previous = bands

@@ -56,6 +56,7 @@ class Hops:
 
     def reset(self) -> None:
         self._buffer = np.zeros(self.size, dtype=np.float64)
+        self._incoming = np.zeros(self.hop, dtype=np.float64)  # this hop's samples so far
         self._pending = 0  # samples since the last hop
         self.level = 0.0
 
@@ -65,14 +66,15 @@ class Hops:
         at, n = 0, len(mono)
         while at < n:
             take = min(self.hop - self._pending, n - at)
-            self._buffer[:-take] = self._buffer[take:]
-            self._buffer[-take:] = mono[at : at + take]
+            self._incoming[self._pending : self._pending + take] = mono[at : at + take]
             self._pending += take
             at += take
             if self._pending == self.hop:
                 self._pending = 0
-                x = self._buffer
-                rms = float(np.sqrt(np.mean(x * x)))
+                x = self._buffer  # the window slides once a hop, not once a block
+                x[: -self.hop] = x[self.hop :]
+                x[-self.hop :] = self._incoming
+                rms = float(np.sqrt(np.add.reduce(x * x) / self.size))
                 self.level = max(rms, self.level * self._release)
                 yield x, rms < self._silence
 
@@ -98,8 +100,10 @@ class OnsetEnvelope:
         self._window = np.hanning(self.size).astype(np.float64)
         freqs = np.fft.rfftfreq(self.size, 1.0 / samplerate)
         self._bands, self._group, centres = _bands(freqs)
-        self._sub = centres < SUB_HZ
-        self._chroma = _chroma_matrix(freqs)
+        self._sub = int(np.count_nonzero(centres < SUB_HZ))  # the lowest bands, in order
+        # the bands and the pitch classes in one product (rows: bands, then 12 classes)
+        self._fold = np.vstack((self._bands, _chroma_matrix(freqs)))
+        self._spectrum = np.empty(self.size // 2 + 1, dtype=np.complex128)
         self._mean_decay = np.exp(-1.0 / (MEAN_SECONDS * self.fps))
         self.reset()
 
@@ -108,6 +112,7 @@ class OnsetEnvelope:
         self._quiet = np.zeros(len(self._group))  # the bands of silence
         self._previous: np.ndarray | None = None
         self._means = np.full(4, FLUX_FLOOR)
+        self._flux = np.zeros(4)
         self.span_chroma = np.zeros(12)
 
     def take_chroma(self) -> np.ndarray:
@@ -123,14 +128,17 @@ class OnsetEnvelope:
         if silent:
             self._previous = self._quiet
             return Frame(0.0, 0.0, 0.0, True)
-        spectrum = np.abs(np.fft.rfft(x * self._window)) / (self.size * self._hops.level)
-        self.span_chroma += self._chroma @ spectrum
-        bands = np.log1p(LOG_SCALE * (self._bands @ spectrum))
+        spectrum = np.abs(np.fft.rfft(x * self._window, out=self._spectrum))
+        folded = self._fold @ (spectrum / (self.size * self._hops.level))
+        self.span_chroma += folded[-12:]
+        bands = np.log1p(LOG_SCALE * folded[:-12])
         previous, self._previous = self._previous, bands
         if previous is None:
             return Frame(0.0, 0.0, 0.0, False)
         rise = np.maximum(bands - previous, 0.0)
-        flux = np.append(np.bincount(self._group, weights=rise, minlength=3), rise[self._sub].sum())
+        flux = self._flux
+        flux[:3] = np.bincount(self._group, weights=rise, minlength=3)
+        flux[3] = rise[: self._sub].sum()
         self._means = np.maximum(
             self._means * self._mean_decay + flux * (1.0 - self._mean_decay), FLUX_FLOOR
         )

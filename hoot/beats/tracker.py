@@ -228,7 +228,7 @@ class BeatTracker:
         """The beats that became known in this block (float32, (n,) or (n, channels))."""
         block = np.asarray(block, dtype=np.float64)
         if block.ndim == 2:
-            block = block.mean(axis=1)
+            block = np.add.reduce(block, axis=1) / block.shape[1]  # .mean(), less overhead
         elif block.ndim != 1:
             raise HootError(
                 f"the beat tracker takes (n,) or (n, channels) audio, not {block.shape}"
@@ -278,8 +278,7 @@ class BeatTracker:
             heard = max(p, ONSET_SHARE * min(max(plain, 0.0), 1.0))
         self._onset[i % HISTORY] = heard
         if act is not None and self.state != "listening":
-            span = (i - np.arange(min(int(self._period), HISTORY))) % HISTORY
-            if float(self._onset[span].max()) < LEARNED_QUIET:
+            if _ring_max(self._onset, i - min(int(self._period), HISTORY) + 1, i) < LEARNED_QUIET:
                 evidence = None
         pointer = self._pointer
         pointer.step(None if frame.silent else evidence)
@@ -371,8 +370,7 @@ class BeatTracker:
         since = int(self._last) + max(AROUND) + 1
         if self._frame - since < self._period / 2:
             return False
-        span = np.arange(since, self._frame + 1) % HISTORY
-        return float(self._onset[span].max()) < LEARNED_QUIET
+        return _ring_max(self._onset, since, self._frame) < LEARNED_QUIET
 
     def _heard(self, beat: float) -> float:
         """The strongest onset around a beat that is over."""
@@ -446,3 +444,15 @@ class BeatTracker:
             return max(0.0, start + 0.5 / self._onsets.fps - LEARNED_LATENCY)
         end = (frame + 1) * self._onsets.hop
         return max(0.0, (end - self._onsets.size / 2) / self.samplerate - LATENCY_SECONDS)
+
+
+def _ring_max(ring: np.ndarray, first: int, last: int) -> float:
+    """The largest of ring[first..last] (frame numbers, both included; at most len(ring)),
+    the ring holding frame k at k % len(ring)."""
+    size = len(ring)
+    lo, hi = first % size, last % size
+    if last - first + 1 >= size:
+        return float(ring.max())
+    if lo <= hi:
+        return float(ring[lo : hi + 1].max())
+    return max(float(ring[lo:].max()), float(ring[: hi + 1].max()))
