@@ -602,7 +602,7 @@ class Performance:
         says so. F6 taps a tempo (a hint to the tracker), F7 says "this is one".
         `listen="learned"` adds hoot's beat network to the tracker's onset envelope
         (`listen="onsets"`, the default): far surer on syncopated grooves and quicker to
-        lock, at about 1.7 times the CPU, still unsure of some sparse machine grooves
+        lock, at about 1.8 times the CPU, still unsure of some sparse machine grooves
         (README).
 
         `perf.follow("Drum machine")`: the MIDI clock of a drum machine, a DAW or another
