@@ -155,8 +155,8 @@ def synth(notes: list[Note], seconds: float, sr: int, seed: int, vary: bool = Fa
     """The score played by the numpy voices: float32 (frames, 2), not normalised. `vary`
     (the train split): each drum voice shaped anew (`_design`) and tuned on its own over a
     wider range, about a third of the clips' drums played by hoot's own renderer instead
-    (`_hoot_drums`), and each part's level moved by -9 to +4 dB, so a model cannot learn
-    one kit and one mix."""
+    (`_hoot_drums`), and each part's level moved by -9 to +4 dB (hats, ride and shaker up
+    to +10 dB), so a model cannot learn one kit and one mix."""
     rng = np.random.default_rng(seed)
     frames = int(round(seconds * sr))
     choke = sr // 100
@@ -172,7 +172,11 @@ def synth(notes: list[Note], seconds: float, sr: int, seed: int, vary: bool = Fa
     hoot_kit = str(shape.choice(["kit", "perc_kit"], p=[0.8, 0.2])) if vary else None
     if vary and shape.random() < 0.35:  # hoot's own drum kit (hoot.generate.render)
         kit = {}
-    moved = {part: 10 ** (float(rng.uniform(-9, 4)) / 20) if vary else 1.0 for part in PAN}
+    # the train split's mix: each part moved by -9 to +4 dB; hats and cymbals up to +10 dB
+    # (open hats on the "and" louder than the kick, the classic way to lose the beat)
+    loud = {"hat": 10.0, "openhat": 10.0, "ride": 10.0, "shaker": 10.0}
+    moved = {part: 10 ** (float(rng.uniform(-9, loud.get(part, 4.0))) / 20) if vary else 1.0
+             for part in PAN}  # fmt: skip
     parts: dict[str, np.ndarray] = {}
     tones: dict[tuple[str, int, int], np.ndarray] = {}
     for note in notes:
