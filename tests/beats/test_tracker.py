@@ -17,10 +17,10 @@ HIT = 0.07  # seconds: mir_eval's F-measure window
 LISTENING = {"with": "onsets"}  # what the trackers of the test running now listen with
 # What the beat network (listen="learned", opt-in) still gets wrong here: these sparse,
 # clickless-kick grooves are unlike most of its training. Its filter starts at double tempo
-# on the rock groove and locks half a second late, and it numbers some bars wrong when the
-# kick plays only the one (the snares on two and four draw its downbeats). Strict: the day
-# one passes, the mark must go (loud open hats on the "and" went so, with the hats up to
-# +10 dB in its training mix).
+# on the rock groove and says "locked" half a second late, and when the kick plays only the
+# one and beat 3 has a soft hat alone it slides to half tempo on the snares, so the bar
+# numbers go wrong. Strict: the day one passes, the mark must go (loud open hats on the
+# "and" went so, with the hats up to +10 dB in its training mix).
 LEARNED_MISSES = {
     "test_a_drum_loop_locks_within_four_beats_and_stays_on_the_beat",
     "test_the_kick_on_one_makes_the_downbeat",
